@@ -1,0 +1,58 @@
+/* cli.c - the shared command-line conventions of the rclip programs. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+void rc_cli_version(FILE *f)
+{
+	fprintf(f, "%s (rclip) %s\n", rc_log_progname(), PACKAGE_VERSION);
+	fprintf(f, "features:");
+#ifdef _OPENMP
+	fprintf(f, " openmp");
+#endif
+#ifdef HAVE_MPI
+	fprintf(f, " mpi");
+#endif
+#ifdef HAVE_CUDA
+	fprintf(f, " cuda");
+#endif
+	fprintf(f, "\n");
+}
+
+int rc_cli_usage_error(const char *fmt, ...)
+{
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		rc_log_vprint("", fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "Try '%s --help' for more information.\n", rc_log_progname());
+	return RC_EXIT_USAGE;
+}
+
+int rc_cli_int(const char *opt, const char *arg, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		rc_cli_usage_error("invalid value for %s: '%s' (expected an integer from %ld to %ld)",
+			opt, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void rc_cli_quiet(void) { rc_log_set_level(RC_LOG_ERROR); }
+
+void rc_cli_verbose(void)
+{
+	if (rc_log_level() < RC_LOG_DEBUG)
+		rc_log_set_level(rc_log_level() + 1);
+}

@@ -1,0 +1,37 @@
+/* cli.h - what every rclip program does the same way: --version, usage
+ * errors (exit 2), checked numeric option values, -q/-v, and the exit codes.
+ *
+ *     case 'j':
+ *             if (rc_cli_int("-j", optarg, 0, 4096, &v) < 0)
+ *                     return RC_EXIT_USAGE;
+ *             ...
+ *     default:
+ *             return rc_cli_usage_error(NULL);   // "Try 'prog --help'."
+ */
+#ifndef RCLIP_CLI_H
+#define RCLIP_CLI_H
+
+#include <stdio.h>
+
+#include "log.h"
+
+enum { RC_EXIT_OK = 0, RC_EXIT_FAILURE = 1, RC_EXIT_USAGE = 2 };
+
+/* rc_cli_version - print "PROG (rclip) VERSION" and the build's features
+ * to f. */
+void rc_cli_version(FILE *f);
+
+/* rc_cli_usage_error - print the message (if fmt is not NULL) and the line
+ * "Try 'PROG --help' for more information." on stderr; returns
+ * RC_EXIT_USAGE. */
+int rc_cli_usage_error(const char *fmt, ...) RC_PRINTF(1, 2);
+
+/* rc_cli_int - parse arg as a decimal integer within [min, max] for the
+ * option named opt. Returns 0 with *out, or -1 after a usage message. */
+int rc_cli_int(const char *opt, const char *arg, long min, long max, long *out);
+
+/* rc_cli_verbosity - adjust the log level: -q lowers it, -v raises it. */
+void rc_cli_quiet(void);
+void rc_cli_verbose(void);
+
+#endif
