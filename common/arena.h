@@ -3,13 +3,13 @@
  *
  * Memory comes from a list of blocks of block_size bytes; an allocation
  * bigger than a quarter of a block gets a block of its own, so it wastes
- * nothing. After a reset, large blocks are reused in the order they were
- * allocated (one that is too small is replaced), so a loop that allocates
- * the same sizes every round stops growing after its first round. Every pointer is aligned to RC_ARENA_ALIGN (16, the alignment of
- * max_align_t), so any type, and SSE/AVX-friendly float arrays, fit.
+ * nothing. Every pointer is aligned to RC_ARENA_ALIGN (16, the alignment
+ * of max_align_t), so any type, and SSE/AVX-friendly float arrays, fit.
  * rc_arena_reset() makes all the memory available again without returning
- * it to the system (a batch loop reuses the same blocks); rc_arena_free()
- * releases everything.
+ * it to the system; rc_arena_free() releases everything. After a reset,
+ * large blocks are reused in the order they were allocated (one that is
+ * too small is replaced), so a loop that allocates the same sizes every
+ * round stops growing after its first round.
  *
  *     struct rc_arena a;
  *     rc_arena_init(&a, 0);                      // 0 = default block size

@@ -48,10 +48,10 @@ struct rc_bpe {
 	int32_t sot, eot;
 	uint8_t byte_sym[256];  /* byte → its symbol (index in CLIP's order) */
 	uint16_t unicode_of_byte[256];
-	uint8_t cls[0x10000];   /* \p{L}, \p{N}, \s of the BMP */
+	uint8_t cls[0x10000];   /* CLS_* of the BMP */
 };
 
-enum { CLS_L = 1, CLS_N = 2, CLS_S = 4 };
+enum { CLS_L = 1, CLS_N = 2, CLS_O = 4 }; /* letter, number, other */
 
 /* ---------------------------------------------------------------- cache */
 
@@ -208,7 +208,7 @@ static void class_table(struct rc_bpe *bpe)
 	const struct { const struct rc_range *r; size_t n; uint8_t bit; } t[] = {
 		{rc_tt_letter, rc_tt_letter_n, CLS_L},
 		{rc_tt_number, rc_tt_number_n, CLS_N},
-		{rc_tt_re_space, rc_tt_re_space_n, CLS_S},
+		{rc_tt_other, rc_tt_other_n, CLS_O},
 	};
 	for (size_t k = 0; k < 3; k++)
 		for (size_t i = 0; i < t[k].n && t[k].r[i].lo < 0x10000; i++)
@@ -223,7 +223,7 @@ static inline unsigned cp_class(const struct rc_bpe *bpe, uint32_t c)
 	unsigned k = 0;
 	if (rc_tt_in(rc_tt_letter, rc_tt_letter_n, c)) k |= CLS_L;
 	if (rc_tt_in(rc_tt_number, rc_tt_number_n, c)) k |= CLS_N;
-	if (rc_tt_in(rc_tt_re_space, rc_tt_re_space_n, c)) k |= CLS_S;
+	if (rc_tt_in(rc_tt_other, rc_tt_other_n, c)) k |= CLS_O;
 	return k;
 }
 
@@ -420,10 +420,15 @@ static size_t sym_string(const struct rc_bpe *bpe, uint32_t s, char *out)
 static int ids_from_vocab(struct rc_bpe *bpe, const char *path)
 {
 	json_error_t err;
-	json_t *v = json_load_file(path, 0, &err);
+	char *data;
+	size_t len;
+	int rc = rc_io_read_file(path, &data, &len);
+	if (rc < 0)
+		return rc;
+	json_t *v = json_loadb(data, len, 0, &err);
+	free(data);
 	if (!v)
 		return rc_log_error(RC_E_FORMAT, "%s:%d: %s", path, err.line, err.text);
-	int rc = 0;
 	if (!json_is_object(v)) {
 		rc = rc_log_error(RC_E_FORMAT, "%s: not a JSON object of token ids", path);
 		goto out;
@@ -766,11 +771,16 @@ int rc_bpe_word(struct rc_bpe_state *st, const char *piece, size_t len,
 
 /* ---------------------------------------------------------------- split */
 
-/* The pattern is case-insensitive; on lowercased text the only other
- * character that folds to an ASCII letter of it is U+017F (long s → s). */
+/* The pattern's literals match case-insensitively: an ASCII character, its
+ * other case, or a code point that folds to it (U+017F long s → s). */
 static inline int ci_is(uint32_t c, char want)
 {
-	return c == (uint32_t)want || (want == 's' && c == 0x17F);
+	if (c == (uint32_t)want)
+		return 1;
+	if (c < 0x80)
+		return want >= 'a' && want <= 'z' && c == (uint32_t)(want - 32);
+	const char *f = rc_tt_cpmap_find(rc_tt_fold_ascii, rc_tt_fold_ascii_n, c);
+	return f && f[0] == want;
 }
 
 static size_t match_ci(const uint32_t *s, size_t n, const char *lit)
@@ -785,13 +795,12 @@ static size_t match_ci(const uint32_t *s, size_t n, const char *lit)
 /* Length of the contraction at s ('s 't 're 've 'm 'll 'd), or 0. */
 static size_t contraction(const uint32_t *s, size_t n)
 {
-	if (n < 2 || s[0] != '\'')
-		return 0;
-	if (ci_is(s[1], 's') || s[1] == 't' || s[1] == 'm' || s[1] == 'd')
-		return 2;
-	if (n >= 3 && ((s[1] == 'r' && s[2] == 'e') || (s[1] == 'v' && s[2] == 'e') ||
-		       (s[1] == 'l' && s[2] == 'l')))
-		return 3;
+	static const char *forms[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		size_t m = match_ci(s, n, forms[i]);
+		if (m)
+			return m;
+	}
 	return 0;
 }
 
@@ -852,13 +861,13 @@ int rc_bpe_encode(struct rc_bpe_state *st, const char *text, size_t len,
 				m++;
 		} else if (k & CLS_N) {
 			m = 1;
-		} else if (k & CLS_S) {
+		} else if (k & CLS_O) {
+			m = 1;
+			while (i + m < n && (cp_class(bpe, s[i + m]) & CLS_O))
+				m++;
+		} else { /* whitespace, or in no class: no piece */
 			i++;
 			continue;
-		} else {
-			m = 1;
-			while (i + m < n && !(cp_class(bpe, s[i + m]) & (CLS_L | CLS_N | CLS_S)))
-				m++;
 		}
 		rc = piece(st, s + i, m);
 		i += m;

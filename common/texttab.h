@@ -24,9 +24,13 @@ struct rc_strmap { const char *key; const char *to; };
 #define RC_TT_DECLARE_STRMAP(name) \
 	extern const struct rc_strmap rc_tt_##name[]; extern const size_t rc_tt_##name##_n
 
-RC_TT_DECLARE_RANGES(letter);       /* \p{L} (regex module) */
-RC_TT_DECLARE_RANGES(number);       /* \p{N} (regex module) */
-RC_TT_DECLARE_RANGES(re_space);     /* \s (regex module) */
+/* The classes of open_clip's pattern as the regex module matches them
+ * case-insensitively: [\p{L}], [\p{N}] and [^\s\p{L}\p{N}]. A code point
+ * in none of them (a space, or U+0345) belongs to no piece. */
+RC_TT_DECLARE_RANGES(letter);
+RC_TT_DECLARE_RANGES(number);
+RC_TT_DECLARE_RANGES(other);
+RC_TT_DECLARE_CPMAP(fold_ascii);    /* U+017F → "s", ... */
 RC_TT_DECLARE_RANGES(py_space);     /* str.isspace() */
 RC_TT_DECLARE_CPMAP(lower);         /* str.lower(), U+03A3 excepted */
 RC_TT_DECLARE_RANGES(case_ignorable);
