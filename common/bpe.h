@@ -87,9 +87,10 @@ size_t rc_bpe_pack(const struct rc_bpe *bpe, const int32_t *ids, size_t n,
 	int32_t *row, size_t ctx, int32_t pad, int *truncated);
 
 /* rc_bpe_decode - text back from ids as open_clip's decode does (each
- * token's bytes, "</w>" read as a space, invalid UTF-8 replaced), with the
- * start and end tokens and the padding after an end token left out and
- * trailing spaces removed. Writes a NUL-terminated string into a malloc'd
+ * token's bytes, "</w>" read as a space, invalid UTF-8 replaced, special
+ * tokens spelled <start_of_text> and <end_of_text>), with the row's frame
+ * left out: a leading start token, and the last end token with everything
+ * after it (the padding); trailing spaces are removed. Writes a NUL-terminated string into a malloc'd
  * *out (caller frees). Returns 0, RC_E_RANGE (an id past the vocabulary;
  * *bad_index is set) or RC_E_NOMEM. */
 int rc_bpe_decode(const struct rc_bpe *bpe, const int32_t *ids, size_t n,

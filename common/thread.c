@@ -3,6 +3,8 @@
  */
 #include "thread.h"
 
+#include <stdlib.h>
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -14,6 +16,15 @@ int rc_thread_count(int requested)
 {
 	if (requested > 0)
 		return requested;
+	/* An explicit OMP_NUM_THREADS (its first number) wins over the cores,
+	 * as users of OpenMP programs expect. */
+	const char *env = getenv("OMP_NUM_THREADS");
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (end != env && v > 0 && v <= 4096)
+			return (int)v;
+	}
 #ifdef CPU_COUNT
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) == 0) {

@@ -19,9 +19,10 @@
 #include <stddef.h>
 
 /* rc_thread_count - the number of threads a request means: requested when
- * it is > 0, else the number of cores this process may run on (its CPU
- * affinity mask, which honours taskset and container limits, or the online
- * cores when that cannot be read). Always >= 1. */
+ * it is > 0, else OMP_NUM_THREADS when it is set to a positive number, else
+ * the number of cores this process may run on (its CPU affinity mask, which
+ * honours taskset and container limits, or the online cores when that
+ * cannot be read). Always >= 1. */
 int rc_thread_count(int requested);
 
 /* rc_thread_set - use rc_thread_count(requested) threads for the following

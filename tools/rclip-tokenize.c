@@ -48,7 +48,8 @@ static const char usage_text[] =
 "                          keeps every token\n"
 "      --pad=ID            padding id for bin rows (default 0)\n"
 "  -d, --decode            read ids (text lines, or bin rows with -f bin) and\n"
-"                          write text; start, end and padding tokens are dropped\n"
+"                          write text; the leading start token, the last end\n"
+"                          token and the padding after it are dropped\n"
 "      --count             write the token count of each line (with start and\n"
 "                          end tokens, before truncation) and a summary on stderr\n"
 "      --json              with --count: write only a JSON summary to stdout\n"
@@ -56,7 +57,8 @@ static const char usage_text[] =
 "                          merges.txt works) instead of the shipped CLIP file\n"
 "      --vocab=FILE        a Hugging Face vocab.json giving the ids (with --merges)\n"
 "  -o, --output=FILE       write to FILE (whole or not at all) instead of stdout\n"
-"  -j, --threads=N         encoding threads (default: all cores)\n"
+"  -j, --threads=N         encoding threads (default: $OMP_NUM_THREADS, else\n"
+"                          all cores); the output is the same for any N\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -127,8 +129,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
-	if (o->format == FMT_BIN && o->ctx < 2)
-		return rc_cli_usage_error("-f bin needs --context-length of at least 2");
+	if (o->ctx == 1 || (o->format == FMT_BIN && o->ctx < 2))
+		return rc_cli_usage_error("--context-length must be at least 2 (or 0, text only: no truncation)");
 	if (o->json && !o->count)
 		return rc_cli_usage_error("--json goes with --count");
 	if (o->count && o->decode)
@@ -421,8 +423,9 @@ static int decode_text(struct run *r, FILE *f, const char *name)
 			long v = strtol(p, &e, 10);
 			if (e == p || v < 0 || v > INT32_MAX || (e < end && *e != ' ' && *e != '\t' &&
 			    *e != '\r' && *e != ',')) {
+				size_t w = strcspn(p, " \t\r,");
 				rc = rc_log_error(RC_E_FORMAT, "%s:%llu: not a token id: '%.*s'", name,
-					(unsigned long long)lr.lineno, (int)(e > p ? e - p + 1 : 1), p);
+					(unsigned long long)lr.lineno, (int)(w < 40 ? w : 40), p);
 				goto out;
 			}
 			if (n == cap) {
@@ -516,10 +519,15 @@ static int report(const struct run *r)
 	if (s->invalid_lines > 3)
 		rc_log_warn("%llu lines had invalid UTF-8 (replaced with U+FFFD)",
 			(unsigned long long)s->invalid_lines);
-	if (o->count && rc_log_level() >= RC_LOG_WARN)
-		fprintf(stderr, "%s: %llu lines, %llu tokens (max %llu), %llu truncated at %ld\n",
+	if (o->count && rc_log_level() >= RC_LOG_WARN) {
+		char trunc[64] = "no truncation";
+		if (o->ctx)
+			snprintf(trunc, sizeof trunc, "%llu truncated at %ld",
+				(unsigned long long)s->truncated, o->ctx);
+		fprintf(stderr, "%s: %llu lines, %llu tokens (max %llu), %s\n",
 			rc_log_progname(), (unsigned long long)s->lines, (unsigned long long)s->tokens,
-			(unsigned long long)s->max_tokens, (unsigned long long)s->truncated, o->ctx);
+			(unsigned long long)s->max_tokens, trunc);
+	}
 	else
 		rc_log_info("%llu lines, %llu tokens, %llu truncated", (unsigned long long)s->lines,
 			(unsigned long long)s->tokens, (unsigned long long)s->truncated);

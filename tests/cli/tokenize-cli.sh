@@ -44,6 +44,7 @@ expect 2 "$tok" -c abc
 has "$tmp/err" "invalid value for --context-length: 'abc'" "bad number"
 expect 2 "$tok" -f xml
 expect 2 "$tok" -f bin -c 1
+expect 2 "$tok" -c 1
 expect 2 "$tok" --json
 expect 2 "$tok" --vocab v.json
 
@@ -105,7 +106,9 @@ lines=$(wc -l <"$tmp/err" | tr -d ' ')
 printf 'caf\303 \377ok\n' | expect 0 "$tok"
 has "$tmp/err" "(stdin):1: invalid UTF-8 replaced with U+FFFD" "invalid UTF-8 warned"
 printf 'a 99999\n' | expect 1 "$tok" -d
-has "$tmp/err" "(stdin):1: not a token id: 'a" "decode of a word"
+has "$tmp/err" "(stdin):1: not a token id: 'a'" "decode of a word"
+printf '49406 abc\n' | expect 1 "$tok" -d
+has "$tmp/err" "(stdin):1: not a token id: 'abc'" "the whole bad word is shown"
 printf '320 99999\n' | expect 1 "$tok" -d
 has "$tmp/err" "(stdin):1: token id 99999 is out of range" "decode of a big id"
 head -c 100 "$tmp/rows.bin" | expect 1 "$tok" -d -f bin
@@ -123,6 +126,11 @@ if command -v script >/dev/null 2>&1; then
 	[ "$st" -eq 1 ] && ok || fail "bin to a terminal: exit $st"
 	has "$tmp/tty.txt" "refusing to write binary data to a terminal" "tty refusal message"
 fi
+
+printf 'a<end_of_text>b\n' | "$tok" | expect 0 "$tok" -d
+same "$tmp/out" "a <end_of_text>b" "an end token inside the text decodes as open_clip spells it"
+expect 0 "$tok" --count -c 0 "$tmp/long.txt"
+has "$tmp/err" "1 lines, 102 tokens (max 102), no truncation" "--count -c 0"
 
 # ---- threads give the same bytes
 for i in $(seq 1 3000); do echo "Line $i: a photo of $i cats, it's café time &amp; ＡＢＣ"; done >"$tmp/many.txt"

@@ -219,6 +219,12 @@ START_TEST(test_decode)
 	ck_assert_int_eq(rc_bpe_decode(bpe, ids, n, &txt, NULL), 0);
 	ck_assert_str_eq(txt, "caf\xc3\xa9 \xe4\xb8\xad");
 	free(txt);
+	/* an end token inside the text is spelled out; the last one frames */
+	n = enc("a<end_of_text>b", ids, 64);
+	rc_bpe_pack(bpe, ids, n, row, 77, 0, NULL);
+	ck_assert_int_eq(rc_bpe_decode(bpe, row, 77, &txt, NULL), 0);
+	ck_assert_str_eq(txt, "a <end_of_text>b");
+	free(txt);
 	int32_t bad[2] = {320, 50000};
 	size_t at = 9;
 	ck_assert_int_eq(rc_bpe_decode(bpe, bad, 2, &txt, &at), RC_E_RANGE);
