@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 static int aligned(const void *p)
 {
 	return ((uintptr_t)p % RC_ARENA_ALIGN) == 0;
@@ -208,9 +210,5 @@ static Suite *arena_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(arena_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc_test_run(arena_suite());
 }

@@ -13,6 +13,8 @@
 #include "error.h"
 #include "log.h"
 
+#include "testutil.h"
+
 static struct rc_bpe *bpe;
 static struct rc_bpe_state *st;
 
@@ -321,9 +323,5 @@ int main(void)
 	tcase_add_test(tc, test_hf_vocab);
 	tcase_add_test(tc, test_bad_files);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return rc_test_run(s);
 }

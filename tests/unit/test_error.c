@@ -11,34 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---------------------------------------------------------------- capture */
-
-static int saved_fd = -1;
-static FILE *cap_file;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	ck_assert_ptr_nonnull(cap_file);
-	saved_fd = dup(STDERR_FILENO);
-	ck_assert_int_ge(saved_fd, 0);
-	ck_assert_int_ge(dup2(fileno(cap_file), STDERR_FILENO), 0);
-}
-
-/* Restore stderr and return what was written to it (static buffer). */
-static const char *capture_end(void)
-{
-	static char buf[8192];
-	fflush(stderr);
-	dup2(saved_fd, STDERR_FILENO);
-	close(saved_fd);
-	rewind(cap_file);
-	size_t n = fread(buf, 1, sizeof buf - 1, cap_file);
-	buf[n] = '\0';
-	fclose(cap_file);
-	return buf;
-}
+#include "testutil.h"
 
 /* ---------------------------------------------------------------- tests */
 
@@ -165,9 +138,5 @@ static Suite *error_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(error_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc_test_run(error_suite());
 }

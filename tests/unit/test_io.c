@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "testutil.h"
+
 /* rc_malloc is tested with impossible sizes: under AddressSanitizer those
  * must return NULL like the real malloc instead of aborting. */
 const char *__asan_default_options(void);
@@ -93,30 +95,6 @@ static int count_entries(char *last, size_t n)
 	return count;
 }
 
-static int saved_fd = -1;
-static FILE *cap_file;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	ck_assert_ptr_nonnull(cap_file);
-	saved_fd = dup(STDERR_FILENO);
-	ck_assert_int_ge(dup2(fileno(cap_file), STDERR_FILENO), 0);
-}
-
-static const char *capture_end(void)
-{
-	static char buf[16384];
-	fflush(stderr);
-	dup2(saved_fd, STDERR_FILENO);
-	close(saved_fd);
-	rewind(cap_file);
-	size_t n = fread(buf, 1, sizeof buf - 1, cap_file);
-	buf[n] = '\0';
-	fclose(cap_file);
-	return buf;
-}
 
 /* Deterministic bytes, every value present. */
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -772,9 +750,5 @@ static Suite *io_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(io_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc_test_run(io_suite());
 }

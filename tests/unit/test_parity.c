@@ -17,6 +17,8 @@
 #include "bpe.h"
 #include "io.h"
 
+#include "testutil.h"
+
 #define MAX_CATS 64
 
 struct cat {
@@ -156,9 +158,5 @@ int main(void)
 	tcase_add_test(tc, test_corpus_matches_open_clip);
 	tcase_add_test(tc, test_mojibake_as_documented);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return rc_test_run(s);
 }

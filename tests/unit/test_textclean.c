@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "utf8.h"
 
 static const struct {
@@ -120,9 +121,5 @@ int main(void)
 	tcase_add_test(tc, test_fast_path_agrees);
 	tcase_add_test(tc, test_long_line);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return rc_test_run(s);
 }

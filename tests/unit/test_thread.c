@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 START_TEST(test_count)
 {
 	ck_assert_int_eq(rc_thread_count(1), 1);
@@ -149,9 +151,5 @@ static Suite *thread_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(thread_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc_test_run(thread_suite());
 }

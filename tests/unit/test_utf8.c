@@ -6,6 +6,8 @@
 #include <check.h>
 #include <string.h>
 
+#include "testutil.h"
+
 static size_t dec(const char *s, size_t len, uint32_t *out, size_t *bad)
 {
 	return rc_utf8_decode(s, len, out, bad);
@@ -82,9 +84,5 @@ int main(void)
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_encode_lengths);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return rc_test_run(s);
 }

@@ -1,0 +1,48 @@
+/* testutil.h - what the Check suites here share: running one suite as a
+ * program's main, and capturing what the code under test writes to stderr
+ * (log.h writes to fd 2), by pointing fd 2 at a temporary file. */
+#ifndef RCLIP_TESTUTIL_H
+#define RCLIP_TESTUTIL_H
+
+#include <check.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* rc_test_run - run the suite, free it; the exit status for main. */
+static inline int rc_test_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
+static int rc_test_saved_fd = -1;
+static FILE *rc_test_cap_file;
+
+static inline void capture_begin(void)
+{
+	fflush(stderr);
+	rc_test_cap_file = tmpfile();
+	ck_assert_ptr_nonnull(rc_test_cap_file);
+	rc_test_saved_fd = dup(STDERR_FILENO);
+	ck_assert_int_ge(rc_test_saved_fd, 0);
+	ck_assert_int_ge(dup2(fileno(rc_test_cap_file), STDERR_FILENO), 0);
+}
+
+/* capture_end - restore stderr; what was written (a static buffer). */
+static inline const char *capture_end(void)
+{
+	static char buf[16384];
+	fflush(stderr);
+	dup2(rc_test_saved_fd, STDERR_FILENO);
+	close(rc_test_saved_fd);
+	rewind(rc_test_cap_file);
+	size_t n = fread(buf, 1, sizeof buf - 1, rc_test_cap_file);
+	buf[n] = '\0';
+	fclose(rc_test_cap_file);
+	return buf;
+}
+
+#endif
