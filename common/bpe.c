@@ -389,7 +389,8 @@ size_t rc_bpe_pack(const struct rc_bpe *bpe, const int32_t *ids, size_t n,
 		trunc = 1;
 	}
 	row[k++] = bpe->sot;
-	memcpy(row + k, ids, keep * sizeof *row);
+	if (keep) /* ids may be NULL when there are none */
+		memcpy(row + k, ids, keep * sizeof *row);
 	k += keep;
 	row[k++] = bpe->eot;
 	for (size_t i = k; i < ctx; i++)

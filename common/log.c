@@ -3,6 +3,7 @@
  * threads do not interleave. */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 static const char *log_progname = "rclip";
 static int log_level = RC_LOG_WARN;
+static _Atomic int bar_drawn;
 
 void rc_log_init(const char *progname)
 {
@@ -23,10 +25,13 @@ const char *rc_log_progname(void) { return log_progname; }
 void rc_log_set_level(int level) { log_level = level; }
 int rc_log_level(void) { return log_level; }
 
+void rc_log_bar_drawn(int on) { bar_drawn = on; }
+
 void rc_log_vprint(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[4096];
-	int n = snprintf(buf, sizeof buf, "%s: %s", log_progname, prefix ? prefix : "");
+	int n = snprintf(buf, sizeof buf, "%s%s: %s", bar_drawn ? "\r\033[K" : "", log_progname,
+		prefix ? prefix : "");
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof buf) {

@@ -54,6 +54,11 @@ int rc_log_error(int code, const char *fmt, ...) RC_PRINTF(2, 3);
 /* rc_log_vprint - the primitive: prefix, message, newline, one write. */
 void rc_log_vprint(const char *prefix, const char *fmt, va_list ap);
 
+/* rc_log_bar_drawn - progress.c says whether its bar holds the current
+ * stderr line; while it does, each message first erases that line (the
+ * bar is drawn again below the message at its next update). */
+void rc_log_bar_drawn(int on);
+
 /* rc_die - for tools only: print the message and exit(1). */
 void rc_die(const char *fmt, ...) RC_PRINTF(1, 2) RC_NORETURN;
 

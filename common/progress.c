@@ -133,6 +133,7 @@ static void draw(struct rc_progress *p, uint64_t t)
 	ssize_t w = write(STDERR_FILENO, line, len + 4);
 	(void)w; /* nothing useful to do when stderr fails */
 	atomic_store(&p->drawn, 1);
+	rc_log_bar_drawn(1);
 }
 
 void rc_progress_begin(struct rc_progress *p, const char *label, uint64_t total)
@@ -177,5 +178,6 @@ void rc_progress_end(struct rc_progress *p)
 	draw(p, now_ns() - p->start_ns);
 	ssize_t w = write(STDERR_FILENO, "\n", 1);
 	(void)w;
+	rc_log_bar_drawn(0);
 	p->enabled = 0;
 }

@@ -59,6 +59,8 @@ static void push_utf8(struct rc_textclean *tc, struct vec *v, const char *s)
 
 static void push_range(struct rc_textclean *tc, struct vec *v, const uint32_t *p, size_t n)
 {
+	if (n == 0) /* p and v->p may be NULL */
+		return;
 	if (vec_reserve(v, v->n + n) < 0) {
 		tc->oom = 1;
 		return;
@@ -218,18 +220,6 @@ static void html_unescape(struct rc_textclean *tc, const uint32_t *s, size_t n, 
 		}
 		i = k;
 	}
-}
-
-int rc_textclean_html_unescape(struct rc_textclean *tc, uint32_t **buf, size_t *n)
-{
-	tc->oom = 0;
-	tc->b.n = 0;
-	html_unescape(tc, *buf, *n, &tc->b);
-	if (tc->oom)
-		return RC_E_NOMEM;
-	*buf = tc->b.p;
-	*n = tc->b.n;
-	return 0;
 }
 
 /* ---------------------------------------------------------------- ftfy */
@@ -408,7 +398,8 @@ static void ftfy_segment(struct rc_textclean *tc, int unescape)
 		swap(cur, tmp);
 		if (tc->oom)
 			return;
-		if (cur->n == tc->seg.n && !memcmp(cur->p, tc->seg.p, cur->n * sizeof *cur->p))
+		if (cur->n == tc->seg.n &&
+		    (cur->n == 0 || !memcmp(cur->p, tc->seg.p, cur->n * sizeof *cur->p)))
 			return;
 	}
 }
@@ -427,11 +418,12 @@ static int ftfy_noop(const uint32_t *s, size_t n)
 	return 1;
 }
 
-int rc_textclean_ftfy(struct rc_textclean *tc, uint32_t **buf, size_t *n)
+/* ftfy.fix_text: the segments, each fixed until stable. The result is in
+ * tc->out. */
+static int ftfy_text(struct rc_textclean *tc, const uint32_t *s, size_t len)
 {
 	const size_t max_segment = 1000000; /* ftfy's max_decode_length */
-	const uint32_t *s = *buf;
-	size_t len = *n, pos = 0;
+	size_t pos = 0;
 	int unescape = 1; /* "auto": off from the first segment with '<' on */
 	tc->oom = 0;
 	tc->out.n = 0;
@@ -457,8 +449,6 @@ int rc_textclean_ftfy(struct rc_textclean *tc, uint32_t **buf, size_t *n)
 			return RC_E_NOMEM;
 		pos = end;
 	}
-	*buf = tc->out.p;
-	*n = tc->out.n;
 	return 0;
 }
 
@@ -491,7 +481,7 @@ static uint32_t sigma(const uint32_t *s, size_t n, size_t i)
 /* str.split() joined with single spaces, then str.lower(). out needs room
  * for 2*n code points (U+0130 lowers to two). The final-sigma context is
  * read on the collapsed text, as Python applies lower() to it. */
-size_t rc_textclean_collapse_lower(uint32_t *s, size_t n, uint32_t *out)
+static size_t collapse_lower(uint32_t *s, size_t n, uint32_t *out)
 {
 	size_t m = 0;
 	int pending = 0;
@@ -580,13 +570,12 @@ int rc_textclean_run(struct rc_textclean *tc, const char *s, size_t len,
 		return RC_E_NOMEM;
 	tc->in.n = rc_utf8_decode(s, len, tc->in.p, &tc->invalid);
 
-	uint32_t *buf = tc->in.p;
-	size_t m = tc->in.n;
-	int rc = rc_textclean_ftfy(tc, &buf, &m);
+	int rc = ftfy_text(tc, tc->in.p, tc->in.n);
 	if (rc < 0)
 		return rc;
 	swap(&tc->out, &tc->in); /* ftfy's result now in tc->in */
-	buf = tc->in.p;
+	uint32_t *buf = tc->in.p;
+	size_t m = tc->in.n;
 	for (int pass = 0; pass < 2; pass++) {
 		tc->b.n = 0;
 		html_unescape(tc, buf, m, &tc->b);
@@ -598,7 +587,7 @@ int rc_textclean_run(struct rc_textclean *tc, const char *s, size_t len,
 	}
 	if (vec_reserve(&tc->out, 2 * m + 1) < 0)
 		return RC_E_NOMEM;
-	tc->out.n = rc_textclean_collapse_lower(buf, m, tc->out.p);
+	tc->out.n = collapse_lower(buf, m, tc->out.p);
 	*out = tc->out.p;
 	*n = tc->out.n;
 	return 0;

@@ -42,11 +42,4 @@ int rc_textclean_run(struct rc_textclean *tc, const char *s, size_t len,
 /* rc_textclean_invalid - U+FFFD replacements made in the last run. */
 size_t rc_textclean_invalid(const struct rc_textclean *tc);
 
-/* The steps, exposed for tests. Each rewrites the n code points of buf in
- * place or into tc's scratch and returns the new count (or -1 when out of
- * memory); buf must have room for the result (see textclean.c). */
-int rc_textclean_html_unescape(struct rc_textclean *tc, uint32_t **buf, size_t *n);
-int rc_textclean_ftfy(struct rc_textclean *tc, uint32_t **buf, size_t *n);
-size_t rc_textclean_collapse_lower(uint32_t *buf, size_t n, uint32_t *out);
-
 #endif

@@ -278,6 +278,8 @@ static int batch_grow(struct batch *b, const struct opts *o)
 	b->ntok = rc_calloc(BATCH_LINES, sizeof *b->ntok);
 	b->trunc = rc_calloc(BATCH_LINES, 1);
 	b->bad = rc_calloc(BATCH_LINES, 1);
+	if (buf_reserve(&b->text, BATCH_BYTES) < 0)
+		return RC_E_NOMEM;
 	if (o->format == FMT_BIN && !o->count && !o->decode)
 		b->rows = rc_calloc(BATCH_LINES, (size_t)o->ctx * sizeof *b->rows);
 	if (!b->off || !b->len || !b->out || !b->ntok || !b->trunc || !b->bad ||
@@ -367,7 +369,8 @@ static int encode_stream(struct run *r, FILE *f, const char *name)
 			rc = RC_E_NOMEM;
 			break;
 		}
-		memcpy(b->text.p + b->text.n, lr.line, lr.len);
+		if (lr.len)
+			memcpy(b->text.p + b->text.n, lr.line, lr.len);
 		b->off[b->n] = b->text.n;
 		b->len[b->n] = lr.len;
 		b->text.n += lr.len;
