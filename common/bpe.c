@@ -38,7 +38,7 @@ struct rc_bpe_state {
 	char *piece;         /* UTF-8 of the current piece */
 	size_t cappiece;
 	/* word merging scratch */
-	uint32_t *sym, *prev, *next;
+	uint32_t *word;      /* 3 × n: symbol, previous, next of each position */
 	struct heap_item *heap;
 	size_t capword, caphp;
 	/* cache */
@@ -73,9 +73,7 @@ void rc_bpe_state_free(struct rc_bpe_state *st)
 	rc_textclean_free(st->tc);
 	free(st->ids);
 	free(st->piece);
-	free(st->sym);
-	free(st->prev);
-	free(st->next);
+	free(st->word);
 	free(st->heap);
 	free(st->slots);
 	free(st->key_pool);
@@ -85,25 +83,10 @@ void rc_bpe_state_free(struct rc_bpe_state *st)
 
 size_t rc_bpe_state_invalid(const struct rc_bpe_state *st) { return rc_textclean_invalid(st->tc); }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 256;
-	while (c < need)
-		c *= 2;
-	void *q = rc_realloc(*p, c * elem);
-	if (!q)
-		return RC_E_NOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
-}
-
 static int emit(struct rc_bpe_state *st, int32_t id)
 {
 	if (st->nids == st->capids &&
-	    grow((void **)&st->ids, &st->capids, st->nids + 1, sizeof *st->ids) < 0)
+	    rc_grow((void **)&st->ids, &st->capids, st->nids + 1, sizeof *st->ids) < 0)
 		return RC_E_NOMEM;
 	st->ids[st->nids++] = id;
 	return 0;
@@ -159,21 +142,12 @@ static int merge_word(struct rc_bpe_state *st, const unsigned char *b, size_t n)
 	const struct rc_bpe *bpe = st->bpe;
 	if (n == 1)
 		return emit(st, bpe->out_id[256 + bpe->byte_sym[b[0]]]);
-	if (grow((void **)&st->sym, &st->capword, n, sizeof *st->sym) < 0)
+	if (rc_grow((void **)&st->word, &st->capword, 3 * n, sizeof *st->word) < 0)
 		return RC_E_NOMEM;
-	size_t cap = st->capword;
-	uint32_t *p = rc_realloc(st->prev, cap * sizeof *p);
-	if (!p)
-		return RC_E_NOMEM;
-	st->prev = p;
-	p = rc_realloc(st->next, cap * sizeof *p);
-	if (!p)
-		return RC_E_NOMEM;
-	st->next = p;
 	/* Each merge adds at most two heap items; n-1 to start. */
-	if (grow((void **)&st->heap, &st->caphp, 3 * n, sizeof *st->heap) < 0)
+	if (rc_grow((void **)&st->heap, &st->caphp, 3 * n, sizeof *st->heap) < 0)
 		return RC_E_NOMEM;
-	uint32_t *sym = st->sym, *prev = st->prev, *next = st->next;
+	uint32_t *sym = st->word, *prev = sym + n, *next = prev + n;
 	for (size_t i = 0; i < n; i++) {
 		sym[i] = bpe->byte_sym[b[i]];
 		prev[i] = i ? (uint32_t)i - 1 : NONE;
@@ -228,7 +202,7 @@ static int encode_piece(struct rc_bpe_state *st, const char *b, size_t n)
 		if (!s->hash)
 			break;
 		if (s->hash == h && s->key_len == n && !memcmp(st->key_pool + s->key_off, b, n)) {
-			if (grow((void **)&st->ids, &st->capids, st->nids + s->nids, sizeof *st->ids) < 0)
+			if (rc_grow((void **)&st->ids, &st->capids, st->nids + s->nids, sizeof *st->ids) < 0)
 				return RC_E_NOMEM;
 			memcpy(st->ids + st->nids, st->id_pool + s->ids_off, s->nids * sizeof *st->ids);
 			st->nids += s->nids;
@@ -304,7 +278,7 @@ static size_t contraction(const uint32_t *s, size_t n)
 
 static int piece(struct rc_bpe_state *st, const uint32_t *s, size_t n)
 {
-	if (grow((void **)&st->piece, &st->cappiece, 4 * n, 1) < 0)
+	if (rc_grow((void **)&st->piece, &st->cappiece, 4 * n, 1) < 0)
 		return RC_E_NOMEM;
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -17,9 +17,8 @@ void rc_cli_version(FILE *f)
 #ifdef HAVE_MPI
 	fprintf(f, " mpi");
 #endif
-#ifdef HAVE_CUDA
-	fprintf(f, " cuda");
-#endif
+	/* "cuda" joins the list with the first CUDA kernels (cuda/); today
+	 * HAVE_CUDA only says that configure found the toolkit. */
 	fprintf(f, "\n");
 }
 

@@ -75,6 +75,21 @@ void *rc_reallocarray(void *p, size_t count, size_t size)
 	return rc_realloc(p, count * size);
 }
 
+int rc_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c = c > SIZE_MAX / 2 ? need : 2 * c;
+	void *q = rc_reallocarray(*p, c, elem);
+	if (!q)
+		return RC_E_NOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 char *rc_strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;

@@ -118,6 +118,11 @@ void *rc_realloc(void *p, size_t n);
 void *rc_reallocarray(void *p, size_t count, size_t size);
 char *rc_strdup(const char *s);
 
+/* rc_grow - make *p (an array of *cap elements of elem bytes) hold at least
+ * need elements, doubling; *p and *cap are updated. Returns 0, or
+ * RC_E_NOMEM (logged) with *p still valid and unchanged. */
+int rc_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* ---------------------------------------------------------------- atomic files */
 
 /* An output written under a temporary name and renamed when complete, so a

@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include "error.h"
+#include "io.h"
 #include "texttab.h"
 #include "utf8.h"
 
@@ -28,17 +29,7 @@ struct rc_textclean {
 
 static int vec_reserve(struct vec *v, size_t cap)
 {
-	if (cap <= v->cap)
-		return 0;
-	size_t c = v->cap ? v->cap : 64;
-	while (c < cap)
-		c *= 2;
-	uint32_t *p = realloc(v->p, c * sizeof *p);
-	if (!p)
-		return -1;
-	v->p = p;
-	v->cap = c;
-	return 0;
+	return rc_grow((void **)&v->p, &v->cap, cap, sizeof *v->p);
 }
 
 static inline void push(struct rc_textclean *tc, struct vec *v, uint32_t cp)
@@ -78,14 +69,7 @@ static void swap(struct vec *a, struct vec *b)
 
 static int u8_reserve(struct rc_textclean *tc, size_t n)
 {
-	if (n <= tc->u8cap)
-		return 0;
-	char *p = realloc(tc->u8, n);
-	if (!p)
-		return -1;
-	tc->u8 = p;
-	tc->u8cap = n;
-	return 0;
+	return rc_grow((void **)&tc->u8, &tc->u8cap, n, 1);
 }
 
 struct rc_textclean *rc_textclean_new(void)

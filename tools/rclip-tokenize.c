@@ -154,17 +154,7 @@ struct buf {
 
 static int buf_reserve(struct buf *b, size_t extra)
 {
-	if (b->n + extra <= b->cap)
-		return 0;
-	size_t c = b->cap ? b->cap : 256;
-	while (c < b->n + extra)
-		c *= 2;
-	char *p = rc_realloc(b->p, c);
-	if (!p)
-		return RC_E_NOMEM;
-	b->p = p;
-	b->cap = c;
-	return 0;
+	return rc_grow((void **)&b->p, &b->cap, b->n + extra, 1);
 }
 
 /* One batch of input lines and the output of each. */
@@ -431,14 +421,9 @@ static int decode_text(struct run *r, FILE *f, const char *name)
 					(unsigned long long)lr.lineno, (int)(w < 40 ? w : 40), p);
 				goto out;
 			}
-			if (n == cap) {
-				cap = cap ? 2 * cap : 128;
-				int32_t *q = rc_realloc(ids, cap * sizeof *q);
-				if (!q) {
-					rc = RC_E_NOMEM;
-					goto out;
-				}
-				ids = q;
+			if (rc_grow((void **)&ids, &cap, n + 1, sizeof *ids) < 0) {
+				rc = RC_E_NOMEM;
+				goto out;
 			}
 			ids[n++] = (int32_t)v;
 			p = e;
