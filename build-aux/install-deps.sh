@@ -28,7 +28,7 @@ PACKAGES=(
 	python3
 )
 FIXTURE_PACKAGES=(python3-venv python3-pip)
-PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers Pillow numpy)
+PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers "Pillow>=13" numpy)
 PY_MODULES="torch, open_clip, transformers, ftfy, regex, tokenizers, PIL, numpy"
 
 fixtures=0
@@ -160,7 +160,9 @@ if [ ! -x "$venv/bin/python" ]; then
 	python3 -m venv "$venv" >&2
 fi
 py="$venv/bin/python"
-if "$py" -c "import $PY_MODULES" 2>/dev/null; then
+# Pillow 13 changed the order of its resize passes for tall images (the
+# image fixtures follow Pillow 13); an older one in the venv is upgraded.
+if "$py" -c "import $PY_MODULES, PIL; assert int(PIL.__version__.split('.')[0]) >= 13" 2>/dev/null; then
 	say "the venv already has: ${PY_PACKAGES[*]}"
 else
 	"$py" -m pip install -q --upgrade pip >&2

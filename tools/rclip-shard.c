@@ -1,0 +1,901 @@
+/* rclip-shard - image–text data into checksummed .rcs shards, and a look
+ * inside shards (--inspect).
+ *
+ * Inputs (JSONL or TSV manifests, webdataset tars) are read as one stream
+ * of items. Shard k holds the records of items k*R .. (k+1)*R-1, so the
+ * split is the same on every run: --part i/N takes the shards k with
+ * k % N == i, and a rerun keeps the shards already complete. Items are
+ * processed in batches on -j threads (common/ingest.c) and written in
+ * input order. */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "bpe.h"
+#include "cli.h"
+#include "config.h"
+#include "error.h"
+#include "hash.h"
+#include "image.h"
+#include "ingest.h"
+#include "io.h"
+#include "log.h"
+#include "manifest.h"
+#include "progress.h"
+#include "shard.h"
+#include "thread.h"
+
+#define BATCH 256
+
+struct opts {
+	const char *out;          /* PREFIX */
+	int schema, format;
+	const char *image_root;
+	long image_size, quality, store;
+	long long per_shard;      /* R; 0 = about 1 GiB */
+	long part_i, part_n;
+	int dedup, strict, json;
+	unsigned long long max_pixels;
+	long threads;
+	int inspect, records;
+	const char *pixels_dir;
+	char **inputs;
+	int ninputs;
+};
+
+static const char usage_text[] =
+"Usage: rclip-shard [OPTION]... -o PREFIX INPUT...\n"
+"   or: rclip-shard --inspect [--records] [--pixels DIR] [--json] SHARD...\n"
+"Read image–text records from manifests (JSONL in the four official schemas,\n"
+"or TSV image_path<TAB>caption) and webdataset .tar files, preprocess every\n"
+"image for CLIP, tokenize every caption, and write checksummed shards\n"
+"PREFIX-000000.rcs, ... and the shard list PREFIX.list. INPUT - reads a\n"
+"manifest from standard input.\n"
+"\n"
+"  -o, --out=PREFIX        where the shards and the list go\n"
+"      --schema=NAME       descriptive, reasonlite, reasonpro or sets (default:\n"
+"                          from each file's first record)\n"
+"      --format=FMT        jsonl, tsv or tar (default: from the name)\n"
+"      --image-root=DIR    resolve relative image paths against DIR (default:\n"
+"                          the manifest's directory; the current one for -)\n"
+"  -s, --image-size=S      images become S×S (default 224; 336 for ViT-L/14-336)\n"
+"      --store=KIND        jpeg (default) or raw (S×S×3 bytes, exact pixels)\n"
+"      --quality=Q         JPEG quality with --store jpeg (default 95)\n"
+"      --records-per-shard=N  records per shard (default: about 1 GiB of images)\n"
+"      --part=I/N          do part I of N (0 <= I < N): the shards k with\n"
+"                          k %% N = I; the list is PREFIX.part-I-of-N.list\n"
+"      --dedup             drop records whose image bytes were seen before\n"
+"      --strict            stop at the first bad record (exit 1)\n"
+"      --max-pixels=N      refuse larger images (default 100000000)\n"
+"  -j, --threads=N         decoding threads (default: all cores)\n"
+"      --json              the final report as JSON on standard output\n"
+"      --inspect           print the header and metadata of each SHARD, check\n"
+"                          every record's checksum (exit 1 on corruption)\n"
+"      --records           with --inspect: every record as a JSON line\n"
+"      --pixels=DIR        with --inspect: each image as DIR/KEY.ppm\n"
+"  -q, --quiet             only errors on stderr\n"
+"  -v, --verbose           more detail on stderr\n"
+"  -h, --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"A bad record (missing or corrupt image, malformed line, wrong schema) is\n"
+"skipped with one line FILE:LINE: reason on stderr and counted. A shard\n"
+"appears under its name only when complete; rerunning the same command\n"
+"goes on where it stopped. Exit status: 0 success, 1 failure, 2 usage error.\n"
+"See rclip-shard(1) and the format in rclip-shard(5).\n";
+
+enum {
+	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
+	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
+	OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{"out", required_argument, NULL, 'o'},
+	{"schema", required_argument, NULL, OPT_SCHEMA},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"image-root", required_argument, NULL, OPT_ROOT},
+	{"image-size", required_argument, NULL, 's'},
+	{"store", required_argument, NULL, OPT_STORE},
+	{"quality", required_argument, NULL, OPT_QUALITY},
+	{"records-per-shard", required_argument, NULL, OPT_PER_SHARD},
+	{"part", required_argument, NULL, OPT_PART},
+	{"dedup", no_argument, NULL, OPT_DEDUP},
+	{"strict", no_argument, NULL, OPT_STRICT},
+	{"max-pixels", required_argument, NULL, OPT_MAXPIX},
+	{"threads", required_argument, NULL, 'j'},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"inspect", no_argument, NULL, OPT_INSPECT},
+	{"records", no_argument, NULL, OPT_RECORDS},
+	{"pixels", required_argument, NULL, OPT_PIXELS},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	*o = (struct opts){.image_size = 224, .quality = 95, .store = RC_STORE_JPEG, .part_n = 1,
+		.max_pixels = RC_IMAGE_MAX_PIXELS};
+	long v;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:s:j:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->out = optarg; break;
+		case OPT_SCHEMA:
+			if ((o->schema = rc_manifest_schema_parse(optarg)) < 0)
+				return rc_cli_usage_error("unknown schema '%s' (expected descriptive, "
+					"reasonlite, reasonpro or sets)", optarg);
+			break;
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "jsonl"))
+				o->format = RC_MANIFEST_JSONL;
+			else if (!strcmp(optarg, "tsv"))
+				o->format = RC_MANIFEST_TSV;
+			else if (!strcmp(optarg, "tar"))
+				o->format = RC_MANIFEST_TAR;
+			else
+				return rc_cli_usage_error("unknown format '%s' (expected jsonl, tsv or tar)", optarg);
+			break;
+		case OPT_ROOT: o->image_root = optarg; break;
+		case 's':
+			if (rc_cli_int("--image-size", optarg, 1, RC_SHARD_IMAGE_SIZE_MAX, &o->image_size) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_STORE:
+			if (!strcmp(optarg, "jpeg"))
+				o->store = RC_STORE_JPEG;
+			else if (!strcmp(optarg, "raw"))
+				o->store = RC_STORE_RAW;
+			else
+				return rc_cli_usage_error("unknown storage '%s' (expected jpeg or raw)", optarg);
+			break;
+		case OPT_QUALITY:
+			if (rc_cli_int("--quality", optarg, 1, 100, &o->quality) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_PER_SHARD:
+			if (rc_cli_int("--records-per-shard", optarg, 1, 1L << 40, &v) < 0)
+				return RC_EXIT_USAGE;
+			o->per_shard = v;
+			break;
+		case OPT_PART: {
+			char *slash = strchr(optarg, '/'), *e1, *e2;
+			long i = slash ? strtol(optarg, &e1, 10) : -1;
+			long n = slash ? strtol(slash + 1, &e2, 10) : 0;
+			if (!slash || e1 != slash || *e2 || n < 1 || n > 1000000 || i < 0 || i >= n)
+				return rc_cli_usage_error("invalid value for --part: '%s' (expected I/N, "
+					"0 <= I < N)", optarg);
+			o->part_i = i;
+			o->part_n = n;
+			break;
+		}
+		case OPT_DEDUP: o->dedup = 1; break;
+		case OPT_STRICT: o->strict = 1; break;
+		case OPT_MAXPIX:
+			if (rc_cli_int("--max-pixels", optarg, 1, 1L << 40, &v) < 0)
+				return RC_EXIT_USAGE;
+			o->max_pixels = (unsigned long long)v;
+			break;
+		case 'j':
+			if (rc_cli_int("--threads", optarg, 0, 4096, &o->threads) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_INSPECT: o->inspect = 1; break;
+		case OPT_RECORDS: o->records = 1; break;
+		case OPT_PIXELS: o->pixels_dir = optarg; break;
+		case 'q': rc_cli_quiet(); break;
+		case 'v': rc_cli_verbose(); break;
+		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
+		default: return rc_cli_usage_error(NULL);
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	if (!o->inspect && (o->records || o->pixels_dir))
+		return rc_cli_usage_error("--records and --pixels go with --inspect");
+	if (!o->inspect && !o->out)
+		return rc_cli_usage_error("no output: give -o PREFIX");
+	if (o->ninputs == 0)
+		return rc_cli_usage_error(o->inspect ? "no shard to inspect" : "no input");
+	if (!o->per_shard) {
+		/* About 1 GiB: a fixed count from the options alone, so that
+		 * the split does not depend on the data. A JPEG at quality 95
+		 * takes about a fifth of the raw pixels. */
+		long long px = (long long)o->image_size * o->image_size * 3;
+		long long rec = (o->store == RC_STORE_RAW ? px : px / 5) + 1024;
+		o->per_shard = (1LL << 30) / rec;
+		if (o->per_shard < 1)
+			o->per_shard = 1;
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- state */
+
+struct stats {
+	uint64_t read, written, bad_lines, truncated, bytes, shards, shards_kept;
+	uint64_t skipped[RC_INGEST_NSTATUS];
+	uint64_t duplicates;
+};
+
+/* One item of a batch: a record read from an input, then processed. */
+struct item {
+	struct rc_record rec;
+	const char *path;          /* the image file, resolved; NULL: bytes */
+	const uint8_t *bytes;      /* the image from a tar */
+	size_t nbytes;
+	const char *input;         /* for messages */
+	uint64_t where;            /* line or sample number */
+	struct rc_ingest_item out;
+};
+
+struct dedup {
+	struct rc_hash128 *slot; /* {0,0} empty */
+	size_t mask, used;
+};
+
+struct run {
+	const struct opts *o;
+	struct rc_bpe *bpe;
+	struct rc_ingest_opts io;
+	struct rc_ingest_worker **workers;
+	int nthreads;
+	struct rc_arena arena;     /* the batch's records */
+	struct item items[BATCH];
+	int n;
+	uint64_t next_item;        /* items read so far (the global index) */
+	int64_t shard;             /* current shard number, -1 none */
+	int active;                /* the current shard is ours to write */
+	char *path;                /* its name */
+	struct rc_shard_writer *w;
+	struct rc_shard_list list;
+	char *list_path;
+	struct stats st;
+	struct dedup seen;
+	struct rc_progress prog;
+	const char *sources;       /* the inputs, for the metadata */
+	const char *cmdline;
+	int fatal;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Returns 1 when h was seen before, else records it. */
+static int dedup_seen(struct dedup *d, struct rc_hash128 h)
+{
+	if (!h.lo && !h.hi)
+		h.lo = 1; /* {0,0} marks an empty slot */
+	if ((d->used + 1) * 2 > d->mask + 1) {
+		size_t cap = d->mask ? 2 * (d->mask + 1) : 1 << 16;
+		struct rc_hash128 *s = rc_calloc(cap, sizeof *s);
+		if (!s)
+			return -1;
+		for (size_t i = 0; d->slot && i <= d->mask; i++) {
+			if (!d->slot[i].lo && !d->slot[i].hi)
+				continue;
+			size_t j = d->slot[i].lo & (cap - 1);
+			while (s[j].lo || s[j].hi)
+				j = (j + 1) & (cap - 1);
+			s[j] = d->slot[i];
+		}
+		free(d->slot);
+		d->slot = s;
+		d->mask = cap - 1;
+	}
+	size_t j = h.lo & d->mask;
+	while (d->slot[j].lo || d->slot[j].hi) {
+		if (d->slot[j].lo == h.lo && d->slot[j].hi == h.hi)
+			return 1;
+		j = (j + 1) & d->mask;
+	}
+	d->slot[j] = h;
+	d->used++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- shards */
+
+static char *shard_path(const struct run *r, int64_t k)
+{
+	size_t n = strlen(r->o->out) + 32;
+	char *p = rc_malloc(n);
+	if (p)
+		snprintf(p, n, "%s-%06lld.rcs", r->o->out, (long long)k);
+	return p;
+}
+
+/* The list names shards relative to its own directory. */
+static const char *list_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* A shard under its final name is whole (written atomically); it is ours
+ * to keep when it was cut from the same items with the same options. */
+static int shard_complete(struct run *r, const char *path, int64_t k)
+{
+	if (access(path, F_OK) != 0)
+		return 0;
+	struct rc_shard *s;
+	if (rc_shard_open(&s, path) < 0) {
+		rc_log_warn("%s: not a valid shard: writing it again", path);
+		return 0;
+	}
+	char first[32], per[32];
+	snprintf(first, sizeof first, "%lld", (long long)k * r->o->per_shard);
+	snprintf(per, sizeof per, "%lld", r->o->per_shard);
+	const struct rc_shard_info *in = rc_shard_info(s);
+	const char *m1 = rc_shard_meta(s, "input_first"), *m2 = rc_shard_meta(s, "records_per_shard");
+	uint64_t h;
+	int same = m1 && m2 && !strcmp(m1, first) && !strcmp(m2, per) &&
+		in->image_size == (uint32_t)r->o->image_size && in->store == (uint32_t)r->o->store;
+	int ok = same && rc_shard_hash(s, &h) == 0;
+	uint64_t count = rc_shard_count(s);
+	rc_shard_close(s);
+	if (!same) {
+		rc_log_warn("%s: made with other options: writing it again", path);
+		return 0;
+	}
+	if (!ok || rc_shard_list_add(&r->list, list_name(path), count, h) < 0)
+		return -1;
+	r->st.shards_kept++;
+	rc_log_info("%s: complete, kept", path);
+	return 1;
+}
+
+static int shard_begin(struct run *r, int64_t k)
+{
+	r->shard = k;
+	r->active = 0;
+	if (k % r->o->part_n != r->o->part_i)
+		return 0;
+	free(r->path);
+	if (!(r->path = shard_path(r, k)))
+		return RC_E_NOMEM;
+	int c = shard_complete(r, r->path, k);
+	if (c != 0)
+		return c < 0 ? c : 0;
+	r->active = 1;
+	return 0;
+}
+
+/* The writer is opened for the shard's first record, whose schema is the
+ * shard's (or at the end, for a shard whose every record was skipped). */
+static int shard_open(struct run *r, int schema)
+{
+	int64_t k = r->shard;
+	struct rc_shard_info info = {.schema = (uint32_t)schema, .store = (uint32_t)r->o->store,
+		.image_size = (uint32_t)r->o->image_size, .text_ctx = RC_BPE_CONTEXT};
+	char first[32], per[32], part[48];
+	snprintf(first, sizeof first, "%lld", (long long)k * r->o->per_shard);
+	snprintf(per, sizeof per, "%lld", r->o->per_shard);
+	snprintf(part, sizeof part, "%ld/%ld", r->o->part_i, r->o->part_n);
+	const char *meta[] = {
+		RC_SHARD_META_SOURCE, r->sources,
+		RC_SHARD_META_TOOL, "rclip-shard " PACKAGE_VERSION,
+		RC_SHARD_META_COMMAND, r->cmdline,
+		"input_first", first,
+		"records_per_shard", per,
+		"part", part,
+	};
+	return rc_shard_writer_open(&r->w, r->path, &info, meta, sizeof meta / sizeof meta[0] / 2);
+}
+
+static int shard_end(struct run *r)
+{
+	if (!r->active)
+		return 0;
+	r->active = 0;
+	int rc = r->w ? 0 : shard_open(r, r->o->schema);
+	if (rc < 0)
+		return rc;
+	uint64_t h, count = rc_shard_writer_count(r->w);
+	uint64_t bytes = rc_shard_writer_bytes(r->w);
+	rc = rc_shard_writer_close(r->w, &h);
+	r->w = NULL;
+	if (rc < 0)
+		return rc;
+	rc = rc_shard_list_add(&r->list, list_name(r->path), count, h);
+	rc_log_info("%s: %llu records", r->path, (unsigned long long)count);
+	r->st.shards++;
+	r->st.bytes += bytes;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+static int flush(struct run *r)
+{
+	const struct opts *o = r->o;
+	int n = r->n;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(r->nthreads)
+	for (int i = 0; i < n; i++) {
+		struct item *it = &r->items[i];
+		struct rc_ingest_worker *w = r->workers[rc_thread_id()];
+		if (it->path)
+			rc_ingest_file(w, &it->rec, it->path, &it->out);
+		else
+			rc_ingest_bytes(w, &it->rec, it->bytes, it->nbytes, &it->out);
+	}
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		struct item *it = &r->items[i];
+		struct rc_ingest_item *out = &it->out;
+		rc_progress_update(&r->prog, 1);
+		if (rc < 0) {
+			rc_ingest_item_free(out);
+			continue;
+		}
+		if (out->status == RC_INGEST_ERROR) {
+			rc = rc_log_error(RC_E_NOMEM, "%s:%llu: %s", it->input,
+				(unsigned long long)it->where, out->why);
+		} else if (out->status != RC_INGEST_OK) {
+			r->st.skipped[out->status]++;
+			rc_log_warn("%s:%llu: %s", it->input, (unsigned long long)it->where, out->why);
+			if (o->strict)
+				rc = RC_E_FORMAT;
+		} else if (o->dedup && dedup_seen(&r->seen, out->source_hash)) {
+			r->st.duplicates++;
+			rc_log_debug("%s:%llu: duplicate image", it->input, (unsigned long long)it->where);
+		} else if ((r->w || (rc = shard_open(r, out->rec.schema)) == 0) &&
+			   (rc = rc_shard_writer_add(r->w, &out->rec)) == 0) {
+			r->st.written++;
+			r->st.truncated += out->truncated;
+		}
+		rc_ingest_item_free(out);
+	}
+	r->n = 0;
+	rc_arena_reset(&r->arena);
+	return rc;
+}
+
+/* Join a relative image path to the root (in the arena). */
+static const char *resolve(struct run *r, const char *root, const char *path)
+{
+	if (path[0] == '/' || !root || !*root)
+		return path;
+	size_t a = strlen(root), b = strlen(path);
+	char *p = rc_arena_alloc(&r->arena, a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, root, a);
+	p[a] = '/';
+	memcpy(p + a + 1, path, b + 1);
+	return p;
+}
+
+/* Before an item is read: when it starts a new shard, finish the batch and
+ * the shard first (flushing resets the arena the item will be read into). */
+static int next_shard(struct run *r)
+{
+	int64_t k = (int64_t)(r->next_item / (uint64_t)r->o->per_shard);
+	int err = 0;
+	if (r->shard >= 0 && k != r->shard) {
+		if ((err = flush(r)) < 0 || (err = shard_end(r)) < 0)
+			return err;
+		r->shard = -1;
+	}
+	return 0;
+}
+
+/* One item read: batch it, or skip it when its shard is not ours. */
+static int take(struct run *r, int rc, const struct rc_record *rec, const char *root,
+	const char *image_path, const uint8_t *bytes, size_t nbytes, const char *input,
+	uint64_t where, const char *why)
+{
+	int64_t k = (int64_t)(r->next_item++ / (uint64_t)r->o->per_shard);
+	int err;
+	if (k != r->shard && (err = shard_begin(r, k)) < 0) /* the shard's first item */
+		return err;
+	if (!r->active) {
+		rc_progress_update(&r->prog, 1);
+		return 0;
+	}
+	r->st.read++;
+	if (rc < 0) {
+		r->st.bad_lines++;
+		rc_progress_update(&r->prog, 1);
+		rc_log_warn("%s:%llu: %s", input, (unsigned long long)where, why);
+		return r->o->strict ? RC_E_FORMAT : 0;
+	}
+	struct item *it = &r->items[r->n++];
+	memset(it, 0, sizeof *it);
+	it->rec = *rec;
+	it->input = input;
+	it->where = where;
+	if (image_path) {
+		if (!(it->path = resolve(r, root, image_path)))
+			return RC_E_NOMEM;
+	} else {
+		it->bytes = bytes;
+		it->nbytes = nbytes;
+	}
+	return r->n == BATCH ? flush(r) : 0;
+}
+
+static int dirname_of(const char *path, char *buf, size_t n)
+{
+	const char *s = strrchr(path, '/');
+	if (!s || !strcmp(path, "-"))
+		return snprintf(buf, n, "%s", ".") < 0;
+	snprintf(buf, n, "%.*s", (int)(s - path), path);
+	if (!buf[0])
+		snprintf(buf, n, "/");
+	return 0;
+}
+
+static int read_input(struct run *r, const char *path)
+{
+	const struct opts *o = r->o;
+	const char *name = strcmp(path, "-") ? path : "(stdin)";
+	int fmt = o->format ? o->format : rc_manifest_format_of(path);
+	char root[4096], why[512];
+	struct rc_record rec;
+	int rc, err = 0;
+	if (o->image_root)
+		snprintf(root, sizeof root, "%s", o->image_root);
+	else
+		dirname_of(path, root, sizeof root);
+
+	if (fmt == RC_MANIFEST_TAR) {
+		struct rc_wds *w;
+		if ((rc = rc_wds_open(&w, path, o->schema)) < 0)
+			return rc;
+		const uint8_t *img;
+		size_t nimg;
+		uint64_t sample = 0;
+		while (!err && !interrupted && (err = next_shard(r)) == 0 &&
+		       (rc = rc_wds_next(w, &r->arena, &rec, &img, &nimg, why, sizeof why)) != 0) {
+			sample++;
+			if (rc == RC_E_TRUNCATED || rc == RC_E_IO) {
+				rc_log_warn("%s: %s", name, why);
+				r->st.bad_lines++;
+				err = o->strict ? rc : 0;
+				break;
+			}
+			if (rc == RC_E_NOMEM) {
+				err = rc;
+				break;
+			}
+			err = take(r, rc, &rec, NULL, NULL, img, nimg, name, sample, why);
+		}
+		rc_wds_close(w);
+		return err;
+	}
+	struct rc_manifest *m;
+	if ((rc = rc_manifest_open(&m, path, o->schema, fmt)) < 0)
+		return rc;
+	const char *img;
+	uint64_t line;
+	while (!err && !interrupted && (err = next_shard(r)) == 0 &&
+	       (rc = rc_manifest_next(m, &r->arena, &rec, &img, &line, why, sizeof why)) != 0) {
+		if (rc < 0 && rc != RC_E_FORMAT) {
+			err = rc;
+			break;
+		}
+		err = take(r, rc, &rec, root, img, NULL, 0, name, line, why);
+	}
+	rc_manifest_close(m);
+	return err;
+}
+
+/* ---------------------------------------------------------------- report */
+
+static void report(const struct run *r)
+{
+	const struct stats *s = &r->st;
+	uint64_t skipped = s->bad_lines + s->duplicates;
+	for (int i = 1; i < RC_INGEST_NSTATUS; i++)
+		skipped += s->skipped[i];
+	if (r->o->json) {
+		printf("{\"records_read\": %llu, \"records_written\": %llu, \"skipped\": {"
+		       "\"bad_line\": %llu, \"missing_image\": %llu, \"unreadable_image\": %llu, "
+		       "\"image_size\": %llu, \"duplicate\": %llu}, \"truncated_captions\": %llu, "
+		       "\"bytes\": %llu, \"shards_written\": %llu, \"shards_kept\": %llu, "
+		       "\"list\": \"%s\"}\n",
+			(unsigned long long)s->read, (unsigned long long)s->written,
+			(unsigned long long)s->bad_lines,
+			(unsigned long long)s->skipped[RC_INGEST_NO_IMAGE],
+			(unsigned long long)s->skipped[RC_INGEST_BAD_IMAGE],
+			(unsigned long long)s->skipped[RC_INGEST_IMAGE_SIZE],
+			(unsigned long long)s->duplicates, (unsigned long long)s->truncated,
+			(unsigned long long)s->bytes, (unsigned long long)s->shards,
+			(unsigned long long)s->shards_kept, r->list_path);
+		return;
+	}
+	if (rc_log_level() < RC_LOG_WARN)
+		return;
+	fprintf(stderr, "%s: %llu records read, %llu written, %llu skipped (bad line %llu, "
+		"missing image %llu, unreadable image %llu, image size %llu, duplicate %llu); "
+		"%llu captions truncated; %llu bytes in %llu shards (%llu kept); list %s\n",
+		rc_log_progname(), (unsigned long long)s->read, (unsigned long long)s->written,
+		(unsigned long long)skipped, (unsigned long long)s->bad_lines,
+		(unsigned long long)s->skipped[RC_INGEST_NO_IMAGE],
+		(unsigned long long)s->skipped[RC_INGEST_BAD_IMAGE],
+		(unsigned long long)s->skipped[RC_INGEST_IMAGE_SIZE],
+		(unsigned long long)s->duplicates, (unsigned long long)s->truncated,
+		(unsigned long long)s->bytes, (unsigned long long)s->shards,
+		(unsigned long long)s->shards_kept, r->list_path);
+}
+
+/* argv as one line, each argument quoted when a shell would need it. */
+static char *join_args(int argc, char **argv, const char *sep)
+{
+	size_t n = 1;
+	for (int i = 0; i < argc; i++)
+		n += 2 * strlen(argv[i]) + 4 + strlen(sep);
+	char *s = rc_malloc(n), *p = s;
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-_./=:,+%@") == strlen(a);
+		if (i)
+			p += sprintf(p, "%s", sep);
+		if (plain || !*sep) {
+			p += sprintf(p, "%s", a);
+			continue;
+		}
+		*p++ = '\'';
+		for (; *a; a++) {
+			if (*a == '\'')
+				p += sprintf(p, "'\\''");
+			else
+				*p++ = *a;
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	return s;
+}
+
+/* ---------------------------------------------------------------- inspect */
+
+static const char *role_name(int role)
+{
+	static const char *names[] = {"?", "caption", "tb", "trl", "trp", "tag", "gt", "neg"};
+	return role > 0 && role <= RC_ROLE_NEG ? names[role] : "?";
+}
+
+static json_t *record_json(const char *shard, uint64_t i, const struct rc_record *rec)
+{
+	json_t *texts = json_array(), *labels = json_array();
+	for (uint32_t t = 0; t < rec->ntexts; t++) {
+		const struct rc_text *x = &rec->texts[t];
+		json_t *tok = json_array();
+		for (uint16_t k = 0; k < x->ntokens; k++)
+			json_array_append_new(tok, json_integer(x->tokens[k]));
+		json_array_append_new(texts, json_pack("{s:s, s:i, s:s%, s:o}", "role",
+			role_name(x->role), "group", x->group, "text", x->s, (size_t)x->len,
+			"tokens", tok));
+	}
+	for (uint32_t l = 0; l < rec->nlabels; l++)
+		json_array_append_new(labels, json_integer(rec->labels[l]));
+	return json_pack("{s:s, s:I, s:s%, s:s, s:o, s:o, s:I}", "shard", shard, "index",
+		(json_int_t)i, "key", rec->key ? rec->key : "", (size_t)rec->key_len, "schema",
+		rc_shard_schema_name(rec->schema), "texts", texts, "labels", labels, "image_bytes",
+		(json_int_t)rec->image_len);
+}
+
+/* KEY.ppm in dir, the key made a file name ('/' and control characters
+ * become '_'). */
+static int write_ppm(const char *dir, const struct rc_record *rec, uint64_t i,
+	const uint8_t *rgb, int S)
+{
+	char name[4096];
+	int n = snprintf(name, sizeof name, "%s/", dir);
+	size_t len = rec->key_len ? rec->key_len : 0;
+	if (!len)
+		n += snprintf(name + n, sizeof name - (size_t)n, "%llu", (unsigned long long)i);
+	for (size_t k = 0; k < len && (size_t)n < sizeof name - 8; k++) {
+		unsigned char c = (unsigned char)rec->key[k];
+		name[n++] = (c == '/' || c < 0x20 || c == 0x7F) ? '_' : (char)c;
+	}
+	snprintf(name + n, sizeof name - (size_t)n, ".ppm");
+	struct rc_atomic_file af;
+	int rc = rc_atomic_open(&af, name);
+	if (rc < 0)
+		return rc;
+	fprintf(af.f, "P6\n%d %d\n255\n", S, S);
+	if ((rc = rc_io_write_all(af.f, rgb, (size_t)S * (size_t)S * 3, name)) < 0) {
+		rc_atomic_abort(&af);
+		return rc;
+	}
+	return rc_atomic_commit(&af);
+}
+
+static int inspect_one(const struct opts *o, const char *path)
+{
+	struct rc_shard *s;
+	int rc = rc_shard_open(&s, path);
+	if (rc < 0)
+		return rc;
+	const struct rc_shard_info *in = rc_shard_info(s);
+	uint64_t h = 0, bad;
+	rc = rc_shard_hash(s, &h);
+	char hex[17];
+	rc_hash64_hex(h, hex);
+	json_t *meta = json_object();
+	for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
+		const char *k, *v;
+		rc_shard_meta_at(s, i, &k, &v);
+		json_object_set_new(meta, k, json_string(v));
+	}
+	if (!o->records) {
+		if (o->json) {
+			json_t *j = json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:I, s:s, s:O}",
+				"shard", path, "version", in->version, "records", (json_int_t)in->records,
+				"schema", rc_shard_schema_name((int)in->schema), "storage",
+				rc_shard_store_name((int)in->store), "image_size", in->image_size,
+				"text_ctx", in->text_ctx, "bytes", (json_int_t)in->file_size, "xxh3", hex,
+				"metadata", meta);
+			char *txt = json_dumps(j, JSON_COMPACT);
+			printf("%s\n", txt);
+			free(txt);
+			json_decref(j);
+		} else {
+			printf("%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u, "
+			       "%llu bytes, xxh3 %s\n", path, in->version,
+				(unsigned long long)in->records, rc_shard_schema_name((int)in->schema),
+				rc_shard_store_name((int)in->store), in->image_size, in->image_size,
+				in->text_ctx, (unsigned long long)in->file_size, hex);
+			for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
+				const char *k, *v;
+				rc_shard_meta_at(s, i, &k, &v);
+				printf("  %s: %s\n", k, v);
+			}
+		}
+	}
+	json_decref(meta);
+	if (rc == 0)
+		rc = rc_shard_verify(s, &bad);
+	int S = (int)in->image_size;
+	for (uint64_t i = 0; rc == 0 && (o->records || o->pixels_dir) && i < rc_shard_count(s); i++) {
+		struct rc_record rec;
+		if ((rc = rc_shard_read(s, i, &rec, NULL)) < 0)
+			break;
+		if (o->records) {
+			json_t *j = record_json(path, i, &rec);
+			char *txt = json_dumps(j, JSON_COMPACT);
+			printf("%s\n", txt);
+			free(txt);
+			json_decref(j);
+		}
+		if (!o->pixels_dir)
+			continue;
+		struct rc_image im = {0};
+		const uint8_t *px = rec.image;
+		if (in->store == RC_STORE_JPEG) {
+			char why[160];
+			if ((rc = rc_image_decode(rec.image, rec.image_len, NULL, &im, why, sizeof why)) < 0 ||
+			    im.w != S || im.h != S) {
+				rc = rc_log_error(rc < 0 ? rc : RC_E_FORMAT, "%s: record %llu: %s", path,
+					(unsigned long long)i, rc < 0 ? why : "the image is not S×S");
+				rc_image_free(&im);
+				break;
+			}
+			px = im.rgb;
+		}
+		rc = write_ppm(o->pixels_dir, &rec, i, px, S);
+		rc_image_free(&im);
+	}
+	rc_shard_close(s);
+	return rc;
+}
+
+static int inspect_main(const struct opts *o)
+{
+	int status = RC_EXIT_OK;
+	if (o->pixels_dir) {
+		struct stat sb;
+		if (stat(o->pixels_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			rc_log_error(RC_E_IO, "%s: not a directory", o->pixels_dir);
+			return RC_EXIT_FAILURE;
+		}
+	}
+	for (int i = 0; i < o->ninputs; i++)
+		if (inspect_one(o, o->inputs[i]) < 0)
+			status = RC_EXIT_FAILURE;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		rc_log_error(RC_E_IO, "(stdout): write error");
+		status = RC_EXIT_FAILURE;
+	}
+	return status;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int shard_main(const struct opts *o, int argc, char **argv)
+{
+	struct run r = {.o = o, .shard = -1};
+	int status = RC_EXIT_FAILURE, rc = 0;
+	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
+		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT};
+	rc_arena_init(&r.arena, 0);
+	rc_shard_list_init(&r.list);
+	r.nthreads = rc_thread_set((int)o->threads);
+	size_t ln = strlen(o->out) + 48;
+	r.list_path = rc_malloc(ln);
+	r.cmdline = join_args(argc, argv, " ");
+	r.sources = join_args(o->ninputs, o->inputs, ", ");
+	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
+	if (!r.list_path || !r.cmdline || !r.sources || !r.workers)
+		goto out;
+	if (o->part_n > 1)
+		snprintf(r.list_path, ln, "%s.part-%ld-of-%ld.list", o->out, o->part_i, o->part_n);
+	else
+		snprintf(r.list_path, ln, "%s.list", o->out);
+	if (rc_bpe_load(&r.bpe, NULL, NULL) < 0)
+		goto out;
+	for (int t = 0; t < r.nthreads; t++)
+		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
+			goto out;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	rc_progress_begin(&r.prog, "records", 0);
+	for (int i = 0; i < o->ninputs && rc == 0 && !interrupted; i++)
+		rc = read_input(&r, o->inputs[i]);
+	if (rc == 0 && !interrupted)
+		rc = flush(&r);
+	rc_progress_end(&r.prog);
+	if (interrupted) {
+		rc_log_error(RC_E_INTERRUPTED, "interrupted: the shard being written is dropped; "
+			"run the same command again to go on");
+		goto out;
+	}
+	if (rc < 0) {
+		if (rc == RC_E_FORMAT && o->strict)
+			rc_log_error(rc, "stopped at the first bad record (--strict)");
+		goto out;
+	}
+	if (shard_end(&r) < 0 || rc_shard_list_write(&r.list, r.list_path) < 0)
+		goto out;
+	report(&r);
+	status = RC_EXIT_OK;
+out:
+	rc_shard_writer_abort(r.w);
+	for (int i = 0; i < r.n; i++)
+		rc_ingest_item_free(&r.items[i].out);
+	if (r.workers)
+		for (int t = 0; t < r.nthreads; t++)
+			rc_ingest_worker_free(r.workers[t]);
+	free(r.workers);
+	rc_bpe_free(r.bpe);
+	rc_shard_list_free(&r.list);
+	rc_arena_free(&r.arena);
+	free(r.seen.slot);
+	free(r.list_path);
+	free(r.path);
+	free((char *)r.cmdline);
+	free((char *)r.sources);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int rc;
+	rc_log_init("rclip-shard");
+	if ((rc = parse_args(argc, argv, &o)) >= 0)
+		return rc;
+	return o.inspect ? inspect_main(&o) : shard_main(&o, argc, argv);
+}
