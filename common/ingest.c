@@ -124,10 +124,17 @@ int rc_ingest_bytes(struct rc_ingest_worker *w, const struct rc_record *rec,
 			rc == RC_E_NOMEM ? RC_INGEST_ERROR : RC_INGEST_BAD_IMAGE;
 		return fail(it, status, rc, "%s%s", why, "");
 	}
+	int iw = im.w, ih = im.h;
 	rc = rc_image_clip(&im, o->image_size, w->pixels);
 	rc_image_free(&im);
-	if (rc < 0)
-		return fail(it, RC_INGEST_ERROR, rc, "cannot resize the image: %s%s", rc_strerror(rc), "");
+	if (rc == RC_E_NOMEM)
+		return fail(it, RC_INGEST_ERROR, rc, "out of memory%s%s", "", "");
+	if (rc < 0) { /* a shape the resize refuses, e.g. 1×2000000 */
+		it->status = RC_INGEST_IMAGE_SIZE;
+		snprintf(it->why, sizeof it->why, "cannot resize a %dx%d image to %d on its short side",
+			iw, ih, o->image_size);
+		return RC_E_RANGE;
+	}
 
 	size_t plen = (size_t)o->image_size * (size_t)o->image_size * 3;
 	if (o->store == RC_STORE_RAW) {

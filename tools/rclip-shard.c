@@ -69,7 +69,7 @@ static const char usage_text[] =
 "      --quality=Q         JPEG quality with --store jpeg (default 95)\n"
 "      --records-per-shard=N  records per shard (default: about 1 GiB of images)\n"
 "      --part=I/N          do part I of N (0 <= I < N): the shards k with\n"
-"                          k %% N = I; the list is PREFIX.part-I-of-N.list\n"
+"                          k % N = I; the list is PREFIX.part-I-of-N.list\n"
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
@@ -237,6 +237,7 @@ struct item {
 	size_t nbytes;
 	const char *input;         /* for messages */
 	uint64_t where;            /* line or sample number */
+	int bad;                   /* a bad line: out.why says why */
 	struct rc_ingest_item out;
 };
 
@@ -264,6 +265,9 @@ struct run {
 	struct stats st;
 	struct dedup seen;
 	struct rc_progress prog;
+	int shard_schema;          /* the schema of the shard being written */
+	int strict_stopped;        /* --strict met a bad record */
+	char *options;             /* what the records depend on, for resuming */
 	const char *sources;       /* the inputs, for the metadata */
 	const char *cmdline;
 	int fatal;
@@ -310,6 +314,12 @@ static int dedup_seen(struct dedup *d, struct rc_hash128 h)
 	return 0;
 }
 
+static int strict_stop(struct run *r)
+{
+	r->strict_stopped = 1;
+	return RC_E_FORMAT;
+}
+
 /* ---------------------------------------------------------------- shards */
 
 static char *shard_path(const struct run *r, int64_t k)
@@ -342,19 +352,23 @@ static int shard_complete(struct run *r, const char *path, int64_t k)
 	char first[32], per[32];
 	snprintf(first, sizeof first, "%lld", (long long)k * r->o->per_shard);
 	snprintf(per, sizeof per, "%lld", r->o->per_shard);
-	const struct rc_shard_info *in = rc_shard_info(s);
 	const char *m1 = rc_shard_meta(s, "input_first"), *m2 = rc_shard_meta(s, "records_per_shard");
+	const char *m3 = rc_shard_meta(s, "options"), *m4 = rc_shard_meta(s, RC_SHARD_META_SOURCE);
 	uint64_t h;
-	int same = m1 && m2 && !strcmp(m1, first) && !strcmp(m2, per) &&
-		in->image_size == (uint32_t)r->o->image_size && in->store == (uint32_t)r->o->store;
-	int ok = same && rc_shard_hash(s, &h) == 0;
+	int same = m1 && m2 && m3 && m4 && !strcmp(m1, first) && !strcmp(m2, per) &&
+		!strcmp(m3, r->options) && !strcmp(m4, r->sources);
+	int ok = same && rc_shard_verify(s, NULL) == 0 && rc_shard_hash(s, &h) == 0;
 	uint64_t count = rc_shard_count(s);
 	rc_shard_close(s);
 	if (!same) {
-		rc_log_warn("%s: made with other options: writing it again", path);
+		rc_log_warn("%s: made from other inputs or with other options: writing it again", path);
 		return 0;
 	}
-	if (!ok || rc_shard_list_add(&r->list, list_name(path), count, h) < 0)
+	if (!ok) {
+		rc_log_warn("%s: a record is damaged: writing it again", path);
+		return 0;
+	}
+	if (rc_shard_list_add(&r->list, list_name(path), count, h) < 0)
 		return -1;
 	r->st.shards_kept++;
 	rc_log_info("%s: complete, kept", path);
@@ -382,6 +396,7 @@ static int shard_begin(struct run *r, int64_t k)
 static int shard_open(struct run *r, int schema)
 {
 	int64_t k = r->shard;
+	r->shard_schema = schema;
 	struct rc_shard_info info = {.schema = (uint32_t)schema, .store = (uint32_t)r->o->store,
 		.image_size = (uint32_t)r->o->image_size, .text_ctx = RC_BPE_CONTEXT};
 	char first[32], per[32], part[48];
@@ -395,6 +410,7 @@ static int shard_open(struct run *r, int schema)
 		"input_first", first,
 		"records_per_shard", per,
 		"part", part,
+		"options", r->options,
 	};
 	return rc_shard_writer_open(&r->w, r->path, &info, meta, sizeof meta / sizeof meta[0] / 2);
 }
@@ -430,6 +446,8 @@ static int flush(struct run *r)
 	for (int i = 0; i < n; i++) {
 		struct item *it = &r->items[i];
 		struct rc_ingest_worker *w = r->workers[rc_thread_id()];
+		if (it->bad)
+			continue;
 		if (it->path)
 			rc_ingest_file(w, &it->rec, it->path, &it->out);
 		else
@@ -444,17 +462,26 @@ static int flush(struct run *r)
 			rc_ingest_item_free(out);
 			continue;
 		}
-		if (out->status == RC_INGEST_ERROR) {
+		if (it->bad) {
+			r->st.bad_lines++;
+			rc_log_warn("%s:%llu: %s", it->input, (unsigned long long)it->where, out->why);
+			rc = o->strict ? strict_stop(r) : 0;
+		} else if (out->status == RC_INGEST_ERROR) {
 			rc = rc_log_error(RC_E_NOMEM, "%s:%llu: %s", it->input,
 				(unsigned long long)it->where, out->why);
 		} else if (out->status != RC_INGEST_OK) {
 			r->st.skipped[out->status]++;
 			rc_log_warn("%s:%llu: %s", it->input, (unsigned long long)it->where, out->why);
-			if (o->strict)
-				rc = RC_E_FORMAT;
+			rc = o->strict ? strict_stop(r) : 0;
 		} else if (o->dedup && dedup_seen(&r->seen, out->source_hash)) {
 			r->st.duplicates++;
 			rc_log_debug("%s:%llu: duplicate image", it->input, (unsigned long long)it->where);
+		} else if (r->w && out->rec.schema != r->shard_schema) {
+			/* (2) one schema per shard: say where the other one starts */
+			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: a %s record among %s records: "
+				"shard inputs of each schema separately", it->input,
+				(unsigned long long)it->where, rc_shard_schema_name(out->rec.schema),
+				rc_shard_schema_name(r->shard_schema));
 		} else if ((r->w || (rc = shard_open(r, out->rec.schema)) == 0) &&
 			   (rc = rc_shard_writer_add(r->w, &out->rec)) == 0) {
 			r->st.written++;
@@ -510,21 +537,19 @@ static int take(struct run *r, int rc, const struct rc_record *rec, const char *
 		return 0;
 	}
 	r->st.read++;
-	if (rc < 0) {
-		r->st.bad_lines++;
-		rc_progress_update(&r->prog, 1);
-		rc_log_warn("%s:%llu: %s", input, (unsigned long long)where, why);
-		return r->o->strict ? RC_E_FORMAT : 0;
-	}
 	struct item *it = &r->items[r->n++];
 	memset(it, 0, sizeof *it);
-	it->rec = *rec;
 	it->input = input;
 	it->where = where;
-	if (image_path) {
+	if (rc < 0) { /* reported in order, when the batch is written */
+		it->bad = 1;
+		snprintf(it->out.why, sizeof it->out.why, "%s", why);
+	} else if (image_path) {
+		it->rec = *rec;
 		if (!(it->path = resolve(r, root, image_path)))
 			return RC_E_NOMEM;
 	} else {
+		it->rec = *rec;
 		it->bytes = bytes;
 		it->nbytes = nbytes;
 	}
@@ -566,9 +591,11 @@ static int read_input(struct run *r, const char *path)
 		       (rc = rc_wds_next(w, &r->arena, &rec, &img, &nimg, why, sizeof why)) != 0) {
 			sample++;
 			if (rc == RC_E_TRUNCATED || rc == RC_E_IO) {
+				/* the rest of the tar is lost: one bad item */
 				rc_log_warn("%s: %s", name, why);
+				r->st.read++;
 				r->st.bad_lines++;
-				err = o->strict ? rc : 0;
+				err = o->strict ? strict_stop(r) : 0;
 				break;
 			}
 			if (rc == RC_E_NOMEM) {
@@ -606,19 +633,21 @@ static void report(const struct run *r)
 	for (int i = 1; i < RC_INGEST_NSTATUS; i++)
 		skipped += s->skipped[i];
 	if (r->o->json) {
-		printf("{\"records_read\": %llu, \"records_written\": %llu, \"skipped\": {"
-		       "\"bad_line\": %llu, \"missing_image\": %llu, \"unreadable_image\": %llu, "
-		       "\"image_size\": %llu, \"duplicate\": %llu}, \"truncated_captions\": %llu, "
-		       "\"bytes\": %llu, \"shards_written\": %llu, \"shards_kept\": %llu, "
-		       "\"list\": \"%s\"}\n",
-			(unsigned long long)s->read, (unsigned long long)s->written,
-			(unsigned long long)s->bad_lines,
-			(unsigned long long)s->skipped[RC_INGEST_NO_IMAGE],
-			(unsigned long long)s->skipped[RC_INGEST_BAD_IMAGE],
-			(unsigned long long)s->skipped[RC_INGEST_IMAGE_SIZE],
-			(unsigned long long)s->duplicates, (unsigned long long)s->truncated,
-			(unsigned long long)s->bytes, (unsigned long long)s->shards,
-			(unsigned long long)s->shards_kept, r->list_path);
+		json_t *j = json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:s}",
+			"records_read", (json_int_t)s->read, "records_written", (json_int_t)s->written,
+			"skipped", "bad_line", (json_int_t)s->bad_lines,
+			"missing_image", (json_int_t)s->skipped[RC_INGEST_NO_IMAGE],
+			"unreadable_image", (json_int_t)s->skipped[RC_INGEST_BAD_IMAGE],
+			"image_size", (json_int_t)s->skipped[RC_INGEST_IMAGE_SIZE],
+			"duplicate", (json_int_t)s->duplicates,
+			"truncated_captions", (json_int_t)s->truncated, "bytes", (json_int_t)s->bytes,
+			"shards_written", (json_int_t)s->shards, "shards_kept", (json_int_t)s->shards_kept,
+			"list", r->list_path);
+		char *txt = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		json_decref(j);
 		return;
 	}
 	if (rc_log_level() < RC_LOG_WARN)
@@ -697,20 +726,25 @@ static json_t *record_json(const char *shard, uint64_t i, const struct rc_record
 }
 
 /* KEY.ppm in dir, the key made a file name ('/' and control characters
- * become '_'). */
+ * become '_'). An empty key, or one too long for a file name, gives
+ * INDEX.ppm, or the key's first 200 bytes and -INDEX. A key that repeats
+ * overwrites the earlier file. */
 static int write_ppm(const char *dir, const struct rc_record *rec, uint64_t i,
 	const uint8_t *rgb, int S)
 {
 	char name[4096];
 	int n = snprintf(name, sizeof name, "%s/", dir);
-	size_t len = rec->key_len ? rec->key_len : 0;
-	if (!len)
-		n += snprintf(name + n, sizeof name - (size_t)n, "%llu", (unsigned long long)i);
-	for (size_t k = 0; k < len && (size_t)n < sizeof name - 8; k++) {
+	size_t len = rec->key_len > 200 ? 200 : rec->key_len;
+	for (size_t k = 0; k < len; k++) {
 		unsigned char c = (unsigned char)rec->key[k];
 		name[n++] = (c == '/' || c < 0x20 || c == 0x7F) ? '_' : (char)c;
 	}
-	snprintf(name + n, sizeof name - (size_t)n, ".ppm");
+	if (!rec->key_len)
+		snprintf(name + n, sizeof name - (size_t)n, "%llu.ppm", (unsigned long long)i);
+	else if (rec->key_len > len)
+		snprintf(name + n, sizeof name - (size_t)n, "-%llu.ppm", (unsigned long long)i);
+	else
+		snprintf(name + n, sizeof name - (size_t)n, ".ppm");
 	struct rc_atomic_file af;
 	int rc = rc_atomic_open(&af, name);
 	if (rc < 0)
@@ -723,83 +757,112 @@ static int write_ppm(const char *dir, const struct rc_record *rec, uint64_t i,
 	return rc_atomic_commit(&af);
 }
 
-static int inspect_one(const struct opts *o, const char *path)
+static void print_json(json_t *j)
 {
-	struct rc_shard *s;
-	int rc = rc_shard_open(&s, path);
-	if (rc < 0)
-		return rc;
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (txt)
+		printf("%s\n", txt);
+	free(txt);
+	json_decref(j);
+}
+
+static void print_header(const struct opts *o, struct rc_shard *s, const char *name, int stream)
+{
 	const struct rc_shard_info *in = rc_shard_info(s);
-	uint64_t h = 0, bad;
-	rc = rc_shard_hash(s, &h);
-	char hex[17];
-	rc_hash64_hex(h, hex);
-	json_t *meta = json_object();
+	char hex[17] = "-";
+	uint64_t h;
+	if (!stream && rc_shard_hash(s, &h) == 0) /* a pipe cannot be read twice */
+		rc_hash64_hex(h, hex);
+	if (o->json) {
+		json_t *meta = json_object();
+		for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
+			const char *k, *v;
+			rc_shard_meta_at(s, i, &k, &v);
+			json_object_set_new(meta, k, json_string(v));
+		}
+		print_json(json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:I, s:s, s:o}",
+			"shard", name, "version", in->version, "records", (json_int_t)in->records,
+			"schema", rc_shard_schema_name((int)in->schema), "storage",
+			rc_shard_store_name((int)in->store), "image_size", in->image_size,
+			"text_ctx", in->text_ctx, "bytes", (json_int_t)in->file_size, "xxh3", hex,
+			"metadata", meta));
+		return;
+	}
+	printf("%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u, %llu bytes, "
+	       "xxh3 %s\n", name, in->version, (unsigned long long)in->records,
+		rc_shard_schema_name((int)in->schema), rc_shard_store_name((int)in->store),
+		in->image_size, in->image_size, in->text_ctx, (unsigned long long)in->file_size, hex);
 	for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
 		const char *k, *v;
 		rc_shard_meta_at(s, i, &k, &v);
-		json_object_set_new(meta, k, json_string(v));
+		printf("  %s: %s\n", k, v);
 	}
-	if (!o->records) {
-		if (o->json) {
-			json_t *j = json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:I, s:s, s:O}",
-				"shard", path, "version", in->version, "records", (json_int_t)in->records,
-				"schema", rc_shard_schema_name((int)in->schema), "storage",
-				rc_shard_store_name((int)in->store), "image_size", in->image_size,
-				"text_ctx", in->text_ctx, "bytes", (json_int_t)in->file_size, "xxh3", hex,
-				"metadata", meta);
-			char *txt = json_dumps(j, JSON_COMPACT);
-			printf("%s\n", txt);
-			free(txt);
-			json_decref(j);
-		} else {
-			printf("%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u, "
-			       "%llu bytes, xxh3 %s\n", path, in->version,
-				(unsigned long long)in->records, rc_shard_schema_name((int)in->schema),
-				rc_shard_store_name((int)in->store), in->image_size, in->image_size,
-				in->text_ctx, (unsigned long long)in->file_size, hex);
-			for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
-				const char *k, *v;
-				rc_shard_meta_at(s, i, &k, &v);
-				printf("  %s: %s\n", k, v);
-			}
+}
+
+/* One record's --records line and --pixels file. */
+static int show_record(const struct opts *o, const char *name, uint64_t i,
+	const struct rc_record *rec, const struct rc_shard_info *in)
+{
+	if (o->records)
+		print_json(record_json(name, i, rec));
+	if (!o->pixels_dir)
+		return 0;
+	int S = (int)in->image_size, rc = 0;
+	struct rc_image im = {0};
+	const uint8_t *px = rec->image;
+	if (in->store == RC_STORE_JPEG) {
+		char why[160];
+		rc = rc_image_decode(rec->image, rec->image_len, NULL, &im, why, sizeof why);
+		if (rc < 0 || im.w != S || im.h != S) {
+			rc = rc_log_error(rc < 0 ? rc : RC_E_FORMAT, "%s: record %llu: %s", name,
+				(unsigned long long)i, rc < 0 ? why : "the image is not S×S");
+			rc_image_free(&im);
+			return rc;
 		}
+		px = im.rgb;
 	}
-	json_decref(meta);
-	if (rc == 0)
-		rc = rc_shard_verify(s, &bad);
-	int S = (int)in->image_size;
-	for (uint64_t i = 0; rc == 0 && (o->records || o->pixels_dir) && i < rc_shard_count(s); i++) {
+	rc = write_ppm(o->pixels_dir, rec, i, px, S);
+	rc_image_free(&im);
+	return rc;
+}
+
+/* Header, then every record checked: with --records or --pixels each good
+ * record is shown and each bad one reported (and the run goes on to the
+ * next); else a verification. "-" reads a shard from standard input. */
+static int inspect_one(const struct opts *o, const char *path)
+{
+	int stream = !strcmp(path, "-");
+	const char *name = stream ? "(stdin)" : path;
+	struct rc_shard *s;
+	int rc = stream ? rc_shard_open_stream(&s, stdin, name) : rc_shard_open(&s, path);
+	if (rc < 0)
+		return rc;
+	if (!o->records)
+		print_header(o, s, name, stream);
+	int status = 0;
+	if (!o->records && !o->pixels_dir) {
+		status = rc_shard_verify(s, NULL);
+	} else {
 		struct rc_record rec;
-		if ((rc = rc_shard_read(s, i, &rec, NULL)) < 0)
-			break;
-		if (o->records) {
-			json_t *j = record_json(path, i, &rec);
-			char *txt = json_dumps(j, JSON_COMPACT);
-			printf("%s\n", txt);
-			free(txt);
-			json_decref(j);
-		}
-		if (!o->pixels_dir)
-			continue;
-		struct rc_image im = {0};
-		const uint8_t *px = rec.image;
-		if (in->store == RC_STORE_JPEG) {
-			char why[160];
-			if ((rc = rc_image_decode(rec.image, rec.image_len, NULL, &im, why, sizeof why)) < 0 ||
-			    im.w != S || im.h != S) {
-				rc = rc_log_error(rc < 0 ? rc : RC_E_FORMAT, "%s: record %llu: %s", path,
-					(unsigned long long)i, rc < 0 ? why : "the image is not S×S");
-				rc_image_free(&im);
+		for (uint64_t i = 0; i < rc_shard_count(s); i++) {
+			if ((rc = rc_shard_next(s, &rec, NULL)) < 0) {
+				status = rc; /* logged; go on with the next record */
+				if (stream)
+					break; /* a stream cannot skip a bad record */
+				continue;
+			}
+			if (rc == 0)
+				break;
+			if ((rc = show_record(o, name, i, &rec, rc_shard_info(s))) < 0) {
+				status = rc;
 				break;
 			}
-			px = im.rgb;
 		}
-		rc = write_ppm(o->pixels_dir, &rec, i, px, S);
-		rc_image_free(&im);
+		if (stream && status == 0 && (rc = rc_shard_next(s, &rec, NULL)) < 0)
+			status = rc; /* the index and the end of the stream */
 	}
 	rc_shard_close(s);
-	return rc;
+	return status;
 }
 
 static int inspect_main(const struct opts *o)
@@ -824,6 +887,34 @@ static int inspect_main(const struct opts *o)
 
 /* ---------------------------------------------------------------- main */
 
+/* The directory of PREFIX must exist: say so before any work. */
+static int check_out_dir(const char *prefix)
+{
+	char dir[4096];
+	struct stat sb;
+	dirname_of(prefix, dir, sizeof dir);
+	if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	rc_log_error(RC_E_IO, "%s: no such directory for the shards", dir);
+	rc_log_hint("create it first: mkdir -p '%s'", dir);
+	return RC_E_IO;
+}
+
+/* Everything besides the inputs that a record's bytes depend on: a shard
+ * is kept on a rerun only when this is the same. */
+static char *options_string(const struct opts *o)
+{
+	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0);
+	char *s = rc_malloc(n);
+	if (s)
+		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
+			"schema=%s format=%d root=%s", o->image_size, rc_shard_store_name((int)o->store),
+			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
+			rc_manifest_schema_name(o->schema), o->format,
+			o->image_root ? o->image_root : "");
+	return s;
+}
+
 static int shard_main(const struct opts *o, int argc, char **argv)
 {
 	struct run r = {.o = o, .shard = -1};
@@ -844,13 +935,20 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 		snprintf(r.list_path, ln, "%s.part-%ld-of-%ld.list", o->out, o->part_i, o->part_n);
 	else
 		snprintf(r.list_path, ln, "%s.list", o->out);
+	if (check_out_dir(o->out) < 0 || !(r.options = options_string(o)))
+		goto out;
 	if (rc_bpe_load(&r.bpe, NULL, NULL) < 0)
 		goto out;
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
 			goto out;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	/* Without SA_RESTART, a read from a stalled pipe returns at once. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	rc_progress_begin(&r.prog, "records", 0);
 	for (int i = 0; i < o->ninputs && rc == 0 && !interrupted; i++)
 		rc = read_input(&r, o->inputs[i]);
@@ -863,7 +961,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	if (rc < 0) {
-		if (rc == RC_E_FORMAT && o->strict)
+		if (r.strict_stopped)
 			rc_log_error(rc, "stopped at the first bad record (--strict)");
 		goto out;
 	}
@@ -885,6 +983,7 @@ out:
 	free(r.seen.slot);
 	free(r.list_path);
 	free(r.path);
+	free(r.options);
 	free((char *)r.cmdline);
 	free((char *)r.sources);
 	return status;

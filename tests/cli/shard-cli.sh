@@ -195,6 +195,34 @@ expect 1 "$sh_" --inspect "$tmp/flip.rcs"
 has "$tmp/err" "flip.rcs" "corruption names the shard"
 expect 1 "$sh_" --inspect "$tmp/nonexistent.rcs"
 
+# ---- what a rerun keeps, and what it writes again
+expect 0 "$sh_" -q --records-per-shard 7 -o "$tmp/opt" "$d/many.jsonl"
+expect 0 "$sh_" --json --quality 80 --records-per-shard 7 -o "$tmp/opt" "$d/many.jsonl"
+has "$tmp/err" "other options: writing it again" "other options: shards rewritten"
+has "$tmp/out" '"shards_kept": 0' "nothing kept with other options"
+size=$(wc -c <"$tmp/opt-000002.rcs" | tr -d ' ')
+printf 'X' | dd of="$tmp/opt-000002.rcs" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+expect 0 "$sh_" --json --quality 80 --records-per-shard 7 -o "$tmp/opt" "$d/many.jsonl"
+has "$tmp/out" '"shards_written": 1' "a damaged shard is written again"
+
+# ---- one schema per shard; the output directory must exist
+expect 1 "$sh_" -q -o "$tmp/mix" "$d/desc.jsonl" "$d/lite.jsonl"
+has "$tmp/err" "lite.jsonl:1: a reasonlite record among descriptive records" "mixed schemas named"
+expect 1 "$sh_" -q -o "$tmp/no/such/dir/s" "$d/desc.jsonl"
+has "$tmp/err" "hint: create it first" "a missing output directory"
+expect 0 "$sh_" --json -o "$tmp/q\"uote" "$d/pairs.tsv"
+has "$tmp/out" 'q\\\"uote.list' "the JSON report escapes the list name"
+
+# ---- --inspect from a pipe; a bad record does not hide the good ones
+"$sh_" --inspect --records - <"$tmp/desc-000000.rcs" >"$tmp/out" 2>"$tmp/err" && ok || fail "--inspect - failed"
+eq "$(wc -l <"$tmp/out" | tr -d ' ')" 5 "records from a pipe"
+cp "$tmp/desc-000000.rcs" "$tmp/onebad.rcs"
+off=$(od -An -tu8 -j 64 -N 8 "$tmp/onebad.rcs" | tr -d ' ') # the records' offset
+printf 'X' | dd of="$tmp/onebad.rcs" bs=1 seek=$((off + 40)) conv=notrunc 2>/dev/null
+expect 1 "$sh_" --inspect --records "$tmp/onebad.rcs"
+eq "$(wc -l <"$tmp/out" | tr -d ' ')" 4 "the four good records are shown"
+has "$tmp/err" "onebad.rcs: record 0" "the bad record is named"
+
 # ---- threads do not change the records
 expect 0 "$sh_" -q -j 1 -o "$tmp/j1" "$d/many.jsonl"
 expect 0 "$sh_" -q -j 2 -o "$tmp/j2" "$d/many.jsonl"
