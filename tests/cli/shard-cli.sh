@@ -94,6 +94,12 @@ expect 0 "$sh_" --inspect --records "$tmp/tsv-000000.rcs"
 eq "$(wc -l <"$tmp/out" | tr -d ' ')" 2 "TSV records"
 has "$tmp/tsv.list" "tsv-000000.rcs	2	" "the shard list"
 
+# ---- a manifest on standard input, images found through --image-root
+sed 's|"img/|"|' "$d/desc.jsonl" | expect 0 "$sh_" --json --image-root "$d/img" -o "$tmp/stdin" -
+has "$tmp/out" '"records_written": 5' "a manifest from stdin with --image-root"
+cat "$d/pairs.tsv" | expect 0 "$sh_" --json --format tsv --image-root "$d" -o "$tmp/stdin-tsv" -
+has "$tmp/out" '"records_written": 2' "a TSV manifest from stdin"
+
 # ---- raw storage and --pixels
 mkdir "$tmp/px"
 expect 0 "$sh_" -q --store raw -s 64 -o "$tmp/raw" "$d/desc.jsonl"
