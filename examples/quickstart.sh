@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # quickstart.sh - the main job, from a fresh clone: install dependencies,
-# build rclip in build/, then run its programs on a few sample captions.
-# Today that is rclip-tokenize; the later steps (shard, train, eval, export)
-# join here as their programs land.
+# build rclip in build/, then run its programs on a few samples: captions
+# through rclip-tokenize, images and captions through rclip-shard. The
+# later steps (train, eval, export) join here as their programs land.
 #
 # usage: examples/quickstart.sh          (from any directory)
 # Environment: RCLIP_SKIP_DEPS=1        do not run build-aux/install-deps.sh
@@ -14,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 read -r -a configure_flags <<<"${RCLIP_CONFIGURE_FLAGS:-}"
 tok=build/tools/rclip-tokenize
+shard=build/tools/rclip-shard
 out=build/quickstart
 n=0
 
@@ -35,7 +36,7 @@ fi
 
 # Rebuild when the program is missing or a source is newer than it.
 stale() {
-	[ ! -x "$tok" ] ||
+	[ ! -x "$tok" ] || [ ! -x "$shard" ] ||
 		[ -n "$(find common tools data configure.ac Makefile.am \
 			-newer "$tok" -print -quit 2>/dev/null)" ]
 }
@@ -54,7 +55,7 @@ if stale; then
 	step "build (make -j$jobs in build/)"
 	run make -C build -j"$jobs"
 else
-	step "build: build/tools/rclip-tokenize is up to date"
+	step "build: the programs in build/tools/ are up to date"
 fi
 
 # ---------------------------------------------------------------- captions
@@ -95,9 +96,35 @@ od -An -v -tu2 -j 154 -N 154 "$out/captions.bin"
 step "decode the bin rows back to text (cleaned, lower case, split into tokens; the long caption stops where it was cut)"
 run "$tok" -d -f bin "$out/captions.bin"
 
+# ---------------------------------------------------------------- shards
+step "a small image-caption manifest (images from tests/fixtures/images)"
+fx=tests/fixtures/images
+cat >"$out/pairs.jsonl" <<'JSONL'
+{"image_path": "jpeg-rgb-q90-420-500x375.jpg", "caption": "a photo with a gradient and shapes"}
+{"image_path": "png-rgba-400x300.png", "caption": "an image with transparency"}
+{"image_path": "webp-lossy-500x375.webp", "caption": "a lossy webp picture"}
+{"image_path": "jpeg-gray-375x500.jpg", "caption": "a grayscale photo, taller than wide"}
+{"image_path": "missing.jpg", "caption": "this image does not exist: the record is skipped"}
+JSONL
+run cat "$out/pairs.jsonl"
+
+step "shard it: images resized and cropped to 224x224 as CLIP's preprocessing does, captions tokenized"
+run "$shard" --image-root "$fx" -o "$out/pairs" "$out/pairs.jsonl"
+run cat "$out/pairs.list"
+
+step "look inside: header and metadata (every checksum verified), a record as JSON, the pixels as PPM"
+run "$shard" --inspect "$out/pairs-000000.rcs"
+printf '$ %s\n' "$shard --inspect --records $out/pairs-000000.rcs | head -n 1"
+"$shard" --inspect --records "$out/pairs-000000.rcs" | head -n 1
+rm -rf "$out/pixels"
+mkdir -p "$out/pixels"
+run "$shard" --inspect --pixels "$out/pixels" "$out/pairs-000000.rcs"
+run ls "$out/pixels"
+
 step "done"
 cat <<EOF
 Files are in $out/. Next:
+  man -l man/rclip-shard.1        sharding image-text data
   man -l man/rclip-tokenize.1     the tokenizer's manual
   man -l man/rclip.7              the toolkit and its conventions
   tests/run.sh                    build and run every test
