@@ -18,60 +18,6 @@
  * does. Every other field goes through the helpers below. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "shard format v1 is read in place: rclip needs a little-endian host"
-enum { MODE_MAP = 1, MODE_MEM, MODE_STREAM };
-
-#define NO_INDEX UINT64_MAX
-#define STREAM_CHUNK (1u << 20)
-
-struct rc_shard {
-	int mode;
-	char *name;
-	const uint8_t *data;   /* the whole file (map, mem) */
-	size_t size;
-	struct rc_shard_info info;
-	uint64_t meta_off, meta_size, rec_off, rec_size, index_off;
-	char **kv;             /* 2 * nmeta strings in one allocation */
-	size_t nmeta;
-	uint64_t cursor;       /* the record rc_shard_next reads */
-	struct rc_text *scratch; /* RC_RECORD_MAX_TEXTS texts */
-	/* stream mode */
-	FILE *f;
-	uint8_t *buf;          /* the current record */
-	size_t bufcap;
-	uint64_t pos;          /* bytes consumed */
-	struct rc_hash_state offs; /* hash of the offsets seen, as the index */
-	int failed;            /* the code of a stream error: it stays */
-	int done;              /* the stream's end was checked */
-	uint64_t bad;          /* record of the last error, or NO_INDEX */
-};
-
-/* The checks of shard_check.c; each logs what it finds and returns 0 or
- * an RC_E_* code. */
-
-/* shard_check_header - the header h (have bytes of it were available);
- * actual is the file's size, or UINT64_MAX when it is not known (a
- * stream). Fills r->info and the section offsets. */
-int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
-		       uint64_t actual);
-
-/* shard_check_meta - the metadata block (size bytes at p, as the checked
- * header gives them); fills r->kv and r->nmeta. */
-int shard_check_meta(struct rc_shard *r, const uint8_t *p, uint64_t size);
-
-/* shard_check_index - the index of r->data: its checksum, and records
- * lying back to back from rec_off to index_off. */
-int shard_check_index(struct rc_shard *r);
-
-/* shard_record_end - where record i ends in r->data (a checked index). */
-uint64_t shard_record_end(const struct rc_shard *r, uint64_t i);
-
-/* shard_parse_record - record index from the len bytes at p (8-aligned;
- * len at least R_MIN and a multiple of 8): its checksum, then its
- * structure; fills rec with pointers into p and texts from arena or
- * r->scratch. rec is zeroed on error. */
-int shard_parse_record(struct rc_shard *r, uint64_t index, const uint8_t *p,
-		       uint64_t len, struct rc_record *rec, struct rc_arena *arena);
-
 #endif
 
 /* File header: RC_SHARD_HEADER_SIZE bytes at offset 0. */

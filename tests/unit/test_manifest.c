@@ -13,7 +13,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +28,7 @@ static struct rc_arena arena;
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/rclip-test-manifest.XXXXXX",
-		 base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	rc_test_tmpdir(tmpdir, sizeof tmpdir, "manifest");
 	rc_log_init("test_manifest");
 	rc_arena_init(&arena, 0);
 }
@@ -40,18 +36,7 @@ static void setup(void)
 static void teardown(void)
 {
 	rc_arena_free(&arena);
-	DIR *d = opendir(tmpdir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char p[8192];
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(tmpdir);
+	rc_test_rmdir(tmpdir);
 }
 
 static const char *tpath(const char *name)

@@ -15,7 +15,6 @@
 #include "shard.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -177,27 +176,13 @@ static char tmpdir[4096];
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/rclip-test-shard.XXXXXX",
-		 base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	rc_test_tmpdir(tmpdir, sizeof tmpdir, "shard");
 	rc_log_init("test_shard");
 }
 
 static void teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char p[8192];
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(tmpdir);
+	rc_test_rmdir(tmpdir);
 }
 
 static const char *tpath(const char *name)

@@ -5,7 +5,10 @@
 #define RCLIP_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* rc_test_run - run the suite, free it; the exit status for main. */
@@ -16,6 +19,32 @@ static inline int rc_test_run(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
+}
+
+/* rc_test_tmpdir - make a fresh directory $TMPDIR/rclip-test-NAME.XXXXXX
+ * into buf (n bytes). */
+static inline void rc_test_tmpdir(char *buf, size_t n, const char *name)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(buf, n, "%s/rclip-test-%s.XXXXXX", base && *base ? base : "/tmp", name);
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+/* rc_test_rmdir - remove the files of dir and dir (no subdirectories). */
+static inline void rc_test_rmdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char p[8192];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
 }
 
 static int rc_test_saved_fd = -1;
