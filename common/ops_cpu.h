@@ -1,0 +1,105 @@
+/* ops_cpu.h - the transformer ops of the CPU backend, in fp32: linear
+ * layers on OpenBLAS sgemm, the rest as loops parallel over rows with
+ * OpenMP. Each op computes what PyTorch computes for CLIP, in the same
+ * order where the order changes the rounding; the CUDA ops are checked
+ * against these.
+ *
+ *     // one pre-LN transformer block, activations kept for backward
+ *     rc_ops_layernorm(ln1, mean1, rstd1, x, w_ln1, b_ln1, B * T, C, eps);
+ *     rc_ops_matmul(qkv, ln1, w_qkv, b_qkv, B * T, C, 3 * C);
+ *     rc_ops_attention(y, att, qkv, B, T, C, H, causal, NULL, 0);
+ *     rc_ops_matmul(x2, y, w_out, b_out, B * T, C, C);
+ *     rc_ops_add(x2, x2, x, B * T * C);
+ *     ...
+ *
+ * Layouts are row-major and packed; weights are [out, in] as PyTorch's
+ * nn.Linear stores them. Shapes: B batch, T tokens, C channels, H heads,
+ * P patch, S image side. The ops return nothing: sizes are the caller's
+ * contract and are checked with rc_assert (a broken one aborts). No op
+ * allocates. Outputs may not alias inputs unless an op says so.
+ *
+ * Threads: every op splits its work with OpenMP (thread.h decides how
+ * many threads); OpenBLAS is set to one thread at the first op and each
+ * thread calls it on its own block, so that one pool of threads does the
+ * work (OpenBLAS's pthreads and OpenMP's threads spinning on the same
+ * cores cost 25-40 % of a forward pass). OpenBLAS stays single-threaded
+ * in the process from then on.
+ *
+ * For backward (to come): layernorm keeps mean and rstd per row, the
+ * activations keep their input, attention can keep its probabilities.
+ */
+#ifndef RCLIP_OPS_CPU_H
+#define RCLIP_OPS_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* rc_ops_set_threads - use n threads (rc_thread_count(n): 0 = all cores)
+ * for the ops, OpenBLAS itself single-threaded. Returns the number set. */
+int rc_ops_set_threads(int n);
+
+/* rc_ops_matmul - out[N,OC] = inp[N,C] · w[OC,C]ᵀ + bias[OC], as
+ * torch.addmm (out is filled with bias, then sgemm adds the product);
+ * bias may be NULL. The output is split in blocks of rows and columns,
+ * one sgemm per thread. */
+void rc_ops_matmul(float *out, const float *inp, const float *w, const float *bias,
+	int N, int C, int OC);
+
+/* rc_ops_layernorm - out[N,C] = (x - mean)·rstd·w + b per row, with the
+ * biased variance, rstd = 1/sqrt(var + eps), mean and variance
+ * accumulated in double. mean[N] and rstd[N] are kept for backward (either
+ * may be NULL). As PyTorch, the affine step is (x·rstd + (-mean·rstd))·w
+ * + b. out may equal inp. */
+void rc_ops_layernorm(float *out, float *mean, float *rstd, const float *inp,
+	const float *w, const float *b, int N, int C, float eps);
+
+/* rc_ops_quick_gelu - out = x·σ(1.702x) = x / (1 + exp(-1.702x)), as
+ * HF's QuickGELUActivation. out may equal inp. */
+void rc_ops_quick_gelu(float *out, const float *inp, size_t n);
+
+/* rc_ops_gelu - exact GELU, out = (x·0.5)·(1 + erf(x·√½)), as PyTorch's
+ * gelu(approximate="none"). out may equal inp. */
+void rc_ops_gelu(float *out, const float *inp, size_t n);
+
+/* rc_ops_act - rc_ops_quick_gelu or rc_ops_gelu by enum rc_act. */
+void rc_ops_act(float *out, const float *inp, size_t n, int act);
+
+/* rc_ops_softmax - softmax of each row of inp[N,C] into out: max, exp(x -
+ * max), sum (in double), times 1/sum. With causal set, row r sees only
+ * columns 0 .. r % C (the others are 0): N = blocks × C stacks T×T
+ * attention matrices. out may equal inp. */
+void rc_ops_softmax(float *out, const float *inp, int N, int C, int causal);
+
+/* rc_ops_attention - multi-head self-attention without projections:
+ * qkv[B,T,3C] holds q, k, v side by side in each row (head h at columns
+ * h·C/H of each); out[B,T,C] gets softmax(q·kᵀ·scale [+ causal mask])·v
+ * per (b, h), heads side by side, scale = (C/H)^-½ applied to the
+ * product as HF's eager attention does (sgemm alpha). att[B,H,T,T]
+ * receives the probabilities when not NULL (kept for backward; masked
+ * entries 0); with att NULL each thread works in scratch, which must hold
+ * nscratch × T × T floats, and at most nscratch threads run. */
+void rc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int C, int H,
+	int causal, float *scratch, int nscratch);
+
+/* rc_ops_add - out = a + b elementwise (out may equal a or b). */
+void rc_ops_add(float *out, const float *a, const float *b, size_t n);
+
+/* rc_ops_im2col - the patches of B images pixels[B,3,S,S] as rows:
+ * patches[B, (S/P)², 3·P·P], patch (gy, gx) at row gy·(S/P) + gx, each row
+ * ordered channel, row, column, the order of a Conv2d weight [C,3,P,P], so
+ * that patch embedding is rc_ops_matmul(out, patches, w, NULL, ...). */
+void rc_ops_im2col(float *patches, const float *pixels, int B, int S, int P);
+
+/* rc_ops_l2norm - out[N,D] = inp / ‖inp‖ per row, as HF's CLIPModel:
+ * the norm is sqrt of the sum of squares (accumulated in double, rounded
+ * to float) and each value is divided by it. norm[N] keeps the norms for
+ * backward (may be NULL). A zero row gives NaNs, as in PyTorch. out may
+ * equal inp. */
+void rc_ops_l2norm(float *out, float *norm, const float *inp, int N, int D);
+
+/* rc_ops_embed_tokens - out[B,T,C] = wte[ids[b,t]] + wpe[t]; ids must be in
+ * [0, V) (the caller checks them: rc_assert here). */
+void rc_ops_embed_tokens(float *out, const int32_t *ids, const float *wte, const float *wpe,
+	int B, int T, int C, int V);
+
+#endif
