@@ -1,6 +1,7 @@
 /* model.h - CLIP on the CPU: the parameters of a Hugging Face CLIPModel in
- * one allocation, loading them from safetensors, and the forward pass of
- * both towers to normalised embeddings and logits.
+ * one allocation, loading them from safetensors, the forward pass of
+ * both towers to normalised embeddings and logits, and (at the end of
+ * this header, model_backward.c) the backward pass for training.
  *
  * Parameters are one float32 array, m->params; m->w points into it by
  * kind (all layers of a kind side by side, as llm.c: qkv_w is [L,3C,C]),
@@ -233,5 +234,77 @@ void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt,
  * mean (0.48145466, 0.4578275, 0.40821073) and std (0.26862954,
  * 0.26130258, 0.27577711). */
 void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out);
+
+/* ================================================================ backward
+ *
+ * Gradients for training. After a forward of both towers on a workspace
+ * made with RC_CLIP_WS_TRAIN, rc_clip_backward takes the gradients of the
+ * normalised embeddings and ADDS the gradient of every parameter into
+ * grads, a buffer of rc_clip_param_count(m) floats in the parameters'
+ * layout (rc_clip_point gives its views by kind; a table entry's offset
+ * finds a tensor by name). The caller zeroes grads once per optimizer
+ * step, so micro-batches accumulate. Scratch for one layer of the larger
+ * tower lives in a struct rc_clip_grad_ws, made once for a workspace.
+ *
+ *     struct rc_clip_ws *ws;
+ *     struct rc_clip_grad_ws *gw;
+ *     float *grads = calloc(rc_clip_param_count(m), sizeof *grads);
+ *     rc_clip_ws_new(&ws, m, 32, 32, RC_CLIP_WS_TRAIN);
+ *     rc_clip_grad_ws_new(&gw, m, ws);
+ *     float loss;
+ *     rc_clip_loss_and_grad(m, ws, gw, pixels, ids, 32, 77, &loss, grads);
+ *     ...                                     // clip, AdamW, zero grads
+ *     rc_clip_grad_ws_free(gw);
+ *
+ * or, with another loss (loss.h) on ws->vision.emb and ws->text.emb:
+ *
+ *     rc_clip_encode_image(m, ws, pixels, B, NULL);
+ *     rc_clip_encode_text(m, ws, ids, B, T, NULL);
+ *     ...                                     // dimg[B,D], dtxt[B,D]
+ *     rc_clip_backward(m, ws, gw, dimg, dtxt, grads);
+ *
+ * Numerically the gradients are transformers' (loss.backward() in fp32)
+ * up to the order of sums: within 1e-5 of each tensor's largest value
+ * on the test fixtures.
+ */
+
+struct rc_clip_grad_ws;
+
+/* rc_clip_grad_ws_new - backward scratch for ws (made for m with
+ * RC_CLIP_WS_TRAIN): one layer's activation gradients for the larger
+ * tower, attention scratch for rc_thread_max() threads as they are now,
+ * and a CLIP loss (loss.h) for rc_clip_loss_and_grad. Returns 0 and *out
+ * (free with rc_clip_grad_ws_free), or RC_E_ARG (ws not made for
+ * training, or for another model) or RC_E_NOMEM, logged. */
+int rc_clip_grad_ws_new(struct rc_clip_grad_ws **out, const struct rc_clip *m,
+	const struct rc_clip_ws *ws);
+
+/* rc_clip_grad_ws_free - release gw; gw may be NULL. */
+void rc_clip_grad_ws_free(struct rc_clip_grad_ws *gw);
+
+/* rc_clip_grad_ws_bytes - the size of gw's memory. */
+size_t rc_clip_grad_ws_bytes(const struct rc_clip_grad_ws *gw);
+
+/* rc_clip_backward - backward through the towers of the last forward on
+ * ws: dimg[B,D] and dtxt[B,D] are the gradients of the normalised
+ * embeddings (ws->vision.emb, ws->text.emb; B as that forward's); either
+ * may be NULL to leave that tower out. Adds every parameter's gradient
+ * of the towers and projections into grads (the logit scale's gradient
+ * comes from the loss: grads' logit_scale is untouched). ws is only
+ * read. Returns 0, or RC_E_ARG (ws not made for training, a tower with a
+ * gradient but no forward, gw made for another workspace), logged. */
+int rc_clip_backward(const struct rc_clip *m, const struct rc_clip_ws *ws,
+	struct rc_clip_grad_ws *gw, const float *dimg, const float *dtxt, float *grads);
+
+/* rc_clip_loss_and_grad - one training step's gradient: forward of
+ * pixels[B,3,S,S] and ids[B,T] (image i and text i a pair), the CLIP loss
+ * (loss.h; HF's CLIPModel loss, logit scale unclamped) into *loss, and
+ * its gradient with respect to every parameter, the logit scale
+ * included, added into grads. Returns 0, or the errors of
+ * rc_clip_encode_image, rc_clip_encode_text and rc_clip_backward
+ * (logged); on error grads may hold part of the gradient. */
+int rc_clip_loss_and_grad(const struct rc_clip *m, struct rc_clip_ws *ws,
+	struct rc_clip_grad_ws *gw, const float *pixels, const int32_t *ids, int B, int T,
+	float *loss, float *grads);
 
 #endif

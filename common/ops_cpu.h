@@ -25,8 +25,15 @@
  * cores cost 25-40 % of a forward pass). OpenBLAS stays single-threaded
  * in the process from then on.
  *
- * For backward (to come): layernorm keeps mean and rstd per row, the
- * activations keep their input, attention can keep its probabilities.
+ * Backward ops (the second half of this header) follow llm.c: each takes
+ * the gradient of an op's output (dout) and what the forward kept (its
+ * input, layernorm's mean and rstd, attention's probabilities) and ADDS
+ * the gradients of the inputs and parameters into the buffers it is
+ * given (+=), which the caller zeroes once per step. Accumulating makes a
+ * residual branch, a weight shared by several uses and gradient
+ * accumulation over micro-batches need no extra code. A gradient pointer
+ * may be NULL where the op says so (a gradient nobody needs); gradient
+ * buffers never alias each other or the forward's buffers.
  */
 #ifndef RCLIP_OPS_CPU_H
 #define RCLIP_OPS_CPU_H
@@ -101,5 +108,84 @@ void rc_ops_l2norm(float *out, float *norm, const float *inp, int N, int D);
  * [0, V) (the caller checks them: rc_assert here). */
 void rc_ops_embed_tokens(float *out, const int32_t *ids, const float *wte, const float *wpe,
 	int B, int T, int C, int V);
+
+/* ---------------------------------------------------------------- backward */
+
+/* rc_ops_matmul_backward - for out[N,OC] = inp[N,C]·w[OC,C]ᵀ + bias:
+ * dinp[N,C] += dout·w, dw[OC,C] += doutᵀ·inp, dbias[OC] += the column
+ * sums of dout (summed in double). Any of the three may be NULL (patch
+ * embedding: the pixels need no gradient, the conv has no bias). Each
+ * product is split in blocks over threads, one sgemm per block. */
+void rc_ops_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+	const float *inp, const float *w, int N, int C, int OC);
+
+/* rc_ops_layernorm_backward - for out = (inp - mean)·rstd·w + b per row of
+ * inp[N,C], with mean[N] and rstd[N] as rc_ops_layernorm kept them:
+ * dinp += rstd·(g - mean(g) - n·mean(g·n)) with g = w·dout and n the
+ * normalised input, dw[C] += Σ_rows n·dout, db[C] += Σ_rows dout (row
+ * reductions in double). dw and db may be NULL (not wanted). */
+void rc_ops_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+	const float *inp, const float *w, const float *mean, const float *rstd, int N, int C);
+
+/* rc_ops_quick_gelu_backward - dinp += dout·(s + 1.702·x·s·(1 - s)) with
+ * s = σ(1.702x), x = inp: the derivative of rc_ops_quick_gelu. */
+void rc_ops_quick_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* rc_ops_gelu_backward - dinp += dout·(Φ(x) + x·φ(x)), the derivative of
+ * exact GELU (Φ, φ the normal CDF and density). */
+void rc_ops_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* rc_ops_act_backward - one of the two by enum rc_act. */
+void rc_ops_act_backward(float *dinp, const float *inp, const float *dout, size_t n, int act);
+
+/* rc_ops_softmax_backward - for out = rc_ops_softmax(inp) (out[N,C] the
+ * probabilities): dinp += out·(dout - Σ_j out·dout) per row, summed in
+ * double; with causal set, row r only over columns 0 .. r % C (the
+ * masked entries get nothing). */
+void rc_ops_softmax_backward(float *dinp, const float *dout, const float *out, int N, int C,
+	int causal);
+
+/* rc_ops_attention_backward - the gradient of rc_ops_attention: given
+ * dout[B,T,C], the forward's input qkv[B,T,3C] and its probabilities
+ * att[B,H,T,T], dqkv[B,T,3C] += the gradients of q, k and v (laid out as
+ * qkv). Per (b, h): datt = dout·vᵀ, dv += attᵀ·dout, softmax backward
+ * (the causal mask: masked scores get no gradient), dq += scale·ds·k,
+ * dk += scale·dsᵀ·q with the forward's scale (C/H)^-½. Each thread works
+ * in scratch, nscratch × T × T floats; at most nscratch threads run. */
+void rc_ops_attention_backward(float *dqkv, const float *dout, const float *qkv,
+	const float *att, int B, int T, int C, int H, int causal, float *scratch, int nscratch);
+
+/* rc_ops_add_backward - for out = a + b (a residual): da += dout and
+ * db += dout; either may be NULL. */
+void rc_ops_add_backward(float *da, float *db, const float *dout, size_t n);
+
+/* rc_ops_embed_patches_backward - for HF's vision embeddings
+ * embed[B,T,C] = [cls; patch_out[b]] + pos (class token at position 0,
+ * patches 1..T-1): dpatch[B,T-1,C] += the patch rows of dembed,
+ * dcls[C] += Σ_b dembed[b,0], dpos[T,C] += Σ_b dembed[b] (batch sums in
+ * double); any of the three may be NULL. The conv's weight gradient is then rc_ops_matmul_backward(NULL,
+ * dw, NULL, dpatch, patches, w, B·(T-1), 3·P·P, C) on the kept im2col
+ * patches. */
+void rc_ops_embed_patches_backward(float *dpatch, float *dcls, float *dpos, const float *dembed,
+	int B, int T, int C);
+
+/* rc_ops_embed_tokens_backward - for rc_ops_embed_tokens:
+ * dwte[ids[b,t]] += dout[b,t] (a scatter-add: repeated ids add up) and
+ * dwpe[t] += Σ_b dout[b,t]. Parallel over channels, so no two threads
+ * touch one float and the result does not depend on the thread count.
+ * dwte or dwpe may be NULL. */
+void rc_ops_embed_tokens_backward(float *dwte, float *dwpe, const float *dout,
+	const int32_t *ids, int B, int T, int C);
+
+/* rc_ops_l2norm_backward - for out = inp/‖inp‖ per row of [N,D], with the
+ * forward's out and norm[N]: dinp += (dout - out·(out·dout)) / norm. */
+void rc_ops_l2norm_backward(float *dinp, const float *dout, const float *out,
+	const float *norm, int N, int D);
+
+/* rc_ops_pool_backward - for pooled[b] = x[b, idx[b]] with x[B,T,C] (the
+ * text's end token; idx NULL: position 0, the class token):
+ * dx[b, idx[b]] += dpooled[b]; the other rows get nothing. */
+void rc_ops_pool_backward(float *dx, const float *dpooled, const int32_t *idx, int B, int T,
+	int C);
 
 #endif
