@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""The PyTorch side of tests/bench/bench-clip.sh, and its table.
+
+    bench_clip_ref.py bench [-j N] [-k K] [-b B] [--attn eager|sdpa] [--no-train]
+        one JSON line: images/s, texts/s, training steps/s, peak RSS
+    bench_clip_ref.py table RCLIP.json TORCH.json...
+        the comparison table from bench-clip's line and these lines
+
+transformers.CLIPModel with ViT-B/32 sizes (openai/clip-vit-base-patch32's
+config), random init, fp32, no download. Encoding is what rclip's
+rc_clip_encode_image / _text do: get_*_features, then L2 normalisation,
+under torch.inference_mode(). A training step is forward of both towers
+with return_loss=True (the CLIP loss), backward, gradients set to None
+between steps (optimizer.zero_grad()'s default); no optimizer update.
+Each figure is the median of K runs after one warm-up run.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+M64 = (1 << 64) - 1
+
+
+def splitmix64(s):
+    """(next state, value) as bench-clip.c's splitmix64."""
+    s = (s + 0x9E3779B97F4A7C15) & M64
+    z = s
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return s, z ^ (z >> 31)
+
+
+def random_ids(B, T, V, seed):
+    """The rows of bench-clip.c's random_ids: start token V-2, random ids
+    below it, the end token V-1 at 2 + (29b + r) % (T-2), then 0."""
+    s, rows = seed, []
+    for b in range(B):
+        s, r = splitmix64(s)
+        end = 2 + (b * 29 + r % 7) % (T - 2)
+        row = [V - 2]
+        for i in range(1, T):
+            if i < end:
+                s, r = splitmix64(s)
+                row.append(r % (V - 2))
+            else:
+                row.append(V - 1 if i == end else 0)
+        rows.append(row)
+    return rows
+
+
+def peak_rss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def cpu_s():
+    t = os.times()
+    return t.user + t.system
+
+
+def timed(fn, k, threads):
+    """(median seconds of k runs after a warm-up, CPU use): the CPU time
+    of the k runs over their wall time and the thread count, as
+    bench-clip.c's; well below 1 when other processes took the cores."""
+    fn()
+    ts = []
+    c0, w0 = cpu_s(), time.perf_counter()
+    for _ in range(k):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    util = (cpu_s() - c0) / ((time.perf_counter() - w0) * threads)
+    return statistics.median(ts), round(util, 2)
+
+
+def bench(a):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    import transformers
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    base_rss = peak_rss_kib()
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+                         num_attention_heads=8, max_position_embeddings=77, vocab_size=49408,
+                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                           num_attention_heads=12, image_size=224, patch_size=32,
+                           hidden_act="quick_gelu"),
+        projection_dim=512)
+    model = CLIPModel(cfg).float().eval()
+    model.set_attn_implementation(a.attn)
+    nparams = sum(p.numel() for p in model.parameters())
+    B, T, S = a.batch, 77, 224
+    px = torch.randn(B, 3, S, S, dtype=torch.float32)
+    ids = torch.tensor(random_ids(B, T, 49408, a.seed), dtype=torch.long)
+
+    def enc_img():
+        e = model.get_image_features(pixel_values=px).pooler_output
+        return e / e.norm(p=2, dim=-1, keepdim=True)
+
+    def enc_txt():
+        e = model.get_text_features(input_ids=ids).pooler_output
+        return e / e.norm(p=2, dim=-1, keepdim=True)
+
+    with torch.inference_mode():
+        img_s, img_u = timed(enc_img, a.runs, a.threads)
+        txt_s, txt_u = timed(enc_txt, a.runs, a.threads)
+    rss = peak_rss_kib()
+    out = dict(impl="pytorch", attn=a.attn, model="ViT-B-32", threads=torch.get_num_threads(),
+               batch=B, runs=a.runs, image_s=round(img_s, 4), images_per_s=round(B / img_s, 2),
+               text_s=round(txt_s, 4), texts_per_s=round(B / txt_s, 2),
+               train_step_s=None, train_steps_per_s=None, cpu_util=[img_u, txt_u, None],
+               params=nparams,
+               peak_rss_kib=rss, peak_rss_train_kib=None, base_rss_kib=base_rss,
+               torch=torch.__version__, transformers=transformers.__version__,
+               blas="MKL" if torch.backends.mkl.is_available() else "other")
+    if not a.no_train:
+        model.train()
+
+        def step():
+            model.zero_grad(set_to_none=True)
+            model(input_ids=ids, pixel_values=px, return_loss=True).loss.backward()
+
+        tr_s, tr_u = timed(step, a.runs, a.threads)
+        out.update(train_step_s=round(tr_s, 4), train_steps_per_s=round(1 / tr_s, 3),
+                   peak_rss_train_kib=peak_rss_kib(), cpu_util=[img_u, txt_u, tr_u])
+    print(json.dumps(out), flush=True)
+
+
+def table(a):
+    rows = [json.loads(open(p).read().strip().splitlines()[-1]) for p in [a.rclip] + a.torch]
+    rc, pts = rows[0], rows[1:]
+    names = ["rclip"] + ["PyTorch %s" % p["attn"] for p in pts]
+    w = max(16, max(len(n) for n in names) + 3)
+    mib = lambda k: "%.0f" % (k / 1024) if k else "n/a"
+    rate = lambda v, d: ("%.3g" % v) if v is not None else d
+    ratio = lambda x, y: ("%.2fx" % (x / y)) if x and y else "n/a"
+
+    print("%s, random weights, fp32, batch %d, %d threads; median of %d runs after a warm-up"
+          % (rc["model"], rc["batch"], rc["threads"], rc["runs"]))
+    if pts:
+        print("PyTorch %s, transformers %s (%s); rclip: OpenBLAS sgemm + OpenMP"
+              % (pts[0]["torch"], pts[0]["transformers"], pts[0]["blas"]))
+    hdr = "%-22s" % "" + "".join("%*s" % (w, n) for n in names)
+    hdr += "".join("%*s" % (w, "rclip/" + p["attn"]) for p in pts)
+    print(hdr)
+    lines = [("images/s", "images_per_s", "n/a"), ("texts/s", "texts_per_s", "n/a"),
+             ("train steps/s", "train_steps_per_s", "n/a")]
+    for label, key, dflt in lines:
+        s = "%-22s" % label + "".join("%*s" % (w, rate(r[key], dflt)) for r in rows)
+        s += "".join("%*s" % (w, ratio(rc[key], p[key])) for p in pts)
+        print(s)
+    print("%-22s" % "peak RSS, MiB" + "".join("%*s" % (w, mib(r["peak_rss_kib"])) for r in rows))
+    print("%-22s" % "peak RSS train, MiB"
+          + "".join("%*s" % (w, mib(r["peak_rss_train_kib"])) for r in rows))
+    if pts:
+        print("%-22s" % "  before the model" + "%*s" % (w, "-")
+              + "".join("%*s" % (w, mib(p["base_rss_kib"])) for p in pts))
+    print("%-22s" % "CPU use (img/txt/train)"
+          + "".join("%*s" % (w, "/".join("-" if u is None else "%.2f" % u for u in r["cpu_util"]))
+                    for r in rows))
+    print("CPU use: CPU time / (wall time x threads) over the timed runs; well below 1"
+          " means other processes shared the cores and the figures are noisy")
+    if pts:
+        best = lambda key: max((p[key] or 0) for p in pts)
+        print("target: rclip >= 1.5x PyTorch on encoding, >= 1.2x on the training step; "
+              "against the faster PyTorch: images %s, texts %s, training %s"
+              % (ratio(rc["images_per_s"], best("images_per_s")),
+                 ratio(rc["texts_per_s"], best("texts_per_s")),
+                 ratio(rc["train_steps_per_s"], best("train_steps_per_s"))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench")
+    b.add_argument("-j", "--threads", type=int, default=os.cpu_count())
+    b.add_argument("-k", "--runs", type=int, default=5)
+    b.add_argument("-b", "--batch", type=int, default=32)
+    b.add_argument("-s", "--seed", type=int, default=1)
+    b.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
+    b.add_argument("--no-train", action="store_true")
+    t = sub.add_parser("table")
+    t.add_argument("rclip")
+    t.add_argument("torch", nargs="*")
+    a = ap.parse_args()
+    bench(a) if a.cmd == "bench" else table(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
