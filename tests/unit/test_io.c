@@ -48,19 +48,7 @@ static void teardown(void)
 
 static const char *tpath(const char *name)
 {
-	static char p[4][8192];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-	return p[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-	ck_assert_int_eq(fclose(f), 0);
+	return rc_test_join(tmpdir, name);
 }
 
 /* Number of entries in tmpdir (without . and ..); the name of the last
@@ -97,7 +85,7 @@ static void fill(unsigned char *p, size_t n, unsigned seed)
 START_TEST(test_read_file)
 {
 	const char *p = tpath("a.txt");
-	write_file(p, "hello\nworld", 11);
+	rc_test_write_file(p, "hello\nworld", 11);
 	char *data;
 	size_t len;
 	ck_assert_int_eq(rc_io_read_file(p, &data, &len), 0);
@@ -113,7 +101,7 @@ START_TEST(test_read_file_empty_and_large)
 	char *data;
 	size_t len;
 	const char *e = tpath("empty");
-	write_file(e, "", 0);
+	rc_test_write_file(e, "", 0);
 	ck_assert_int_eq(rc_io_read_file(e, &data, &len), 0);
 	ck_assert_uint_eq(len, 0);
 	ck_assert_int_eq(data[0], '\0');
@@ -123,7 +111,7 @@ START_TEST(test_read_file_empty_and_large)
 	unsigned char *src = malloc(n);
 	fill(src, n, 1);
 	const char *p = tpath("big.bin");
-	write_file(p, src, n);
+	rc_test_write_file(p, src, n);
 	ck_assert_int_eq(rc_io_read_file(p, &data, &len), 0);
 	ck_assert_uint_eq(len, n);
 	ck_assert_int_eq(memcmp(data, src, n), 0);
@@ -197,7 +185,7 @@ START_TEST(test_read_file_gz_bad)
 	size_t len = 99;
 	/* Not gzip at all. */
 	const char *p = tpath("plain.gz");
-	write_file(p, "just text\n", 10);
+	rc_test_write_file(p, "just text\n", 10);
 	capture_begin();
 	int rc = rc_io_read_file(p, &data, &len);
 	const char *err = capture_end();
@@ -218,7 +206,7 @@ START_TEST(test_read_file_gz_bad)
 	gzlen = fread(gz, 1, n * 2, f);
 	fclose(f);
 	const char *cut = tpath("cut.gz");
-	write_file(cut, gz, gzlen / 2);
+	rc_test_write_file(cut, gz, gzlen / 2);
 	capture_begin();
 	rc = rc_io_read_file(cut, &data, &len);
 	err = capture_end();
@@ -229,7 +217,7 @@ START_TEST(test_read_file_gz_bad)
 	/* Whole data whose CRC-32 in the trailer is wrong. */
 	gz[gzlen - 8] ^= 0x5a;
 	const char *bad = tpath("bad.gz");
-	write_file(bad, gz, gzlen);
+	rc_test_write_file(bad, gz, gzlen);
 	capture_begin();
 	rc = rc_io_read_file(bad, &data, &len);
 	capture_end();
@@ -392,7 +380,7 @@ END_TEST
 START_TEST(test_lines_embedded_nul_and_empty_input)
 {
 	const char *p = tpath("nul.txt");
-	write_file(p, "a\0b\n", 4);
+	rc_test_write_file(p, "a\0b\n", 4);
 	FILE *f = fopen(p, "rb");
 	struct rc_io_lines lr;
 	rc_io_lines_init(&lr, f, p);
@@ -404,7 +392,7 @@ START_TEST(test_lines_embedded_nul_and_empty_input)
 	fclose(f);
 
 	const char *e = tpath("empty.txt");
-	write_file(e, "", 0);
+	rc_test_write_file(e, "", 0);
 	f = fopen(e, "rb");
 	rc_io_lines_init(&lr, f, e);
 	ck_assert_int_eq(rc_io_lines_next(&lr), 0);
@@ -477,7 +465,7 @@ END_TEST
 START_TEST(test_atomic_replace_keeps_old_until_commit)
 {
 	const char *p = tpath("model.st");
-	write_file(p, "old", 3);
+	rc_test_write_file(p, "old", 3);
 	chmod(p, 0640);
 	struct rc_atomic_file af;
 	ck_assert_int_eq(rc_atomic_open(&af, p), 0);
@@ -513,7 +501,7 @@ START_TEST(test_atomic_abort)
 	rc_atomic_abort(&af); /* twice is harmless */
 
 	/* Aborting a replacement leaves the old file as it was. */
-	write_file(p, "old", 3);
+	rc_test_write_file(p, "old", 3);
 	ck_assert_int_eq(rc_atomic_open(&af, p), 0);
 	fputs("new", af.f);
 	rc_atomic_abort(&af);
@@ -546,7 +534,7 @@ START_TEST(test_atomic_symlink)
 	/* Writing through a symlink replaces the target; the link stays. */
 	const char *target = tpath("target.txt");
 	const char *link = tpath("link.txt");
-	write_file(target, "old", 3);
+	rc_test_write_file(target, "old", 3);
 	ck_assert_int_eq(symlink("target.txt", link), 0);
 	struct rc_atomic_file af;
 	ck_assert_int_eq(rc_atomic_open(&af, link), 0);

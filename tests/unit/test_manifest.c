@@ -41,19 +41,7 @@ static void teardown(void)
 
 static const char *tpath(const char *name)
 {
-	static char p[4][8192];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-	return p[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-	ck_assert_int_eq(fclose(f), 0);
+	return rc_test_join(tmpdir, name);
 }
 
 static void check_text(const struct rc_record *r, uint32_t i, int role,
@@ -519,7 +507,7 @@ START_TEST(test_reader_jsonl)
 		"[]\n"                                                   /* 8 */
 		"{\"image_path\": \"d\", \"caption\": \"last\"}";         /* 9, no \n */
 	const char *p = tpath("m.jsonl");
-	write_file(p, text, strlen(text));
+	rc_test_write_file(p, text, strlen(text));
 	struct rc_manifest *m;
 	ck_assert_int_eq(rc_manifest_open(&m, p, RC_SCHEMA_NONE, RC_MANIFEST_AUTO), 0);
 	ck_assert_int_eq(rc_manifest_format(m), RC_MANIFEST_JSONL);
@@ -565,7 +553,7 @@ START_TEST(test_reader_tsv)
 		"image_path\tcaption\n"               /* 6: not a header here */
 		"d.jpg\ttwo";                         /* 7 */
 	const char *p = tpath("m.tsv");
-	write_file(p, text, strlen(text));
+	rc_test_write_file(p, text, strlen(text));
 	struct rc_manifest *m;
 	ck_assert_int_eq(rc_manifest_open(&m, p, RC_SCHEMA_NONE, RC_MANIFEST_AUTO), 0);
 	ck_assert_int_eq(rc_manifest_format(m), RC_MANIFEST_TSV);
@@ -617,7 +605,7 @@ START_TEST(test_reader_sniff)
 
 	/* A .json name forces JSONL even when the line looks like TSV. */
 	const char *p = tpath("x.json");
-	write_file(p, "a.jpg\tcap\n", 10);
+	rc_test_write_file(p, "a.jpg\tcap\n", 10);
 	ck_assert_int_eq(rc_manifest_open(&m, p, 0, RC_MANIFEST_AUTO), 0);
 	const struct expect want3[] = { { RC_E_FORMAT, 1, "malformed json" } };
 	read_all(m, want3, 1);
@@ -625,7 +613,7 @@ START_TEST(test_reader_sniff)
 	/* And JSONL forced on a .txt name. */
 	p = tpath("x.txt");
 	const char *one = "{\"image_path\": \"a\", \"caption\": \"c\"}\n";
-	write_file(p, one, strlen(one));
+	rc_test_write_file(p, one, strlen(one));
 	ck_assert_int_eq(rc_manifest_open(&m, p, 0, RC_MANIFEST_JSONL), 0);
 	const struct expect want4[] = { { 1, 1, "c" } };
 	read_all(m, want4, 1);
@@ -1009,7 +997,7 @@ START_TEST(test_wds_truncated)
 
 	/* From a file cut in the middle of the third image. */
 	const char *q = tpath("cut.tar");
-	write_file(q, data, 2 * (512 + 3072 + 512 + 512) + 512 + 1000);
+	rc_test_write_file(q, data, 2 * (512 + 3072 + 512 + 512) + 512 + 1000);
 	struct rc_wds *w;
 	ck_assert_int_eq(rc_wds_open(&w, q, 0), 0);
 	struct rc_record r;
@@ -1056,7 +1044,7 @@ START_TEST(test_wds_corrupt)
 
 	/* An empty file is an empty tar; a missing one cannot be opened. */
 	p = tpath("empty.tar");
-	write_file(p, "", 0);
+	rc_test_write_file(p, "", 0);
 	ck_assert_int_eq(rc_wds_open(&w, p, 0), 0);
 	next_end(w);
 	rc_wds_close(w);

@@ -35,11 +35,7 @@ static void teardown(void)
 
 static const char *tmp(const char *name)
 {
-	static char p[4][4200];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-	return p[k];
+	return rc_test_join(tmpdir, name);
 }
 
 static const char *fixture(const char *name)
@@ -57,14 +53,6 @@ static char *slurp(const char *path, size_t *len)
 	ck_assert_msg(rc == 0, "cannot read %s (top_srcdir=%s)", path,
 		      getenv("top_srcdir") ? getenv("top_srcdir") : "unset");
 	return d;
-}
-
-static void spit(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
 }
 
 static int same_file(const char *a, const char *b)
@@ -286,7 +274,7 @@ START_TEST(test_writer_errors)
 	rc_npy_writer_abort(w);
 	ck_assert_int_ne(access(tmp("many.npy"), F_OK), 0);
 	/* Abort keeps the old file. */
-	spit(tmp("old.npy"), "old", 3);
+	rc_test_write_file(tmp("old.npy"), "old", 3);
 	ck_assert_int_eq(rc_npy_writer_open(&w, tmp("old.npy"), 4), 0);
 	ck_assert_int_eq(rc_npy_writer_rows(w, m, 3), 0);
 	rc_npy_writer_abort(w);
@@ -317,7 +305,7 @@ static int read_bad(const char *dict, int major, size_t ndata, const char **msg)
 	buf[9] = (char)(hl >> 8);
 	memcpy(buf + 8 + lb, dict, dl);
 	buf[8 + lb + dl] = '\n';
-	spit(tmp("bad.npy"), buf, 8 + lb + hl + ndata);
+	rc_test_write_file(tmp("bad.npy"), buf, 8 + lb + hl + ndata);
 	float *d = (float *)1;
 	size_t n, c;
 	capture_begin();
@@ -419,7 +407,7 @@ START_TEST(test_read_refuses_raw)
 		{"\x93NUMPY\x02\x00\xff\xff\xff\xff", 12, RC_E_RANGE, "header of 4294967295"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		spit(tmp("raw.npy"), cases[i].bytes, cases[i].len);
+		rc_test_write_file(tmp("raw.npy"), cases[i].bytes, cases[i].len);
 		capture_begin();
 		int rc = rc_npy_read_f32(tmp("raw.npy"), &d, &n, &c);
 		const char *msg = capture_end();

@@ -38,11 +38,7 @@ static void teardown(void)
 
 static const char *tmp(const char *name)
 {
-	static char p[4][4200];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-	return p[k];
+	return rc_test_join(tmpdir, name);
 }
 
 static const char *fixture(const char *name)

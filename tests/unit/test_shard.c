@@ -187,11 +187,7 @@ static void teardown(void)
 
 static const char *tpath(const char *name)
 {
-	static char p[4][8192];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-	return p[k];
+	return rc_test_join(tmpdir, name);
 }
 
 /* Entries of tmpdir; the name of the last one to *last (may be NULL). */
@@ -217,14 +213,6 @@ static uint8_t *slurp(const char *path, size_t *len)
 	char *d;
 	ck_assert_int_eq(rc_io_read_file(path, &d, len), 0);
 	return (uint8_t *)d;
-}
-
-static void spill(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-	ck_assert_int_eq(fclose(f), 0);
 }
 
 static const char *const test_meta[] = {
@@ -776,7 +764,7 @@ START_TEST(test_truncated)
 	const size_t cuts[] = { 0, 5, 8, 64, 127, 128, 200, 1000, n - 9, n - 8, n - 1 };
 	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
 		const char *q = tpath("cut.rcs");
-		spill(q, d, cuts[i]);
+		rc_test_write_file(q, d, cuts[i]);
 		struct rc_shard *r;
 		capture_begin();
 		ck_assert_int_eq(rc_shard_open(&r, q), RC_E_TRUNCATED);
@@ -942,7 +930,7 @@ START_TEST(test_shard_list)
 	size_t n;
 	uint8_t *d = slurp(tpath(names[1]), &n);
 	d[n / 2] ^= 1;
-	spill(tpath(names[1]), d, n);
+	rc_test_write_file(tpath(names[1]), d, n);
 	free(d);
 	capture_begin();
 	ck_assert_int_eq(rc_shard_list_check(&m, 1), RC_E_CHECKSUM);
@@ -954,7 +942,7 @@ START_TEST(test_shard_list)
 	/* Comments, blank lines, an absolute path; then malformed lines. */
 	const char *good = "# a comment\n\nsub/x.rcs\t5\t00000000000000ff\n"
 			   "/abs/y.rcs\t18446744073709551615\tFFFFFFFFFFFFFFFF\n";
-	spill(tpath("g.list"), good, strlen(good));
+	rc_test_write_file(tpath("g.list"), good, strlen(good));
 	ck_assert_int_eq(rc_shard_list_read(&m, tpath("g.list")), 0);
 	ck_assert_uint_eq(m.n, 2);
 	ck_assert_str_eq(m.e[0].full, tpath("sub/x.rcs"));
@@ -973,7 +961,7 @@ START_TEST(test_shard_list)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char buf[256];
 		snprintf(buf, sizeof buf, "# c\n%s", bad[i]);
-		spill(tpath("b.list"), buf, strlen(buf));
+		rc_test_write_file(tpath("b.list"), buf, strlen(buf));
 		rc_shard_list_init(&m);
 		capture_begin();
 		ck_assert_int_eq(rc_shard_list_read(&m, tpath("b.list")), RC_E_FORMAT);

@@ -47,6 +47,26 @@ static inline void rc_test_rmdir(const char *dir)
 	rmdir(dir);
 }
 
+/* rc_test_join - "dir/name" in one of 4 rotating static buffers, so that
+ * a call may hold a few at once (rc_test_join(d, "a"), rc_test_join(d, "b")). */
+static inline const char *rc_test_join(const char *dir, const char *name)
+{
+	static char p[4][8192];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	return p[k];
+}
+
+/* rc_test_write_file - write n bytes to path, or fail the test. */
+static inline void rc_test_write_file(const char *path, const void *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 static int rc_test_saved_fd = -1;
 static FILE *rc_test_cap_file;
 
