@@ -438,9 +438,7 @@ static json_t *tower_json(const struct rc_clip_config *cfg, int text)
 	return o;
 }
 
-/* digits - the fewest significant digits that give x back, so that the
- * file reads 1e-05 and 2.6592 as Python writes them, not 17 digits. */
-static int digits(double x)
+int rc_json_digits(double x)
 {
 	char buf[40];
 	for (int p = 1; p < 17; p++) {
@@ -468,8 +466,8 @@ int rc_clip_config_to_json(const struct rc_clip_config *cfg, char **out)
 		bad |= put(o, "vision_config", tower_json(cfg, 0));
 	}
 	/* One precision for the whole file: enough for every real in it. */
-	int prec = digits(cfg->logit_scale_init);
-	int pv = digits(cfg->vision.layer_norm_eps), pt = digits(cfg->text.layer_norm_eps);
+	int prec = rc_json_digits(cfg->logit_scale_init);
+	int pv = rc_json_digits(cfg->vision.layer_norm_eps), pt = rc_json_digits(cfg->text.layer_norm_eps);
 	prec = prec > pv ? prec : pv;
 	prec = prec > pt ? prec : pt;
 	char *s = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS |

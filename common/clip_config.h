@@ -119,4 +119,8 @@ int rc_clip_config_image_tokens(const struct rc_clip_config *cfg);
  * ("unknown" otherwise; static). */
 const char *rc_clip_act_name(int act);
 
+/* rc_json_digits - the fewest significant digits (%.*g) that read back as
+ * x, as Python's repr writes floats. */
+int rc_json_digits(double x);
+
 #endif

@@ -28,17 +28,6 @@ void rc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 		snprintf(buf + k, n - k, "]");
 }
 
-int rc_json_digits(double x)
-{
-	char buf[40];
-	for (int p = 1; p < 17; p++) {
-		snprintf(buf, sizeof buf, "%.*g", p, x);
-		if (strtod(buf, NULL) == x)
-			return p;
-	}
-	return 17;
-}
-
 /* A growing string for the JSON writer. */
 struct sbuf {
 	char *p;

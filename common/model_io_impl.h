@@ -42,9 +42,6 @@ void rc_outdir_abort(struct rc_outdir *d);
 /* rc_shape_str - "[a, b, c]" of ndim sizes into buf (n bytes). */
 void rc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 
-/* rc_json_digits - the fewest significant digits (%.*g) that read back as
- * x, as Python's repr writes floats. */
-int rc_json_digits(double x);
 
 /* rc_json_real - x as Python's repr writes a float (the fewest digits that
  * read back; "2.0", "1e-05", "0.0001"). Returns buf. */
