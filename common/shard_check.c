@@ -30,6 +30,19 @@ const char *rc_shard_schema_name(int schema)
 	return NULL;
 }
 
+const char *shard_info_bad(const struct rc_shard_info *in)
+{
+	if (!rc_shard_schema_name((int)in->schema))
+		return "schema";
+	if (!rc_shard_store_name((int)in->store))
+		return "image storage";
+	if (in->image_size < 1 || in->image_size > RC_SHARD_IMAGE_SIZE_MAX)
+		return "image size";
+	if (in->text_ctx > UINT16_MAX)
+		return "text context length";
+	return NULL;
+}
+
 const char *rc_shard_store_name(int store)
 {
 	switch (store) {
@@ -93,14 +106,8 @@ int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
 	const char *bad = NULL;
 	if (shard_get32(h + H_HEADER_SIZE) != RC_SHARD_HEADER_SIZE)
 		bad = "header size";
-	else if (in->schema > RC_SCHEMA_SETS)
-		bad = "schema";
-	else if (!rc_shard_store_name((int)in->store))
-		bad = "image storage";
-	else if (in->image_size < 1 || in->image_size > RC_SHARD_IMAGE_SIZE_MAX)
-		bad = "image size";
-	else if (in->text_ctx > UINT16_MAX)
-		bad = "text context length";
+	else if ((bad = shard_info_bad(in)) != NULL)
+		;
 	else if (r->meta_off != RC_SHARD_HEADER_SIZE || r->meta_size < M_JSON + 8 ||
 		 r->meta_size > RC_SHARD_META_MAX || r->meta_size % 8)
 		bad = "metadata offset or size";

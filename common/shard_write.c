@@ -80,15 +80,7 @@ nomem:
 
 static int check_info(const char *path, const struct rc_shard_info *in)
 {
-	const char *bad = NULL;
-	if (!rc_shard_schema_name((int)in->schema))
-		bad = "schema";
-	else if (!rc_shard_store_name((int)in->store))
-		bad = "image storage";
-	else if (in->image_size < 1 || in->image_size > RC_SHARD_IMAGE_SIZE_MAX)
-		bad = "image size";
-	else if (in->text_ctx > UINT16_MAX)
-		bad = "text context length";
+	const char *bad = shard_info_bad(in);
 	if (bad)
 		return rc_log_error(RC_E_ARG, "%s: bad shard %s", path, bad);
 	return 0;
