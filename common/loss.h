@@ -27,12 +27,18 @@
  * Numerics: the logits are an sgemm in float times exp(s) (product first,
  * as transformers), the cross entropies are accumulated in double.
  * Memory: 2·B² floats (the logits and their gradient) and 2·B doubles.
- * The loss over a global batch gathered from all ranks, with gradients
- * for the local rows only, and SigLIP's sigmoid loss will join this
- * module with the same forward/backward shape.
+ * Over a global batch gathered from several ranks, every rank runs the
+ * loss on all B rows and keeps the gradient rows of its own slice.
+ *
+ * The rest of the module: SigLIP's sigmoid loss (same shape, with a
+ * learned bias), the stage-2 heads' cross entropy and binary cross
+ * entropy on logits, and stage 1's L2 pull toward the starting weights.
  */
 #ifndef RCLIP_LOSS_H
 #define RCLIP_LOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 struct rc_loss_clip;
 
@@ -61,5 +67,48 @@ void rc_loss_clip_backward(struct rc_loss_clip *lc, float dloss, float *dimg, fl
  * (row = text, column = image; logits_per_image is its transpose). The
  * memory belongs to lc and changes with the next call. */
 const float *rc_loss_clip_logits(const struct rc_loss_clip *lc);
+
+/* ---------------------------------------------------------------- SigLIP */
+
+/* SigLIP's sigmoid loss (Zhai et al. 2023, as open_clip's SigLipLoss):
+ *
+ *     z[i,j]  = exp(s) · txt[i]·img[j] + b
+ *     loss    = -(1/B) Σ_ij log σ(y[i,j] · z[i,j]),   y = +1 on the diagonal, -1 off it
+ *
+ * with s the logit scale (a log) and b the learned logit bias. The
+ * returned value is that loss; the backward ADDS dloss times the
+ * gradients into dimg, dtxt, *dlogit_scale and *dlogit_bias (any may be
+ * NULL). Memory: 2·B² floats. */
+struct rc_loss_siglip;
+
+int rc_loss_siglip_new(struct rc_loss_siglip **out, int max_b);
+void rc_loss_siglip_free(struct rc_loss_siglip *ls);
+double rc_loss_siglip_forward(struct rc_loss_siglip *ls, const float *img, const float *txt,
+	int B, int D, float logit_scale, float logit_bias);
+void rc_loss_siglip_backward(struct rc_loss_siglip *ls, float dloss, float *dimg, float *dtxt,
+	float *dlogit_scale, float *dlogit_bias);
+
+/* ---------------------------------------------------------------- heads */
+
+/* rc_loss_softmax_ce - Σ over the n rows of x[n,K] of the cross entropy
+ * -log softmax(x[r])[y[r]], divided by norm (the global batch: n rows may
+ * be one rank's part of it), accumulated in double; when dx is not NULL
+ * it ADDS dloss·∂/∂x: dloss·(softmax(x[r]) - onehot(y[r]))/norm. Labels
+ * are 0..K-1 (the caller's contract). Returns the loss part. */
+double rc_loss_softmax_ce(const float *x, const uint8_t *y, int n, int K, int norm, float dloss,
+	float *dx);
+
+/* rc_loss_bce_logits - Σ over x[n,K] of the binary cross entropy of
+ * σ(x) against the targets t[n,K] (0 or 1, or in between), in the stable
+ * form max(x,0) - x·t + log(1 + exp(-|x|)), divided by norm·K (PyTorch's
+ * BCEWithLogitsLoss with mean reduction over a global batch of norm
+ * rows); dx += dloss·(σ(x) - t)/(norm·K) when dx is not NULL. */
+double rc_loss_bce_logits(const float *x, const float *t, int n, int K, int norm, float dloss,
+	float *dx);
+
+/* rc_loss_l2_anchor - beta · Σ (p[i] - p0[i])² over n values (summed in
+ * double, in fixed chunks so the result does not depend on the thread
+ * count); grad += 2·beta·(p - p0) when grad is not NULL. */
+double rc_loss_l2_anchor(const float *p, const float *p0, size_t n, float beta, float *grad);
 
 #endif

@@ -115,6 +115,13 @@ const struct rc_clip_param *rc_clip_find_param(const struct rc_clip *m, const ch
  * (gradients, optimizer moments). Never fails. */
 void rc_clip_point(const struct rc_clip_config *cfg, float *base, struct rc_clip_weights *w);
 
+/* rc_clip_init_random - draw every parameter as transformers'
+ * CLIPModel initialises a new model (normal weights with its per-kind
+ * standard deviations, LayerNorms 1 and 0, zero biases, logit_scale from
+ * the config), from a seeded generator: the same seed gives the same
+ * model. Never fails. */
+void rc_clip_init_random(struct rc_clip *m, uint64_t seed);
+
 /* ---------------------------------------------------------------- loading */
 
 /* rc_clip_load_hf - a model from a Hugging Face CLIPModel directory:

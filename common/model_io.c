@@ -29,6 +29,7 @@ const char *rc_clip_format_name(int fmt)
 	case RC_CLIP_FMT_HF: return "hf";
 	case RC_CLIP_FMT_HF_VISION: return "hf-vision";
 	case RC_CLIP_FMT_OPEN_CLIP: return "open_clip";
+	case RC_CLIP_FMT_CHECKPOINT: return "checkpoint";
 	default: return "?";
 	}
 }
@@ -326,7 +327,11 @@ int rc_clip_detect(const char *path, int *fmt)
 	int rc = rc_st_open(&s, path);
 	if (rc < 0)
 		return rc;
-	if (rc_st_find(s, "visual.conv1.weight") || rc_st_find(s, "module.visual.conv1.weight")) {
+	const char *format = rc_st_meta(s, "format");
+	if (format && !strcmp(format, "rclip-checkpoint")) {
+		*fmt = RC_CLIP_FMT_CHECKPOINT;
+	} else if (rc_st_find(s, "visual.conv1.weight") ||
+	    rc_st_find(s, "module.visual.conv1.weight")) {
 		*fmt = RC_CLIP_FMT_OPEN_CLIP;
 	} else if (rc_st_find(s, "vision_model.embeddings.patch_embedding.weight")) {
 		rc = rc_log_error(RC_E_UNSUPPORTED, "%s: Hugging Face tensor names: give the "
@@ -354,8 +359,31 @@ int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_cli
 	switch (f) {
 	case RC_CLIP_FMT_HF: return rc_clip_load_hf(out, path);
 	case RC_CLIP_FMT_HF_VISION: return rc_clip_load_hf_vision(out, path, NULL);
+	case RC_CLIP_FMT_CHECKPOINT: return rc_clip_load_checkpoint(out, path);
 	default: return rc_clip_load_open_clip(out, path, cfg);
 	}
+}
+
+int rc_clip_load_checkpoint(struct rc_clip **out, const char *path)
+{
+	*out = NULL;
+	struct rc_st *s;
+	int rc = rc_st_open(&s, path);
+	if (rc < 0)
+		return rc;
+	const char *format = rc_st_meta(s, "format"), *json = rc_st_meta(s, "config");
+	struct rc_clip_config cfg;
+	if (!format || strcmp(format, "rclip-checkpoint") != 0 || !json) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: not an rclip checkpoint (no \"format\": "
+			"\"rclip-checkpoint\" and \"config\" in its metadata)", path);
+	} else if ((rc = rc_clip_config_parse(&cfg, json, strlen(json), path)) == 0 &&
+	    (rc = rc_clip_new(out, &cfg)) == 0 &&
+	    (rc = rc_clip_load_safetensors(*out, path)) < 0) {
+		rc_clip_free(*out);
+		*out = NULL;
+	}
+	rc_st_close(s);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- vision-only */

@@ -58,13 +58,16 @@ enum rc_clip_format {
 	RC_CLIP_FMT_HF = 1,        /* CLIPModel directory */
 	RC_CLIP_FMT_HF_VISION,     /* CLIPVisionModel(WithProjection) directory */
 	RC_CLIP_FMT_OPEN_CLIP,     /* open_clip state dict (+ open_clip_config.json) */
+	RC_CLIP_FMT_CHECKPOINT,    /* an rclip-train checkpoint (read only) */
 };
 
 /* Flags of the savers. */
 #define RC_CLIP_SAVE_FORCE 1       /* replace an earlier export under that name */
 #define RC_CLIP_SAVE_PROJECTION 2  /* hf-vision: CLIPVisionModelWithProjection */
 
-/* rc_clip_format_name - "hf", "hf-vision", "open_clip" ("?" otherwise). */
+/* rc_clip_format_name - "hf", "hf-vision", "open_clip", "checkpoint" ("?"
+ * otherwise). rc_clip_format_parse knows the first three: the formats
+ * rclip writes as models. */
 const char *rc_clip_format_name(int fmt);
 
 /* rc_clip_format_parse - the format named s (the names above). Returns it,
@@ -161,7 +164,9 @@ int rc_clip_load_hf_vision(struct rc_clip **out, const char *dir, int *has_proj)
  * (RC_CLIP_FMT_HF, or RC_CLIP_FMT_HF_VISION when its model_type is
  * clip_vision_model), a directory with open_clip_config.json and its
  * weights, or a .safetensors file with open_clip names (visual.conv1.weight)
- * (RC_CLIP_FMT_OPEN_CLIP). Returns 0 and *fmt, or RC_E_NOTFOUND /
+ * (RC_CLIP_FMT_OPEN_CLIP), or a .safetensors file whose metadata says
+ * "format": "rclip-checkpoint" (RC_CLIP_FMT_CHECKPOINT, rclip-train's
+ * ckpt-N.safetensors and final.safetensors). Returns 0 and *fmt, or RC_E_NOTFOUND /
  * RC_E_FORMAT (logged, with a hint). */
 int rc_clip_detect(const char *path, int *fmt);
 
@@ -171,6 +176,13 @@ int rc_clip_detect(const char *path, int *fmt);
  * gets the format. Returns 0 and *out, or the loader's codes. */
 int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_clip_config *cfg,
 	int *fmt);
+
+/* rc_clip_load_checkpoint - the model of an rclip-train checkpoint: the
+ * config from its "config" metadata, every CLIPModel tensor under its
+ * Hugging Face name (the optimizer's tensors and the heads are left
+ * alone). Returns 0 and *out, or RC_E_FORMAT (no config: "not an rclip
+ * checkpoint") and the codes of rc_clip_load_safetensors, logged. */
+int rc_clip_load_checkpoint(struct rc_clip **out, const char *path);
 
 /* ---------------------------------------------------------------- saving */
 

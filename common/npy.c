@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -420,42 +421,43 @@ static int read_header(FILE *f, const char *path, uint64_t *n, uint64_t *d)
 	return rc;
 }
 
-int rc_npy_read_f32(const char *path, float **data, size_t *n, size_t *d)
+/* The data size of an (rows, cols) array into *bytes, and, when f is a
+ * regular file (*regular), that it holds exactly that after the header. */
+static int data_size(FILE *f, const char *path, uint64_t rows, uint64_t cols,
+	uint64_t *bytes, int *regular)
 {
-	FILE *f;
-	uint64_t rows = 0, cols = 0, bytes;
 	struct stat st;
-	int rc;
-
-	*data = NULL;
-	if ((rc = rc_io_open_read(path, &f)) < 0)
-		return rc;
-	if ((rc = read_header(f, path, &rows, &cols)) < 0)
-		goto out;
-	if (__builtin_mul_overflow(rows, cols, &bytes) ||
-	    __builtin_mul_overflow(bytes, (uint64_t)4, &bytes) || bytes > SIZE_MAX) {
-		rc = rc_log_error(RC_E_RANGE, "%s: shape (%" PRIu64 ", %" PRIu64 ") "
-				  "is too large", path, rows, cols);
-		goto out;
-	}
+	*regular = 0;
+	if (__builtin_mul_overflow(rows, cols, bytes) ||
+	    __builtin_mul_overflow(*bytes, (uint64_t)4, bytes) || *bytes > SIZE_MAX)
+		return rc_log_error(RC_E_RANGE, "%s: shape (%" PRIu64 ", %" PRIu64 ") "
+				    "is too large", path, rows, cols);
 	/* A file says how much data there is before anything is allocated. */
 	off_t at = ftello(f);
-	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && at >= 0 &&
-	    st.st_size >= at && (uint64_t)(st.st_size - at) != bytes) {
-		uint64_t have = (uint64_t)(st.st_size - at);
-		rc = have < bytes
-			? rc_log_error(RC_E_TRUNCATED, "%s: truncated: shape (%" PRIu64
-				       ", %" PRIu64 ") needs %" PRIu64 " bytes of "
-				       "data, the file holds %" PRIu64, path, rows,
-				       cols, bytes, have)
-			: rc_log_error(RC_E_FORMAT, "%s: %" PRIu64 " bytes after the "
-				       "data of shape (%" PRIu64 ", %" PRIu64 ")", path,
-				       have - bytes, rows, cols);
-		goto out;
-	}
-	/* From a pipe, grow with what arrives, up to the size announced. */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || at < 0 || st.st_size < at)
+		return 0;
+	*regular = 1;
+	uint64_t have = (uint64_t)(st.st_size - at);
+	if (have == *bytes)
+		return 0;
+	return have < *bytes
+		? rc_log_error(RC_E_TRUNCATED, "%s: truncated: shape (%" PRIu64 ", %"
+			       PRIu64 ") needs %" PRIu64 " bytes of data, the file "
+			       "holds %" PRIu64, path, rows, cols, *bytes, have)
+		: rc_log_error(RC_E_FORMAT, "%s: %" PRIu64 " bytes after the data of "
+			       "shape (%" PRIu64 ", %" PRIu64 ")", path, have - *bytes,
+			       rows, cols);
+}
+
+/* The bytes of data after the header into a new buffer (*out, never NULL
+ * on success), and nothing after them. From a pipe the buffer grows with
+ * what arrives, up to the size announced. */
+static int read_data(FILE *f, const char *path, uint64_t rows, uint64_t cols,
+	uint64_t bytes, float **out)
+{
 	char *buf = NULL;
 	size_t cap = 0, have = 0;
+	int rc = 0;
 	while (rc == 0 && have < bytes) {
 		size_t chunk = bytes - have < ((size_t)1 << 24) ? (size_t)(bytes - have)
 								: (size_t)1 << 24;
@@ -480,19 +482,83 @@ int rc_npy_read_f32(const char *path, float **data, size_t *n, size_t *d)
 				  PRIu64 ", %" PRIu64 ")", path, rows, cols);
 	if (rc < 0) {
 		free(buf);
-		goto out;
-	}
-	rc = rc_io_close(f, path);
-	f = NULL;
-	if (rc < 0) {
-		free(buf);
 		return rc;
 	}
-	*data = (float *)(void *)buf;
+	*out = (float *)(void *)buf;
+	return 0;
+}
+
+int rc_npy_read_f32(const char *path, float **data, size_t *n, size_t *d)
+{
+	FILE *f;
+	uint64_t rows = 0, cols = 0, bytes;
+	int rc, regular;
+
+	*data = NULL;
+	if ((rc = rc_io_open_read(path, &f)) < 0)
+		return rc;
+	if ((rc = read_header(f, path, &rows, &cols)) < 0 ||
+	    (rc = data_size(f, path, rows, cols, &bytes, &regular)) < 0 ||
+	    (rc = read_data(f, path, rows, cols, bytes, data)) < 0) {
+		rc_io_close(f, path);
+		return rc;
+	}
+	if ((rc = rc_io_close(f, path)) < 0) {
+		free(*data);
+		*data = NULL;
+		return rc;
+	}
 	*n = (size_t)rows;
 	*d = (size_t)cols;
 	return 0;
-out:
+}
+
+/* ---------------------------------------------------------------- mapped */
+
+int rc_npy_map_f32(const char *path, struct rc_npy_map *m)
+{
+	FILE *f;
+	uint64_t rows = 0, cols = 0, bytes;
+	int rc, regular;
+
+	memset(m, 0, sizeof *m);
+	if ((rc = rc_io_open_read(path, &f)) < 0)
+		return rc;
+	if ((rc = read_header(f, path, &rows, &cols)) < 0 ||
+	    (rc = data_size(f, path, rows, cols, &bytes, &regular)) < 0)
+		goto fail;
+	off_t at = ftello(f);
+	if (regular && bytes > 0 && at % 4 == 0) {
+		/* the mapping outlives the stream; pages come from the page cache */
+		size_t len = (size_t)at + (size_t)bytes;
+		void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+		if (p == MAP_FAILED) {
+			rc = rc_log_error(RC_E_IO, "%s: cannot map: %s", path, strerror(errno));
+			goto fail;
+		}
+		m->base = p;
+		m->len = len;
+		m->data = (const float *)(const void *)((const char *)p + at);
+	} else {
+		/* a pipe, no rows, or rows not 4-byte aligned: a copy */
+		if ((rc = read_data(f, path, rows, cols, bytes, &m->owned)) < 0)
+			goto fail;
+		m->data = m->owned;
+	}
+	m->n = (size_t)rows;
+	m->d = (size_t)cols;
+	if ((rc = rc_io_close(f, path)) < 0)
+		rc_npy_unmap(m);
+	return rc;
+fail:
 	rc_io_close(f, path);
 	return rc;
+}
+
+void rc_npy_unmap(struct rc_npy_map *m)
+{
+	if (m->base)
+		munmap(m->base, m->len);
+	free(m->owned);
+	memset(m, 0, sizeof *m);
 }

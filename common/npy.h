@@ -90,4 +90,24 @@ size_t rc_npy_header(char *buf, size_t cap, uint64_t n, uint64_t d);
  * (less data than the shape needs), RC_E_NOMEM; *data is NULL then. */
 int rc_npy_read_f32(const char *path, float **data, size_t *n, size_t *d);
 
+/* A read-only view of a 2-D '<f4' .npy file: the rows are mapped from a
+ * regular file (mmap, so a 2 GB gallery is paged in, not copied), or read
+ * into memory from a pipe or a file whose data is not 4-byte aligned. */
+struct rc_npy_map {
+	const float *data;  /* n x d floats, row after row */
+	size_t n, d;
+	void *base;         /* private: the mapping, or NULL */
+	size_t len;         /* private: its length */
+	float *owned;       /* private: the copy, or NULL */
+};
+
+/* rc_npy_map_f32 - open path ("-" = stdin, read into memory) as a view
+ * *m. Checks as rc_npy_read_f32() does (the same codes, logged as "path:
+ * reason"); an empty file (n = 0) gives a non-NULL data pointer. On error
+ * *m is zeroed. Release with rc_npy_unmap(). */
+int rc_npy_map_f32(const char *path, struct rc_npy_map *m);
+
+/* rc_npy_unmap - release a view from rc_npy_map_f32() (zeroed or mapped). */
+void rc_npy_unmap(struct rc_npy_map *m);
+
 #endif

@@ -1,7 +1,8 @@
 /* rclip-retrieve - retrieval with a CLIP model, one subcommand per job as
  * git does: `embed` writes the normalised image or text embeddings of a
  * model as an (N, D) float32 .npy, one row per input in input order;
- * `search` (top-k over such files) is planned.
+ * `search` (retrieve-search.c) gives the exact top-k rows of such a file
+ * for each query.
  *
  * embed reads a batch of inputs, prepares it on -j threads (images read,
  * decoded and CLIP-cropped, or taken from shards; text lines tokenized),
@@ -41,8 +42,9 @@ static const char usage_text[] =
 "\n"
 "Commands:\n"
 "  embed     write image or text embeddings as an (N, D) float32 .npy file\n"
+"  search    the top-k rows of such a file for each query (embeddings or\n"
+"            text lines), as TSV or JSONL\n"
 "\n"
-"A search command (top-k retrieval over embeddings) is planned.\n"
 "Run 'rclip-retrieve COMMAND --help' for the options of a command.\n"
 "\n"
 "  -h, --help              show this help and exit\n"
@@ -899,6 +901,8 @@ out:
 
 /* ================================================================ main */
 
+int rc_retrieve_search(int argc, char **argv); /* retrieve-search.c */
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -906,13 +910,14 @@ struct command {
 
 static const struct command commands[] = {
 	{"embed", cmd_embed},
+	{"search", rc_retrieve_search},
 };
 
 int main(int argc, char **argv)
 {
 	rc_log_init("rclip-retrieve");
 	if (argc < 2)
-		return rc_cli_usage_error("no command (expected embed)");
+		return rc_cli_usage_error("no command (expected embed or search)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(usage_text, stdout);
@@ -925,11 +930,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "search"))
-		return rc_cli_usage_error("search is not implemented yet (planned); "
-			"this version has: embed");
 	if (cmd[0] == '-')
 		return rc_cli_usage_error("the command comes first: rclip-retrieve COMMAND "
 			"[OPTION]... (unknown '%s')", cmd);
-	return rc_cli_usage_error("unknown command '%s' (expected embed)", cmd);
+	return rc_cli_usage_error("unknown command '%s' (expected embed or search)", cmd);
 }

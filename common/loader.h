@@ -1,0 +1,121 @@
+/* loader.h - the training data loader: a shard list streamed as the items
+ * of a training stage, in batches of decoded pixels and token ids.
+ *
+ * An item is what one row of a batch holds (DESIGN.md §5):
+ *   stage 0  --stream caption: a descriptive record (one of its captions,
+ *            chosen per epoch); --stream tb or trl: one of the 3 tb or trl
+ *            captions of a ReasonLite record (3 items per record)
+ *   stage 1  a (tb i, trl j) pair of a ReasonLite record: 9 items per
+ *            record, item 3i + j
+ *   stage 2  a ReasonPro record: trp, its class and its 3 listed classes
+ * Every epoch visits every item once. Items are numbered without reading
+ * the data (the record counts come from the shard list), so the order is
+ * a pure function of (seed, epoch): with shuffling, the shards in a
+ * seeded order per epoch and the items through a seeded shuffle buffer of
+ * `buffer` items; without (--shuffle none), dataset order, image-major.
+ * A batch is the next `batch` items of that stream; an epoch ends when
+ * fewer than `batch` remain (the rest are dropped, as drop_last). Where the
+ * stream stands is (epoch, cursor): rc_loader_seek to a saved position
+ * replays the numbering (cheap: no record is read) so a resumed run reads
+ * exactly the batches an uninterrupted one would.
+ *
+ * With nranks > 1 every rank numbers the same stream and reads only its
+ * slice of each batch, rows [rank·batch/nranks, (rank+1)·batch/nranks):
+ * gathered in rank order, the slices are the batch one rank would read.
+ *
+ * Records are read on -j threads (rc_shard_read checks each one's
+ * checksum), images decoded (raw or JPEG at the model's size) and
+ * normalised as CLIPImageProcessor; token ids are padded with 0 to the
+ * longest text of the batch and cut at the model's context the way
+ * open_clip cuts them (the last id becomes the end token). Memory is the
+ * batch plus the buffer, whatever the dataset's size.
+ *
+ *     struct rc_loader_opts o = { .list = "lite.list", .stage = 1, .batch = 256,
+ *             .nranks = 1, .shuffle = 1, .buffer = 8192, .seed = 1,
+ *             .image_size = 224, .ctx = 77, .eot = 49407 };
+ *     struct rc_loader *ld;
+ *     struct rc_batch b;
+ *     if (rc_loader_open(&ld, &o) < 0)
+ *             return 1;                           // logged
+ *     while (training)
+ *             if (rc_loader_next(ld, &b) < 0)     // a bad record, logged
+ *                     break;
+ *     rc_loader_close(ld);
+ */
+#ifndef RCLIP_LOADER_H
+#define RCLIP_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rc_stream {
+	RC_STREAM_CAPTION = 1,  /* descriptive captions */
+	RC_STREAM_TB = 2,       /* ReasonLite's descriptive captions */
+	RC_STREAM_TRL = 3,      /* ReasonLite's reasoning captions */
+};
+
+struct rc_loader_opts {
+	const char *list;       /* shard list */
+	int stage;              /* 0, 1, 2 */
+	int stream;             /* stage 0: enum rc_stream */
+	int batch;              /* items per step over all ranks */
+	int rank, nranks;       /* this process's slice (nranks divides batch) */
+	int shuffle;            /* 0: dataset order */
+	int buffer;             /* shuffle buffer, items (>= 1) */
+	uint64_t seed;
+	int image_size;         /* the model's S; shards must hold S×S images */
+	int ctx;                /* the model's text context */
+	int eot;                /* the end-of-text id (for cutting) */
+	int vocab;              /* ids must be below it */
+	int verify;             /* check each shard's xxh3 against the list */
+};
+
+/* One rank's part of a batch. The memory belongs to the loader and is
+ * reused by the next call. */
+struct rc_batch {
+	int n;                  /* rows (items) */
+	int ntext;              /* texts per row: 2 in stage 1 (tb, trl), else 1 */
+	int T;                  /* token columns: the longest text of the batch */
+	float *pixels;          /* [n,3,S,S] */
+	int32_t *ids;           /* [ntext·n, T]: text k of row r at row k·n + r */
+	uint8_t *cls;           /* stage 2: [n] trp_cls */
+	float *multi;           /* stage 2: [n,5] multi-hot of trp_cls_ls */
+	long epoch;             /* where the batch came from */
+	uint64_t cursor;        /* items of the epoch before it */
+};
+
+struct rc_loader;
+
+/* rc_loader_open - read the shard list, open every shard and check that
+ * its schema fits the stage, its images are S×S, and (verify) its file
+ * hash. Returns 0 and *out, or RC_E_ARG (options; a shard that does not
+ * fit: "SHARD: schema descriptive; stage 1 needs reasonlite"), RC_E_RANGE
+ * (fewer items than one batch), the shard and list errors, logged. */
+int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o);
+
+void rc_loader_close(struct rc_loader *l);
+
+/* rc_loader_items - items per epoch; rc_loader_steps_per_epoch - whole
+ * batches per epoch. */
+uint64_t rc_loader_items(const struct rc_loader *l);
+long rc_loader_steps_per_epoch(const struct rc_loader *l);
+
+/* rc_loader_seek - the stream at (epoch, cursor): cursor items of that
+ * epoch already consumed (a multiple of the batch). Returns 0 or RC_E_RANGE
+ * (logged). */
+int rc_loader_seek(struct rc_loader *l, long epoch, uint64_t cursor);
+
+/* rc_loader_tell - where the next batch starts. */
+void rc_loader_tell(const struct rc_loader *l, long *epoch, uint64_t *cursor);
+
+/* rc_loader_next - the next batch (this rank's rows) into *b. Returns 0,
+ * or the error of a record that cannot be read or used (logged as
+ * "SHARD: record N: what"); the stream has then moved past the batch. */
+int rc_loader_next(struct rc_loader *l, struct rc_batch *b);
+
+/* rc_loader_item - the shard, record and sub-item of item k of an epoch's
+ * stream (for tests; replays from the start of the epoch). */
+int rc_loader_item(struct rc_loader *l, long epoch, uint64_t k, uint32_t *shard,
+	uint64_t *record, uint32_t *sub);
+
+#endif

@@ -1,0 +1,101 @@
+/* train.h - the ReasonCLIP training job (DESIGN.md §5) behind rclip-train:
+ * stage 0 (one caption stream), stage 1 (w(p)-weighted descriptive and
+ * reasoning streams plus the L2 pull toward the starting weights) and
+ * stage 2 (reasoning-category heads), the CLIP or SigLIP loss over the
+ * global batch, AdamW over parameter groups, checkpoints that resume
+ * bit for bit, and data parallelism through a communicator the caller
+ * provides (MPI in rclip-train; none for one process).
+ *
+ *     struct rc_train_opts o;
+ *     rc_train_opts_default(&o);
+ *     o.stage = 1, o.init = "clip-vit-base-patch32", o.data = "lite.list";
+ *     o.batch = 256, o.steps = 1000, o.out = "run1";
+ *     int rc = rc_train_run(&o, NULL);      // logged; see the codes there
+ *
+ * One optimizer step: zero the gradients; for each of `accum` micro-
+ * batches, encode this rank's images and texts, gather the embeddings of
+ * all ranks, compute the stage's loss on the whole micro-batch, keep the
+ * gradient rows of this rank's slice and run the towers' backward (the
+ * logit scale's gradient, the same on every rank, is counted by rank 0
+ * only); sum the gradients over the ranks; add the L2 term; check that
+ * loss and gradients are finite; clip the global norm; AdamW with this
+ * step's learning rates; clamp the logit scale to at most ln 50.
+ */
+#ifndef RCLIP_TRAIN_H
+#define RCLIP_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rc_train_loss { RC_TRAIN_LOSS_CLIP = 1, RC_TRAIN_LOSS_SIGLIP = 2 };
+
+/* Parameter groups. */
+enum {
+	RC_GROUP_VISION = 0,  /* vision_model.* */
+	RC_GROUP_TEXT,        /* text_model.* */
+	RC_GROUP_PROJ,        /* visual_projection, text_projection */
+	RC_GROUP_SCALE,       /* logit_scale (and SigLIP's logit_bias) */
+	RC_GROUP_HEADS,       /* stage 2's text_head and image_head */
+	RC_NGROUPS
+};
+
+struct rc_train_opts {
+	int stage;               /* 0, 1, 2 */
+	int stream;              /* stage 0: enum rc_stream (loader.h) */
+	int loss;                /* enum rc_train_loss */
+	const char *init;        /* a model rclip loads, or a checkpoint */
+	const char *init_config; /* or: random weights of this config (a
+	                            config.json or a built-in name), seeded */
+	const char *data;        /* shard list */
+	const char *out;         /* run directory */
+	const char *resume;      /* run directory to continue (NULL: a new run) */
+	int batch;               /* global batch, items per micro-batch */
+	int accum;               /* micro-batches per optimizer step */
+	long steps;              /* optimizer steps (0: from epochs) */
+	double epochs;           /* when steps is 0 */
+	uint64_t seed;
+	int shuffle, buffer, verify;
+	double lr, wd, warmup;   /* base lr, weight decay, warmup fraction */
+	double lr_group[RC_NGROUPS];  /* < 0: the stage's default from lr */
+	double l2;               /* β of the L2 term (< 0: the stage's default) */
+	double gamma;            /* stage 2's head weight */
+	double clip_norm;        /* 0: no clipping */
+	double max_logit_scale;  /* clamp (a log) */
+	double siglip_bias;      /* initial logit bias for --loss siglip */
+	long save_every;         /* steps; 0: only on signals and at the end */
+	int keep;                /* checkpoints kept */
+	const char *argv_line;   /* the command line, for the checkpoint */
+};
+
+/* A communicator: rank, size and three collectives over all ranks (in
+ * rank order). NULL in rc_train_run means one process. */
+struct rc_train_comm {
+	int rank, size;
+	void *ctx;
+	/* global[size·n] = every rank's local[n], in rank order */
+	int (*allgather)(void *ctx, const float *local, size_t n, float *global);
+	/* buf[n] = the sum over ranks, in place */
+	int (*allreduce)(void *ctx, float *buf, size_t n);
+	int (*allreduce_d)(void *ctx, double *buf, size_t n);
+	/* the largest of x over ranks (the signal flag) */
+	int (*allmax)(void *ctx, int x);
+};
+
+void rc_train_opts_default(struct rc_train_opts *o);
+
+/* rc_train_stop - ask the job to checkpoint after the current step and
+ * then stop (exit: 1) or go on (exit: 0). Async-signal-safe: a flag. */
+void rc_train_request(int checkpoint_and_stop);
+
+/* rc_train_run - the whole job. Returns 0 when it finished (final.safetensors
+ * written), RC_TRAIN_STOPPED when it stopped on request after writing a
+ * checkpoint, or an error code (logged): RC_E_ARG (options, a run
+ * directory in the way), the loader's and the model loaders' codes,
+ * RC_E_RANGE (a NaN or Inf loss or gradient: "step N: ..."), RC_E_IO. */
+#define RC_TRAIN_STOPPED 1
+int rc_train_run(const struct rc_train_opts *o, const struct rc_train_comm *c);
+
+/* rc_train_group_of - the group of a tensor name (RC_GROUP_*), or -1. */
+int rc_train_group_of(const char *name);
+
+#endif

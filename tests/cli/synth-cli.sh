@@ -1,0 +1,153 @@
+#!/bin/sh
+# synth-cli.sh - rclip-synth as a user runs it: usage errors; the same seed
+# gives the same bytes, another seed other bytes; every manifest passes
+# rclip-shard --strict with no caption cut; the splits share no image and
+# cover all; every choice set has four distinct negatives other than the
+# true caption; the test split's sentence forms never occur in the train
+# split; pixels do not depend on the split; outputs are never mixed.
+set -u
+: "${top_builddir:=.}" "${top_srcdir:=.}"
+syn="$top_builddir/tools/rclip-synth"
+shard="$top_builddir/tools/rclip-shard"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect() {
+	want=$1; shift
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err" | head -20
+	fi
+}
+has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 400 "$1")"; fi; }
+eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: got '$1', expected '$2'"; fi; }
+# the checksum of every file of a tree, names included
+tree_sum() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs cksum) | cksum; }
+lines() { wc -l <"$1" | tr -d ' '; }
+paths() { sed 's/.*"image_path": "\([^"]*\)".*/\1/' "$1" | LC_ALL=C sort; }
+
+# ---- help, usage errors
+expect 0 "$syn" --help
+for opt in --seed --count --size --test-frac --quality --output --force --quiet --verbose \
+	--help --version; do
+	has "$tmp/out" -- "$opt" "--help lists $opt"
+done
+expect 0 "$syn" --version
+expect 2 "$syn"
+has "$tmp/err" "no output" "no -o"
+for bad in "--size 63" "--size 129" "-n 0" "-n x" "--test-frac 1.5" "--test-frac -0.1" \
+	"--test-frac x" "--seed -1" "--seed 1x" "--quality 0" "--bogus"; do
+	# shellcheck disable=SC2086
+	expect 2 "$syn" $bad -o "$tmp/never"
+done
+expect 2 "$syn" -o "$tmp/never" extra
+[ ! -e "$tmp/never" ] && ok || fail "a usage error wrote $tmp/never"
+
+# ---- a world, twice with the same seed, once with another
+expect 0 "$syn" --seed 5 -n 60 --test-frac 0.2 -o "$tmp/a"
+has "$tmp/err" "60 scenes of 64x64" "summary"
+has "$tmp/err" "^test " "summary table"
+expect 0 "$syn" -q --seed 5 -n 60 --test-frac 0.2 -o "$tmp/b"
+eq "$(cat "$tmp/err")" "" "-q prints nothing"
+eq "$(tree_sum "$tmp/a")" "$(tree_sum "$tmp/b")" "same seed, same bytes"
+expect 0 "$syn" -q --seed 6 -n 60 --test-frac 0.2 -o "$tmp/c"
+[ "$(tree_sum "$tmp/a")" != "$(tree_sum "$tmp/c")" ] && ok || fail "another seed, same bytes"
+n_differ=0
+for f in "$tmp"/a/images/*.jpg; do
+	cmp -s "$f" "$tmp/c/images/${f##*/}" || n_differ=$((n_differ + 1))
+done
+eq "$n_differ" 60 "another seed changes every image"
+ls "$tmp"/a/images/*.jpg | wc -l | tr -d ' ' >"$tmp/n"
+eq "$(cat "$tmp/n")" 60 "60 images"
+
+# ---- the splits: per category, round(12 × 0.2) = 2 of its 12 scenes are test
+for m in desc lite pro sets; do
+	eq "$(lines "$tmp/a/$m-train.jsonl")" 50 "$m-train records"
+	eq "$(lines "$tmp/a/$m-test.jsonl")" 10 "$m-test records"
+	paths "$tmp/a/$m-train.jsonl" >"$tmp/$m.train"
+	paths "$tmp/a/$m-test.jsonl" >"$tmp/$m.test"
+	eq "$(LC_ALL=C comm -12 "$tmp/$m.train" "$tmp/$m.test" | wc -l | tr -d ' ')" 0 \
+		"$m: train and test share no image"
+	cmp -s "$tmp/$m.train" "$tmp/desc.train" && ok || fail "$m-train: other images than desc-train"
+done
+(cd "$tmp/a" && ls images/*.jpg) | LC_ALL=C sort >"$tmp/all"
+LC_ALL=C sort "$tmp/desc.train" "$tmp/desc.test" | cmp -s - "$tmp/all" && ok ||
+	fail "the splits do not cover the images"
+eq "$(grep -c . "$tmp/a/scenes.tsv")" 61 "scenes.tsv: a header and a line a scene"
+
+# ---- every manifest passes rclip-shard --strict, no caption cut
+for f in "$tmp"/a/*.jsonl; do
+	b=${f##*/}
+	expect 0 "$shard" --strict -s 64 -j 1 -o "$tmp/shard-${b%.jsonl}" "$f"
+	has "$tmp/err" " 0 skipped" "$b: nothing skipped"
+	has "$tmp/err" " 0 captions truncated" "$b: no caption cut"
+done
+
+# ---- choice sets: four negatives, distinct, none equal to the true caption
+expect 0 "$syn" -q --seed 9 -n 400 -s 64 --test-frac 0.5 -o "$tmp/big"
+for s in train test; do
+	f="$tmp/big/sets-$s.jsonl"
+	sed -n 's/.*"tag": "\([SAHTP]\)", "gt": "\([^"]*\)", "neg": \["\([^"]*\)", "\([^"]*\)", "\([^"]*\)", "\([^"]*\)"\]}\]}$/\1|\2|\3|\4|\5|\6/p' \
+		"$f" >"$tmp/sets"
+	eq "$(lines "$tmp/sets")" "$(lines "$f")" "sets-$s: every record read"
+	bad=$(awk -F'|' '{ for (i = 2; i <= 6; i++) for (j = i + 1; j <= 6; j++)
+		if ($i == $j || $i == "") { print NR; next } }' "$tmp/sets" | wc -l | tr -d ' ')
+	eq "$bad" 0 "sets-$s: sets with a repeated or empty caption"
+	eq "$(cut -d'|' -f1 "$tmp/sets" | LC_ALL=C sort -u | tr -d '\n')" "AHPST" "sets-$s: every tag"
+done
+
+# ---- the test split's sentence forms never occur in the train split: with
+# the objects named X and the frames of both splits taken off, no
+# reasoning caption of the test split is a train caption
+forms() {
+	sed -e 's/^{"id[^[]*\[{"tag": "[A-Z]", //' -e 's/^{"image_path": "[^"]*", "tb": \[[^]]*\], //' \
+		-e 's/"[a-z_]*": //g' -e 's/[]{}[]//g' "$@" |
+	sed 's/", "/\n/g' | sed -e 's/^ *"//' -e 's/"$//' -e '/^$/d' \
+		-e 's/^in this picture //' -e 's/^we can see that //' \
+		-e 's/^notice that //' -e 's/^as the image shows, //' -e 's/^ *//' \
+		-e 's/\(red\|green\|blue\|yellow\|purple\|orange\|black\|pink\|grey\) [a-z]*/X/g' |
+	LC_ALL=C sort -u
+}
+forms "$tmp/big/sets-train.jsonl" "$tmp/big/lite-train.jsonl" >"$tmp/forms.train"
+forms "$tmp/big/sets-test.jsonl" "$tmp/big/lite-test.jsonl" >"$tmp/forms.test"
+[ "$(lines "$tmp/forms.test")" -gt 50 ] && ok || fail "too few test forms: $(lines "$tmp/forms.test")"
+LC_ALL=C comm -12 "$tmp/forms.train" "$tmp/forms.test" >"$tmp/shared"
+eq "$(lines "$tmp/shared")" 0 "test forms seen in train: $(head -3 "$tmp/shared" | tr '\n' ';')"
+
+# ---- the pixels do not depend on the split; the words do
+expect 0 "$syn" -q --seed 5 -n 60 --test-frac 0 -o "$tmp/d"
+eq "$(lines "$tmp/d/sets-test.jsonl")" 0 "--test-frac 0: no test scene"
+same=0
+for f in "$tmp"/a/images/*.jpg; do
+	cmp -s "$f" "$tmp/d/images/${f##*/}" && same=$((same + 1))
+done
+eq "$same" 60 "images do not depend on --test-frac"
+cmp -s "$tmp/a/desc-train.jsonl" "$tmp/d/desc-train.jsonl" && fail "manifests ignore the split" || ok
+
+# ---- outputs: an earlier output is kept unless --force; other directories never
+expect 1 "$syn" -q -n 5 -o "$tmp/a"
+has "$tmp/err" "earlier rclip-synth output" "an earlier output is named"
+has "$tmp/err" "hint: --force" "with a hint"
+eq "$(lines "$tmp/a/desc-train.jsonl")" 50 "the earlier output is untouched"
+expect 0 "$syn" -q -n 5 --force -o "$tmp/a"
+eq "$(ls "$tmp/a/images" | wc -l | tr -d ' ')" 5 "--force replaced the earlier output"
+echo mine >"$tmp/a/notes.txt"
+expect 1 "$syn" -q -n 7 --force -o "$tmp/a"
+has "$tmp/err" "other files than an rclip-synth output" "an output with other files is refused"
+eq "$(ls "$tmp/a/images" | wc -l | tr -d ' '):$(cat "$tmp/a/notes.txt")" 5:mine \
+	"an output with other files is untouched"
+mkdir "$tmp/other" && echo keep >"$tmp/other/notes.txt"
+expect 1 "$syn" -q -n 5 --force -o "$tmp/other"
+has "$tmp/err" "not an empty directory" "a foreign directory is refused"
+eq "$(cat "$tmp/other/notes.txt")" keep "a foreign directory is untouched"
+mkdir "$tmp/empty"
+expect 0 "$syn" -q -n 5 -o "$tmp/empty"
+[ -f "$tmp/empty/synth.json" ] && ok || fail "an empty directory was not filled"
+expect 1 "$syn" -q -n 5 -o "$tmp/missing/parent/dir"
+eq "$(ls -a "$tmp" | grep -c '\.tmp\.')" 0 "no temporary directory is left"
+
+echo "synth-cli: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]

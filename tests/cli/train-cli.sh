@@ -1,0 +1,111 @@
+#!/bin/sh
+# train-cli.sh - rclip-train as a user meets it: help, usage errors (exit
+# 2), data that does not fit the stage or the model (exit 1, one line
+# naming the shard), stage 0 on each stream, stage 2 from a model without
+# heads, the SigLIP loss, JPEG shards, SIGUSR1 (a checkpoint, then on), and
+# the checkpoints read by rclip-export and as --init.
+set -u
+: "${top_builddir:=.}" "${top_srcdir:=.}"
+bin="$top_builddir/tools"
+fx="$top_srcdir/tests/fixtures/train"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect() { # expect STATUS CMD...: stdout to $tmp/out, stderr to $tmp/err
+	want=$1; shift
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err"
+	fi
+}
+has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 400 "$1")"; fi; }
+lines() { n=$(wc -l < "$1"); if [ "$n" -eq "$2" ]; then ok; else fail "$3: $n lines: $(cat "$1")"; fi; }
+T="$bin/rclip-train"
+
+"$bin/rclip-shard" -q -s 32 --store raw -o "$tmp/lite" "$fx/lite.jsonl" || fail "shard lite"
+"$bin/rclip-shard" -q -s 32 -o "$tmp/pro" "$fx/pro.jsonl" || fail "shard pro (jpeg)"
+"$bin/rclip-shard" -q -s 64 --store raw -o "$tmp/big" "$fx/lite.jsonl" || fail "shard 64"
+# a descriptive manifest over the same images
+sed 's/"tb": \[\("[^"]*"\), \("[^"]*"\), \("[^"]*"\)\], "trl": \[.*\]}/"captions": [\1, \2]}/' \
+	"$fx/lite.jsonl" > "$tmp/desc.jsonl"
+"$bin/rclip-shard" -q -s 32 --store raw --image-root "$fx" -o "$tmp/desc" "$tmp/desc.jsonl" ||
+	fail "shard desc"
+
+# help and usage errors
+expect 0 "$T" --help
+has "$tmp/out" '--resume' "help"
+has "$tmp/out" 'Exit status' "help"
+expect 0 "$T" --version
+expect 2 "$T" --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+has "$tmp/err" '--stage is required' "no stage"
+expect 2 "$T" --stage 3 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --stage 1 --stream tb --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --stage 1 --loss hinge --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --stage 1 --lr -1 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --stage 1 --warmup 2 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --resume "$tmp/x" --batch 4
+has "$tmp/err" 'from the checkpoint' "resume with job options"
+expect 2 "$T" --stage 1 --init "$fx/init" --out "$tmp/x"
+
+# data that does not fit
+expect 1 "$T" --stage 2 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x" -q
+has "$tmp/err" 'lite-000000.rcs: schema reasonlite; stage 2 needs reasonpro' "stage 2 on lite"
+lines "$tmp/err" 1 "stage 2 on lite"
+expect 1 "$T" --stage 1 --init "$fx/init" --data "$tmp/big.list" --out "$tmp/x" -q
+has "$tmp/err" 'images are 64x64; the model takes 32x32' "image size"
+expect 1 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 200 --out "$tmp/x" -q
+has "$tmp/err" 'fewer than one batch' "batch over the data"
+expect 1 "$T" --stage 1 --init "$tmp/nothing" --data "$tmp/lite.list" --out "$tmp/x" -q
+has "$tmp/err" 'nothing' "missing init"
+expect 1 "$T" --stage 1 --init "$fx/init" --data "$tmp/none.list" --out "$tmp/x" -q
+expect 1 "$T" --resume "$tmp/x" -q
+has "$tmp/err" 'no checkpoint' "resume without checkpoint"
+expect 2 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 8 --out "$tmp/x" --keep 0
+
+# stage 0 on each stream, and the SigLIP loss
+for s in tb trl; do
+	expect 0 "$T" --stage 0 --stream $s --init "$fx/init" --data "$tmp/lite.list" --batch 6 \
+		--steps 3 --out "$tmp/s0-$s" -q
+	has "$tmp/s0-$s/metrics.jsonl" "\"loss_$s\"" "stage 0 $s"
+done
+expect 0 "$T" --stage 0 --init "$fx/init" --data "$tmp/desc.list" --batch 6 --epochs 2 \
+	--out "$tmp/s0-cap" -q
+lines "$tmp/s0-cap/metrics.jsonl" 4 "stage 0 caption, 2 epochs of 12 records at batch 6"
+expect 1 "$T" --stage 0 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x2" -q
+has "$tmp/err" 'stage 0 --stream caption needs descriptive' "stage 0 caption on lite"
+expect 0 "$T" --stage 0 --stream tb --loss siglip --init "$fx/init" --data "$tmp/lite.list" \
+	--batch 6 --steps 3 --out "$tmp/sig" -q
+has "$tmp/sig/metrics.jsonl" '"logit_bias": -' "siglip bias"
+
+# stage 2 from a model without heads (random heads), on JPEG shards, with
+# accumulation; its final model goes on as an --init, and to rclip-export
+expect 0 "$T" --stage 2 --init "$fx/init" --data "$tmp/pro.list" --batch 4 --accum 2 --steps 4 \
+	--out "$tmp/s2" -q
+has "$tmp/s2/metrics.jsonl" '"heads": 0.0015' "heads lr 15x"
+expect 0 "$T" --stage 1 --init "$tmp/s2/final.safetensors" --data "$tmp/lite.list" --batch 8 \
+	--steps 2 --out "$tmp/s1" -q
+expect 0 "$bin/rclip-export" --from "$tmp/s1/final.safetensors" --to hf -o "$tmp/hf" --check
+has "$tmp/out" '(checkpoint)' "export from a checkpoint"
+has "$tmp/out" 'check:    ok' "export --check"
+
+# SIGUSR1: a checkpoint at once, and the run goes on to the end
+"$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 8 --steps 4000 -j 1 -q \
+	--out "$tmp/usr" &
+pid=$!
+i=0; while [ ! -s "$tmp/usr/metrics.jsonl" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -USR1 $pid 2>/dev/null
+i=0; while ! ls "$tmp/usr"/ckpt-*.safetensors >/dev/null 2>&1 && [ $i -lt 300 ]; do
+	sleep 0.1; i=$((i + 1)); done
+kill -TERM $pid 2>/dev/null
+wait $pid
+st=$?
+if [ -e "$tmp/usr/final.safetensors" ]; then echo "(SIGUSR1 part: the run finished first)"; else
+	n=$(ls "$tmp/usr" | grep -c '^ckpt-')
+	[ "$n" -ge 2 ] && [ "$st" -eq 143 ] && ok || fail "SIGUSR1 then SIGTERM: $n checkpoints, exit $st"
+fi
+
+echo "train-cli: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,512 @@
+/* test_train.c - Check suite for the training parts: the SigLIP, head and
+ * L2 losses against finite differences and known values, the schedules
+ * at their corners, AdamW against its formula in double, gradient norm
+ * and clipping, and the data loader's order (dataset order image-major,
+ * shuffled epochs that are permutations, reproducible, sliced by rank,
+ * resumable by seek). The CLIP loss itself is checked in test_backward,
+ * the whole recipe against PyTorch in tests/cli/train-reference.sh. */
+#include "error.h"
+#include "io.h"
+#include "loader.h"
+#include "log.h"
+#include "loss.h"
+#include "model.h"
+#include "optim.h"
+#include "record.h"
+#include "shard.h"
+#include "thread.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char tmpdir[4096];
+
+static void setup(void)
+{
+	rc_test_tmpdir(tmpdir, sizeof tmpdir, "train");
+}
+
+static void teardown(void)
+{
+	rc_test_rmdir(tmpdir);
+}
+
+static uint64_t rs = 12345;
+static float frand(void)
+{
+	rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+	return (float)((rs >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+
+/* ---------------------------------------------------------------- losses */
+
+static double siglip_at(struct rc_loss_siglip *ls, const float *img, const float *txt, int B,
+	int D, float s, float b)
+{
+	return rc_loss_siglip_forward(ls, img, txt, B, D, s, b);
+}
+
+START_TEST(test_siglip_gradients)
+{
+	enum { B = 5, D = 4 };
+	float img[B * D], txt[B * D], dimg[B * D] = { 0 }, dtxt[B * D] = { 0 }, ds = 0, db = 0;
+	for (int i = 0; i < B * D; i++)
+		img[i] = frand(), txt[i] = frand();
+	float s = 1.3f, b = -2.0f;
+	struct rc_loss_siglip *ls;
+	ck_assert_int_eq(rc_loss_siglip_new(&ls, B), 0);
+	double l = siglip_at(ls, img, txt, B, D, s, b);
+	ck_assert(isfinite(l) && l > 0);
+	rc_loss_siglip_backward(ls, 2.0f, dimg, dtxt, &ds, &db);   /* dloss 2 */
+	const float h = 1e-2f;
+	for (int i = 0; i < B * D; i++) {
+		float keep = img[i];
+		img[i] = keep + h;
+		double lp = siglip_at(ls, img, txt, B, D, s, b);
+		img[i] = keep - h;
+		double lm = siglip_at(ls, img, txt, B, D, s, b);
+		img[i] = keep;
+		ck_assert_msg(fabs(2 * (lp - lm) / (2 * h) - dimg[i]) < 2e-3, "dimg[%d] %g vs %g", i,
+			2 * (lp - lm) / (2 * h), dimg[i]);
+		keep = txt[i];
+		txt[i] = keep + h;
+		lp = siglip_at(ls, img, txt, B, D, s, b);
+		txt[i] = keep - h;
+		lm = siglip_at(ls, img, txt, B, D, s, b);
+		txt[i] = keep;
+		ck_assert(fabs(2 * (lp - lm) / (2 * h) - dtxt[i]) < 2e-3);
+	}
+	double gs = 2 * (siglip_at(ls, img, txt, B, D, s + h, b) -
+		siglip_at(ls, img, txt, B, D, s - h, b)) / (2 * h);
+	double gb = 2 * (siglip_at(ls, img, txt, B, D, s, b + h) -
+		siglip_at(ls, img, txt, B, D, s, b - h)) / (2 * h);
+	ck_assert_msg(fabs(gs - ds) < 2e-3 * fmax(1, fabs(gs)), "ds %g vs %g", ds, gs);
+	ck_assert_msg(fabs(gb - db) < 2e-3 * fmax(1, fabs(gb)), "db %g vs %g", db, gb);
+	/* B = 1 with a zero bias and scale 0: -log σ(img·txt) */
+	float one_i[2] = { 1, 0 }, one_t[2] = { 0.6f, 0.8f };
+	double l1 = rc_loss_siglip_forward(ls, one_i, one_t, 1, 2, 0.0f, 0.0f);
+	ck_assert(fabs(l1 - log1p(exp(-0.6))) < 1e-6);
+	rc_loss_siglip_free(ls);
+}
+END_TEST
+
+START_TEST(test_head_losses)
+{
+	enum { N = 3, K = 5 };
+	float x[N * K], dx[N * K] = { 0 }, t[N * K] = { 0 };
+	uint8_t y[N] = { 0, 4, 2 };
+	for (int i = 0; i < N * K; i++)
+		x[i] = frand() * 3;
+	t[1] = t[5 + 4] = t[10 + 0] = t[10 + 3] = 1;
+	/* the global batch is 6 rows: these 3 count for half */
+	double ce = rc_loss_softmax_ce(x, y, N, K, 6, 1.0f, dx);
+	const float h = 1e-2f;
+	for (int i = 0; i < N * K; i++) {
+		float keep = x[i];
+		x[i] = keep + h;
+		double p = rc_loss_softmax_ce(x, y, N, K, 6, 1, NULL);
+		x[i] = keep - h;
+		double m = rc_loss_softmax_ce(x, y, N, K, 6, 1, NULL);
+		x[i] = keep;
+		ck_assert(fabs((p - m) / (2 * h) - dx[i]) < 1e-3);
+	}
+	memset(dx, 0, sizeof dx);
+	double bce = rc_loss_bce_logits(x, t, N, K, 6, 1.0f, dx);
+	for (int i = 0; i < N * K; i++) {
+		float keep = x[i];
+		x[i] = keep + h;
+		double p = rc_loss_bce_logits(x, t, N, K, 6, 1, NULL);
+		x[i] = keep - h;
+		double m = rc_loss_bce_logits(x, t, N, K, 6, 1, NULL);
+		x[i] = keep;
+		ck_assert(fabs((p - m) / (2 * h) - dx[i]) < 1e-3);
+	}
+	ck_assert(ce > 0 && bce > 0);
+	/* known values: uniform logits give log K; zero logits give log 2 */
+	float z[K] = { 0 };
+	uint8_t c = 3;
+	ck_assert(fabs(rc_loss_softmax_ce(z, &c, 1, K, 1, 1, NULL) - log(5.0)) < 1e-9);
+	ck_assert(fabs(rc_loss_bce_logits(z, t, 1, K, 1, 1, NULL) - log(2.0)) < 1e-9);
+	/* large logits stay finite */
+	float big[K] = { 500, -500, 0, 0, 0 }, tb[K] = { 0, 1, 0, 0, 0 };
+	ck_assert(isfinite(rc_loss_bce_logits(big, tb, 1, K, 1, 1, NULL)));
+	ck_assert(isfinite(rc_loss_softmax_ce(big, &c, 1, K, 1, 1, NULL)));
+}
+END_TEST
+
+START_TEST(test_l2_anchor)
+{
+	enum { N = 100003 };
+	float *p = malloc(N * sizeof *p), *p0 = malloc(N * sizeof *p0);
+	float *g1 = calloc(N, sizeof *g1), *g2 = calloc(N, sizeof *g2);
+	double want = 0;
+	for (int i = 0; i < N; i++) {
+		p[i] = frand(), p0[i] = frand();
+		const float d = p[i] - p0[i];    /* the difference in float, as PyTorch */
+		want += (double)d * d;
+	}
+	rc_thread_set(1);
+	double a = rc_loss_l2_anchor(p, p0, N, 1e-5f, g1);
+	rc_thread_set(2);
+	double b = rc_loss_l2_anchor(p, p0, N, 1e-5f, g2);
+	rc_thread_set(0);
+	ck_assert(fabs(a - (double)1e-5f * want) < 1e-9 * fabs(a) + 1e-12);
+	ck_assert(memcmp(&a, &b, sizeof a) == 0);           /* any thread count, same bits */
+	ck_assert(memcmp(g1, g2, N * sizeof *g1) == 0);
+	ck_assert(fabs(g1[7] - 2e-5f * (p[7] - p0[7])) < 1e-12);
+	free(p), free(p0), free(g1), free(g2);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- optimizer */
+
+START_TEST(test_schedules)
+{
+	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 5), 0);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.4, 5), 2);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 1000), 100);
+	ck_assert_int_eq(rc_sched_warmup_steps(0, 1000), 0);
+	const double want[5] = { 0.5, 1.0, 1.0, 0.75, 0.25 };
+	for (int s = 0; s < 5; s++)
+		ck_assert(fabs(rc_sched_lr_mult(s, 5, 2) - want[s]) < 1e-12);
+	ck_assert(fabs(rc_sched_lr_mult(0, 100, 0) - 1.0) < 1e-12);
+	ck_assert(rc_sched_lr_mult(99, 100, 10) > 0 && rc_sched_lr_mult(99, 100, 10) < 1e-3);
+	ck_assert(rc_sched_stage1_w(0) == 0.7 && rc_sched_stage1_w(0.2) == 0.7);
+	ck_assert(fabs(rc_sched_stage1_w(0.5) - 0.6) < 1e-12);
+	ck_assert(fabs(rc_sched_stage1_w(0.8) - 0.5) < 1e-12);
+	ck_assert(rc_sched_stage1_w(0.81) == 0.6 && rc_sched_stage1_w(1.0) == 0.6);
+}
+END_TEST
+
+START_TEST(test_adamw)
+{
+	float p[2] = { 1.0f, -2.0f }, g[2];
+	struct rc_optim_tensor t[2] = {
+		{ "a", &p[0], &g[0], 1, 0 },
+		{ "b", &p[1], &g[1], 1, 1 },
+	};
+	struct rc_adamw *o;
+	ck_assert_int_eq(rc_adamw_new(&o, t, 2, 2), 0);
+	double P[2] = { 1, -2 }, M[2] = { 0, 0 }, V[2] = { 0, 0 };
+	const float lr[2] = { 0.1f, 0.01f }, wd[2] = { 0.1f, 0.0f };
+	for (int step = 1; step <= 4; step++) {
+		for (int k = 0; k < 2; k++) {
+			g[k] = 0.5f * (float)step * (k ? -1.0f : 1.0f);
+			const double gg = g[k];
+			P[k] *= 1 - (double)lr[k] * wd[k];
+			M[k] = 0.9 * M[k] + 0.1 * gg;
+			V[k] = 0.999 * V[k] + 0.001 * gg * gg;
+			const double mh = M[k] / (1 - pow(0.9, step)), vh = V[k] / (1 - pow(0.999, step));
+			P[k] -= lr[k] * mh / (sqrt(vh) + 1e-8);
+		}
+		rc_adamw_step(o, lr, wd);
+		for (int k = 0; k < 2; k++)
+			ck_assert_msg(fabs(p[k] - P[k]) < 1e-6, "step %d p%d %.9g vs %.9g", step, k, p[k],
+				P[k]);
+	}
+	ck_assert_int_eq(o->step, 4);
+	rc_adamw_free(o);
+	/* a group outside the range is refused */
+	struct rc_optim_tensor bad = { "x", p, g, 1, 5 };
+	capture_begin();
+	ck_assert_int_eq(rc_adamw_new(&o, &bad, 1, 2), RC_E_ARG);
+	capture_end();
+}
+END_TEST
+
+START_TEST(test_norm_and_clip)
+{
+	float a[2] = { 3, 0 }, b[1] = { 4 };
+	struct rc_optim_tensor t[2] = { { "a", a, a, 2, 0 }, { "b", b, b, 1, 0 } };
+	double n = rc_grad_norm(t, 2);
+	ck_assert(fabs(n - 5) < 1e-12);
+	ck_assert(rc_grad_clip(t, 2, n, 10.0) == 1.0f && a[0] == 3);  /* under the limit */
+	float c = rc_grad_clip(t, 2, n, 1.0);
+	ck_assert(fabs(c - 1 / (5 + 1e-6)) < 1e-7);
+	ck_assert(fabs(rc_grad_norm(t, 2) - 1) < 1e-5);
+	size_t bad = 9;
+	ck_assert(rc_grad_finite(t, 2, &bad));
+	b[0] = NAN;
+	ck_assert(!rc_grad_finite(t, 2, &bad) && bad == 1);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- random init */
+
+static double stdev(const float *x, size_t n)
+{
+	double s = 0, q = 0;
+	for (size_t i = 0; i < n; i++)
+		s += x[i], q += (double)x[i] * x[i];
+	return sqrt(q / n - (s / n) * (s / n));
+}
+
+START_TEST(test_init_random)
+{
+	struct rc_clip_config cfg;
+	ck_assert_int_eq(rc_clip_config_builtin(&cfg, "ViT-B-32"), 0);
+	cfg.vision.layers = cfg.text.layers = 2;                 /* smaller, same widths */
+	struct rc_clip *a, *b, *c;
+	ck_assert_int_eq(rc_clip_new(&a, &cfg), 0);
+	ck_assert_int_eq(rc_clip_new(&b, &cfg), 0);
+	ck_assert_int_eq(rc_clip_new(&c, &cfg), 0);
+	rc_clip_init_random(a, 5), rc_clip_init_random(b, 5), rc_clip_init_random(c, 6);
+	const size_t n = rc_clip_param_count(a);
+	ck_assert(memcmp(a->params, b->params, n * sizeof(float)) == 0);   /* seeded */
+	ck_assert(memcmp(a->params, c->params, n * sizeof(float)) != 0);
+	/* transformers' standard deviations: q/k/v C^-½(2L)^-½, out_proj C^-½,
+	 * fc1 (2C)^-½, tokens 0.02, text positions 0.01, class C^-½ */
+	const double C = 768, L = 2;
+	struct { const char *name; double std; } want[] = {
+		{ "vision_model.encoder.layers.0.self_attn.q_proj.weight", pow(C, -0.5) / sqrt(2 * L) },
+		{ "vision_model.encoder.layers.1.self_attn.out_proj.weight", pow(C, -0.5) },
+		{ "vision_model.encoder.layers.0.mlp.fc1.weight", pow(2 * C, -0.5) },
+		{ "vision_model.encoder.layers.0.mlp.fc2.weight", pow(C, -0.5) / sqrt(2 * L) },
+		{ "vision_model.embeddings.patch_embedding.weight", 0.02 },
+		{ "text_model.embeddings.token_embedding.weight", 0.02 },
+		{ "text_model.embeddings.position_embedding.weight", 0.01 },
+		{ "vision_model.embeddings.class_embedding", pow(C, -0.5) },
+		{ "text_projection.weight", pow(512, -0.5) },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const struct rc_clip_param *p = rc_clip_find_param(a, want[i].name);
+		ck_assert_ptr_nonnull(p);
+		double sd = stdev(p->data, p->numel);
+		ck_assert_msg(fabs(sd / want[i].std - 1) < 0.1, "%s: std %g, want %g", want[i].name,
+			sd, want[i].std);
+	}
+	const struct rc_clip_param *ln = rc_clip_find_param(a, "text_model.final_layer_norm.weight");
+	const struct rc_clip_param *bias = rc_clip_find_param(a,
+		"vision_model.encoder.layers.0.mlp.fc1.bias");
+	ck_assert(ln->data[0] == 1.0f && ln->data[511] == 1.0f && bias->data[7] == 0.0f);
+	ck_assert(fabsf(*a->w.logit_scale - 2.6592f) < 1e-6f);
+	rc_clip_free(a), rc_clip_free(b), rc_clip_free(c);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- loader */
+
+enum { NREC = 3, S = 2 };
+
+/* a ReasonLite shard of NREC records: record r's tb i is the ids
+ * (49406, 100 + 10r + i, 49407) and its trl j (49406, 200 + 10r + j, 5, 49407) */
+static const char *make_lite(void)
+{
+	static char list[4096];
+	char shard[4096];
+	snprintf(shard, sizeof shard, "%s", rc_test_join(tmpdir, "l-000000.rcs"));
+	snprintf(list, sizeof list, "%s", rc_test_join(tmpdir, "l.list"));
+	struct rc_shard_info info = { .schema = RC_SCHEMA_LITE, .store = RC_STORE_RAW,
+		.image_size = S, .text_ctx = 77 };
+	const char *meta[] = { "source", "test" };
+	struct rc_shard_writer *w;
+	ck_assert_int_eq(rc_shard_writer_open(&w, shard, &info, meta, 1), 0);
+	for (int r = 0; r < NREC; r++) {
+		uint8_t img[S * S * 3];
+		memset(img, 40 * r, sizeof img);
+		uint16_t tok[6][4];
+		struct rc_text tx[6];
+		for (int i = 0; i < 6; i++) {
+			const int trl = i >= 3;
+			tok[i][0] = 49406, tok[i][1] = (uint16_t)((trl ? 200 : 100) + 10 * r + i % 3);
+			tok[i][2] = trl ? 5 : 49407, tok[i][3] = 49407;
+			tx[i] = (struct rc_text){ .role = trl ? RC_ROLE_TRL : RC_ROLE_TB, .s = "x",
+				.len = 1, .tokens = tok[i], .ntokens = trl ? 4 : 3 };
+		}
+		char key[16];
+		snprintf(key, sizeof key, "r%d", r);
+		struct rc_record rec = { .schema = RC_SCHEMA_LITE, .key = key,
+			.key_len = (uint32_t)strlen(key), .image = img, .image_len = sizeof img,
+			.texts = tx, .ntexts = 6 };
+		ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	}
+	uint64_t h;
+	ck_assert_int_eq(rc_shard_writer_close(w, &h), 0);
+	struct rc_shard_list l;
+	rc_shard_list_init(&l);
+	ck_assert_int_eq(rc_shard_list_add(&l, "l-000000.rcs", NREC, h), 0);
+	ck_assert_int_eq(rc_shard_list_write(&l, list), 0);
+	rc_shard_list_free(&l);
+	return list;
+}
+
+static struct rc_loader *open_lite(const char *list, int batch, int shuffle, uint64_t seed,
+	int rank, int nranks)
+{
+	struct rc_loader_opts o = { .list = list, .stage = 1, .batch = batch, .rank = rank,
+		.nranks = nranks, .shuffle = shuffle, .buffer = 5, .seed = seed, .image_size = S,
+		.ctx = 77, .eot = 49407, .vocab = 49408 };
+	struct rc_loader *l;
+	ck_assert_int_eq(rc_loader_open(&l, &o), 0);
+	return l;
+}
+
+START_TEST(test_loader_dataset_order)
+{
+	const char *list = make_lite();
+	struct rc_loader *l = open_lite(list, 9, 0, 0, 0, 1);
+	ck_assert_int_eq(rc_loader_items(l), 27);
+	ck_assert_int_eq(rc_loader_steps_per_epoch(l), 3);
+	struct rc_batch b;
+	for (int step = 0; step < 4; step++) {            /* into the second epoch */
+		ck_assert_int_eq(rc_loader_next(l, &b), 0);
+		ck_assert_int_eq(b.n, 9);
+		ck_assert_int_eq(b.ntext, 2);
+		ck_assert_int_eq(b.T, 4);                       /* the longest text */
+		const int r = step % 3;                         /* image-major: one record per batch */
+		for (int k = 0; k < 9; k++) {
+			ck_assert_int_eq(b.ids[k * b.T + 1], 100 + 10 * r + k / 3);   /* tb i = k/3 */
+			ck_assert_int_eq(b.ids[k * b.T + 3], 0);                       /* padded */
+			ck_assert_int_eq(b.ids[(9 + k) * b.T + 1], 200 + 10 * r + k % 3); /* trl j = k%3 */
+			/* pixels: (40r/255 - mean)/std, the same for every row of the record */
+			const float px = ((float)(40 * r * (1.0 / 255)) - 0.48145466f) / 0.26862954f;
+			ck_assert(fabsf(b.pixels[k * 3 * S * S] - px) < 1e-6f);
+		}
+		ck_assert_int_eq(b.epoch, step / 3);
+	}
+	rc_loader_close(l);
+}
+END_TEST
+
+START_TEST(test_loader_shuffle)
+{
+	const char *list = make_lite();
+	struct rc_loader *a = open_lite(list, 9, 1, 7, 0, 1), *b = open_lite(list, 9, 1, 7, 0, 1);
+	struct rc_loader *c = open_lite(list, 9, 1, 8, 0, 1);
+	int differs_seed = 0, differs_epoch = 0;
+	uint32_t first[27];
+	for (long e = 0; e < 3; e++) {
+		int seen[NREC][9] = { { 0 } };
+		for (uint64_t k = 0; k < 27; k++) {
+			uint32_t sh, sub, sh2, sub2, sh3, sub3;
+			uint64_t rec, rec2, rec3;
+			ck_assert_int_eq(rc_loader_item(a, e, k, &sh, &rec, &sub), 0);
+			ck_assert_int_eq(rc_loader_item(b, e, k, &sh2, &rec2, &sub2), 0);
+			ck_assert_int_eq(rc_loader_item(c, e, k, &sh3, &rec3, &sub3), 0);
+			ck_assert(rec == rec2 && sub == sub2);          /* the same seed, the same order */
+			differs_seed |= rec != rec3 || sub != sub3;
+			seen[rec][sub]++;
+			uint32_t id = (uint32_t)(rec * 9 + sub);
+			if (e == 0)
+				first[k] = id;
+			else
+				differs_epoch |= first[k] != id;
+		}
+		for (int r = 0; r < NREC; r++)                     /* a permutation */
+			for (int s = 0; s < 9; s++)
+				ck_assert_int_eq(seen[r][s], 1);
+	}
+	ck_assert(differs_seed && differs_epoch);
+	rc_loader_close(a), rc_loader_close(b), rc_loader_close(c);
+}
+END_TEST
+
+START_TEST(test_loader_ranks_and_seek)
+{
+	const char *list = make_lite();
+	struct rc_loader *one = open_lite(list, 9, 1, 3, 0, 1);
+	struct rc_loader *r[3];
+	for (int k = 0; k < 3; k++)
+		r[k] = open_lite(list, 9, 1, 3, k, 3);
+	struct rc_batch b1, bk;
+	int32_t ids[5][18 * 4];
+	int T[5];
+	for (int step = 0; step < 5; step++) {
+		ck_assert_int_eq(rc_loader_next(one, &b1), 0);
+		T[step] = b1.T;
+		memcpy(ids[step], b1.ids, (size_t)18 * b1.T * sizeof(int32_t));
+		for (int k = 0; k < 3; k++) {
+			ck_assert_int_eq(rc_loader_next(r[k], &bk), 0);
+			ck_assert_int_eq(bk.n, 3);
+			for (int row = 0; row < 3; row++)      /* rank k's rows are rows 3k.. of the batch */
+				for (int t = 0; t < 2; t++) {    /* the id that tells the text apart */
+					ck_assert_int_eq(bk.ids[(t * 3 + row) * bk.T + 1],
+						b1.ids[(t * 9 + 3 * k + row) * b1.T + 1]);
+				}
+		}
+	}
+	/* seek: a loader put at step 3's position reads step 3 and 4 again */
+	long e;
+	uint64_t cur;
+	struct rc_loader *s = open_lite(list, 9, 1, 3, 0, 1);
+	ck_assert_int_eq(rc_loader_seek(s, 1, 0), 0);    /* step 3 = epoch 1, cursor 0 */
+	for (int step = 3; step < 5; step++) {
+		ck_assert_int_eq(rc_loader_next(s, &b1), 0);
+		ck_assert_int_eq(b1.T, T[step]);
+		ck_assert(memcmp(b1.ids, ids[step], (size_t)18 * b1.T * sizeof(int32_t)) == 0);
+	}
+	rc_loader_tell(s, &e, &cur);
+	ck_assert(e == 1 && cur == 18);
+	capture_begin();
+	ck_assert_int_eq(rc_loader_seek(s, 0, 28), RC_E_RANGE);
+	capture_end();
+	rc_loader_close(s), rc_loader_close(one);
+	for (int k = 0; k < 3; k++)
+		rc_loader_close(r[k]);
+}
+END_TEST
+
+START_TEST(test_loader_refuses)
+{
+	const char *list = make_lite();
+	struct rc_loader_opts o = { .list = list, .stage = 2, .batch = 4, .nranks = 1,
+		.buffer = 4, .image_size = S, .ctx = 77, .eot = 49407, .vocab = 49408 };
+	struct rc_loader *l;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);          /* schema */
+	const char *err = capture_end();
+	ck_assert_msg(strstr(err, "schema reasonlite; stage 2 needs reasonpro"), "%s", err);
+	o.stage = 1, o.image_size = 3;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);          /* size */
+	capture_end();
+	o.image_size = S, o.batch = 28;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_RANGE);        /* fewer than a batch */
+	capture_end();
+	o.batch = 9, o.vocab = 150;                                   /* ids over the vocabulary */
+	ck_assert_int_eq(rc_loader_open(&l, &o), 0);
+	struct rc_batch b;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_next(l, &b), RC_E_RANGE);
+	err = capture_end();
+	ck_assert_msg(strstr(err, "record 0: token id 49406 is outside"), "%s", err);
+	rc_loader_close(l);
+	o.vocab = 49408, o.nranks = 2;                                /* 9 rows over 2 ranks */
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);
+	capture_end();
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+	Suite *s = suite_create("train");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_siglip_gradients);
+	tcase_add_test(tc, test_head_losses);
+	tcase_add_test(tc, test_l2_anchor);
+	tcase_add_test(tc, test_schedules);
+	tcase_add_test(tc, test_adamw);
+	tcase_add_test(tc, test_norm_and_clip);
+	tcase_add_test(tc, test_init_random);
+	tcase_add_test(tc, test_loader_dataset_order);
+	tcase_add_test(tc, test_loader_shuffle);
+	tcase_add_test(tc, test_loader_ranks_and_seek);
+	tcase_add_test(tc, test_loader_refuses);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	rc_log_init("test_train");
+	return rc_test_run(train_suite());
+}

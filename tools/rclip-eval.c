@@ -1,0 +1,1384 @@
+/* rclip-eval - benchmark a CLIP model as DESIGN.md §6 defines it: choice
+ * sets (RCLIP-Bench, compositional sets), RCLIP retrieval over the true
+ * captions, COCO/Flickr-style retrieval and zero-shot classification.
+ *
+ * One shape for every task: read the data (a manifest or shards) into
+ * images and texts, encode the images (a bad one is skipped and counted,
+ * or fails the run with --strict), drop what belonged to skipped images,
+ * encode the texts, compute the metrics (eval.h), and write a table or
+ * JSON, optionally with bootstrap intervals, the failed items and
+ * McNemar's test against an earlier run. */
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "bpe.h"
+#include "cli.h"
+#include "encode.h"
+#include "error.h"
+#include "eval.h"
+#include "io.h"
+#include "log.h"
+#include "manifest.h"
+#include "model.h"
+#include "model_io.h"
+#include "ops_cpu.h"
+#include "progress.h"
+#include "record.h"
+#include "shard.h"
+
+enum task { T_SETS = 1, T_RRET, T_RET, T_ZS };
+
+static const char *const task_names[] = {NULL, "sets", "rclip-retrieval", "retrieval",
+	"zeroshot"};
+
+struct opts {
+	int task;
+	const char *model, *data, *classes, *templates, *errors, *compare, *image_root, *output;
+	long batch, threads, bootstrap, seed;
+	int json, strict;
+};
+
+static const char usage_text[] =
+"Usage: rclip-eval sets --model MODEL [OPTION]... DATA\n"
+"   or: rclip-eval rclip-retrieval --model MODEL [OPTION]... DATA\n"
+"   or: rclip-eval retrieval --model MODEL [OPTION]... DATA\n"
+"   or: rclip-eval zeroshot --model MODEL --classes FILE --templates FILE\n"
+"                  [OPTION]... DATA\n"
+"Evaluate a CLIP model (any format rclip reads) on a benchmark.\n"
+"\n"
+"Tasks:\n"
+"  sets             choice sets {\"id\", \"image_path\", \"sets\": [{\"tag\", \"gt\",\n"
+"                   \"neg\": [4]}]}: accuracy overall and per tag\n"
+"  rclip-retrieval  the same data; gallery = every true caption: R@1/5/10\n"
+"                   both ways, mean and median rank\n"
+"  retrieval        descriptive data, several captions per image\n"
+"                   (COCO/Flickr): R@1/5/10 both ways, mean and median rank\n"
+"  zeroshot         {\"image_path\", \"label\"} lines, label a class name or its\n"
+"                   0-based line in --classes: top-1, top-5, mean per-class\n"
+"                   recall\n"
+"DATA is a JSONL manifest (TSV too for retrieval), a shard list (.list) or a\n"
+"shard (.rcs); zeroshot reads manifests only.\n"
+"\n"
+"  -m, --model=PATH        the model: a Hugging Face CLIPModel directory or an\n"
+"                          open_clip directory or .safetensors file\n"
+"      --classes=FILE      zeroshot: class names, one per line\n"
+"      --templates=FILE    zeroshot: prompt templates, one per line, {} for\n"
+"                          the class name\n"
+"      --image-root=DIR    resolve relative image paths against DIR (default:\n"
+"                          the manifest's directory)\n"
+"      --json              write the report as JSON (with every item's result)\n"
+"  -o, --output=FILE       write the report to FILE (atomically) instead of\n"
+"                          standard output\n"
+"      --errors=FILE       sets: the failed items as JSONL\n"
+"      --bootstrap=N       95% confidence intervals from N bootstrap resamples\n"
+"      --seed=N            the bootstrap's random seed (default 1)\n"
+"      --compare=FILE      McNemar's test against an earlier --json report of\n"
+"                          the same task on the same items\n"
+"      --strict            a missing or unreadable image fails the run (default:\n"
+"                          skipped, with its items, and counted)\n"
+"  -b, --batch=N           inputs per forward pass (default 32)\n"
+"  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
+"  -q, --quiet             only errors on stderr\n"
+"  -v, --verbose           more detail on stderr\n"
+"  -h, --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"Exit status: 0 success, 1 failure (bad data, a missing image with --strict,\n"
+"a model that does not fit the data, I/O error), 2 usage error.\n"
+"See rclip-eval(1).\n";
+
+enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
+	OPT_COMPARE, OPT_STRICT, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{"model", required_argument, NULL, 'm'},
+	{"classes", required_argument, NULL, OPT_CLASSES},
+	{"templates", required_argument, NULL, OPT_TEMPLATES},
+	{"image-root", required_argument, NULL, OPT_ROOT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"output", required_argument, NULL, 'o'},
+	{"errors", required_argument, NULL, OPT_ERRORS},
+	{"bootstrap", required_argument, NULL, OPT_BOOT},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"compare", required_argument, NULL, OPT_COMPARE},
+	{"strict", no_argument, NULL, OPT_STRICT},
+	{"batch", required_argument, NULL, 'b'},
+	{"threads", required_argument, NULL, 'j'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	*o = (struct opts){.batch = 32, .seed = 1};
+	int c;
+	while ((c = getopt_long(argc, argv, "m:o:b:j:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case OPT_CLASSES: o->classes = optarg; break;
+		case OPT_TEMPLATES: o->templates = optarg; break;
+		case OPT_ROOT: o->image_root = optarg; break;
+		case OPT_JSON: o->json = 1; break;
+		case 'o': o->output = optarg; break;
+		case OPT_ERRORS: o->errors = optarg; break;
+		case OPT_BOOT:
+			if (rc_cli_int("--bootstrap", optarg, 1, 1000000, &o->bootstrap) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_SEED:
+			if (rc_cli_int("--seed", optarg, 0, LONG_MAX, &o->seed) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_COMPARE: o->compare = optarg; break;
+		case OPT_STRICT: o->strict = 1; break;
+		case 'b':
+			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case 'j':
+			if (rc_cli_int("--threads", optarg, 0, 4096, &o->threads) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case 'q': rc_cli_quiet(); break;
+		case 'v': rc_cli_verbose(); break;
+		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
+		default: return rc_cli_usage_error(NULL);
+		}
+	}
+	if (optind >= argc)
+		return rc_cli_usage_error("no task (expected sets, rclip-retrieval, retrieval or "
+			"zeroshot)");
+	/* the task may come first or anywhere: it is the first operand */
+	const char *task = argv[optind++];
+	for (int t = T_SETS; t <= T_ZS; t++)
+		if (!strcmp(task, task_names[t]))
+			o->task = t;
+	if (!o->task)
+		return rc_cli_usage_error("unknown task '%s' (expected sets, rclip-retrieval, "
+			"retrieval or zeroshot)", task);
+	if (optind >= argc)
+		return rc_cli_usage_error("no data: give a manifest, a shard list or a shard");
+	o->data = argv[optind++];
+	if (optind < argc)
+		return rc_cli_usage_error("unexpected argument '%s' (one DATA per run)", argv[optind]);
+	if (!o->model)
+		return rc_cli_usage_error("no model: give --model PATH");
+	if (o->task == T_ZS && (!o->classes || !o->templates))
+		return rc_cli_usage_error("zeroshot needs --classes FILE and --templates FILE");
+	if (o->task != T_ZS && (o->classes || o->templates))
+		return rc_cli_usage_error("--classes and --templates go with zeroshot");
+	if (o->errors && o->task != T_SETS)
+		return rc_cli_usage_error("--errors goes with sets");
+	return -1;
+}
+
+/* ================================================================ data */
+
+/* One choice set: its image, tag, and texts text .. text+4 (gt first). */
+struct cset {
+	uint32_t image, tag, text, index;
+};
+
+struct data {
+	struct rc_arena arena;
+	/* images, in input order */
+	struct rc_encode_image *img;
+	const char **key;          /* the item's id (record id, image path) */
+	const char **ipath;        /* image path as written in the data, or NULL */
+	const char **src;          /* the input file, for messages */
+	uint64_t *line;            /* its line, or record number in a shard */
+	uint8_t *in_shard;         /* line counts records */
+	size_t ni, cap_i;
+	/* texts */
+	const char **txt;
+	uint32_t *tlen, *owner;    /* owner: the text's image */
+	size_t nt, cap_t;
+	/* sets */
+	struct cset *set;
+	size_t ns, cap_s;
+	const char **tags;
+	size_t ntags, cap_tags;
+	/* zeroshot */
+	uint32_t *label;           /* per image */
+	size_t cap_l;
+	/* shards stay open: payloads point into them */
+	struct rc_shard **shards;
+	size_t nshards, cap_sh;
+};
+
+static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	return rc_grow((void **)pp, cap, need, elem);
+}
+
+static int add_image(struct data *d, const struct rc_encode_image *im, const char *key,
+	const char *ipath, const char *src, uint64_t line, int in_shard)
+{
+	size_t need = d->ni + 1, cap = d->cap_i;
+	int rc;
+	if ((rc = grow(&d->img, &cap, need, sizeof *d->img)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->key, &cap, need, sizeof *d->key)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->ipath, &cap, need, sizeof *d->ipath)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->src, &cap, need, sizeof *d->src)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->line, &cap, need, sizeof *d->line)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->in_shard, &cap, need, sizeof *d->in_shard)) < 0)
+		return rc;
+	cap = d->cap_i;
+	if ((rc = grow(&d->label, &cap, need, sizeof *d->label)) < 0)
+		return rc;
+	d->cap_i = cap;
+	d->img[d->ni] = *im;
+	d->key[d->ni] = key;
+	d->ipath[d->ni] = ipath;
+	d->src[d->ni] = src;
+	d->line[d->ni] = line;
+	d->in_shard[d->ni] = (uint8_t)in_shard;
+	d->label[d->ni] = 0;
+	d->ni++;
+	return 0;
+}
+
+static int add_text(struct data *d, const char *s, uint32_t len, uint32_t owner)
+{
+	size_t need = d->nt + 1, cap = d->cap_t;
+	int rc;
+	if ((rc = grow(&d->txt, &cap, need, sizeof *d->txt)) < 0)
+		return rc;
+	cap = d->cap_t;
+	if ((rc = grow(&d->tlen, &cap, need, sizeof *d->tlen)) < 0)
+		return rc;
+	cap = d->cap_t;
+	if ((rc = grow(&d->owner, &cap, need, sizeof *d->owner)) < 0)
+		return rc;
+	d->cap_t = cap;
+	d->txt[d->nt] = s;
+	d->tlen[d->nt] = len;
+	d->owner[d->nt] = owner;
+	d->nt++;
+	return 0;
+}
+
+static int tag_index(struct data *d, const char *s, uint32_t len, uint32_t *out)
+{
+	for (size_t i = 0; i < d->ntags; i++)
+		if (strlen(d->tags[i]) == len && !memcmp(d->tags[i], s, len)) {
+			*out = (uint32_t)i;
+			return 0;
+		}
+	char *t = rc_arena_strndup(&d->arena, s, len);
+	int rc;
+	if (!t)
+		return RC_E_NOMEM;
+	if ((rc = grow(&d->tags, &d->cap_tags, d->ntags + 1, sizeof *d->tags)) < 0)
+		return rc;
+	d->tags[d->ntags] = t;
+	*out = (uint32_t)d->ntags++;
+	return 0;
+}
+
+/* "FILE:LINE" or "SHARD: record N" of image i. */
+static const char *where(const struct data *d, size_t i, char *buf, size_t n)
+{
+	if (d->in_shard[i])
+		snprintf(buf, n, "%s: record %llu", d->src[i], (unsigned long long)d->line[i]);
+	else
+		snprintf(buf, n, "%s:%llu", d->src[i], (unsigned long long)d->line[i]);
+	return buf;
+}
+
+/* The texts of one record into the task's lists; image is its index.
+ * A set must have one tag, one true caption and exactly 4 negatives, none
+ * empty (the manifest reader checks this for JSONL; shards are checked
+ * here too). Returns 0, or RC_E_FORMAT with the reason in why. */
+static int add_record_texts(struct data *d, int task, const struct rc_record *rec,
+	uint32_t image, char *why, size_t nwhy)
+{
+	int rc;
+	if (task == T_RET) {
+		for (uint32_t k = 0; k < rec->ntexts; k++)
+			if (rec->texts[k].role == RC_ROLE_CAPTION &&
+			    (rc = add_text(d, rec->texts[k].s, rec->texts[k].len, image)) < 0)
+				return rc;
+		return 0;
+	}
+	int ngroups = 0;
+	for (uint32_t k = 0; k < rec->ntexts; k++)
+		if (rec->texts[k].group + 1 > ngroups)
+			ngroups = rec->texts[k].group + 1;
+	for (int g = 0; g < ngroups; g++) {
+		const struct rc_text *tag = NULL, *gt = NULL, *neg[4];
+		int nneg = 0, ntag = 0, ngt = 0;
+		for (uint32_t k = 0; k < rec->ntexts; k++) {
+			const struct rc_text *t = &rec->texts[k];
+			if (t->group != g)
+				continue;
+			if (t->len == 0) {
+				snprintf(why, nwhy, "set %d: an empty text", g);
+				return RC_E_FORMAT;
+			}
+			if (t->role == RC_ROLE_TAG)
+				tag = t, ntag++;
+			else if (t->role == RC_ROLE_GT)
+				gt = t, ngt++;
+			else if (t->role == RC_ROLE_NEG && nneg++ < 4)
+				neg[nneg - 1] = t;
+		}
+		if (ntag != 1 || ngt != 1 || nneg != 4) {
+			snprintf(why, nwhy, "set %d: %d tags, %d true captions and %d negatives "
+				"(expected 1, 1 and 4)", g, ntag, ngt, nneg);
+			return RC_E_FORMAT;
+		}
+		if (task == T_RRET) {
+			if ((rc = add_text(d, gt->s, gt->len, image)) < 0)
+				return rc;
+			continue;
+		}
+		struct cset cs = {.image = image, .text = (uint32_t)d->nt, .index = (uint32_t)g};
+		if ((rc = tag_index(d, tag->s, tag->len, &cs.tag)) < 0 ||
+		    (rc = add_text(d, gt->s, gt->len, image)) < 0)
+			return rc;
+		for (int q = 0; q < 4; q++)
+			if ((rc = add_text(d, neg[q]->s, neg[q]->len, image)) < 0)
+				return rc;
+		if ((rc = grow(&d->set, &d->cap_s, d->ns + 1, sizeof *d->set)) < 0)
+			return rc;
+		d->set[d->ns++] = cs;
+	}
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* The directory relative image paths of path are resolved against. */
+static void image_root(const struct opts *o, const char *path, char *root, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+	if (o->image_root)
+		snprintf(root, n, "%s", o->image_root);
+	else if (!slash || !strcmp(path, "-"))
+		root[0] = 0;
+	else if (slash == path)
+		snprintf(root, n, "/");
+	else
+		snprintf(root, n, "%.*s", (int)(slash - path), path);
+}
+
+static char *join(struct rc_arena *a, const char *root, const char *path)
+{
+	if (path[0] == '/' || !*root)
+		return rc_arena_strdup(a, path);
+	size_t la = strlen(root), lb = strlen(path);
+	char *p = rc_arena_alloc(a, la + lb + 2);
+	if (p) {
+		memcpy(p, root, la);
+		p[la] = '/';
+		memcpy(p + la + 1, path, lb + 1);
+	}
+	return p;
+}
+
+/* A JSONL (or, for retrieval, TSV) manifest of the task's schema. A
+ * malformed line fails the run: a benchmark with items silently dropped
+ * would not be the benchmark. Retrieval merges adjacent lines of the same
+ * image (a TSV with one caption per line). */
+static int read_manifest(const struct opts *o, struct data *d)
+{
+	char root[4096], why[256], w[4400];
+	image_root(o, o->data, root, sizeof root);
+	int schema = o->task == T_RET ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	struct rc_manifest *mf;
+	int rc = rc_manifest_open(&mf, o->data, schema,
+		o->task == T_RET ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
+	if (rc < 0)
+		return rc;
+	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
+	struct rc_record rec;
+	const char *img;
+	uint64_t line;
+	while ((rc = rc_manifest_next(mf, &d->arena, &rec, &img, &line, why, sizeof why)) != 0) {
+		if (rc == RC_E_FORMAT) {
+			rc_log_error(rc, "%s:%llu: %s", name, (unsigned long long)line, why);
+			break;
+		}
+		if (rc < 0)
+			break;
+		uint32_t image = (uint32_t)d->ni;
+		if (o->task == T_RET && d->ni && d->ipath[d->ni - 1] &&
+		    !strcmp(d->ipath[d->ni - 1], img)) {
+			image--; /* another caption of the same image */
+		} else {
+			struct rc_encode_image im = {.path = join(&d->arena, root, img)};
+			const char *key = rec.key ? rc_arena_strndup(&d->arena, rec.key, rec.key_len) : img;
+			if (!im.path || !key ||
+			    (rc = add_image(d, &im, key, img, name, line, 0)) < 0) {
+				rc = RC_E_NOMEM;
+				break;
+			}
+		}
+		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
+			if (rc == RC_E_FORMAT)
+				rc_log_error(rc, "%s: %s", where(d, image, w, sizeof w), why);
+			break;
+		}
+	}
+	rc_manifest_close(mf);
+	return rc;
+}
+
+/* The records of one shard; it stays open (payloads point into it). */
+static int read_shard(const struct opts *o, struct data *d, const char *path, int S)
+{
+	struct rc_shard *s;
+	int rc = rc_shard_open(&s, path);
+	if (rc < 0)
+		return rc;
+	if ((rc = grow(&d->shards, &d->cap_sh, d->nshards + 1, sizeof *d->shards)) < 0) {
+		rc_shard_close(s);
+		return rc;
+	}
+	d->shards[d->nshards++] = s;
+	const struct rc_shard_info *in = rc_shard_info(s);
+	int want = o->task == T_RET ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	if ((int)in->image_size != S) {
+		rc_log_error(RC_E_FORMAT, "%s: images are %ux%u, the model takes %dx%d", path,
+			in->image_size, in->image_size, S, S);
+		rc_log_hint("shard the data again with rclip-shard -s %d", S);
+		return RC_E_FORMAT;
+	}
+	if (in->schema != (uint32_t)want && in->schema != RC_SCHEMA_NONE)
+		return rc_log_error(RC_E_FORMAT, "%s: a %s shard, %s needs %s records", path,
+			rc_shard_schema_name((int)in->schema), task_names[o->task],
+			rc_shard_schema_name(want));
+	char why[256], w[4400];
+	for (uint64_t i = 0; i < rc_shard_count(s); i++) {
+		struct rc_record rec;
+		if ((rc = rc_shard_read(s, i, &rec, &d->arena)) < 0) /* logged */
+			return rc;
+		if (rec.schema != want)
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: a %s record", path,
+				(unsigned long long)i, rc_shard_schema_name(rec.schema));
+		const char *key = rc_arena_strndup(&d->arena, rec.key ? rec.key : "", rec.key_len);
+		if (!key)
+			return RC_E_NOMEM;
+		struct rc_encode_image im = {.data = rec.image, .len = rec.image_len,
+			.store = (int)in->store};
+		uint32_t image = (uint32_t)d->ni;
+		if ((rc = add_image(d, &im, key, NULL, path, i, 1)) < 0)
+			return rc;
+		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
+			if (rc == RC_E_FORMAT)
+				rc_log_error(rc, "%s: %s", where(d, image, w, sizeof w), why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int read_data(const struct opts *o, struct data *d, int S)
+{
+	if (ends_with(o->data, ".list")) {
+		struct rc_shard_list l;
+		rc_shard_list_init(&l);
+		int rc = rc_shard_list_read(&l, o->data);
+		for (size_t i = 0; rc == 0 && i < l.n; i++)
+			rc = read_shard(o, d, l.e[i].full, S);
+		rc_shard_list_free(&l);
+		return rc;
+	}
+	if (ends_with(o->data, ".rcs"))
+		return read_shard(o, d, o->data, S);
+	if (rc_manifest_format_of(o->data) == RC_MANIFEST_TAR) {
+		rc_log_error(RC_E_UNSUPPORTED, "%s: webdataset tars are not read directly", o->data);
+		rc_log_hint("shard it first: rclip-shard -s %d -o PREFIX %s, then evaluate PREFIX.list",
+			S, o->data);
+		return RC_E_UNSUPPORTED;
+	}
+	return read_manifest(o, d);
+}
+
+/* ---------------------------------------------------------------- zeroshot */
+
+struct lines {
+	char **s;
+	uint32_t *len;
+	size_t n, cap;
+};
+
+static void lines_free(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->s[i]);
+	free(l->s);
+	free(l->len);
+}
+
+/* Non-empty lines of path (a trailing '\r' dropped); an empty line is an
+ * error, and so is a template without "{}". */
+static int read_lines(const char *path, struct lines *l, int templates)
+{
+	FILE *f;
+	int rc = rc_io_open_read(path, &f);
+	if (rc < 0)
+		return rc;
+	struct rc_io_lines lr;
+	rc_io_lines_init(&lr, f, path);
+	while ((rc = rc_io_lines_next(&lr)) > 0) {
+		size_t n = lr.len;
+		if (n && lr.line[n - 1] == '\r')
+			n--;
+		if (n == 0 || strlen(lr.line) < n) {
+			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s", path,
+				(unsigned long long)lr.lineno, n ? "a NUL byte" : "an empty line");
+			break;
+		}
+		lr.line[n] = 0;
+		if (templates && !strstr(lr.line, "{}")) {
+			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: no {} in the template", path,
+				(unsigned long long)lr.lineno);
+			break;
+		}
+		size_t cap = l->cap;
+		if ((rc = grow(&l->s, &cap, l->n + 1, sizeof *l->s)) < 0 ||
+		    (rc = grow(&l->len, &l->cap, l->n + 1, sizeof *l->len)) < 0)
+			break;
+		if (!(l->s[l->n] = rc_strdup(lr.line))) {
+			rc = RC_E_NOMEM;
+			break;
+		}
+		l->len[l->n++] = (uint32_t)n;
+	}
+	rc_io_lines_free(&lr);
+	int rc2 = rc_io_close(f, path);
+	if (rc == 0 && rc2 == 0 && l->n == 0)
+		rc = rc_log_error(RC_E_FORMAT, "%s: no %s", path, templates ? "templates" : "classes");
+	return rc < 0 ? rc : rc2;
+}
+
+/* Zero-shot data: {"image_path": P, "label": NAME or INDEX} per line. */
+static int read_zeroshot(const struct opts *o, struct data *d, const struct lines *cls)
+{
+	char root[4096];
+	image_root(o, o->data, root, sizeof root);
+	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
+	FILE *f;
+	int rc = rc_io_open_read(o->data, &f);
+	if (rc < 0)
+		return rc;
+	struct rc_io_lines lr;
+	rc_io_lines_init(&lr, f, name);
+	while ((rc = rc_io_lines_next(&lr)) > 0) {
+		size_t sp = strspn(lr.line, " \t\r");
+		if (sp == lr.len)
+			continue;
+		json_error_t je;
+		json_t *j = json_loadb(lr.line, lr.len, 0, &je);
+		const char *why = NULL;
+		json_t *p = j ? json_object_get(j, "image_path") : NULL;
+		json_t *lab = j ? json_object_get(j, "label") : NULL;
+		long long idx = -1;
+		if (!j)
+			why = je.text;
+		else if (!json_is_object(j))
+			why = "not a JSON object";
+		else if (!json_is_string(p) || !json_string_length(p))
+			why = "no image_path string";
+		else if (json_is_integer(lab)) {
+			idx = json_integer_value(lab);
+			if (idx < 0 || (size_t)idx >= cls->n)
+				why = "label index out of range of the classes";
+		} else if (json_is_string(lab)) {
+			for (size_t c = 0; c < cls->n && idx < 0; c++)
+				if (!strcmp(cls->s[c], json_string_value(lab)))
+					idx = (long long)c;
+			if (idx < 0)
+				why = "label is not one of the classes";
+		} else {
+			why = "no label (a class name or a 0-based index)";
+		}
+		if (why) {
+			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s", name, (unsigned long long)lr.lineno,
+				why);
+			json_decref(j);
+			break;
+		}
+		const char *ip = rc_arena_strdup(&d->arena, json_string_value(p));
+		struct rc_encode_image im = {.path = ip ? join(&d->arena, root, ip) : NULL};
+		json_decref(j);
+		if (!im.path || (rc = add_image(d, &im, ip, ip, name, lr.lineno, 0)) < 0) {
+			rc = RC_E_NOMEM;
+			break;
+		}
+		d->label[d->ni - 1] = (uint32_t)idx;
+	}
+	rc_io_lines_free(&lr);
+	int rc2 = rc_io_close(f, name);
+	return rc < 0 ? rc : rc2;
+}
+
+/* "{}" of the template replaced by the class name, every occurrence. */
+static char *fill_template(struct rc_arena *a, const char *t, const char *name, uint32_t *len)
+{
+	size_t n = 0, ln = strlen(name);
+	for (const char *p = t; *p; p++)
+		n += p[0] == '{' && p[1] == '}' ? (p++, ln) : 1;
+	char *s = rc_arena_alloc(a, n + 1), *q = s;
+	if (!s)
+		return NULL;
+	for (const char *p = t; *p; p++) {
+		if (p[0] == '{' && p[1] == '}') {
+			memcpy(q, name, ln);
+			q += ln;
+			p++;
+		} else {
+			*q++ = *p;
+		}
+	}
+	*q = 0;
+	*len = (uint32_t)n;
+	return s;
+}
+
+static void data_free(struct data *d)
+{
+	for (size_t i = 0; i < d->nshards; i++)
+		rc_shard_close(d->shards[i]);
+	free(d->shards);
+	free(d->img);
+	free(d->key);
+	free(d->ipath);
+	free(d->src);
+	free(d->line);
+	free(d->in_shard);
+	free(d->label);
+	free(d->txt);
+	free(d->tlen);
+	free(d->owner);
+	free(d->set);
+	free(d->tags);
+	rc_arena_free(&d->arena);
+}
+
+/* ================================================================ run */
+
+struct run {
+	const struct opts *o;
+	struct rc_clip *m;
+	struct rc_bpe *bpe;
+	struct rc_encoder *enc;
+	int nthreads, D;
+	struct data d;
+	struct lines cls, tmpl;
+	float *iemb, *temb;        /* [ni,D], [nt,D] */
+	uint8_t *ok;               /* [ni] the image was read */
+	size_t skipped, skipped_items, warned;
+	int strict_fail;
+	json_t *report;            /* built by the task */
+	json_t *items;             /* per-item results: {"id", "correct", ...} */
+	json_t *order;             /* the metrics' names in the order made, for the table */
+	struct rc_progress prog;
+};
+
+static void on_bad_image(void *ctx, size_t i, const char *why)
+{
+	struct run *r = ctx;
+	char w[4400];
+	where(&r->d, i, w, sizeof w);
+	if (r->o->strict) {
+		if (!r->strict_fail)
+			rc_log_error(RC_E_NOTFOUND, "%s: %s", w, why);
+		r->strict_fail = 1;
+		return;
+	}
+	r->skipped++;
+	if (r->warned++ < 5)
+		rc_log_warn("%s: %s (skipped)", w, why);
+}
+
+static int file_exists(const char *dir, const char *name, char *buf, size_t n)
+{
+	FILE *f;
+	if (snprintf(buf, n, "%s/%s", dir, name) >= (int)n || !(f = fopen(buf, "rb")))
+		return 0;
+	fclose(f);
+	return 1;
+}
+
+static int setup(struct run *r)
+{
+	const struct opts *o = r->o;
+	if (rc_clip_load_any(&r->m, o->model, NULL, NULL) < 0)
+		return -1;
+	r->D = r->m->cfg.projection_dim;
+	char merges[4352], vocab[4352];
+	int rc = file_exists(o->model, "merges.txt", merges, sizeof merges) &&
+			file_exists(o->model, "vocab.json", vocab, sizeof vocab)
+		? rc_bpe_load(&r->bpe, merges, vocab) : rc_bpe_load(&r->bpe, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	if (r->m->cfg.text.max_position < 2)
+		return rc_log_error(RC_E_UNSUPPORTED, "%s: the model has no text tower (a vision "
+			"model?): it cannot score captions", o->model);
+	return rc_encoder_new(&r->enc, r->m, r->bpe, (int)o->batch, r->nthreads);
+}
+
+/* Images of the data that could not be read are dropped here with every
+ * text and set of theirs, so the metrics see only complete items. */
+static int drop_skipped(struct run *r)
+{
+	struct data *d = &r->d;
+	size_t D = (size_t)r->D;
+	uint32_t *map = rc_malloc((d->ni ? d->ni : 1) * sizeof *map);
+	if (!map)
+		return RC_E_NOMEM;
+	size_t g = 0;
+	for (size_t i = 0; i < d->ni; i++) {
+		map[i] = (uint32_t)g;
+		if (!r->ok[i])
+			continue;
+		if (g != i) {
+			memmove(r->iemb + g * D, r->iemb + i * D, D * sizeof *r->iemb);
+			d->img[g] = d->img[i];
+			d->key[g] = d->key[i];
+			d->ipath[g] = d->ipath[i];
+			d->src[g] = d->src[i];
+			d->line[g] = d->line[i];
+			d->in_shard[g] = d->in_shard[i];
+			d->label[g] = d->label[i];
+		}
+		g++;
+	}
+	size_t nt = 0, ns = 0;
+	if (r->o->task == T_SETS) {
+		for (size_t s = 0; s < d->ns; s++) {
+			struct cset cs = d->set[s];
+			if (!r->ok[cs.image]) {
+				r->skipped_items++;
+				continue;
+			}
+			for (int q = 0; q < 5; q++) {
+				d->txt[nt + (size_t)q] = d->txt[cs.text + (uint32_t)q];
+				d->tlen[nt + (size_t)q] = d->tlen[cs.text + (uint32_t)q];
+				d->owner[nt + (size_t)q] = map[cs.image];
+			}
+			cs.image = map[cs.image];
+			cs.text = (uint32_t)nt;
+			nt += 5;
+			d->set[ns++] = cs;
+		}
+		d->ns = ns;
+	} else if (r->o->task != T_ZS) {
+		for (size_t j = 0; j < d->nt; j++) {
+			if (!r->ok[d->owner[j]])
+				continue;
+			d->txt[nt] = d->txt[j];
+			d->tlen[nt] = d->tlen[j];
+			d->owner[nt++] = map[d->owner[j]];
+		}
+		r->skipped_items = d->ni - g;
+	} else {
+		nt = d->nt;
+		r->skipped_items = d->ni - g;
+	}
+	d->nt = nt;
+	d->ni = g;
+	free(map);
+	return 0;
+}
+
+/* The texts' embeddings; a token outside the model's vocabulary names
+ * the text's source. */
+static int encode_texts(struct run *r)
+{
+	struct data *d = &r->d;
+	size_t bad = 0;
+	r->temb = rc_malloc((d->nt ? d->nt : 1) * (size_t)r->D * sizeof *r->temb);
+	if (!r->temb)
+		return RC_E_NOMEM;
+	int rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
+	if (rc == RC_E_RANGE) {
+		char w[4400];
+		if (r->o->task == T_ZS)
+			snprintf(w, sizeof w, "%s:%zu", r->o->classes, bad / r->tmpl.n + 1);
+		else
+			where(d, d->owner[bad], w, sizeof w);
+		rc_log_error(rc, "%s: \"%.*s\" has token ids outside the model's vocabulary of %d",
+			w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad],
+			r->m->cfg.text.vocab_size);
+		rc_log_hint("%s was not made for the CLIP tokenizer (%zu ids)", r->o->model,
+			rc_bpe_vocab_size(r->bpe));
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+/* A rate with its counts (and its bootstrap interval) into the report's
+ * "metrics" object under name. */
+static int add_metric(struct run *r, json_t *metrics, const char *name, size_t hits,
+	size_t total, const uint8_t *hit)
+{
+	json_t *m = json_pack("{s:I, s:I, s:f}", "hits", (json_int_t)hits, "total",
+		(json_int_t)total, "rate", total ? (double)hits / (double)total : 0.0);
+	if (!m)
+		return RC_E_NOMEM;
+	if (r->o->bootstrap && hit) {
+		double lo, hi;
+		int rc = rc_eval_bootstrap(hit, total, (int)r->o->bootstrap, (uint64_t)r->o->seed,
+			&lo, &hi);
+		if (rc < 0) {
+			json_decref(m);
+			return rc;
+		}
+		json_object_set_new(m, "ci95", json_pack("[f, f]", lo, hi));
+	}
+	if (metrics == json_object_get(r->report, "metrics"))
+		json_array_append_new(r->order, json_string(name));
+	json_object_set_new(metrics, name, m);
+	return 0;
+}
+
+/* A number (a mean rank, a recall) into metrics, in order. */
+static void add_real(struct run *r, json_t *metrics, const char *name, double v)
+{
+	json_array_append_new(r->order, json_string(name));
+	json_object_set_new(metrics, name, json_real(v));
+}
+
+static int item(struct run *r, const char *id, int correct, json_t *extra)
+{
+	json_t *it = json_pack("{s:s, s:b}", "id", id, "correct", correct);
+	if (!it)
+		return RC_E_NOMEM;
+	if (extra) {
+		json_object_update(it, extra);
+		json_decref(extra);
+	}
+	json_array_append_new(r->items, it);
+	return 0;
+}
+
+static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
+{
+	struct data *d = &r->d;
+	size_t D = (size_t)r->D, nt = d->ntags;
+	uint8_t *hit = rc_malloc(d->ns ? d->ns : 1), *sub = rc_malloc(d->ns ? d->ns : 1);
+	size_t *c = rc_calloc(nt + 1, sizeof *c), *n = rc_calloc(nt + 1, sizeof *n);
+	int rc = RC_E_NOMEM;
+	if (!hit || !sub || !c || !n)
+		goto out;
+	float *cand = rc_malloc(5 * D * sizeof *cand);
+	if (!cand)
+		goto out;
+	for (size_t s = 0; s < d->ns; s++) {
+		const struct cset *cs = &d->set[s];
+		float sc[5];
+		int choice;
+		for (int q = 0; q < 5; q++)
+			memcpy(cand + (size_t)q * D, r->temb + (cs->text + (size_t)q) * D, D * sizeof *cand);
+		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, cand, 5, D, sc, &choice);
+		c[cs->tag] += hit[s];
+		n[cs->tag]++;
+		char id[4400];
+		snprintf(id, sizeof id, "%s#%u", d->key[cs->image], cs->index);
+		json_t *scores = json_pack("[f,f,f,f,f]", sc[0], sc[1], sc[2], sc[3], sc[4]);
+		if ((rc = item(r, id, hit[s], json_pack("{s:s, s:i}", "tag", d->tags[cs->tag],
+			     "choice", choice))) < 0) {
+			json_decref(scores);
+			free(cand);
+			goto out;
+		}
+		if (!hit[s] && errors_out) {
+			json_t *e = json_pack("{s:s, s:s, s:i, s:s, s:s%, s:s%, s:i, s:O}", "id",
+				d->key[cs->image], "image_path", d->ipath[cs->image] ? d->ipath[cs->image] : "",
+				"set", cs->index, "tag", d->tags[cs->tag], "gt", d->txt[cs->text],
+				(size_t)d->tlen[cs->text], "chosen", d->txt[cs->text + (uint32_t)choice],
+				(size_t)d->tlen[cs->text + (uint32_t)choice], "choice", choice, "scores",
+				scores);
+			json_array_append_new(errors_out, e);
+		}
+		json_decref(scores);
+	}
+	free(cand);
+	json_t *tags = json_object();
+	json_object_set_new(metrics, "tags", tags);
+	for (size_t t = 0; t < nt; t++) {
+		size_t k = 0;
+		for (size_t s = 0; s < d->ns; s++)
+			if (d->set[s].tag == t)
+				sub[k++] = hit[s];
+		if (n[t] && (rc = add_metric(r, tags, d->tags[t], c[t], n[t], sub)) < 0)
+			goto out;
+	}
+	size_t all = 0;
+	for (size_t s = 0; s < d->ns; s++)
+		all += hit[s];
+	rc = add_metric(r, metrics, "overall", all, d->ns, hit);
+out:
+	free(hit);
+	free(sub);
+	free(c);
+	free(n);
+	return rc;
+}
+
+static int rank_metrics(struct run *r, json_t *metrics, const char *dir, const uint32_t *rank,
+	size_t n, uint8_t *hit)
+{
+	static const uint32_t K[] = {1, 5, 10};
+	size_t counted = 0;
+	for (size_t i = 0; i < n; i++)
+		counted += rank[i] != 0;
+	for (size_t k = 0; k < 3; k++) {
+		char name[32];
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (rank[i])
+				hit[m++] = rank[i] <= K[k];
+		snprintf(name, sizeof name, "%s R@%u", dir, K[k]);
+		int rc = add_metric(r, metrics, name, rc_eval_hits(rank, n, K[k]), counted, hit);
+		if (rc < 0)
+			return rc;
+	}
+	double mean, median;
+	if (rc_eval_rank_stats(rank, n, &mean, &median) < 0)
+		return RC_E_NOMEM;
+	char name[64];
+	snprintf(name, sizeof name, "%s mean rank", dir);
+	add_real(r, metrics, name, mean);
+	snprintf(name, sizeof name, "%s median rank", dir);
+	add_real(r, metrics, name, median);
+	return 0;
+}
+
+static int run_retrieval(struct run *r, json_t *metrics)
+{
+	struct data *d = &r->d;
+	uint32_t *i2t = rc_calloc(d->ni ? d->ni : 1, sizeof *i2t);
+	uint32_t *t2i = rc_calloc(d->nt ? d->nt : 1, sizeof *t2i);
+	uint8_t *hit = rc_malloc(d->ni + d->nt + 1);
+	int rc = RC_E_NOMEM;
+	if (!i2t || !t2i || !hit)
+		goto out;
+	if ((rc = rc_eval_ranks(r->iemb, d->ni, r->temb, d->nt, (size_t)r->D, d->owner, i2t,
+		     t2i)) < 0)
+		goto out;
+	if ((rc = rank_metrics(r, metrics, "I2T", i2t, d->ni, hit)) < 0 ||
+	    (rc = rank_metrics(r, metrics, "T2I", t2i, d->nt, hit)) < 0)
+		goto out;
+	for (size_t i = 0; i < d->ni; i++)
+		if (i2t[i] && (rc = item(r, d->key[i], i2t[i] == 1,
+				     json_pack("{s:i}", "rank", (int)i2t[i]))) < 0)
+			goto out;
+out:
+	free(i2t);
+	free(t2i);
+	free(hit);
+	return rc;
+}
+
+static int run_zeroshot(struct run *r, json_t *metrics)
+{
+	struct data *d = &r->d;
+	size_t D = (size_t)r->D, nc = r->cls.n, nT = r->tmpl.n;
+	float *cls = rc_malloc((nc ? nc : 1) * D * sizeof *cls);
+	uint32_t *rank = rc_malloc((d->ni ? d->ni : 1) * sizeof *rank);
+	uint32_t *pred = rc_malloc((d->ni ? d->ni : 1) * sizeof *pred);
+	uint8_t *hit = rc_malloc(d->ni + 1);
+	size_t *per = rc_calloc(nc, sizeof *per), *cnt = rc_calloc(nc, sizeof *cnt);
+	int rc = RC_E_NOMEM;
+	if (!cls || !rank || !pred || !hit || !per || !cnt)
+		goto out;
+	for (size_t c = 0; c < nc; c++)
+		rc_eval_class_embed(r->temb + c * nT * D, nT, D, cls + c * D);
+	if ((rc = rc_eval_label_ranks(r->iemb, d->ni, cls, nc, D, d->label, rank, pred)) < 0)
+		goto out;
+	for (int k = 1; k <= 5; k += 4) {
+		for (size_t i = 0; i < d->ni; i++)
+			hit[i] = rank[i] <= (uint32_t)k;
+		if ((rc = add_metric(r, metrics, k == 1 ? "top-1" : "top-5",
+			     rc_eval_hits(rank, d->ni, (uint32_t)k), d->ni, hit)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < d->ni; i++) {
+		cnt[d->label[i]]++;
+		per[d->label[i]] += rank[i] == 1;
+		if ((rc = item(r, d->key[i], rank[i] == 1, json_pack("{s:s, s:s, s:i}", "label",
+			     r->cls.s[d->label[i]], "pred", r->cls.s[pred[i]], "rank", (int)rank[i]))) < 0)
+			goto out;
+	}
+	double sum = 0;
+	size_t present = 0;
+	for (size_t c = 0; c < nc; c++)
+		if (cnt[c]) {
+			sum += (double)per[c] / (double)cnt[c];
+			present++;
+		}
+	add_real(r, metrics, "mean per-class recall", present ? sum / (double)present : 0.0);
+	json_object_set_new(metrics, "classes present", json_integer((json_int_t)present));
+	rc = 0;
+out:
+	free(cls);
+	free(rank);
+	free(pred);
+	free(hit);
+	free(per);
+	free(cnt);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- compare */
+
+struct pair {
+	const char *id;
+	int correct;
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+	return strcmp(((const struct pair *)a)->id, ((const struct pair *)b)->id);
+}
+
+/* Items of a report as sorted (id, correct) pairs; what names it. */
+static int pairs_of(json_t *items, const char *what, struct pair **out, size_t *n)
+{
+	size_t k = json_array_size(items);
+	struct pair *p = rc_malloc((k ? k : 1) * sizeof *p);
+	if (!p)
+		return RC_E_NOMEM;
+	for (size_t i = 0; i < k; i++) {
+		json_t *it = json_array_get(items, i);
+		json_t *id = json_object_get(it, "id"), *c = json_object_get(it, "correct");
+		if (!json_is_string(id) || !json_is_boolean(c)) {
+			free(p);
+			return rc_log_error(RC_E_FORMAT, "%s: item %zu has no \"id\" and \"correct\"", what,
+				i + 1);
+		}
+		p[i] = (struct pair){json_string_value(id), json_is_true(c)};
+	}
+	qsort(p, k, sizeof *p, cmp_pair);
+	for (size_t i = 1; i < k; i++)
+		if (!strcmp(p[i].id, p[i - 1].id)) {
+			rc_log_error(RC_E_FORMAT, "%s: item \"%s\" appears twice: McNemar's test needs "
+				"items with unique ids", what, p[i].id);
+			free(p);
+			return RC_E_FORMAT;
+		}
+	*out = p;
+	*n = k;
+	return 0;
+}
+
+static int compare(struct run *r)
+{
+	const char *path = r->o->compare;
+	json_error_t je;
+	json_t *other = json_load_file(path, 0, &je);
+	struct pair *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	int rc = RC_E_FORMAT;
+	if (!other) {
+		rc_log_error(RC_E_FORMAT, "%s:%d: %s", path, je.line, je.text);
+		return rc;
+	}
+	json_t *task = json_object_get(other, "task");
+	if (!json_is_string(task) || strcmp(json_string_value(task), task_names[r->o->task])) {
+		rc_log_error(rc, "%s: not a --json report of %s", path, task_names[r->o->task]);
+		goto out;
+	}
+	if ((rc = pairs_of(r->items, "this run", &a, &na)) < 0 ||
+	    (rc = pairs_of(json_object_get(other, "items"), path, &b, &nb)) < 0)
+		goto out;
+	uint64_t both = 0, only_a = 0, only_b = 0, neither = 0;
+	for (size_t i = 0; i < na || i < nb; i++) {
+		int c = i >= na ? 1 : i >= nb ? -1 : strcmp(a[i].id, b[i].id);
+		if (c) {
+			rc = rc_log_error(RC_E_FORMAT, "%s: item \"%s\" is %s: compare runs on the same "
+				"items", path, c < 0 ? a[i].id : b[i].id,
+				c < 0 ? "not in it, only in this run" : "not in this run");
+			goto out;
+		}
+		both += a[i].correct && b[i].correct;
+		only_a += a[i].correct && !b[i].correct;
+		only_b += !a[i].correct && b[i].correct;
+		neither += !a[i].correct && !b[i].correct;
+	}
+	struct rc_eval_mcnemar t;
+	rc_eval_mcnemar(only_a, only_b, &t);
+	json_object_set_new(r->report, "compare", json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, "
+		"s:f, s:f}", "other", path, "items", (json_int_t)na, "both_correct", (json_int_t)both,
+		"only_this", (json_int_t)only_a, "only_other", (json_int_t)only_b, "neither",
+		(json_int_t)neither, "p_exact", t.p_exact, "chi2", t.chi2, "p_chi2", t.p_chi2));
+	rc = 0;
+out:
+	free(a);
+	free(b);
+	json_decref(other);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void table_row(FILE *f, int w, const char *name, json_t *m)
+{
+	json_int_t h = json_integer_value(json_object_get(m, "hits"));
+	json_int_t n = json_integer_value(json_object_get(m, "total"));
+	double rate = json_real_value(json_object_get(m, "rate"));
+	fprintf(f, "%-*s %9lld %9lld %8.2f", w, name, (long long)h, (long long)n, 100 * rate);
+	json_t *ci = json_object_get(m, "ci95");
+	if (ci)
+		fprintf(f, "  [%6.2f, %6.2f]", 100 * json_real_value(json_array_get(ci, 0)),
+			100 * json_real_value(json_array_get(ci, 1)));
+	fputc('\n', f);
+}
+
+static void table(FILE *f, const struct run *r)
+{
+	json_t *metrics = json_object_get(r->report, "metrics");
+	json_t *tags = json_object_get(metrics, "tags");
+	size_t i;
+	json_t *v;
+	int w = 7;
+	json_array_foreach(r->order, i, v)
+		if ((int)strlen(json_string_value(v)) > w)
+			w = (int)strlen(json_string_value(v));
+	for (i = 0; i < r->d.ntags; i++)
+		if ((int)strlen(r->d.tags[i]) > w)
+			w = (int)strlen(r->d.tags[i]);
+	fprintf(f, "%-*s %9s %9s %8s%s\n", w, r->o->task == T_SETS ? "tag" : "metric", "hits",
+		"total", "rate %", r->o->bootstrap ? "  95% CI" : "");
+	/* tags in order of first appearance, then the metrics in the order made */
+	for (i = 0; i < r->d.ntags; i++)
+		if ((v = json_object_get(tags, r->d.tags[i])))
+			table_row(f, w, r->d.tags[i], v);
+	json_t *name;
+	json_array_foreach(r->order, i, name) {
+		const char *k = json_string_value(name);
+		v = json_object_get(metrics, k);
+		if (json_is_object(v))
+			table_row(f, w, k, v);
+		else if (strstr(k, "recall"))
+			fprintf(f, "%-*s %9s %9s %8.2f\n", w, k, "", "", 100 * json_real_value(v));
+		else if (json_is_real(v))
+			fprintf(f, "%-*s %9s %9s %8.2f\n", w, k, "", "", json_real_value(v));
+	}
+	json_t *cmp = json_object_get(r->report, "compare");
+	if (cmp)
+		fprintf(f, "compare with %s (%lld items): both correct %lld, only this run %lld, "
+			"only the other %lld, neither %lld\nMcNemar: exact p = %.4g, chi-square %.4g "
+			"(p = %.4g)\n", json_string_value(json_object_get(cmp, "other")),
+			(long long)json_integer_value(json_object_get(cmp, "items")),
+			(long long)json_integer_value(json_object_get(cmp, "both_correct")),
+			(long long)json_integer_value(json_object_get(cmp, "only_this")),
+			(long long)json_integer_value(json_object_get(cmp, "only_other")),
+			(long long)json_integer_value(json_object_get(cmp, "neither")),
+			json_real_value(json_object_get(cmp, "p_exact")),
+			json_real_value(json_object_get(cmp, "chi2")),
+			json_real_value(json_object_get(cmp, "p_chi2")));
+	if (r->skipped)
+		fprintf(f, "skipped: %zu unreadable image%s%s\n", r->skipped, r->skipped > 1 ? "s" : "",
+			r->o->task == T_SETS ? (r->skipped_items == 1 ? ", 1 set" : ", with their sets") : "");
+}
+
+static int write_text(const char *path, const char *txt)
+{
+	struct rc_atomic_file af;
+	int rc = rc_atomic_open(&af, path);
+	if (rc == 0 && (rc = rc_io_write_all(af.f, txt, strlen(txt), path)) == 0)
+		rc = rc_atomic_commit(&af);
+	rc_atomic_abort(&af);
+	return rc;
+}
+
+/* The report as a table or JSON, and the --errors JSONL, each whole. */
+static int write_outputs(struct run *r, json_t *errors_out)
+{
+	const struct opts *o = r->o;
+	char *txt = NULL, *errs = NULL;
+	size_t n = 0;
+	int rc = RC_E_NOMEM;
+	if (o->json) {
+		txt = json_dumps(r->report, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		if (txt) {
+			char *t2 = realloc(txt, strlen(txt) + 2);
+			if (t2)
+				strcat(txt = t2, "\n");
+		}
+	} else {
+		FILE *mem = open_memstream(&txt, &n);
+		if (mem) {
+			table(mem, r);
+			fclose(mem);
+		}
+	}
+	if (!txt)
+		goto out;
+	if (errors_out) {
+		FILE *mem = open_memstream(&errs, &n);
+		if (!mem)
+			goto out;
+		size_t i;
+		json_t *e;
+		json_array_foreach(errors_out, i, e) {
+			char *line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+			if (line)
+				fprintf(mem, "%s\n", line);
+			free(line);
+		}
+		fclose(mem);
+		if (!errs)
+			goto out;
+	}
+	/* the errors first: a report on stdout cannot be taken back */
+	if ((errs && (rc = write_text(o->errors, errs)) < 0) ||
+	    (rc = write_text(o->output ? o->output : "-", txt)) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(txt);
+	free(errs);
+	return rc;
+}
+
+/* ================================================================ main */
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int evaluate(struct run *r)
+{
+	const struct opts *o = r->o;
+	struct data *d = &r->d;
+	int rc;
+	if ((rc = setup(r)) < 0)
+		return rc;
+	if (o->task == T_ZS) {
+		if ((rc = read_lines(o->classes, &r->cls, 0)) < 0 ||
+		    (rc = read_lines(o->templates, &r->tmpl, 1)) < 0 ||
+		    (rc = read_zeroshot(o, d, &r->cls)) < 0)
+			return rc;
+		for (size_t c = 0; c < r->cls.n; c++)
+			for (size_t t = 0; t < r->tmpl.n; t++) {
+				uint32_t len;
+				char *s = fill_template(&d->arena, r->tmpl.s[t], r->cls.s[c], &len);
+				if (!s || (rc = add_text(d, s, len, 0)) < 0)
+					return RC_E_NOMEM;
+			}
+	} else if ((rc = read_data(o, d, r->m->cfg.vision.image_size)) < 0) {
+		return rc;
+	}
+	if (!d->ni)
+		return rc_log_error(RC_E_FORMAT, "%s: no items", o->data);
+	rc_log_info("%zu images, %zu texts", d->ni, d->nt);
+
+	r->iemb = rc_malloc(d->ni * (size_t)r->D * sizeof *r->iemb);
+	r->ok = rc_malloc(d->ni);
+	if (!r->iemb || !r->ok)
+		return RC_E_NOMEM;
+	rc_progress_begin(&r->prog, "encode", d->ni + d->nt);
+	double t0 = now();
+	rc = rc_encoder_images(r->enc, d->img, d->ni, r->iemb, r->ok, on_bad_image, r, &r->prog);
+	if (rc == 0 && r->strict_fail)
+		rc = RC_E_NOTFOUND;
+	size_t nread = d->ni;
+	if (rc == 0 && (rc = drop_skipped(r)) == 0)
+		rc_progress_set_total(&r->prog, nread + d->nt); /* less the skipped texts */
+	if (rc == 0 && !d->ni)
+		rc = rc_log_error(RC_E_NOTFOUND, "%s: no image could be read", o->data);
+	double t1 = now();
+	if (rc == 0)
+		rc = encode_texts(r);
+	double t2 = now();
+	rc_progress_end(&r->prog);
+	if (rc < 0)
+		return rc;
+	if (r->skipped)
+		rc_log_warn("%zu of %zu images could not be read: skipped with their %zu %s",
+			r->skipped, d->ni + r->skipped, r->skipped_items,
+			o->task == T_SETS ? "sets" : "items");
+
+	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "task", task_names[o->task],
+		"model", o->model, "data", o->data, "images", (json_int_t)d->ni, "texts",
+		(json_int_t)d->nt, "skipped_images", (json_int_t)r->skipped);
+	json_t *metrics = json_object();
+	r->items = json_array();
+	r->order = json_array();
+	json_t *errors_out = o->errors ? json_array() : NULL;
+	if (!r->report || !metrics || !r->items || !r->order || (o->errors && !errors_out)) {
+		json_decref(metrics);
+		json_decref(errors_out);
+		return RC_E_NOMEM;
+	}
+	json_object_set_new(r->report, "metrics", metrics);
+	/* encoding speed: images read, decoded, cropped and encoded per second */
+	json_object_set_new(r->report, "timing", json_pack("{s:i, s:f, s:f, s:f}", "threads",
+		r->nthreads, "image_seconds", t1 - t0, "images_per_second",
+		t1 > t0 ? (double)nread / (t1 - t0) : 0.0, "text_seconds", t2 - t1));
+	if (o->bootstrap)
+		json_object_set_new(r->report, "bootstrap", json_pack("{s:i, s:I}", "resamples",
+			(int)o->bootstrap, "seed", (json_int_t)o->seed));
+	rc = o->task == T_SETS ? run_sets(r, metrics, errors_out)
+		: o->task == T_ZS ? run_zeroshot(r, metrics) : run_retrieval(r, metrics);
+	if (rc == 0 && o->compare)
+		rc = compare(r);
+	json_object_set(r->report, "items", r->items);
+	if (rc == 0)
+		rc = write_outputs(r, errors_out);
+	json_decref(errors_out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	rc_log_init("rclip-eval");
+	int status = parse_args(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	struct run r = {.o = &o};
+	rc_arena_init(&r.d.arena, 0);
+	r.nthreads = rc_ops_set_threads((int)o.threads);
+	status = evaluate(&r) < 0 ? RC_EXIT_FAILURE : RC_EXIT_OK;
+	json_decref(r.report);
+	json_decref(r.items);
+	json_decref(r.order);
+	free(r.iemb);
+	free(r.temb);
+	free(r.ok);
+	lines_free(&r.cls);
+	lines_free(&r.tmpl);
+	data_free(&r.d);
+	rc_encoder_free(r.enc);
+	rc_bpe_free(r.bpe);
+	rc_clip_free(r.m);
+	return status;
+}

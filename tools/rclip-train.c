@@ -1,0 +1,417 @@
+/* rclip-train - ReasonCLIP training on the CPU (DESIGN.md §5): stage 0
+ * baselines, stage 1 (ReasonLite: weighted descriptive and reasoning
+ * streams with an L2 pull toward the start) and stage 2 (ReasonPro:
+ * reasoning-category heads), from a model in any format rclip reads, over
+ * a shard list, writing checkpoints that resume bit for bit. Under mpirun
+ * every rank takes its slice of each batch (data parallelism with MPI).
+ * The job itself is common/train.c; this file is options, signals and
+ * the MPI communicator. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cli.h"
+#include "error.h"
+#include "loader.h"
+#include "log.h"
+#include "ops_cpu.h"
+#include "thread.h"
+#include "train.h"
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
+
+static const char usage_text[] =
+"Usage: rclip-train --stage N --init MODEL --data LIST --out DIR [OPTION]...\n"
+"  or:  rclip-train --resume DIR [-j N] [-q|-v]\n"
+"Train a CLIP model with the ReasonCLIP recipes on a shard list.\n"
+"\n"
+"Job:\n"
+"      --stage=N           0 one caption stream, 1 ReasonLite (tb + trl),\n"
+"                          2 ReasonPro (trp + category heads)\n"
+"      --stream=S          stage 0: caption (descriptive shards), tb or trl\n"
+"                          (ReasonLite shards); default caption\n"
+"      --loss=L            clip (default) or siglip (sigmoid, learned bias)\n"
+"      --init=MODEL        Hugging Face directory, open_clip file or an\n"
+"                          rclip checkpoint (ckpt-N/final.safetensors)\n"
+"      --init-config=CFG   or start from random weights (seeded by --seed) of\n"
+"                          a config.json or a built-in name (ViT-B-32, ...)\n"
+"      --data=LIST         shard list written by rclip-shard\n"
+"      --out=DIR           run directory: checkpoints, metrics.jsonl, final\n"
+"      --resume=DIR        continue the run in DIR from its newest checkpoint\n"
+"                          (every option comes from the checkpoint)\n"
+"\n"
+"Schedule:\n"
+"      --batch=N           items per micro-batch over all ranks (default 32)\n"
+"      --accum=N           micro-batches per optimizer step (default 1)\n"
+"      --steps=N           optimizer steps (default: --epochs)\n"
+"      --epochs=X          passes over the data (default 1)\n"
+"      --seed=N            shuffling and head initialisation (default 0)\n"
+"      --shuffle=MODE      buffer (default) or none (dataset order)\n"
+"      --buffer=N          shuffle buffer, items (default 8192)\n"
+"      --verify            check every shard's xxh3 against the list first\n"
+"\n"
+"Optimizer (AdamW, cosine schedule with linear warmup):\n"
+"      --lr=X              base learning rate (default 1e-4); groups default to\n"
+"                          stage 0/1: vision lr/10, text 3lr/10;\n"
+"                          stage 2: vision lr/10, text lr/5, heads 15lr;\n"
+"                          projections and logit scale lr\n"
+"      --lr-vision=X, --lr-text=X, --lr-proj=X, --lr-scale=X, --lr-heads=X\n"
+"                          set one group's learning rate\n"
+"      --wd=X              weight decay of projections and heads (default 0.05)\n"
+"      --warmup=F          warmup fraction of the steps (default 0.1)\n"
+"      --l2=X              beta of the pull toward the start (stage 1: 1e-5)\n"
+"      --gamma=X           stage 2 head-loss weight (default 0.05)\n"
+"      --clip-norm=X       global gradient-norm clip (default 1; 0 off)\n"
+"\n"
+"Checkpoints:\n"
+"      --save-every=N      write DIR/ckpt-STEP.safetensors every N steps\n"
+"      --keep=K            keep the newest K checkpoints (default 3)\n"
+"                          SIGTERM/SIGINT: checkpoint, then stop;\n"
+"                          SIGUSR1: checkpoint and go on\n"
+"\n"
+"  -j, --threads=N         threads (default: all cores or OMP_NUM_THREADS)\n"
+"  -q, --quiet             errors only\n"
+"  -v, --verbose           more detail\n"
+"  -h, --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"Exit status: 0 finished, 1 failure, 2 usage error, 128+N stopped by\n"
+"signal N after writing a checkpoint. See rclip-train(1).\n";
+
+enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_RESUME,
+	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER,
+	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
+	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
+	OPT_VERSION };
+
+static const struct option longopts[] = {
+	{"stage", required_argument, NULL, OPT_STAGE},
+	{"stream", required_argument, NULL, OPT_STREAM},
+	{"loss", required_argument, NULL, OPT_LOSS},
+	{"init", required_argument, NULL, OPT_INIT},
+	{"init-config", required_argument, NULL, OPT_INIT_CONFIG},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"resume", required_argument, NULL, OPT_RESUME},
+	{"batch", required_argument, NULL, OPT_BATCH},
+	{"accum", required_argument, NULL, OPT_ACCUM},
+	{"steps", required_argument, NULL, OPT_STEPS},
+	{"epochs", required_argument, NULL, OPT_EPOCHS},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"shuffle", required_argument, NULL, OPT_SHUFFLE},
+	{"buffer", required_argument, NULL, OPT_BUFFER},
+	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"lr", required_argument, NULL, OPT_LR},
+	{"lr-vision", required_argument, NULL, OPT_LR_VISION},
+	{"lr-text", required_argument, NULL, OPT_LR_TEXT},
+	{"lr-proj", required_argument, NULL, OPT_LR_PROJ},
+	{"lr-scale", required_argument, NULL, OPT_LR_SCALE},
+	{"lr-heads", required_argument, NULL, OPT_LR_HEADS},
+	{"wd", required_argument, NULL, OPT_WD},
+	{"warmup", required_argument, NULL, OPT_WARMUP},
+	{"l2", required_argument, NULL, OPT_L2},
+	{"gamma", required_argument, NULL, OPT_GAMMA},
+	{"clip-norm", required_argument, NULL, OPT_CLIP},
+	{"save-every", required_argument, NULL, OPT_SAVE},
+	{"keep", required_argument, NULL, OPT_KEEP},
+	{"threads", required_argument, NULL, 'j'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+/* num - rc_cli_int as the parser's return: -1 to go on, else the exit status. */
+static int num(const char *opt, const char *arg, long lo, long hi, long *v)
+{
+	return rc_cli_int(opt, arg, lo, hi, v) < 0 ? RC_EXIT_USAGE : -1;
+}
+
+/* real - a finite number >= lo from opt's argument. */
+static int real(const char *opt, const char *arg, double lo, double hi, double *out)
+{
+	char *end;
+	double x = strtod(arg, &end);
+	if (end == arg || *end || !isfinite(x) || x < lo || x > hi)
+		return rc_cli_usage_error("--%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
+	*out = x;
+	return -1;
+}
+
+struct cli {
+	struct rc_train_opts o;
+	long threads;
+	int job_opts;       /* options that a --resume takes from the checkpoint */
+};
+
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	struct rc_train_opts *o = &c->o;
+	rc_train_opts_default(o);
+	c->threads = 0, c->job_opts = 0;
+	int ch, have_stage = 0, r = -1;
+	long v;
+	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
+		if (ch >= OPT_STAGE && ch <= OPT_INIT_CONFIG && ch != OPT_RESUME)
+			c->job_opts++;
+		switch (ch) {
+		case OPT_STAGE:
+			if ((r = num("stage", optarg, 0, 2, &v)) >= 0)
+				return r;
+			o->stage = (int)v, have_stage = 1;
+			break;
+		case OPT_STREAM:
+			if (!strcmp(optarg, "caption"))
+				o->stream = RC_STREAM_CAPTION;
+			else if (!strcmp(optarg, "tb"))
+				o->stream = RC_STREAM_TB;
+			else if (!strcmp(optarg, "trl"))
+				o->stream = RC_STREAM_TRL;
+			else
+				return rc_cli_usage_error("--stream: '%s' (expected caption, tb or trl)",
+					optarg);
+			break;
+		case OPT_LOSS:
+			if (!strcmp(optarg, "clip"))
+				o->loss = RC_TRAIN_LOSS_CLIP;
+			else if (!strcmp(optarg, "siglip"))
+				o->loss = RC_TRAIN_LOSS_SIGLIP;
+			else
+				return rc_cli_usage_error("--loss: '%s' (expected clip or siglip)", optarg);
+			break;
+		case OPT_INIT: o->init = optarg; break;
+		case OPT_INIT_CONFIG: o->init_config = optarg; break;
+		case OPT_DATA: o->data = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
+		case OPT_RESUME: o->resume = optarg; break;
+		case OPT_BATCH:
+			if ((r = num("batch", optarg, 1, 1 << 20, &v)) >= 0)
+				return r;
+			o->batch = (int)v;
+			break;
+		case OPT_ACCUM:
+			if ((r = num("accum", optarg, 1, 1 << 16, &v)) >= 0)
+				return r;
+			o->accum = (int)v;
+			break;
+		case OPT_STEPS:
+			if ((r = num("steps", optarg, 1, 1L << 40, &v)) >= 0)
+				return r;
+			o->steps = v;
+			break;
+		case OPT_EPOCHS:
+			if ((r = real("epochs", optarg, 1e-9, 1e9, &o->epochs)) >= 0)
+				return r;
+			break;
+		case OPT_SEED:
+			if ((r = num("seed", optarg, 0, (1L << 53), &v)) >= 0)
+				return r;
+			o->seed = (uint64_t)v;
+			break;
+		case OPT_SHUFFLE:
+			if (!strcmp(optarg, "none"))
+				o->shuffle = 0;
+			else if (!strcmp(optarg, "buffer"))
+				o->shuffle = 1;
+			else
+				return rc_cli_usage_error("--shuffle: '%s' (expected buffer or none)",
+					optarg);
+			break;
+		case OPT_BUFFER:
+			if ((r = num("buffer", optarg, 1, 1 << 26, &v)) >= 0)
+				return r;
+			o->buffer = (int)v;
+			break;
+		case OPT_VERIFY: o->verify = 1; break;
+		case OPT_LR: r = real("lr", optarg, 0, 10, &o->lr); break;
+		case OPT_LR_VISION: r = real("lr-vision", optarg, 0, 10, &o->lr_group[RC_GROUP_VISION]); break;
+		case OPT_LR_TEXT: r = real("lr-text", optarg, 0, 10, &o->lr_group[RC_GROUP_TEXT]); break;
+		case OPT_LR_PROJ: r = real("lr-proj", optarg, 0, 10, &o->lr_group[RC_GROUP_PROJ]); break;
+		case OPT_LR_SCALE: r = real("lr-scale", optarg, 0, 10, &o->lr_group[RC_GROUP_SCALE]); break;
+		case OPT_LR_HEADS: r = real("lr-heads", optarg, 0, 10, &o->lr_group[RC_GROUP_HEADS]); break;
+		case OPT_WD: r = real("wd", optarg, 0, 10, &o->wd); break;
+		case OPT_WARMUP: r = real("warmup", optarg, 0, 1, &o->warmup); break;
+		case OPT_L2: r = real("l2", optarg, 0, 1e6, &o->l2); break;
+		case OPT_GAMMA: r = real("gamma", optarg, 0, 1e6, &o->gamma); break;
+		case OPT_CLIP: r = real("clip-norm", optarg, 0, 1e12, &o->clip_norm); break;
+		case OPT_SAVE:
+			if ((r = num("save-every", optarg, 0, 1L << 40, &v)) >= 0)
+				return r;
+			o->save_every = v;
+			break;
+		case OPT_KEEP:
+			if ((r = num("keep", optarg, 1, 1 << 20, &v)) >= 0)
+				return r;
+			o->keep = (int)v;
+			break;
+		case 'j':
+			if ((r = num("threads", optarg, 0, 4096, &c->threads)) >= 0)
+				return r;
+			break;
+		case 'q': rc_cli_quiet(); break;
+		case 'v': rc_cli_verbose(); break;
+		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
+		default: return rc_cli_usage_error(NULL);
+		}
+		if (r >= 0)
+			return r;
+	}
+	if (optind < argc)
+		return rc_cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->resume) {
+		if (c->job_opts || o->out)
+			return rc_cli_usage_error("--resume takes every job option from the checkpoint; "
+				"give only -j, -q, -v, --save-every or --keep with it");
+		return -1;
+	}
+	if (!have_stage)
+		return rc_cli_usage_error("--stage is required (0, 1 or 2)");
+	if (!o->init == !o->init_config)
+		return rc_cli_usage_error("give one of --init (a model) and --init-config (random "
+			"weights)");
+	if (!o->data || !o->out)
+		return rc_cli_usage_error("--data and --out are required");
+	if (o->stage != 0 && o->stream != RC_STREAM_CAPTION)
+		return rc_cli_usage_error("--stream goes with --stage 0");
+	return -1;
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1) {
+		rc_train_request(0);
+		return;
+	}
+	if (!g_signal)
+		g_signal = sig;
+	rc_train_request(1);
+}
+
+static void signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- MPI */
+
+#ifdef HAVE_MPI
+static int mpi_gather(void *ctx, const float *local, size_t n, float *global)
+{
+	return MPI_Allgather(local, (int)n, MPI_FLOAT, global, (int)n, MPI_FLOAT,
+		MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : rc_log_error(RC_E_IO, "MPI_Allgather failed");
+}
+
+/* In pieces of at most 2^30 values: MPI counts are ints. */
+static int mpi_reduce(void *ctx, float *buf, size_t n)
+{
+	for (size_t o = 0; o < n; o += (size_t)1 << 30) {
+		size_t k = n - o < ((size_t)1 << 30) ? n - o : (size_t)1 << 30;
+		if (MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_FLOAT, MPI_SUM,
+		    MPI_COMM_WORLD) != MPI_SUCCESS)
+			return rc_log_error(RC_E_IO, "MPI_Allreduce failed");
+	}
+	return 0;
+}
+
+static int mpi_reduce_d(void *ctx, double *buf, size_t n)
+{
+	return MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) ==
+		MPI_SUCCESS ? 0 : rc_log_error(RC_E_IO, "MPI_Allreduce failed");
+}
+
+static int mpi_max(void *ctx, int x)
+{
+	int y = x;
+	MPI_Allreduce(&x, &y, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	return y;
+}
+
+/* launched - whether a launcher started this process as one of several
+ * ranks (Open MPI, PMI, PMIx, Slurm); a plain start runs without MPI. */
+static int launched(void)
+{
+	const char *v[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK" };
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+		if (getenv(v[i]))
+			return 1;
+	return 0;
+}
+#endif
+
+static char *join_args(int argc, char **argv)
+{
+	size_t n = 1;
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	char *s = malloc(n);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	rc_log_init("rclip-train");
+	struct cli c;
+	int r = parse_args(argc, argv, &c);
+	if (r >= 0)
+		return r;
+	char *line = join_args(argc, argv);
+	c.o.argv_line = line;
+	rc_thread_set((int)c.threads);
+	rc_ops_set_threads((int)c.threads);
+	signals();
+	struct rc_train_comm comm, *cp = NULL;
+#ifdef HAVE_MPI
+	int mpi = launched();
+	if (mpi) {
+		MPI_Init(&argc, &argv);
+		memset(&comm, 0, sizeof comm);
+		MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank);
+		MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
+		comm.allgather = mpi_gather, comm.allreduce = mpi_reduce;
+		comm.allreduce_d = mpi_reduce_d, comm.allmax = mpi_max;
+		cp = &comm;
+		if (comm.rank > 0 && rc_log_level() > RC_LOG_WARN)
+			rc_log_set_level(RC_LOG_WARN);
+	}
+#else
+	(void)comm;
+#endif
+	int rc = rc_train_run(&c.o, cp);
+	free(line);
+	int status = rc == 0 ? RC_EXIT_OK : rc == RC_TRAIN_STOPPED ?
+		128 + (g_signal ? g_signal : SIGTERM) : RC_EXIT_FAILURE;
+#ifdef HAVE_MPI
+	if (mpi) {
+		if (rc < 0 && comm.size > 1)
+			MPI_Abort(MPI_COMM_WORLD, RC_EXIT_FAILURE);
+		MPI_Finalize();
+	}
+#endif
+	return status;
+}
