@@ -227,30 +227,10 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 
 /* ---------------------------------------------------------------- texts */
 
-/* The text tower is causal: nothing after a row's pooled token changes
- * its embedding, so the batch is cut after the last pooled position of
- * its rows (the first eos, or the argmax under the legacy eos = 2 rule:
- * the later of the two covers both) and moved to that stride in place. */
+/* The batch cut after its rows' last pooled token (model.h). */
 static int encode_tokens(struct rc_encoder *e, int n, float *out)
 {
-	int T = 1, ctx = e->ctx;
-	for (int b = 0; b < n; b++) {
-		const int32_t *row = e->tokens + (size_t)b * (size_t)ctx;
-		int first_eos = -1, argmax = 0;
-		for (int t = 0; t < ctx; t++) {
-			if (first_eos < 0 && row[t] == e->m->cfg.text.eos_token_id)
-				first_eos = t;
-			if (row[t] > row[argmax])
-				argmax = t;
-		}
-		int last = first_eos > argmax ? first_eos : argmax;
-		if (last + 1 > T)
-			T = last + 1;
-	}
-	for (int b = 1; T < ctx && b < n; b++)
-		memmove(e->tokens + (size_t)b * (size_t)T, e->tokens + (size_t)b * (size_t)ctx,
-			(size_t)T * sizeof *e->tokens);
-	return rc_clip_encode_text(e->m, e->ws, e->tokens, n, T, out);
+	return rc_clip_encode_text_cut(e->m, e->ws, e->tokens, n, e->ctx, out);
 }
 
 int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,

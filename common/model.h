@@ -229,6 +229,16 @@ int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const f
 int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const int32_t *ids,
 	int B, int T, float *emb);
 
+/* rc_clip_encode_text_cut - rc_clip_encode_text on ids[B,ctx] cut after
+ * the last pooled position of its rows (the first eos, or the argmax
+ * under the legacy eos = 2 rule: the later of the two covers both). The
+ * text tower is causal, so nothing after a row's pooled token changes its
+ * embedding, and captions fill a fraction of the context: the rows are
+ * moved to the shorter stride in place (ids is overwritten). Returns as
+ * rc_clip_encode_text. */
+int rc_clip_encode_text_cut(const struct rc_clip *m, struct rc_clip_ws *ws, int32_t *ids,
+	int B, int ctx, float *emb);
+
 /* rc_clip_logits - logits[Bi,Bt] = exp(logit_scale) · img[Bi,D] ·
  * txt[Bt,D]ᵀ: HF's logits_per_image (its transpose is logits_per_text).
  * Never fails. */

@@ -340,3 +340,26 @@ void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out)
 		for (int c = 0; c < 3; c++)
 			out[c * n + i] = lut[c][rgb[3 * i + c]];
 }
+
+int rc_clip_encode_text_cut(const struct rc_clip *m, struct rc_clip_ws *ws, int32_t *ids,
+	int B, int ctx, float *emb)
+{
+	int T = 1;
+	for (int b = 0; b < B; b++) {
+		const int32_t *row = ids + (size_t)b * (size_t)ctx;
+		int first_eos = -1, argmax = 0;
+		for (int t = 0; t < ctx; t++) {
+			if (first_eos < 0 && row[t] == m->cfg.text.eos_token_id)
+				first_eos = t;
+			if (row[t] > row[argmax])
+				argmax = t;
+		}
+		int last = first_eos > argmax ? first_eos : argmax;
+		if (last + 1 > T)
+			T = last + 1;
+	}
+	for (int b = 1; T < ctx && b < B; b++)
+		memmove(ids + (size_t)b * (size_t)T, ids + (size_t)b * (size_t)ctx,
+			(size_t)T * sizeof *ids);
+	return rc_clip_encode_text(m, ws, ids, B, T, emb);
+}

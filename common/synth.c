@@ -102,8 +102,8 @@ static int choice(const struct syn_scene *sc, struct syn_rng *r, int split,
 	return n == 4 ? 0 : RC_E_RANGE;
 }
 
-int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, uint8_t *rgb,
-	struct rc_synth_sample *out)
+int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, int key_objects,
+	uint8_t *rgb, struct rc_synth_sample *out)
 {
 	if (size < RC_SYNTH_MIN_SIZE || size > RC_SYNTH_MAX_SIZE || !rgb || !out ||
 	    (split != RC_SYNTH_TRAIN && split != RC_SYNTH_TEST))
@@ -114,7 +114,7 @@ int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, uint8_t 
 	syn_rng_seed(&tr, seed, index, 1 + (uint64_t)split);
 	struct syn_canvas c = { .px = rgb, .size = size };
 	struct syn_scene sc;
-	syn_scene_draw(&sc, &c, &pr, rc_synth_category(index));
+	syn_scene_draw(&sc, &c, &pr, rc_synth_category(index), key_objects);
 
 	memset(out, 0, sizeof *out);
 	out->cat = sc.cat;

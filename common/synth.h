@@ -58,10 +58,14 @@ int rc_synth_split(uint64_t index, double test_frac);
 /* rc_synth_render - draw scene index of the world seed into rgb (size ×
  * size × 3 bytes, row-major RGB; size in RC_SYNTH_MIN_SIZE..MAX_SIZE) and
  * write its texts into *out with the phrasings of split. The pixels do not
- * depend on split. Returns 0, or RC_E_ARG (not logged) for a bad size or
- * split. Allocates nothing; thread-safe. */
-int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, uint8_t *rgb,
-	struct rc_synth_sample *out);
+ * depend on split. key_objects 2..8 draws the key objects of every scene
+ * (the ones its facts are about) from only the first key_objects colours
+ * and shapes, so that many scenes share their objects and only the fact
+ * tells them apart (0: every colour and shape; the default world).
+ * Returns 0, or RC_E_ARG (not logged) for a bad size or split. Allocates
+ * nothing; thread-safe. */
+int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, int key_objects,
+	uint8_t *rgb, struct rc_synth_sample *out);
 
 /* rc_synth_kind_name - the name of scene type k (0 <= k < rc_synth_nkinds()),
  * and its category; NULL past the end. */

@@ -133,9 +133,12 @@ struct syn_scene {
 };
 
 /* syn_scene_draw - pick a kind of category cat, place and draw its objects
- * on c (c->px and c->size set) and fill *sc, all from r. */
+ * on c (c->px and c->size set) and fill *sc, all from r. key_objects
+ * (2..8; other values: no limit) limits the scene's key objects to the
+ * first key_objects colours and the first min(key_objects, 5) shapes;
+ * distractors still take any. */
 void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r,
-	int cat);
+	int cat, int key_objects);
 
 /* syn_text_desc / syn_text_reading - render into buf (RC_SYNTH_TEXT). */
 void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int split, int frame,

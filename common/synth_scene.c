@@ -59,6 +59,8 @@ struct ctx {
 	double occ[16][4];       /* boxes taken: x0 y0 x1 y1 */
 	int nocc;
 	unsigned used;           /* colours taken */
+	int kcol, kshape;        /* key objects: the first kcol colours, kshape shapes */
+	int distract;            /* 1 while placing distractors (any colour) */
 	struct syn_rgb rgb[SYN_MAXOBJ];
 };
 
@@ -78,6 +80,9 @@ static double sqrt_d(double v)
 static int pick_colour(struct ctx *x, unsigned exclude)
 {
 	unsigned avail = ~(x->used | exclude) & ((1u << NCOLOURS) - 1);
+	unsigned key = avail & ((1u << x->kcol) - 1);
+	if (!x->distract && key)
+		avail = key;
 	int n = __builtin_popcount(avail), k = syn_int(x->r, n);
 	for (int i = 0; i < NCOLOURS; i++)
 		if ((avail >> i & 1) && k-- == 0) {
@@ -158,8 +163,9 @@ static void ground(struct ctx *x, double g)
  * the ground at g when g > 0). A crowded scene may get fewer. */
 static void distractors(struct ctx *x, int n, double g)
 {
+	x->distract = 1;
 	for (int k = 0; k < n; k++) {
-		int noun = plain[syn_int(x->r, 5)];
+		int noun = plain[syn_int(x->r, 5)];   /* distractors: any shape */
 		double r = syn_unif(x->r, 0.04, 0.065);
 		for (int tries = 0; tries < 60; tries++) {
 			double cx = syn_unif(x->r, r + 0.03, 1 - r - 0.03);
@@ -172,6 +178,7 @@ static void distractors(struct ctx *x, int n, double g)
 			break;
 		}
 	}
+	x->distract = 0;
 }
 
 /* place - a plain object that must appear: free space is tried first, the
@@ -202,8 +209,8 @@ static void kind_lr_ab(struct ctx *x, int vertical)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int a = add_coloured(x, plain[syn_int(r, 5)], 0);
-	int b = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int a = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int b = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	double ra = syn_unif(r, 0.075, 0.115), rb = syn_unif(r, 0.075, 0.115);
 	double ax, ay, bx, by;
 	if (!vertical) {
@@ -240,8 +247,8 @@ static void kind_inside(struct ctx *x)
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
 	int b = add_coloured(x, syn_int(r, 2) ? N_FRAME : N_HOOP, 0);
-	int a = add_coloured(x, solid[syn_int(r, 4)], 0);
-	int o = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int a = add_coloured(x, solid[syn_int(r, x->kshape < 4 ? x->kshape : 4)], 0);
+	int o = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	double R = syn_unif(r, 0.2, 0.25), cx = syn_unif(r, 0.32, 0.68), cy = syn_unif(r, 0.32, 0.68);
 	double w = 0.045;
 	struct syn_rgb col = x->rgb[b];
@@ -273,7 +280,7 @@ static void kind_occluded(struct ctx *x)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int a = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int a = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	int b = add_coloured(x, solid[syn_int(r, 3)], 0);
 	double ra = syn_unif(r, 0.1, 0.13), rb = syn_unif(r, 0.1, 0.13), y = syn_unif(r, 0.3, 0.7);
 	int side = syn_int(r, 2) ? 1 : -1;
@@ -301,7 +308,7 @@ static void kind_near_far(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double h = syn_unif(r, 0.36, 0.44);
 	ground(x, h);
-	int noun = solid[syn_int(r, 4)];
+	int noun = solid[syn_int(r, x->kshape < 4 ? x->kshape : 4)];
 	int a = add(x, noun, pick_colour(x, 0), 1, 2);
 	int b = add(x, noun, pick_colour(x, 0), 1, 1);
 	double ra = syn_unif(r, 0.13, 0.16), rb = syn_unif(r, 0.05, 0.065);
@@ -318,7 +325,7 @@ static void kind_near_far(struct ctx *x)
 			double cx = syn_unif(r, rd + 0.02, 1 - rd - 0.02);
 			if (cy + rd > 0.98 || !is_free(x, cx - rd, cy - rd, cx + rd, cy + rd, 0.04))
 				continue;
-			int i = add_coloured(x, plain[syn_int(r, 5)], 0);
+			int i = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 			put(x, i, cx, cy, rd);
 			break;
 		}
@@ -401,8 +408,8 @@ static void kind_human(struct ctx *x, int kind)
 	int f = syn_int(r, 2) ? 1 : -1;
 	double xf = syn_unif(r, 0.44, 0.56);
 	int p = add(x, N_PERSON, -1, 1, 0);
-	int a = add_coloured(x, plain[syn_int(r, 5)], 1u << BLACK);
-	int b = add_coloured(x, plain[syn_int(r, 5)], 1u << BLACK);
+	int a = add_coloured(x, plain[syn_int(r, x->kshape)], 1u << BLACK);
+	int b = add_coloured(x, plain[syn_int(r, x->kshape)], 1u << BLACK);
 	add(x, N_STAND, GREY, kind == K_CARRY ? 1 : 2, 0);
 	double ra = syn_unif(r, 0.055, 0.07), rb = syn_unif(r, 0.055, 0.07);
 	double bx = xf - f * syn_unif(r, 0.25, 0.3), ax = xf + f * syn_unif(r, 0.25, 0.3);
@@ -446,8 +453,8 @@ static void kind_heading(struct ctx *x)
 	ground(x, g);
 	int d = syn_int(r, 2), dir = d == D_RIGHT ? 1 : -1, still = syn_int(r, 5) == 0;
 	int m = add_coloured(x, syn_int(r, 2) ? N_BALL : N_BOX, 0);
-	int a = add_coloured(x, plain[syn_int(r, 5)], 0);
-	int b = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int a = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int b = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	double rm = syn_unif(r, 0.07, 0.09), xm = syn_unif(r, 0.44, 0.56), ym = g - rm - 0.012;
 	double ra = syn_unif(r, 0.045, 0.06), rb = syn_unif(r, 0.045, 0.06);
 	put(x, a, xm + dir * syn_unif(r, 0.27, 0.32), g - ra - 0.012, ra);
@@ -497,7 +504,7 @@ static void kind_phase(struct ctx *x)
 	syn_tri(x->c, 0.61, 0.1, 0.54, 0.045, 0.54, 0.155, ink);
 	sc->setting = "two panels with";
 	int a = add_coloured(x, noun, noun == N_LAMP ? 1u << YELLOW : 0);
-	int o = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int o = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	double ox = syn_unif(r, -0.05, 0.05), ro = syn_unif(r, 0.035, 0.05);
 	double dx = 0.25 + (ox > 0 ? -1 : 1) * syn_unif(r, 0.16, 0.18);
 	double dy = syn_int(r, 2) ? g - ro - 0.012 : syn_unif(r, 0.3, 0.4);
@@ -597,8 +604,8 @@ static void kind_slope(struct ctx *x)
 	double xl = h > 0 ? x0 : x0 + wr, xh = h > 0 ? x0 + wr : x0;
 	int ramp = add(x, N_RAMP, GREY, 1, 0);
 	int m = add_coloured(x, N_BALL, 0);
-	int a = add_coloured(x, plain[syn_int(r, 5)], 0);
-	int b = add_coloured(x, plain[syn_int(r, 5)], 0);
+	int a = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int b = add_coloured(x, plain[syn_int(r, x->kshape)], 0);
 	/* corners in order around the quad: the top ones right to left */
 	double wf = 0.14, t0 = h > 0 ? xh : xh + wf, t1 = h > 0 ? xh - wf : xh;
 	double ramp_xy[8] = { x0, g, x0 + wr, g, t0, g - hr, t1, g - hr };
@@ -684,10 +691,15 @@ static void kind_support(struct ctx *x)
 }
 
 
-void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r, int cat)
+void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r, int cat,
+	int key_objects)
 {
 	memset(sc, 0, sizeof *sc);
-	struct ctx x = { .sc = sc, .c = c, .r = r };
+	struct ctx x = { .sc = sc, .c = c, .r = r, .kcol = key_objects, .kshape = key_objects };
+	if (x.kcol > NCOLOURS || x.kcol < 2)
+		x.kcol = NCOLOURS;
+	if (x.kshape > 5 || x.kshape < 2)
+		x.kshape = 5;
 	int k = kind_first[cat] + syn_int(r, kind_first[cat + 1] - kind_first[cat]);
 	sc->cat = cat;
 	sc->kind = k;

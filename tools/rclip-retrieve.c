@@ -389,31 +389,11 @@ static int64_t out_of_vocab(const struct embed *e, int i, int *pos)
 /* Prepare the batch in parallel, then in input order: report bad items,
  * pack the good ones to the front, run the model, write every row. */
 
-/* The text tower is causal: nothing after a row's pooled token (its end
- * token: the first eos, or the largest id under the legacy eos = 2 rule)
- * changes its embedding. So the batch is cut after the last pooled token
- * of its rows, which for captions is a fraction of the context (the rows
- * are moved to the shorter stride in place). */
+/* The batch is cut after its rows' last pooled token (the tower is
+ * causal): see rc_clip_encode_text_cut. */
 static int encode_text(struct embed *e, int n)
 {
-	int T = 1;
-	for (int b = 0; b < n; b++) {
-		const int32_t *row = e->tokens + (size_t)b * (size_t)e->ctx;
-		int first_eos = -1, argmax = 0;
-		for (int t = 0; t < e->ctx; t++) {
-			if (first_eos < 0 && row[t] == e->m->cfg.text.eos_token_id)
-				first_eos = t;
-			if (row[t] > row[argmax])
-				argmax = t;
-		}
-		int last = first_eos > argmax ? first_eos : argmax;
-		if (last + 1 > T)
-			T = last + 1;
-	}
-	for (int b = 1; T < e->ctx && b < n; b++)
-		memmove(e->tokens + (size_t)b * (size_t)T, e->tokens + (size_t)b * (size_t)e->ctx,
-			(size_t)T * sizeof *e->tokens);
-	return rc_clip_encode_text(e->m, e->ws, e->tokens, n, T, e->emb);
+	return rc_clip_encode_text_cut(e->m, e->ws, e->tokens, n, e->ctx, e->emb);
 }
 
 static int flush(struct embed *e)

@@ -25,7 +25,8 @@
 
 struct opts {
 	unsigned long long seed;
-	long n, size, quality;
+	long n, size, quality, key_objects;
+	int test_seen;       /* --test-phrasings seen: word the test split as the train */
 	double test_frac;
 	const char *out;
 	int force;
@@ -48,6 +49,13 @@ static const char usage_text[] =
 "      --test-frac=F       the share of each category in the test split, 0 to 1\n"
 "                          (default 0.2)\n"
 "      --quality=Q         JPEG quality (default 90)\n"
+"      --key-objects=K     draw the objects each fact is about from only K\n"
+"                          colours and K shapes (2 to 8; default: all), so\n"
+"                          that scenes share objects and only the fact tells\n"
+"                          them apart\n"
+"      --test-phrasings=P  held-out (default): the test split is worded only with\n"
+"                          sentence forms training never sees; seen: with the\n"
+"                          train split's forms (new images, familiar wording)\n"
 "  -o, --output=DIR        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
 "      --force             replace DIR when it holds an earlier rclip-synth\n"
@@ -59,7 +67,7 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error. See rclip-synth(1).\n";
 
-enum { OPT_SEED = 256, OPT_FRAC, OPT_QUALITY, OPT_FORCE, OPT_VERSION };
+enum { OPT_SEED = 256, OPT_FRAC, OPT_QUALITY, OPT_KEY, OPT_PHRASINGS, OPT_FORCE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
@@ -67,6 +75,8 @@ static const struct option longopts[] = {
 	{"size", required_argument, NULL, 's'},
 	{"test-frac", required_argument, NULL, OPT_FRAC},
 	{"quality", required_argument, NULL, OPT_QUALITY},
+	{"key-objects", required_argument, NULL, OPT_KEY},
+	{"test-phrasings", required_argument, NULL, OPT_PHRASINGS},
 	{"output", required_argument, NULL, 'o'},
 	{"force", no_argument, NULL, OPT_FORCE},
 	{"quiet", no_argument, NULL, 'q'},
@@ -109,6 +119,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_QUALITY:
 			if (rc_cli_int("--quality", optarg, 1, 100, &o->quality) < 0)
 				return RC_EXIT_USAGE;
+			break;
+		case OPT_KEY:
+			if (rc_cli_int("--key-objects", optarg, 2, 8, &o->key_objects) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_PHRASINGS:
+			if (!strcmp(optarg, "held-out"))
+				o->test_seen = 0;
+			else if (!strcmp(optarg, "seen"))
+				o->test_seen = 1;
+			else
+				return rc_cli_usage_error("--test-phrasings: '%s' (expected held-out or "
+					"seen)", optarg);
 			break;
 		case 'o': o->out = optarg; break;
 		case OPT_FORCE: o->force = 1; break;
@@ -327,8 +350,9 @@ static int write_info(const struct run *w)
 	if (rc_io_open_write(p, &f) < 0)
 		return RC_E_IO;
 	fprintf(f, "{\"generator\": \"rclip-synth\", \"format\": 1, \"seed\": %llu, "
-		"\"count\": %ld, \"size\": %ld, \"test_frac\": %.17g, \"quality\": %ld", o->seed, o->n,
-		o->size, o->test_frac, o->quality);
+		"\"count\": %ld, \"size\": %ld, \"test_frac\": %.17g, \"quality\": %ld, "
+		"\"key_objects\": %ld, \"test_phrasings\": \"%s\"", o->seed, o->n, o->size,
+		o->test_frac, o->quality, o->key_objects, o->test_seen ? "seen" : "held-out");
 	for (int s = 0; s < 2; s++) {
 		fprintf(f, ", \"%s\": {", split_name[s]);
 		for (int c = 0; c < RC_SYNTH_NCAT; c++)
@@ -359,7 +383,8 @@ static int generate(struct run *w)
 		char id[32];
 		int split = rc_synth_split((uint64_t)i, o->test_frac);
 		snprintf(id, sizeof id, "%06ld", i);
-		if ((rc = rc_synth_render(o->seed, (uint64_t)i, (int)o->size, split, rgb, &s)) < 0) {
+		if ((rc = rc_synth_render(o->seed, (uint64_t)i, (int)o->size,
+		    o->test_seen ? RC_SYNTH_TRAIN : split, (int)o->key_objects, rgb, &s)) < 0) {
 			rc = rc_log_error(rc, "scene %ld: no four distinct false captions (a bug)", i);
 			break;
 		}

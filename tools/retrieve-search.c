@@ -204,27 +204,11 @@ static int text_flush(struct text_enc *t, int n)
 {
 	if (n == 0)
 		return 0;
-	int T = 1;
-	for (int b = 0; b < n; b++) {
-		const int32_t *row = t->tokens + (size_t)b * (size_t)t->ctx;
-		int first_eos = -1, argmax = 0;
-		for (int i = 0; i < t->ctx; i++) {
-			if (first_eos < 0 && row[i] == t->m->cfg.text.eos_token_id)
-				first_eos = i;
-			if (row[i] > row[argmax])
-				argmax = i;
-		}
-		int last = first_eos > argmax ? first_eos : argmax;
-		if (last + 1 > T)
-			T = last + 1;
-	}
-	for (int b = 1; T < t->ctx && b < n; b++)
-		memmove(t->tokens + (size_t)b * (size_t)T, t->tokens + (size_t)b * (size_t)t->ctx,
-			(size_t)T * sizeof *t->tokens);
 	size_t D = (size_t)t->D;
 	if (rc_grow((void **)&t->rows, &t->cap, (t->n + (size_t)n) * D, sizeof *t->rows) < 0)
 		return RC_E_NOMEM;
-	int rc = rc_clip_encode_text(t->m, t->ws, t->tokens, n, T, t->rows + t->n * D);
+	int rc = rc_clip_encode_text_cut(t->m, t->ws, t->tokens, n, t->ctx,
+		t->rows + t->n * D);
 	if (rc < 0)
 		return rc;
 	t->n += (size_t)n;
