@@ -9,6 +9,7 @@
 #include "eval.h"
 #include "io.h"
 #include "ops_cpu.h"
+#include "rng.h"
 
 int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *scores,
 	int *choice)
@@ -196,19 +197,10 @@ int rc_eval_rank_stats(const uint32_t *rank, size_t n, double *mean, double *med
 
 /* ---------------------------------------------------------------- statistics */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* A uniform index in [0, n): the high half of a 64×64-bit product
- * (Lemire), whose bias for n << 2^64 is far below anything measurable. */
+/* A uniform index in [0, n) (rng.h). */
 static size_t uniform(uint64_t *s, size_t n)
 {
-	return (size_t)(((unsigned __int128)splitmix64(s) * n) >> 64);
+	return (size_t)rc_rng_below(s, n);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "model.h"
 #include "record.h"
+#include "rng.h"
 #include "shard.h"
 #include "thread.h"
 
@@ -57,25 +58,11 @@ struct rc_loader {
 
 /* ---------------------------------------------------------------- numbering */
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* below - a uniform integer in [0, n) (Lemire's multiply-shift). */
-static uint64_t below(uint64_t *s, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)splitmix(s) * n) >> 64);
-}
-
 static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t s = a ^ (b * 0xd1342543de82ef95ull) ^ (c * 0xaf251af3b0f025b5ull);
-	splitmix(&s);
-	return splitmix(&s);
+	rc_rng_next(&s);
+	return rc_rng_next(&s);
 }
 
 static void epoch_reset(struct rc_loader *l, long epoch)
@@ -86,7 +73,7 @@ static void epoch_reset(struct rc_loader *l, long epoch)
 	if (l->o.shuffle) {
 		uint64_t s = mix(l->o.seed, (uint64_t)epoch, 1);
 		for (size_t i = l->nshards; i > 1; i--) {
-			size_t j = (size_t)below(&s, i);
+			size_t j = (size_t)rc_rng_below(&s, i);
 			uint32_t t = l->order[i - 1];
 			l->order[i - 1] = l->order[j], l->order[j] = t;
 		}
@@ -120,7 +107,7 @@ static int next_item(struct rc_loader *l, struct item *it)
 			l->buf[l->nbuf++] = x;
 		if (!l->nbuf)
 			return 0;
-		size_t j = (size_t)below(&l->rng, l->nbuf);
+		size_t j = (size_t)rc_rng_below(&l->rng, l->nbuf);
 		*it = l->buf[j];
 		l->buf[j] = l->buf[--l->nbuf];
 	}

@@ -6,20 +6,14 @@
 #include <string.h>
 
 #include "model.h"
-
-static uint64_t next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+#include "rng.h"
 
 /* normal - n draws of N(0, std²) (Box-Muller on 53-bit uniforms). */
 static void normal(float *x, size_t n, double std, uint64_t *s)
 {
 	for (size_t i = 0; i < n; i += 2) {
-		double u1 = ((next(s) >> 11) + 1) * 0x1.0p-53, u2 = (next(s) >> 11) * 0x1.0p-53;
+		double u1 = (double)((rc_rng_next(s) >> 11) + 1) * 0x1.0p-53;   /* (0, 1] */
+		double u2 = rc_rng_unit(s);
 		double r = sqrt(-2.0 * log(u1)) * std;
 		x[i] = (float)(r * cos(2 * M_PI * u2));
 		if (i + 1 < n)

@@ -18,6 +18,7 @@
 #include "model_io.h"
 #include "ops_cpu.h"
 #include "progress.h"
+#include "rng.h"
 #include "thread.h"
 #include "train_impl.h"
 
@@ -117,13 +118,8 @@ static int solo_max(void *ctx, int x)
 
 static void uniform_init(float *p, size_t n, float bound, uint64_t *s)
 {
-	for (size_t i = 0; i < n; i++) {
-		uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		z ^= z >> 31;
-		p[i] = (float)(((double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0) * bound);
-	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)((rc_rng_unit(s) * 2.0 - 1.0) * bound);
 }
 
 static void add_extra(struct rc_job *j, const char *name, size_t off, size_t n, int ndim,

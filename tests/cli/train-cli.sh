@@ -76,6 +76,13 @@ expect 0 "$T" --stage 0 --init "$fx/init" --data "$tmp/desc.list" --batch 6 --ep
 lines "$tmp/s0-cap/metrics.jsonl" 4 "stage 0 caption, 2 epochs of 12 records at batch 6"
 expect 1 "$T" --stage 0 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x2" -q
 has "$tmp/err" 'stage 0 --stream caption needs descriptive' "stage 0 caption on lite"
+# --verify: every shard's xxh3 against the list before the first step
+expect 0 "$T" --stage 0 --stream trl --verify --init "$fx/init" --data "$tmp/lite.list" \
+	--batch 6 --steps 1 --out "$tmp/ver" -q
+sed 's/\t[0-9a-f]*$/\t0123456789abcdef/' "$tmp/lite.list" > "$tmp/badsum.list"
+expect 1 "$T" --stage 0 --stream trl --verify --init "$fx/init" --data "$tmp/badsum.list" \
+	--batch 6 --steps 1 --out "$tmp/ver2" -q
+has "$tmp/err" 'badsum.list:2' "--verify names the list line"
 expect 0 "$T" --stage 0 --stream tb --loss siglip --init "$fx/init" --data "$tmp/lite.list" \
 	--batch 6 --steps 3 --out "$tmp/sig" -q
 has "$tmp/sig/metrics.jsonl" '"logit_bias": -' "siglip bias"
