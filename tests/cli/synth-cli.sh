@@ -149,5 +149,26 @@ expect 0 "$syn" -q -n 5 -o "$tmp/empty"
 expect 1 "$syn" -q -n 5 -o "$tmp/missing/parent/dir"
 eq "$(ls -a "$tmp" | grep -c '\.tmp\.')" 0 "no temporary directory is left"
 
+# ---- the measurement controls: --key-objects and --test-phrasings
+expect 0 "$syn" -q -n 100 --key-objects 3 -o "$tmp/k3"
+# the reasoning captions name only the key objects: red, green or blue
+others=$(grep -o -w -E 'yellow|purple|orange|pink' "$tmp/k3/lite-train.jsonl" |
+	wc -l | tr -d ' ')
+expect 0 "$syn" -q -n 100 -o "$tmp/k8"
+others8=$(grep -o -w -E 'yellow|purple|orange|pink' "$tmp/k8/lite-train.jsonl" |
+	wc -l | tr -d ' ')
+[ "$others" -lt "$((others8 / 4))" ] && ok ||
+	fail "--key-objects 3: $others mentions of other colours ($others8 without)"
+expect 0 "$syn" -q -n 100 --test-phrasings seen -o "$tmp/seen"
+same=0
+for f in "$tmp"/k8/images/*.jpg; do
+	cmp -s "$f" "$tmp/seen/images/${f##*/}" && same=$((same + 1))
+done
+eq "$same" 100 "--test-phrasings seen: the same images"
+cmp -s "$tmp/k8/sets-test.jsonl" "$tmp/seen/sets-test.jsonl" && fail "seen: the same test wording" || ok
+cmp -s "$tmp/k8/sets-train.jsonl" "$tmp/seen/sets-train.jsonl" && ok || fail "seen: train wording changed"
+expect 2 "$syn" -q -n 5 --key-objects 9 -o "$tmp/x"
+expect 2 "$syn" -q -n 5 --test-phrasings new -o "$tmp/x"
+
 echo "synth-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
