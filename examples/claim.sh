@@ -5,7 +5,7 @@
 # deviation over the seeds of each choice-set accuracy and retrieval R@1.
 #
 # usage: examples/claim.sh [-j N] [--out DIR] [SEED...]   (default seeds 1 2 3)
-# Each seed takes as long as one quickstart (about 12 minutes on 2 cores);
+# Each seed takes as long as one quickstart (about 9 minutes on 2 cores);
 # the runs go to DIR/seed-N (default build/claim). Extra quickstart
 # arguments can be given in QUICKSTART_ARGS.
 set -euo pipefail

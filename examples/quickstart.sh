@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # quickstart.sh - the main job, from a fresh clone, on 2 CPU cores in about
-# 12 minutes (8.5 after the build): install what is missing, build rclip in build/, then
+# 9 minutes (the build included): install what is missing, build rclip in build/, then
 # reproduce the ReasonCLIP claim in miniature on the built-in synthetic
 # world (rclip-synth):
 #
