@@ -100,6 +100,11 @@ int rc_job_find_latest(const char *dir, char *path, size_t pn, long *step)
 {
 	long *steps;
 	size_t n;
+	struct stat st;
+	snprintf(path, pn, "%s/final.safetensors", dir);
+	if (stat(path, &st) == 0)
+		return rc_log_error(RC_E_ARG, "%s: the run is finished (final.safetensors); "
+			"nothing to resume", dir);
 	int rc = list_ckpts(dir, &steps, &n);
 	if (rc < 0) {
 		free(steps);
@@ -107,11 +112,6 @@ int rc_job_find_latest(const char *dir, char *path, size_t pn, long *step)
 	}
 	if (!n) {
 		free(steps);
-		struct stat st;
-		snprintf(path, pn, "%s/final.safetensors", dir);
-		if (stat(path, &st) == 0)
-			return rc_log_error(RC_E_ARG, "%s: the run is finished (final.safetensors); "
-				"nothing to resume", dir);
 		rc_log_error(RC_E_NOTFOUND, "%s: no checkpoint (ckpt-STEP.safetensors) to resume from",
 			dir);
 		rc_log_hint("the run stopped before its first checkpoint: start it again");

@@ -8,19 +8,23 @@
 #include "error.h"
 #include "io.h"
 #include "loader.h"
+#include "model_io.h"
 #include "log.h"
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
 #include "record.h"
 #include "shard.h"
+#include "safetensors.h"
 #include "thread.h"
+#include "train.h"
 
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -484,6 +488,98 @@ START_TEST(test_loader_refuses)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* a descriptive shard of n records of 32×32 raw images for the tiny config */
+static const char *make_desc(int n)
+{
+	static char list[4096];
+	char shard[4096];
+	snprintf(shard, sizeof shard, "%s", rc_test_join(tmpdir, "d-000000.rcs"));
+	snprintf(list, sizeof list, "%s", rc_test_join(tmpdir, "d.list"));
+	struct rc_shard_info info = { .schema = RC_SCHEMA_DESC, .store = RC_STORE_RAW,
+		.image_size = 32, .text_ctx = 77 };
+	const char *meta[] = { "source", "test" };
+	struct rc_shard_writer *w;
+	ck_assert_int_eq(rc_shard_writer_open(&w, shard, &info, meta, 1), 0);
+	static uint8_t img[32 * 32 * 3];
+	for (int r = 0; r < n; r++) {
+		for (size_t i = 0; i < sizeof img; i++)
+			img[i] = (uint8_t)(i * 7 + r * 31);
+		uint16_t tok[4] = { 49406, (uint16_t)(300 + r), (uint16_t)(400 + r % 3), 49407 };
+		struct rc_text tx = { .role = RC_ROLE_CAPTION, .s = "x", .len = 1, .tokens = tok,
+			.ntokens = 4 };
+		char key[16];
+		snprintf(key, sizeof key, "d%d", r);
+		struct rc_record rec = { .schema = RC_SCHEMA_DESC, .key = key,
+			.key_len = (uint32_t)strlen(key), .image = img, .image_len = sizeof img,
+			.texts = &tx, .ntexts = 1 };
+		ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	}
+	uint64_t h;
+	ck_assert_int_eq(rc_shard_writer_close(w, &h), 0);
+	struct rc_shard_list l;
+	rc_shard_list_init(&l);
+	ck_assert_int_eq(rc_shard_list_add(&l, "d-000000.rcs", (uint64_t)n, h), 0);
+	ck_assert_int_eq(rc_shard_list_write(&l, list), 0);
+	rc_shard_list_free(&l);
+	return list;
+}
+
+/* run - stage 0 on the tiny config from random weights into dir */
+static int run(const char *list, const char *dir, const char *resume, long save_every)
+{
+	struct rc_train_opts o;
+	rc_train_opts_default(&o);
+	o.stage = 0, o.init_config = "tiny", o.data = list, o.out = dir, o.resume = resume;
+	o.batch = 4, o.steps = 5, o.seed = 9, o.buffer = 3, o.lr = 1e-3, o.save_every = save_every;
+	o.keep = 10;
+	return rc_train_run(&o, NULL);
+}
+
+START_TEST(test_checkpoint_roundtrip)
+{
+	const char *list = make_desc(10);
+	char a[4096], b[4096], path[4200];
+	snprintf(a, sizeof a, "%s", rc_test_join(tmpdir, "a"));
+	snprintf(b, sizeof b, "%s", rc_test_join(tmpdir, "b"));
+	ck_assert_int_eq(run(list, a, NULL, 0), 0);              /* uninterrupted */
+	ck_assert_int_eq(run(list, b, NULL, 2), 0);              /* ckpt-2, ckpt-4 */
+	/* a checkpoint holds the model (HF names, loadable), both moments of
+	 * every tensor, the config and the state */
+	snprintf(path, sizeof path, "%s/ckpt-2.safetensors", b);
+	struct rc_clip *m;
+	ck_assert_int_eq(rc_clip_load_checkpoint(&m, path), 0);
+	struct rc_st *st;
+	ck_assert_int_eq(rc_st_open(&st, path), 0);
+	for (size_t i = 0; i < rc_clip_tensor_count(m); i++) {
+		char name[160];
+		const struct rc_clip_param *p = rc_clip_tensor(m, i);
+		snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", p->name);
+		const struct rc_st_tensor *t = rc_st_find(st, name);
+		ck_assert_msg(t && t->nelem == p->numel, "%s", name);
+	}
+	ck_assert_ptr_nonnull(strstr(rc_st_meta(st, "state"), "\"step\":2"));
+	ck_assert_str_eq(rc_st_meta(st, "format"), "rclip-checkpoint");
+	rc_st_close(st);
+	rc_clip_free(m);
+	/* drop the end of run b, resume from ckpt-4: the same final bits as a */
+	snprintf(path, sizeof path, "%s/final.safetensors", b);
+	capture_begin();
+	ck_assert_int_eq(run(list, NULL, b, 0), RC_E_ARG);      /* finished: refused */
+	capture_end();
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(run(list, NULL, b, 0), 0);
+	struct rc_clip *fa, *fb;
+	snprintf(path, sizeof path, "%s/final.safetensors", a);
+	ck_assert_int_eq(rc_clip_load_checkpoint(&fa, path), 0);
+	snprintf(path, sizeof path, "%s/final.safetensors", b);
+	ck_assert_int_eq(rc_clip_load_checkpoint(&fb, path), 0);
+	ck_assert(memcmp(fa->params, fb->params, rc_clip_param_count(fa) * sizeof(float)) == 0);
+	rc_clip_free(fa), rc_clip_free(fb);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
 	Suite *s = suite_create("train");
@@ -501,6 +597,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_loader_shuffle);
 	tcase_add_test(tc, test_loader_ranks_and_seek);
 	tcase_add_test(tc, test_loader_refuses);
+	tcase_add_test(tc, test_checkpoint_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }
