@@ -14,21 +14,7 @@ fx="$top_srcdir/tests/fixtures"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() {
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err" | head -20
-	fi
-}
-has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 600 "$1")"; fi; }
-eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: got '$1', expected '$2'"; fi; }
-same() { if cmp -s "$1" "$2"; then ok; else fail "$3: $1 and $2 differ"; fi; }
-empty() { if [ ! -s "$1" ]; then ok; else fail "$2: $1 is not empty"; fi; }
-absent() { if [ ! -e "$1" ]; then ok; else fail "$2: $1 exists"; fi; }
+. "$top_srcdir/tests/cli/testlib.sh"
 
 # the fixtures, copied: relative image paths resolve against the manifest
 d="$tmp/d"

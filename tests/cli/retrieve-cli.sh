@@ -17,20 +17,7 @@ model="$fx/clip/tiny-img64" # image 64, projection 16, text vocabulary 256
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() {
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err" | head -20
-	fi
-}
-has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 400 "$1")"; fi; }
-eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: got '$1', expected '$2'"; fi; }
-same() { if cmp -s "$1" "$2"; then ok; else fail "$3: $1 and $2 differ"; fi; }
-absent() { if [ ! -e "$1" ]; then ok; else fail "$2: $1 exists"; fi; }
+. "$top_srcdir/tests/cli/testlib.sh"
 # norms FILE ROWS NANROWS WHAT: shape (ROWS, 16), the other rows of norm 1
 norms() {
 	set -- "$1" "$2" "$3" "$4" "$("$helper" norms "$1")"

@@ -15,20 +15,7 @@ tiny="$fx/clip/tiny-quickgelu" # projection 16, text vocabulary 256
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() {
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err" | head -20
-	fi
-}
-has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 400 "$1")"; fi; }
-eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: got '$1', expected '$2'"; fi; }
-same() { if cmp -s "$1" "$2"; then ok; else fail "$3: $1 and $2 differ"; fi; }
-absent() { if [ ! -e "$1" ]; then ok; else fail "$2: $1 exists"; fi; }
+. "$top_srcdir/tests/cli/testlib.sh"
 # refused WHAT PATTERN CMD...: exit 1, one stderr line matching PATTERN,
 # nothing on stdout
 refused() {

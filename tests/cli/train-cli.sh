@@ -11,17 +11,7 @@ fx="$top_srcdir/tests/fixtures/train"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() { # expect STATUS CMD...: stdout to $tmp/out, stderr to $tmp/err
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "exit $got (expected $want): $*"; sed 's/^/  stderr: /' "$tmp/err"
-	fi
-}
-has() { if grep -q -e "$2" "$1"; then ok; else fail "$3: no '$2' in: $(head -c 400 "$1")"; fi; }
+. "$top_srcdir/tests/cli/testlib.sh"
 lines() { n=$(wc -l < "$1"); if [ "$n" -eq "$2" ]; then ok; else fail "$3: $n lines: $(cat "$1")"; fi; }
 T="$bin/rclip-train"
 
