@@ -10,7 +10,8 @@
  *       line i of METRICS (rclip-train's) against STEPS.json's
  *       STAGE[i] (the PyTorch reference) for each KEY: prints the largest
  *       difference per key; exit 1 when one is over TOL or the step counts
- *       differ.
+ *       differ. TOL "rel:X" bounds the difference relative to the
+ *       reference's value.
  *   train-helper poison IN.safetensors OUT.safetensors NAME
  *       a copy whose tensor NAME starts with a NaN (F32).
  */
@@ -75,7 +76,8 @@ static int compare(const char *a, const char *b, double tol, int np, char **pref
 	return bad || worst > tol;
 }
 
-static int steps(const char *metrics, const char *ref, const char *stage, double tol, int nk,
+static int steps(const char *metrics, const char *ref, const char *stage, double tol, int rel,
+	int nk,
 	char **keys)
 {
 	json_error_t err;
@@ -105,6 +107,8 @@ static int steps(const char *metrics, const char *ref, const char *stage, double
 				continue;
 			}
 			double d = fabs(json_number_value(x) - json_number_value(y));
+			if (rel)
+				d /= fmax(fabs(json_number_value(y)), 1e-30);
 			if (d > worst[k] || isnan(d))
 				worst[k] = isnan(d) ? INFINITY : d;
 		}
@@ -118,7 +122,8 @@ static int steps(const char *metrics, const char *ref, const char *stage, double
 		bad = 1;
 	}
 	for (int k = 0; k < nk && k < 16; k++) {
-		printf("%s %-16s largest difference over %zu steps: %.3g\n", stage, keys[k], i,
+		printf("%s %-16s largest %sdifference over %zu steps: %.3g\n", stage, keys[k],
+			rel ? "relative " : "", i,
 			worst[k]);
 		bad |= worst[k] > tol;
 	}
@@ -163,7 +168,8 @@ int main(int argc, char **argv)
 	if (argc >= 5 && !strcmp(argv[1], "compare"))
 		return compare(argv[2], argv[3], atof(argv[4]), argc - 5, argv + 5);
 	if (argc >= 7 && !strcmp(argv[1], "steps"))
-		return steps(argv[2], argv[3], argv[4], atof(argv[5]), argc - 6, argv + 6);
+		return steps(argv[2], argv[3], argv[4], atof(argv[5] + 4 * !strncmp(argv[5], "rel:", 4)),
+			!strncmp(argv[5], "rel:", 4), argc - 6, argv + 6);
 	fprintf(stderr, "usage: train-helper compare A B TOL [PREFIX...] | "
 		"steps METRICS STEPS STAGE TOL KEY...\n");
 	return 2;
