@@ -70,7 +70,7 @@ if [ -z "${RCLIP_BIN:-}" ]; then
 		for p in rclip-synth rclip-shard rclip-train rclip-eval rclip-export; do
 			[ -x "$bin/$p" ] || return 0
 		done
-		[ -n "$(find common tools data configure.ac Makefile.am mk \
+		[ -n "$(find common tools data configure.ac Makefile.am \
 			-newer "$bin/rclip-train" -print -quit 2>/dev/null)" ]
 	}
 	if stale; then
