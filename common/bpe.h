@@ -54,6 +54,11 @@ const char *rc_bpe_find_merges(void);
 int rc_bpe_load(struct rc_bpe **out, const char *merges, const char *vocab_json);
 void rc_bpe_free(struct rc_bpe *bpe);
 
+/* rc_bpe_load_model - the tokenizer of a model at path: PATH/merges.txt with
+ * PATH/vocab.json when the path is a directory holding both (a Hugging Face
+ * model), else the CLIP merges rclip ships. Returns as rc_bpe_load. */
+int rc_bpe_load_model(struct rc_bpe **out, const char *path);
+
 int32_t rc_bpe_sot(const struct rc_bpe *bpe);        /* 49406 for CLIP */
 int32_t rc_bpe_eot(const struct rc_bpe *bpe);        /* 49407 for CLIP */
 size_t rc_bpe_vocab_size(const struct rc_bpe *bpe);  /* 49408 for CLIP */

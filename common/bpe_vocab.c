@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -433,4 +434,23 @@ const char *rc_bpe_token_bytes(const struct rc_bpe *bpe, int32_t id, size_t *len
 	*len = bpe->syms[s].len;
 	*eow = bpe->syms[s].eow;
 	return bpe->bytes + bpe->syms[s].off;
+}
+
+/* is_file - dir/name is a regular file; its path in buf. */
+static int is_file(const char *dir, const char *name, char *buf, size_t n)
+{
+	struct stat sb;
+	return snprintf(buf, n, "%s/%s", dir, name) < (int)n && stat(buf, &sb) == 0 &&
+		S_ISREG(sb.st_mode);
+}
+
+int rc_bpe_load_model(struct rc_bpe **out, const char *path)
+{
+	char merges[4352], vocab[4352];
+	if (is_file(path, "merges.txt", merges, sizeof merges) &&
+	    is_file(path, "vocab.json", vocab, sizeof vocab)) {
+		rc_log_info("tokenizer: %s and %s", merges, vocab);
+		return rc_bpe_load(out, merges, vocab);
+	}
+	return rc_bpe_load(out, NULL, NULL);
 }

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
+#include "io.h"
 
 void rc_cli_version(FILE *f)
 {
@@ -54,4 +56,35 @@ void rc_cli_verbose(void)
 {
 	if (rc_log_level() < RC_LOG_DEBUG)
 		rc_log_set_level(rc_log_level() + 1);
+}
+
+char *rc_cli_join(int argc, char **argv, const char *sep)
+{
+	size_t n = 1;
+	for (int i = 0; i < argc; i++)
+		n += 2 * strlen(argv[i]) + 4 + strlen(sep);
+	char *s = rc_malloc(n), *p = s;
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-_./=:,+%@") == strlen(a);
+		if (i)
+			p += sprintf(p, "%s", sep);
+		if (plain || !*sep) {
+			p += sprintf(p, "%s", a);
+			continue;
+		}
+		*p++ = '\'';
+		for (; *a; a++) {
+			if (*a == '\'')
+				p += sprintf(p, "'\\''");
+			else
+				*p++ = *a;
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	return s;
 }

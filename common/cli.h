@@ -34,4 +34,11 @@ int rc_cli_int(const char *opt, const char *arg, long min, long max, long *out);
 void rc_cli_quiet(void);
 void rc_cli_verbose(void);
 
+/* rc_cli_join - argv[0..argc) as one string, the arguments separated by
+ * sep; with a non-empty sep an argument a shell would split or expand is
+ * single-quoted, so the line can be run again (the command line a shard or
+ * a checkpoint records). Returns a malloc'd string, or NULL (logged) when
+ * out of memory. */
+char *rc_cli_join(int argc, char **argv, const char *sep);
+
 #endif

@@ -209,25 +209,13 @@ static void on_bad_image(void *ctx, size_t i, const char *why)
 		rc_log_warn("%s: %s (skipped)", w, why);
 }
 
-static int file_exists(const char *dir, const char *name, char *buf, size_t n)
-{
-	FILE *f;
-	if (snprintf(buf, n, "%s/%s", dir, name) >= (int)n || !(f = fopen(buf, "rb")))
-		return 0;
-	fclose(f);
-	return 1;
-}
-
 static int setup(struct run *r)
 {
 	const struct opts *o = r->o;
 	if (rc_clip_load_any(&r->m, o->model, NULL, NULL) < 0)
 		return -1;
 	r->D = r->m->cfg.projection_dim;
-	char merges[4352], vocab[4352];
-	int rc = file_exists(o->model, "merges.txt", merges, sizeof merges) &&
-			file_exists(o->model, "vocab.json", vocab, sizeof vocab)
-		? rc_bpe_load(&r->bpe, merges, vocab) : rc_bpe_load(&r->bpe, NULL, NULL);
+	int rc = rc_bpe_load_model(&r->bpe, o->model);
 	if (rc < 0)
 		return rc;
 	if (r->m->cfg.text.max_position < 2)

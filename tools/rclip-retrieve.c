@@ -676,26 +676,6 @@ static int read_images(struct embed *e, const struct rc_shard_list *l)
 
 /* ---------------------------------------------------------------- setup */
 
-static int file_exists(const char *dir, const char *name, char *buf, size_t n)
-{
-	struct stat sb;
-	return snprintf(buf, n, "%s/%s", dir, name) < (int)n && stat(buf, &sb) == 0 &&
-		S_ISREG(sb.st_mode);
-}
-
-/* The tokenizer: the model's own vocab.json and merges.txt (a Hugging Face
- * directory), else the CLIP merges rclip ships. */
-static int load_tokenizer(struct embed *e)
-{
-	char merges[4352], vocab[4352];
-	if (file_exists(e->o->model, "merges.txt", merges, sizeof merges) &&
-	    file_exists(e->o->model, "vocab.json", vocab, sizeof vocab)) {
-		rc_log_info("tokenizer: %s and %s", merges, vocab);
-		return rc_bpe_load(&e->bpe, merges, vocab);
-	}
-	return rc_bpe_load(&e->bpe, NULL, NULL);
-}
-
 static int setup(struct embed *e)
 {
 	const struct embed_opts *o = e->o;
@@ -721,7 +701,7 @@ static int setup(struct embed *e)
 	e->rows = rc_calloc((size_t)B * (size_t)e->D, sizeof *e->rows);
 	if (!e->items || !e->emb || !e->rows)
 		return -1;
-	if (text ? load_tokenizer(e) < 0 : rc_bpe_load(&e->bpe, NULL, NULL) < 0)
+	if (text ? rc_bpe_load_model(&e->bpe, e->o->model) < 0 : rc_bpe_load(&e->bpe, NULL, NULL) < 0)
 		return -1;
 	if (text) {
 		e->tokens = rc_calloc((size_t)B * (size_t)e->ctx, sizeof *e->tokens);

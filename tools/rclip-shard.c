@@ -665,38 +665,6 @@ static void report(const struct run *r)
 		(unsigned long long)s->shards_kept, r->list_path);
 }
 
-/* argv as one line, each argument quoted when a shell would need it. */
-static char *join_args(int argc, char **argv, const char *sep)
-{
-	size_t n = 1;
-	for (int i = 0; i < argc; i++)
-		n += 2 * strlen(argv[i]) + 4 + strlen(sep);
-	char *s = rc_malloc(n), *p = s;
-	if (!s)
-		return NULL;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		int plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			"0123456789-_./=:,+%@") == strlen(a);
-		if (i)
-			p += sprintf(p, "%s", sep);
-		if (plain || !*sep) {
-			p += sprintf(p, "%s", a);
-			continue;
-		}
-		*p++ = '\'';
-		for (; *a; a++) {
-			if (*a == '\'')
-				p += sprintf(p, "'\\''");
-			else
-				*p++ = *a;
-		}
-		*p++ = '\'';
-	}
-	*p = 0;
-	return s;
-}
-
 /* ---------------------------------------------------------------- inspect */
 
 static const char *role_name(int role)
@@ -926,8 +894,8 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	r.nthreads = rc_thread_set((int)o->threads);
 	size_t ln = strlen(o->out) + 48;
 	r.list_path = rc_malloc(ln);
-	r.cmdline = join_args(argc, argv, " ");
-	r.sources = join_args(o->ninputs, o->inputs, ", ");
+	r.cmdline = rc_cli_join(argc, argv, " ");
+	r.sources = rc_cli_join(o->ninputs, o->inputs, ", ");
 	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
 	if (!r.list_path || !r.cmdline || !r.sources || !r.workers)
 		goto out;

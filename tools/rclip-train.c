@@ -356,23 +356,6 @@ static int launched(void)
 }
 #endif
 
-static char *join_args(int argc, char **argv)
-{
-	size_t n = 1;
-	for (int i = 0; i < argc; i++)
-		n += strlen(argv[i]) + 1;
-	char *s = malloc(n);
-	if (!s)
-		return NULL;
-	s[0] = '\0';
-	for (int i = 0; i < argc; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 int main(int argc, char **argv)
 {
 	rc_log_init("rclip-train");
@@ -380,7 +363,7 @@ int main(int argc, char **argv)
 	int r = parse_args(argc, argv, &c);
 	if (r >= 0)
 		return r;
-	char *line = join_args(argc, argv);
+	char *line = rc_cli_join(argc, argv, " ");
 	c.o.argv_line = line;
 	rc_thread_set((int)c.threads);
 	rc_ops_set_threads((int)c.threads);

@@ -183,20 +183,6 @@ struct text_enc {
 	size_t n, cap;
 };
 
-/* The tokenizer as embed takes it: the model's vocab.json and merges.txt
- * when it has them, else the CLIP merges rclip ships. */
-static int load_tokenizer(struct text_enc *t, const char *dir)
-{
-	char merges[4352], vocab[4352];
-	struct stat a, b;
-	if (snprintf(merges, sizeof merges, "%s/merges.txt", dir) < (int)sizeof merges &&
-	    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir) < (int)sizeof vocab &&
-	    stat(merges, &a) == 0 && S_ISREG(a.st_mode) && stat(vocab, &b) == 0 &&
-	    S_ISREG(b.st_mode))
-		return rc_bpe_load(&t->bpe, merges, vocab);
-	return rc_bpe_load(&t->bpe, NULL, NULL);
-}
-
 /* Encode the batch's n rows and append them. As embed does, the batch is
  * cut after its last pooled token (the first eos, or the largest id under
  * the legacy rule): the causal text tower gives the same rows. */
@@ -242,7 +228,7 @@ static int text_queries(const struct search_opts *o, size_t gd, float **out, siz
 		goto out;
 	}
 	if ((rc = rc_clip_ws_new(&t.ws, t.m, 0, t.B, 0)) < 0 ||
-	    (rc = load_tokenizer(&t, o->model)) < 0)
+	    (rc = rc_bpe_load_model(&t.bpe, o->model)) < 0)
 		goto out;
 	t.st = rc_bpe_state_new(t.bpe);
 	t.tokens = rc_calloc((size_t)t.B * (size_t)t.ctx, sizeof *t.tokens);
