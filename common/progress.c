@@ -19,6 +19,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+double rc_seconds(void)
+{
+	return (double)now_ns() * 1e-9;
+}
+
 /* snprintf's result as a size_t, or 0 when it failed. */
 static size_t fmt_len(int r)
 {

@@ -85,4 +85,7 @@ size_t rc_progress_format_count(char *buf, size_t n, double v);
  * like snprintf. */
 size_t rc_progress_format_duration(char *buf, size_t n, double seconds);
 
+/* rc_seconds - a monotonic clock in seconds, for timing work. */
+double rc_seconds(void);
+
 #endif

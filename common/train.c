@@ -523,13 +523,6 @@ static void metrics_line(struct rc_job *j, const struct step_stats *st, double s
 	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g}\n", sps);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c)
 {
 	struct rc_job j;
@@ -569,10 +562,10 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		rc_progress_update(&p, (uint64_t)j.step);
 	while (j.step < j.total) {
 		struct step_stats st;
-		const double t0 = now();
+		const double t0 = rc_seconds();
 		if ((rc = step(&j, &st)) < 0)
 			break;
-		const double sps = (double)j.o.batch * j.o.accum / (now() - t0);
+		const double sps = (double)j.o.batch * j.o.accum / (rc_seconds() - t0);
 		if (j.c->rank == 0) {
 			char line[2048];
 			metrics_line(&j, &st, sps, line, sizeof line);

@@ -744,13 +744,6 @@ out:
 
 /* ================================================================ main */
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
@@ -782,7 +775,7 @@ static int evaluate(struct run *r)
 	if (!r->iemb || !r->ok)
 		return RC_E_NOMEM;
 	rc_progress_begin(&r->prog, "encode", d->ni + d->nt);
-	double t0 = now();
+	double t0 = rc_seconds();
 	rc = rc_encoder_images(r->enc, d->img, d->ni, r->iemb, r->ok, on_bad_image, r, &r->prog);
 	if (rc == 0 && r->strict_fail)
 		rc = RC_E_NOTFOUND;
@@ -791,10 +784,10 @@ static int evaluate(struct run *r)
 		rc_progress_set_total(&r->prog, nread + d->nt); /* less the skipped texts */
 	if (rc == 0 && !d->ni)
 		rc = rc_log_error(RC_E_NOTFOUND, "%s: no image could be read", o->data);
-	double t1 = now();
+	double t1 = rc_seconds();
 	if (rc == 0)
 		rc = encode_texts(r);
-	double t2 = now();
+	double t2 = rc_seconds();
 	rc_progress_end(&r->prog);
 	if (rc < 0)
 		return rc;

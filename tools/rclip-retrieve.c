@@ -791,13 +791,6 @@ static int write_report(const struct embed *e, double seconds)
 	return rc;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmd_embed(int argc, char **argv)
 {
 	struct embed_opts o;
@@ -812,7 +805,7 @@ static int cmd_embed(int argc, char **argv)
 	rc_shard_list_init(&list);
 	rc_arena_init(&e.arena, 0);
 	e.nthreads = rc_ops_set_threads((int)o.threads); /* OpenBLAS serial, OpenMP n */
-	double t0 = now();
+	double t0 = rc_seconds();
 	if (setup(&e) < 0)
 		goto out;
 	e.input = display(o.text ? o.text : o.images, "(stdin)");
@@ -850,7 +843,7 @@ static int cmd_embed(int argc, char **argv)
 	e.npy = NULL;
 	if (rc < 0 || (e.idf.f && rc_atomic_commit(&e.idf) < 0))
 		goto out;
-	if (write_report(&e, now() - t0) < 0)
+	if (write_report(&e, rc_seconds() - t0) < 0)
 		goto out;
 	status = RC_EXIT_OK;
 out:

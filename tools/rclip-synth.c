@@ -542,12 +542,11 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct run w = { .o = &o };
-	struct timespec t0, t1;
 	int rc, status = RC_EXIT_FAILURE;
 	rc_log_init("rclip-synth");
 	if ((rc = parse_args(argc, argv, &o)) >= 0)
 		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const double t0 = rc_seconds();
 	long prev = check_out(&o);
 	if (prev < 0 || !(w.tmp = make_tmp(o.out)))
 		return RC_EXIT_FAILURE;
@@ -558,8 +557,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (generate(&w) == 0 && install(&o, w.tmp, prev) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		report(&w, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+		report(&w, rc_seconds() - t0);
 		status = RC_EXIT_OK;
 	} else {
 		for (int s = 0; s < 2; s++)

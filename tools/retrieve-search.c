@@ -20,6 +20,7 @@
 #include "error.h"
 #include "io.h"
 #include "log.h"
+#include "progress.h"
 #include "model.h"
 #include "npy.h"
 #include "ops_cpu.h"
@@ -158,13 +159,6 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 static const char *shown(const char *path)
 {
 	return strcmp(path, "-") ? path : "(stdin)";
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -414,7 +408,7 @@ int rc_retrieve_search(int argc, char **argv)
 	if ((rc = search_parse(argc, argv, &o)) >= 0)
 		return rc;
 	int nt = rc_ops_set_threads((int)o.threads); /* OpenBLAS serial, OpenMP n */
-	double t0 = now();
+	double t0 = rc_seconds();
 
 	if (rc_npy_map_f32(o.gallery, &g) < 0)
 		goto out;
@@ -442,7 +436,7 @@ int rc_retrieve_search(int argc, char **argv)
 	}
 	if (check_finite(g.data, g.n, g.d, "gallery", o.gallery) < 0)
 		goto out;
-	double t1 = now();
+	double t1 = rc_seconds();
 
 	size_t kk = rc_search_hits((size_t)o.k, g.n);
 	score = rc_calloc(nq * kk + 1, sizeof *score);
@@ -450,7 +444,7 @@ int rc_retrieve_search(int argc, char **argv)
 	struct rc_search_opts so = {.k = (size_t)o.k};
 	if (!score || !index || rc_search_topk(g.data, g.n, g.d, q, nq, &so, score, index) < 0)
 		goto out;
-	double t2 = now();
+	double t2 = rc_seconds();
 	/* finite rows can still overflow a product */
 	for (size_t i = 0; i < nq * kk; i++)
 		if (!isfinite(score[i])) {
