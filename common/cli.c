@@ -50,6 +50,20 @@ int rc_cli_int(const char *opt, const char *arg, long min, long max, long *out)
 	return 0;
 }
 
+int rc_cli_double(const char *opt, const char *arg, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v >= min && v <= max)) {
+		rc_cli_usage_error("invalid value for %s: '%s' (expected a number from %g to %g)",
+			opt, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 void rc_cli_quiet(void) { rc_log_set_level(RC_LOG_ERROR); }
 
 void rc_cli_verbose(void)

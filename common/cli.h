@@ -30,6 +30,9 @@ int rc_cli_usage_error(const char *fmt, ...) RC_PRINTF(1, 2);
  * option named opt. Returns 0 with *out, or -1 after a usage message. */
 int rc_cli_int(const char *opt, const char *arg, long min, long max, long *out);
 
+/* rc_cli_double - the same for a finite number within [min, max]. */
+int rc_cli_double(const char *opt, const char *arg, double min, double max, double *out);
+
 /* rc_cli_verbosity - adjust the log level: -q lowers it, -v raises it. */
 void rc_cli_quiet(void);
 void rc_cli_verbose(void);

@@ -110,11 +110,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_FRAC:
-			errno = 0;
-			o->test_frac = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o->test_frac >= 0 && o->test_frac <= 1))
-				return rc_cli_usage_error("--test-frac: '%s' is not a number from 0 to 1",
-					optarg);
+			if (rc_cli_double("--test-frac", optarg, 0, 1, &o->test_frac) < 0)
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_QUALITY:
 			if (rc_cli_int("--quality", optarg, 1, 100, &o->quality) < 0)

@@ -134,15 +134,10 @@ static int num(const char *opt, const char *arg, long lo, long hi, long *v)
 	return rc_cli_int(opt, arg, lo, hi, v) < 0 ? RC_EXIT_USAGE : -1;
 }
 
-/* real - a finite number >= lo from opt's argument. */
+/* real - rc_cli_double as the parser's return: -1 to go on, else the exit status. */
 static int real(const char *opt, const char *arg, double lo, double hi, double *out)
 {
-	char *end;
-	double x = strtod(arg, &end);
-	if (end == arg || *end || !isfinite(x) || x < lo || x > hi)
-		return rc_cli_usage_error("--%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
-	*out = x;
-	return -1;
+	return rc_cli_double(opt, arg, lo, hi, out) < 0 ? RC_EXIT_USAGE : -1;
 }
 
 struct cli {
@@ -163,7 +158,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			c->job_opts++;
 		switch (ch) {
 		case OPT_STAGE:
-			if ((r = num("stage", optarg, 0, 2, &v)) >= 0)
+			if ((r = num("--stage", optarg, 0, 2, &v)) >= 0)
 				return r;
 			o->stage = (int)v, have_stage = 1;
 			break;
@@ -192,26 +187,26 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_OUT: o->out = optarg; break;
 		case OPT_RESUME: o->resume = optarg; break;
 		case OPT_BATCH:
-			if ((r = num("batch", optarg, 1, 1 << 20, &v)) >= 0)
+			if ((r = num("--batch", optarg, 1, 1 << 20, &v)) >= 0)
 				return r;
 			o->batch = (int)v;
 			break;
 		case OPT_ACCUM:
-			if ((r = num("accum", optarg, 1, 1 << 16, &v)) >= 0)
+			if ((r = num("--accum", optarg, 1, 1 << 16, &v)) >= 0)
 				return r;
 			o->accum = (int)v;
 			break;
 		case OPT_STEPS:
-			if ((r = num("steps", optarg, 1, 1L << 40, &v)) >= 0)
+			if ((r = num("--steps", optarg, 1, 1L << 40, &v)) >= 0)
 				return r;
 			o->steps = v;
 			break;
 		case OPT_EPOCHS:
-			if ((r = real("epochs", optarg, 1e-9, 1e9, &o->epochs)) >= 0)
+			if ((r = real("--epochs", optarg, 1e-9, 1e9, &o->epochs)) >= 0)
 				return r;
 			break;
 		case OPT_SEED:
-			if ((r = num("seed", optarg, 0, (1L << 53), &v)) >= 0)
+			if ((r = num("--seed", optarg, 0, (1L << 53), &v)) >= 0)
 				return r;
 			o->seed = (uint64_t)v;
 			break;
@@ -225,34 +220,34 @@ static int parse_args(int argc, char **argv, struct cli *c)
 					optarg);
 			break;
 		case OPT_BUFFER:
-			if ((r = num("buffer", optarg, 1, 1 << 26, &v)) >= 0)
+			if ((r = num("--buffer", optarg, 1, 1 << 26, &v)) >= 0)
 				return r;
 			o->buffer = (int)v;
 			break;
 		case OPT_VERIFY: o->verify = 1; break;
-		case OPT_LR: r = real("lr", optarg, 0, 10, &o->lr); break;
-		case OPT_LR_VISION: r = real("lr-vision", optarg, 0, 10, &o->lr_group[RC_GROUP_VISION]); break;
-		case OPT_LR_TEXT: r = real("lr-text", optarg, 0, 10, &o->lr_group[RC_GROUP_TEXT]); break;
-		case OPT_LR_PROJ: r = real("lr-proj", optarg, 0, 10, &o->lr_group[RC_GROUP_PROJ]); break;
-		case OPT_LR_SCALE: r = real("lr-scale", optarg, 0, 10, &o->lr_group[RC_GROUP_SCALE]); break;
-		case OPT_LR_HEADS: r = real("lr-heads", optarg, 0, 10, &o->lr_group[RC_GROUP_HEADS]); break;
-		case OPT_WD: r = real("wd", optarg, 0, 10, &o->wd); break;
-		case OPT_WARMUP: r = real("warmup", optarg, 0, 1, &o->warmup); break;
+		case OPT_LR: r = real("--lr", optarg, 0, 10, &o->lr); break;
+		case OPT_LR_VISION: r = real("--lr-vision", optarg, 0, 10, &o->lr_group[RC_GROUP_VISION]); break;
+		case OPT_LR_TEXT: r = real("--lr-text", optarg, 0, 10, &o->lr_group[RC_GROUP_TEXT]); break;
+		case OPT_LR_PROJ: r = real("--lr-proj", optarg, 0, 10, &o->lr_group[RC_GROUP_PROJ]); break;
+		case OPT_LR_SCALE: r = real("--lr-scale", optarg, 0, 10, &o->lr_group[RC_GROUP_SCALE]); break;
+		case OPT_LR_HEADS: r = real("--lr-heads", optarg, 0, 10, &o->lr_group[RC_GROUP_HEADS]); break;
+		case OPT_WD: r = real("--wd", optarg, 0, 10, &o->wd); break;
+		case OPT_WARMUP: r = real("--warmup", optarg, 0, 1, &o->warmup); break;
 		case OPT_L2: r = real("l2", optarg, 0, 1e6, &o->l2); break;
-		case OPT_GAMMA: r = real("gamma", optarg, 0, 1e6, &o->gamma); break;
-		case OPT_CLIP: r = real("clip-norm", optarg, 0, 1e12, &o->clip_norm); break;
+		case OPT_GAMMA: r = real("--gamma", optarg, 0, 1e6, &o->gamma); break;
+		case OPT_CLIP: r = real("--clip-norm", optarg, 0, 1e12, &o->clip_norm); break;
 		case OPT_SAVE:
-			if ((r = num("save-every", optarg, 0, 1L << 40, &v)) >= 0)
+			if ((r = num("--save-every", optarg, 0, 1L << 40, &v)) >= 0)
 				return r;
 			o->save_every = v;
 			break;
 		case OPT_KEEP:
-			if ((r = num("keep", optarg, 1, 1 << 20, &v)) >= 0)
+			if ((r = num("--keep", optarg, 1, 1 << 20, &v)) >= 0)
 				return r;
 			o->keep = (int)v;
 			break;
 		case 'j':
-			if ((r = num("threads", optarg, 0, 4096, &c->threads)) >= 0)
+			if ((r = num("--threads", optarg, 0, 4096, &c->threads)) >= 0)
 				return r;
 			break;
 		case 'q': rc_cli_quiet(); break;
