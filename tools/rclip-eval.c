@@ -7,8 +7,8 @@
  * or fails the run with --strict), drop what belonged to skipped images,
  * encode the texts, compute the metrics (eval.h), and write a table or
  * JSON, optionally with bootstrap intervals, the failed items and
- * McNemar's test against an earlier run. Reading the data is in
- * eval-data.c. */
+ * McNemar's test against an earlier run. The data is read by
+ * eval_data.h, the metrics computed by eval.h. */
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -24,6 +24,7 @@
 #include "encode.h"
 #include "error.h"
 #include "eval.h"
+#include "eval_data.h"
 #include "io.h"
 #include "log.h"
 #include "manifest.h"
@@ -33,7 +34,13 @@
 #include "progress.h"
 #include "record.h"
 #include "shard.h"
-#include "rclip-eval.h"
+
+struct opts {
+	int task;
+	const char *model, *data, *classes, *templates, *errors, *compare, *image_root, *output;
+	long batch, threads, bootstrap, seed;
+	int json, strict;
+};
 
 static const char usage_text[] =
 "Usage: rclip-eval sets --model MODEL [OPTION]... DATA\n"
@@ -152,8 +159,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			"zeroshot)");
 	/* the task may come first or anywhere: it is the first operand */
 	const char *task = argv[optind++];
-	for (int t = T_SETS; t <= T_ZS; t++)
-		if (!strcmp(task, task_names[t]))
+	for (int t = RC_EVAL_SETS; t <= RC_EVAL_ZEROSHOT; t++)
+		if (!strcmp(task, rc_eval_task_name(t)))
 			o->task = t;
 	if (!o->task)
 		return rc_cli_usage_error("unknown task '%s' (expected sets, rclip-retrieval, "
@@ -165,11 +172,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("unexpected argument '%s' (one DATA per run)", argv[optind]);
 	if (!o->model)
 		return rc_cli_usage_error("no model: give --model PATH");
-	if (o->task == T_ZS && (!o->classes || !o->templates))
+	if (o->task == RC_EVAL_ZEROSHOT && (!o->classes || !o->templates))
 		return rc_cli_usage_error("zeroshot needs --classes FILE and --templates FILE");
-	if (o->task != T_ZS && (o->classes || o->templates))
+	if (o->task != RC_EVAL_ZEROSHOT && (o->classes || o->templates))
 		return rc_cli_usage_error("--classes and --templates go with zeroshot");
-	if (o->errors && o->task != T_SETS)
+	if (o->errors && o->task != RC_EVAL_SETS)
 		return rc_cli_usage_error("--errors goes with sets");
 	return -1;
 }
@@ -181,8 +188,8 @@ struct run {
 	struct rc_bpe *bpe;
 	struct rc_encoder *enc;
 	int nthreads, D;
-	struct data d;
-	struct lines cls, tmpl;
+	struct rc_eval_data d;
+	struct rc_eval_lines cls, tmpl;
 	float *iemb, *temb;        /* [ni,D], [nt,D] */
 	uint8_t *ok;               /* [ni] the image was read */
 	size_t skipped, skipped_items, warned;
@@ -197,7 +204,7 @@ static void on_bad_image(void *ctx, size_t i, const char *why)
 {
 	struct run *r = ctx;
 	char w[4400];
-	eval_where(&r->d, i, w, sizeof w);
+	rc_eval_data_where(&r->d, i, w, sizeof w);
 	if (r->o->strict) {
 		if (!r->strict_fail)
 			rc_log_error(RC_E_NOTFOUND, "%s: %s", w, why);
@@ -228,7 +235,7 @@ static int setup(struct run *r)
  * text and set of theirs, so the metrics see only complete items. */
 static int drop_skipped(struct run *r)
 {
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
 	size_t D = (size_t)r->D;
 	uint32_t *map = rc_malloc((d->ni ? d->ni : 1) * sizeof *map);
 	if (!map)
@@ -251,9 +258,9 @@ static int drop_skipped(struct run *r)
 		g++;
 	}
 	size_t nt = 0, ns = 0;
-	if (r->o->task == T_SETS) {
+	if (r->o->task == RC_EVAL_SETS) {
 		for (size_t s = 0; s < d->ns; s++) {
-			struct cset cs = d->set[s];
+			struct rc_eval_set cs = d->set[s];
 			if (!r->ok[cs.image]) {
 				r->skipped_items++;
 				continue;
@@ -269,7 +276,7 @@ static int drop_skipped(struct run *r)
 			d->set[ns++] = cs;
 		}
 		d->ns = ns;
-	} else if (r->o->task != T_ZS) {
+	} else if (r->o->task != RC_EVAL_ZEROSHOT) {
 		for (size_t j = 0; j < d->nt; j++) {
 			if (!r->ok[d->owner[j]])
 				continue;
@@ -292,7 +299,7 @@ static int drop_skipped(struct run *r)
  * the text's source. */
 static int encode_texts(struct run *r)
 {
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
 	size_t bad = 0;
 	r->temb = rc_malloc((d->nt ? d->nt : 1) * (size_t)r->D * sizeof *r->temb);
 	if (!r->temb)
@@ -300,10 +307,10 @@ static int encode_texts(struct run *r)
 	int rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
 	if (rc == RC_E_RANGE) {
 		char w[4400];
-		if (r->o->task == T_ZS)
+		if (r->o->task == RC_EVAL_ZEROSHOT)
 			snprintf(w, sizeof w, "%s:%zu", r->o->classes, bad / r->tmpl.n + 1);
 		else
-			eval_where(d, d->owner[bad], w, sizeof w);
+			rc_eval_data_where(d, d->owner[bad], w, sizeof w);
 		rc_log_error(rc, "%s: \"%.*s\" has token ids outside the model's vocabulary of %d",
 			w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad],
 			r->m->cfg.text.vocab_size);
@@ -362,7 +369,7 @@ static int item(struct run *r, const char *id, int correct, json_t *extra)
 
 static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 {
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
 	size_t D = (size_t)r->D, nt = d->ntags;
 	uint8_t *hit = rc_malloc(d->ns ? d->ns : 1), *sub = rc_malloc(d->ns ? d->ns : 1);
 	size_t *c = rc_calloc(nt + 1, sizeof *c), *n = rc_calloc(nt + 1, sizeof *n);
@@ -373,7 +380,7 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 	if (!cand)
 		goto out;
 	for (size_t s = 0; s < d->ns; s++) {
-		const struct cset *cs = &d->set[s];
+		const struct rc_eval_set *cs = &d->set[s];
 		float sc[5];
 		int choice;
 		for (int q = 0; q < 5; q++)
@@ -455,7 +462,7 @@ static int rank_metrics(struct run *r, json_t *metrics, const char *dir, const u
 
 static int run_retrieval(struct run *r, json_t *metrics)
 {
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
 	uint32_t *i2t = rc_calloc(d->ni ? d->ni : 1, sizeof *i2t);
 	uint32_t *t2i = rc_calloc(d->nt ? d->nt : 1, sizeof *t2i);
 	uint8_t *hit = rc_malloc(d->ni + d->nt + 1);
@@ -481,7 +488,7 @@ out:
 
 static int run_zeroshot(struct run *r, json_t *metrics)
 {
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
 	size_t D = (size_t)r->D, nc = r->cls.n, nT = r->tmpl.n;
 	float *cls = rc_malloc((nc ? nc : 1) * D * sizeof *cls);
 	uint32_t *rank = rc_malloc((d->ni ? d->ni : 1) * sizeof *rank);
@@ -584,8 +591,8 @@ static int compare(struct run *r)
 		return rc;
 	}
 	json_t *task = json_object_get(other, "task");
-	if (!json_is_string(task) || strcmp(json_string_value(task), task_names[r->o->task])) {
-		rc_log_error(rc, "%s: not a --json report of %s", path, task_names[r->o->task]);
+	if (!json_is_string(task) || strcmp(json_string_value(task), rc_eval_task_name(r->o->task))) {
+		rc_log_error(rc, "%s: not a --json report of %s", path, rc_eval_task_name(r->o->task));
 		goto out;
 	}
 	if ((rc = pairs_of(r->items, "this run", &a, &na)) < 0 ||
@@ -647,7 +654,7 @@ static void table(FILE *f, const struct run *r)
 	for (i = 0; i < r->d.ntags; i++)
 		if ((int)strlen(r->d.tags[i]) > w)
 			w = (int)strlen(r->d.tags[i]);
-	fprintf(f, "%-*s %9s %9s %8s%s\n", w, r->o->task == T_SETS ? "tag" : "metric", "hits",
+	fprintf(f, "%-*s %9s %9s %8s%s\n", w, r->o->task == RC_EVAL_SETS ? "tag" : "metric", "hits",
 		"total", "rate %", r->o->bootstrap ? "  95% CI" : "");
 	/* tags in order of first appearance, then the metrics in the order made */
 	for (i = 0; i < r->d.ntags; i++)
@@ -679,7 +686,7 @@ static void table(FILE *f, const struct run *r)
 			json_real_value(json_object_get(cmp, "p_chi2")));
 	if (r->skipped)
 		fprintf(f, "skipped: %zu unreadable image%s%s\n", r->skipped, r->skipped > 1 ? "s" : "",
-			r->o->task == T_SETS ? (r->skipped_items == 1 ? ", 1 set" : ", with their sets") : "");
+			r->o->task == RC_EVAL_SETS ? (r->skipped_items == 1 ? ", 1 set" : ", with their sets") : "");
 }
 
 static int write_text(const char *path, const char *txt)
@@ -747,23 +754,24 @@ out:
 static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
-	struct data *d = &r->d;
+	struct rc_eval_data *d = &r->d;
+	const struct rc_eval_source src = { o->task, o->data, o->image_root };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
-	if (o->task == T_ZS) {
-		if ((rc = eval_read_lines(o->classes, &r->cls, 0)) < 0 ||
-		    (rc = eval_read_lines(o->templates, &r->tmpl, 1)) < 0 ||
-		    (rc = eval_read_zeroshot(o, d, &r->cls)) < 0)
+	if (o->task == RC_EVAL_ZEROSHOT) {
+		if ((rc = rc_eval_lines_read(o->classes, &r->cls, 0)) < 0 ||
+		    (rc = rc_eval_lines_read(o->templates, &r->tmpl, 1)) < 0 ||
+		    (rc = rc_eval_data_read_zeroshot(&src, d, &r->cls)) < 0)
 			return rc;
 		for (size_t c = 0; c < r->cls.n; c++)
 			for (size_t t = 0; t < r->tmpl.n; t++) {
 				uint32_t len;
-				char *s = eval_fill_template(&d->arena, r->tmpl.s[t], r->cls.s[c], &len);
-				if (!s || (rc = eval_add_text(d, s, len, 0)) < 0)
+				char *s = rc_eval_fill_template(&d->arena, r->tmpl.s[t], r->cls.s[c], &len);
+				if (!s || (rc = rc_eval_data_add_text(d, s, len, 0)) < 0)
 					return RC_E_NOMEM;
 			}
-	} else if ((rc = eval_read_data(o, d, r->m->cfg.vision.image_size)) < 0) {
+	} else if ((rc = rc_eval_data_read(&src, d, r->m->cfg.vision.image_size)) < 0) {
 		return rc;
 	}
 	if (!d->ni)
@@ -794,9 +802,9 @@ static int evaluate(struct run *r)
 	if (r->skipped)
 		rc_log_warn("%zu of %zu images could not be read: skipped with their %zu %s",
 			r->skipped, d->ni + r->skipped, r->skipped_items,
-			o->task == T_SETS ? "sets" : "items");
+			o->task == RC_EVAL_SETS ? "sets" : "items");
 
-	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "task", task_names[o->task],
+	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "task", rc_eval_task_name(o->task),
 		"model", o->model, "data", o->data, "images", (json_int_t)d->ni, "texts",
 		(json_int_t)d->nt, "skipped_images", (json_int_t)r->skipped);
 	json_t *metrics = json_object();
@@ -816,8 +824,8 @@ static int evaluate(struct run *r)
 	if (o->bootstrap)
 		json_object_set_new(r->report, "bootstrap", json_pack("{s:i, s:I}", "resamples",
 			(int)o->bootstrap, "seed", (json_int_t)o->seed));
-	rc = o->task == T_SETS ? run_sets(r, metrics, errors_out)
-		: o->task == T_ZS ? run_zeroshot(r, metrics) : run_retrieval(r, metrics);
+	rc = o->task == RC_EVAL_SETS ? run_sets(r, metrics, errors_out)
+		: o->task == RC_EVAL_ZEROSHOT ? run_zeroshot(r, metrics) : run_retrieval(r, metrics);
 	if (rc == 0 && o->compare)
 		rc = compare(r);
 	json_object_set(r->report, "items", r->items);
@@ -844,9 +852,9 @@ int main(int argc, char **argv)
 	free(r.iemb);
 	free(r.temb);
 	free(r.ok);
-	eval_lines_free(&r.cls);
-	eval_lines_free(&r.tmpl);
-	eval_data_free(&r.d);
+	rc_eval_lines_free(&r.cls);
+	rc_eval_lines_free(&r.tmpl);
+	rc_eval_data_free(&r.d);
 	rc_encoder_free(r.enc);
 	rc_bpe_free(r.bpe);
 	rc_clip_free(r.m);

@@ -1,6 +1,8 @@
-/* eval-data.c - rclip-eval's input: a manifest or shards read into the
- * images, texts, choice sets and labels of a benchmark (rclip-eval.h),
- * each bad line named by file and line. */
+/* eval_data.c - a benchmark's data for rclip-eval (eval_data.h): a
+ * manifest or shards read into images, texts, choice sets and labels, each
+ * bad line named by file and line. */
+#include "eval_data.h"
+
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -16,7 +18,6 @@
 #include "manifest.h"
 #include "record.h"
 #include "shard.h"
-#include "rclip-eval.h"
 
 /* ================================================================ data */
 
@@ -25,7 +26,7 @@ static int grow(void *pp, size_t *cap, size_t need, size_t elem)
 	return rc_grow((void **)pp, cap, need, elem);
 }
 
-static int add_image(struct data *d, const struct rc_encode_image *im, const char *key,
+static int add_image(struct rc_eval_data *d, const struct rc_encode_image *im, const char *key,
 	const char *ipath, const char *src, uint64_t line, int in_shard)
 {
 	size_t need = d->ni + 1, cap = d->cap_i;
@@ -62,7 +63,7 @@ static int add_image(struct data *d, const struct rc_encode_image *im, const cha
 	return 0;
 }
 
-int eval_add_text(struct data *d, const char *s, uint32_t len, uint32_t owner)
+int rc_eval_data_add_text(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t owner)
 {
 	size_t need = d->nt + 1, cap = d->cap_t;
 	int rc;
@@ -82,7 +83,7 @@ int eval_add_text(struct data *d, const char *s, uint32_t len, uint32_t owner)
 	return 0;
 }
 
-static int tag_index(struct data *d, const char *s, uint32_t len, uint32_t *out)
+static int tag_index(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t *out)
 {
 	for (size_t i = 0; i < d->ntags; i++)
 		if (strlen(d->tags[i]) == len && !memcmp(d->tags[i], s, len)) {
@@ -101,7 +102,7 @@ static int tag_index(struct data *d, const char *s, uint32_t len, uint32_t *out)
 }
 
 /* "FILE:LINE" or "SHARD: record N" of image i. */
-const char *eval_where(const struct data *d, size_t i, char *buf, size_t n)
+const char *rc_eval_data_where(const struct rc_eval_data *d, size_t i, char *buf, size_t n)
 {
 	if (d->in_shard[i])
 		snprintf(buf, n, "%s: record %llu", d->src[i], (unsigned long long)d->line[i]);
@@ -114,14 +115,14 @@ const char *eval_where(const struct data *d, size_t i, char *buf, size_t n)
  * A set must have one tag, one true caption and exactly 4 negatives, none
  * empty (the manifest reader checks this for JSONL; shards are checked
  * here too). Returns 0, or RC_E_FORMAT with the reason in why. */
-static int add_record_texts(struct data *d, int task, const struct rc_record *rec,
+static int add_record_texts(struct rc_eval_data *d, int task, const struct rc_record *rec,
 	uint32_t image, char *why, size_t nwhy)
 {
 	int rc;
-	if (task == T_RET) {
+	if (task == RC_EVAL_RETRIEVAL) {
 		for (uint32_t k = 0; k < rec->ntexts; k++)
 			if (rec->texts[k].role == RC_ROLE_CAPTION &&
-			    (rc = eval_add_text(d, rec->texts[k].s, rec->texts[k].len, image)) < 0)
+			    (rc = rc_eval_data_add_text(d, rec->texts[k].s, rec->texts[k].len, image)) < 0)
 				return rc;
 		return 0;
 	}
@@ -152,17 +153,17 @@ static int add_record_texts(struct data *d, int task, const struct rc_record *re
 				"(expected 1, 1 and 4)", g, ntag, ngt, nneg);
 			return RC_E_FORMAT;
 		}
-		if (task == T_RRET) {
-			if ((rc = eval_add_text(d, gt->s, gt->len, image)) < 0)
+		if (task == RC_EVAL_RCLIP_RETRIEVAL) {
+			if ((rc = rc_eval_data_add_text(d, gt->s, gt->len, image)) < 0)
 				return rc;
 			continue;
 		}
-		struct cset cs = {.image = image, .text = (uint32_t)d->nt, .index = (uint32_t)g};
+		struct rc_eval_set cs = {.image = image, .text = (uint32_t)d->nt, .index = (uint32_t)g};
 		if ((rc = tag_index(d, tag->s, tag->len, &cs.tag)) < 0 ||
-		    (rc = eval_add_text(d, gt->s, gt->len, image)) < 0)
+		    (rc = rc_eval_data_add_text(d, gt->s, gt->len, image)) < 0)
 			return rc;
 		for (int q = 0; q < 4; q++)
-			if ((rc = eval_add_text(d, neg[q]->s, neg[q]->len, image)) < 0)
+			if ((rc = rc_eval_data_add_text(d, neg[q]->s, neg[q]->len, image)) < 0)
 				return rc;
 		if ((rc = grow(&d->set, &d->cap_s, d->ns + 1, sizeof *d->set)) < 0)
 			return rc;
@@ -178,7 +179,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* The directory relative image paths of path are resolved against. */
-static void image_root(const struct opts *o, const char *path, char *root, size_t n)
+static void image_root(const struct rc_eval_source *o, const char *path, char *root, size_t n)
 {
 	const char *slash = strrchr(path, '/');
 	if (o->image_root)
@@ -209,14 +210,14 @@ static char *join(struct rc_arena *a, const char *root, const char *path)
  * malformed line fails the run: a benchmark with items silently dropped
  * would not be the benchmark. Retrieval merges adjacent lines of the same
  * image (a TSV with one caption per line). */
-static int read_manifest(const struct opts *o, struct data *d)
+static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 {
 	char root[4096], why[256], w[4400];
 	image_root(o, o->data, root, sizeof root);
-	int schema = o->task == T_RET ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	int schema = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
 	struct rc_manifest *mf;
 	int rc = rc_manifest_open(&mf, o->data, schema,
-		o->task == T_RET ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
+		o->task == RC_EVAL_RETRIEVAL ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
 	if (rc < 0)
 		return rc;
 	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
@@ -231,7 +232,7 @@ static int read_manifest(const struct opts *o, struct data *d)
 		if (rc < 0)
 			break;
 		uint32_t image = (uint32_t)d->ni;
-		if (o->task == T_RET && d->ni && d->ipath[d->ni - 1] &&
+		if (o->task == RC_EVAL_RETRIEVAL && d->ni && d->ipath[d->ni - 1] &&
 		    !strcmp(d->ipath[d->ni - 1], img)) {
 			image--; /* another caption of the same image */
 		} else {
@@ -245,7 +246,7 @@ static int read_manifest(const struct opts *o, struct data *d)
 		}
 		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
 			if (rc == RC_E_FORMAT)
-				rc_log_error(rc, "%s: %s", eval_where(d, image, w, sizeof w), why);
+				rc_log_error(rc, "%s: %s", rc_eval_data_where(d, image, w, sizeof w), why);
 			break;
 		}
 	}
@@ -254,7 +255,7 @@ static int read_manifest(const struct opts *o, struct data *d)
 }
 
 /* The records of one shard; it stays open (payloads point into it). */
-static int read_shard(const struct opts *o, struct data *d, const char *path, int S)
+static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, const char *path, int S)
 {
 	struct rc_shard *s;
 	int rc = rc_shard_open(&s, path);
@@ -266,7 +267,7 @@ static int read_shard(const struct opts *o, struct data *d, const char *path, in
 	}
 	d->shards[d->nshards++] = s;
 	const struct rc_shard_info *in = rc_shard_info(s);
-	int want = o->task == T_RET ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	int want = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
 	if ((int)in->image_size != S) {
 		rc_log_error(RC_E_FORMAT, "%s: images are %ux%u, the model takes %dx%d", path,
 			in->image_size, in->image_size, S, S);
@@ -275,7 +276,7 @@ static int read_shard(const struct opts *o, struct data *d, const char *path, in
 	}
 	if (in->schema != (uint32_t)want && in->schema != RC_SCHEMA_NONE)
 		return rc_log_error(RC_E_FORMAT, "%s: a %s shard, %s needs %s records", path,
-			rc_shard_schema_name((int)in->schema), task_names[o->task],
+			rc_shard_schema_name((int)in->schema), rc_eval_task_name(o->task),
 			rc_shard_schema_name(want));
 	char why[256], w[4400];
 	for (uint64_t i = 0; i < rc_shard_count(s); i++) {
@@ -295,14 +296,14 @@ static int read_shard(const struct opts *o, struct data *d, const char *path, in
 			return rc;
 		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
 			if (rc == RC_E_FORMAT)
-				rc_log_error(rc, "%s: %s", eval_where(d, image, w, sizeof w), why);
+				rc_log_error(rc, "%s: %s", rc_eval_data_where(d, image, w, sizeof w), why);
 			return rc;
 		}
 	}
 	return 0;
 }
 
-int eval_read_data(const struct opts *o, struct data *d, int S)
+int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, int S)
 {
 	if (ends_with(o->data, ".list")) {
 		struct rc_shard_list l;
@@ -326,7 +327,7 @@ int eval_read_data(const struct opts *o, struct data *d, int S)
 
 /* ---------------------------------------------------------------- zeroshot */
 
-void eval_lines_free(struct lines *l)
+void rc_eval_lines_free(struct rc_eval_lines *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->s[i]);
@@ -336,7 +337,7 @@ void eval_lines_free(struct lines *l)
 
 /* Non-empty lines of path (a trailing '\r' dropped); an empty line is an
  * error, and so is a template without "{}". */
-int eval_read_lines(const char *path, struct lines *l, int templates)
+int rc_eval_lines_read(const char *path, struct rc_eval_lines *l, int templates)
 {
 	FILE *f;
 	int rc = rc_io_open_read(path, &f);
@@ -377,7 +378,7 @@ int eval_read_lines(const char *path, struct lines *l, int templates)
 }
 
 /* Zero-shot data: {"image_path": P, "label": NAME or INDEX} per line. */
-int eval_read_zeroshot(const struct opts *o, struct data *d, const struct lines *cls)
+int rc_eval_data_read_zeroshot(const struct rc_eval_source *o, struct rc_eval_data *d, const struct rc_eval_lines *cls)
 {
 	char root[4096];
 	image_root(o, o->data, root, sizeof root);
@@ -438,7 +439,7 @@ int eval_read_zeroshot(const struct opts *o, struct data *d, const struct lines 
 }
 
 /* "{}" of the template replaced by the class name, every occurrence. */
-char *eval_fill_template(struct rc_arena *a, const char *t, const char *name, uint32_t *len)
+char *rc_eval_fill_template(struct rc_arena *a, const char *t, const char *name, uint32_t *len)
 {
 	size_t n = 0, ln = strlen(name);
 	for (const char *p = t; *p; p++)
@@ -460,7 +461,7 @@ char *eval_fill_template(struct rc_arena *a, const char *t, const char *name, ui
 	return s;
 }
 
-void eval_data_free(struct data *d)
+void rc_eval_data_free(struct rc_eval_data *d)
 {
 	for (size_t i = 0; i < d->nshards; i++)
 		rc_shard_close(d->shards[i]);
@@ -478,4 +479,11 @@ void eval_data_free(struct data *d)
 	free(d->set);
 	free(d->tags);
 	rc_arena_free(&d->arena);
+}
+
+const char *rc_eval_task_name(int task)
+{
+	static const char *const names[] = { NULL, "sets", "rclip-retrieval", "retrieval",
+		"zeroshot" };
+	return task >= RC_EVAL_SETS && task <= RC_EVAL_ZEROSHOT ? names[task] : NULL;
 }
