@@ -63,4 +63,21 @@ int rc_search_topk(const float *gallery, size_t n, size_t d, const float *querie
  * holds a NaN or an infinity, or -1 when all are finite. Parallel. */
 int64_t rc_search_nonfinite_row(const float *x, size_t n, size_t d);
 
+/* rc_search_read_ids - the lines of the ids file path, one per gallery row
+ * (n of them; gallery names the gallery in the message): (*lines)[i] points
+ * into *buf (the caller frees both). Returns 0, RC_E_FORMAT ("PATH: N ids
+ * for the M rows of GALLERY"), RC_E_IO or RC_E_NOMEM, logged. */
+int rc_search_read_ids(const char *path, size_t n, const char *gallery, char **buf,
+	char ***lines);
+
+/* rc_search_write - the hits of nq queries (kk each, as rc_search_topk
+ * gives them) to out ("-": stdout) through an atomic file: TSV lines
+ * query_index, rank (from 1), id, score (%.9g: float32 exactly), or with
+ * jsonl one {"query_index", "ids", "scores"} object a query. ids (NULL: the
+ * row numbers) are written as given in TSV; in JSON rclip-retrieve embed's
+ * escapes (\\ \n \r \t) are undone first. Returns 0, RC_E_IO or RC_E_NOMEM,
+ * logged; on error out is untouched. */
+int rc_search_write(const char *out, int jsonl, char **ids, size_t nq, size_t kk,
+	const float *score, const int64_t *index);
+
 #endif
