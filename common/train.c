@@ -76,7 +76,7 @@ static const char *const group_name[RC_NGROUPS] = { "vision", "text", "proj", "s
  * (and 0) vision lr/10, text 3·lr/10; stage 2 vision lr/10, text lr/5,
  * heads 15·lr; projections and the logit scale lr. Weight decay on the
  * projections and the heads only. */
-static void groups(struct rc_job *j)
+static void groups(struct rc_train_job *j)
 {
 	const struct rc_train_opts *o = &j->o;
 	const double mult12[2][RC_NGROUPS] = {
@@ -122,7 +122,7 @@ static void uniform_init(float *p, size_t n, float bound, uint64_t *s)
 		p[i] = (float)((rc_rng_unit(s) * 2.0 - 1.0) * bound);
 }
 
-static void add_extra(struct rc_job *j, const char *name, size_t off, size_t n, int ndim,
+static void add_extra(struct rc_train_job *j, const char *name, size_t off, size_t n, int ndim,
 	int64_t d0, int64_t d1, int group)
 {
 	struct rc_extra *e = &j->ex[j->nex++];
@@ -134,7 +134,7 @@ static void add_extra(struct rc_job *j, const char *name, size_t off, size_t n, 
 /* extras - the heads (stage 2) and the logit bias (SigLIP), initialised
  * (the heads as torch.nn.Linear: U(±1/√D); the bias to siglip_bias) and
  * then read from the initial weights where they hold them. */
-static int extras(struct rc_job *j, const char *weights)
+static int extras(struct rc_train_job *j, const char *weights)
 {
 	const int D = j->D, K = RC_HEAD_CLASSES;
 	size_t nx = 0;
@@ -169,7 +169,7 @@ static int extras(struct rc_job *j, const char *weights)
 		off++;
 	}
 	int found = 0;
-	int rc = weights ? rc_job_load_extras(j, weights, &found) : 0;
+	int rc = weights ? rc_train_load_extras(j, weights, &found) : 0;
 	if (rc < 0)
 		return rc;
 	if (j->o.stage == 2 && !found)
@@ -178,7 +178,7 @@ static int extras(struct rc_job *j, const char *weights)
 	return 0;
 }
 
-static int optimizer(struct rc_job *j)
+static int optimizer(struct rc_train_job *j)
 {
 	const size_t nc = rc_clip_tensor_count(j->m);
 	j->nt = nc + (size_t)j->nex;
@@ -211,7 +211,7 @@ static const char *weights_file(const char *path, char *buf, size_t n)
 	return path;
 }
 
-static int buffers(struct rc_job *j)
+static int buffers(struct rc_train_job *j)
 {
 	const size_t D = (size_t)j->D;
 	size_t need = (size_t)j->Bg * D * (2 + 2 * (size_t)j->ntext) +
@@ -230,7 +230,7 @@ static int buffers(struct rc_job *j)
 	return 0;
 }
 
-static void job_free(struct rc_job *j)
+static void job_free(struct rc_train_job *j)
 {
 	if (j->metrics)
 		fclose(j->metrics);
@@ -248,7 +248,7 @@ static void job_free(struct rc_job *j)
 	rc_clip_free(j->m);
 }
 
-static int setup(struct rc_job *j)
+static int setup(struct rc_train_job *j)
 {
 	struct rc_train_opts *o = &j->o;
 	int rc;
@@ -257,9 +257,9 @@ static int setup(struct rc_job *j)
 	j->resumed_from = -1;
 	if (o->resume) {
 		long step;
-		if ((rc = rc_job_find_latest(o->resume, ckpt, sizeof ckpt, &step)) < 0)
+		if ((rc = rc_train_find_latest(o->resume, ckpt, sizeof ckpt, &step)) < 0)
 			return rc;
-		if ((rc = rc_job_load_checkpoint_model(&j->m, ckpt)) < 0)
+		if ((rc = rc_clip_load_checkpoint(&j->m, ckpt)) < 0)
 			return rc;
 		j->resumed_from = step;
 	} else if (o->init_config) {
@@ -330,7 +330,7 @@ static int setup(struct rc_job *j)
 		memcpy(j->anchor, j->m->params, np * sizeof *j->anchor);
 	}
 	if (o->resume) {
-		if ((rc = rc_job_restore(j, ckpt)) < 0)
+		if ((rc = rc_train_restore(j, ckpt)) < 0)
 			return rc;
 	}
 	return 0;
@@ -350,7 +350,7 @@ static void slice_rows(float *dst, const float *global, int rank, int n, int D)
 /* contrastive - the CLIP or SigLIP loss of img_g against text stream k of
  * txt_g, its backward with weight dl into dimg_g, dtxt_g (stream k) and
  * the scale (and bias) gradients, which only rank 0 keeps. */
-static double contrastive(struct rc_job *j, int k, float dl)
+static double contrastive(struct rc_train_job *j, int k, float dl)
 {
 	const int Bg = j->Bg, D = j->D;
 	const float *txt = j->txt_g + (size_t)k * Bg * D;
@@ -379,7 +379,7 @@ static double contrastive(struct rc_job *j, int k, float dl)
  * on this rank's rows, normalised by the global batch; gradients into
  * the heads and the local embedding gradients. Returns the two local
  * parts in part[1], part[2] (summed over ranks by the caller). */
-static void heads(struct rc_job *j, const struct rc_batch *b, float dl, double *part)
+static void heads(struct rc_train_job *j, const struct rc_batch *b, float dl, double *part)
 {
 	const int n = j->n, D = j->D, K = RC_HEAD_CLASSES;
 	const float *t = j->ws->text.emb, *v = j->ws->vision.emb;
@@ -394,7 +394,7 @@ static void heads(struct rc_job *j, const struct rc_batch *b, float dl, double *
 	rc_ops_matmul_backward(j->dimg, j->ih_wg, j->ih_bg, j->dhx, v, j->ih_w, n, D, K);
 }
 
-static int micro_batch(struct rc_job *j, double w, struct step_stats *st)
+static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 {
 	struct rc_batch b;
 	int rc;
@@ -442,7 +442,7 @@ static int micro_batch(struct rc_job *j, double w, struct step_stats *st)
 	return 0;
 }
 
-static int step(struct rc_job *j, struct step_stats *st)
+static int step(struct rc_train_job *j, struct step_stats *st)
 {
 	int rc;
 	const size_t np = rc_clip_param_count(j->m);
@@ -491,7 +491,7 @@ static int step(struct rc_job *j, struct step_stats *st)
 }
 
 /* metrics_line - one JSON object for metrics.jsonl. */
-static void metrics_line(struct rc_job *j, const struct step_stats *st, double sps, char *buf,
+static void metrics_line(struct rc_train_job *j, const struct step_stats *st, double sps, char *buf,
 	size_t n)
 {
 	const double mult = rc_sched_lr_mult(j->step - 1, j->total, j->warm);
@@ -525,7 +525,7 @@ static void metrics_line(struct rc_job *j, const struct step_stats *st, double s
 
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c)
 {
-	struct rc_job j;
+	struct rc_train_job j;
 	memset(&j, 0, sizeof j);
 	j.o = *opts;
 	j.solo = (struct rc_train_comm){ 0, 1, NULL, solo_gather, solo_reduce, solo_reduce_d,
@@ -535,19 +535,19 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 	if (j.o.resume) {
 		char ckpt[4200];
 		long s;
-		if ((rc = rc_job_find_latest(j.o.resume, ckpt, sizeof ckpt, &s)) < 0 ||
-		    (rc = rc_job_read_options(ckpt, &j.o, j.data_abs, sizeof j.data_abs)) < 0)
+		if ((rc = rc_train_find_latest(j.o.resume, ckpt, sizeof ckpt, &s)) < 0 ||
+		    (rc = rc_train_read_options(ckpt, &j.o, j.data_abs, sizeof j.data_abs)) < 0)
 			return rc;
 		j.o.out = j.o.resume;
 	} else {
 		if (!realpath(j.o.data, j.data_abs))
 			return rc_log_error(RC_E_NOTFOUND, "%s: %s", j.o.data, strerror(errno));
-		if (j.c->rank == 0 && (rc = rc_job_run_dir(j.o.out, 0)) < 0)
+		if (j.c->rank == 0 && (rc = rc_train_run_dir(j.o.out, 0)) < 0)
 			return rc;
 	}
 	if ((rc = setup(&j)) < 0)
 		goto out;
-	if (j.c->rank == 0 && (rc = rc_job_metrics_open(&j)) < 0)
+	if (j.c->rank == 0 && (rc = rc_train_metrics_open(&j)) < 0)
 		goto out;
 	if (j.resumed_from >= 0)
 		rc_log_info("resuming %s at step %ld of %ld", j.o.out, j.step, j.total);
@@ -569,14 +569,14 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		if (j.c->rank == 0) {
 			char line[2048];
 			metrics_line(&j, &st, sps, line, sizeof line);
-			if ((rc = rc_job_metrics_write(&j, line)) < 0)
+			if ((rc = rc_train_metrics_write(&j, line)) < 0)
 				break;
 			rc_progress_update(&p, 1);
 		}
 		const int req = j.c->allmax(j.c->ctx, g_request);
 		const int due = j.o.save_every > 0 && j.step % j.o.save_every == 0 &&
 			j.step < j.total;
-		if ((req || due) && (rc = rc_job_save_step(&j)) < 0)
+		if ((req || due) && (rc = rc_train_save_step(&j)) < 0)
 			break;
 		if (req == 2) {
 			rc_log_info("stopped at step %ld of %ld on request; resume with --resume %s",
@@ -591,7 +591,7 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 	if (rc == 0 && j.c->rank == 0) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/final.safetensors", j.o.out);
-		if ((rc = rc_job_save(&j, path, 0)) == 0)
+		if ((rc = rc_train_save(&j, path, 0)) == 0)
 			rc_log_info("wrote %s after %ld steps", path, j.step);
 	}
 out:

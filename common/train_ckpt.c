@@ -69,7 +69,7 @@ static int list_ckpts(const char *dir, long **steps, size_t *n)
 	return rc;
 }
 
-int rc_job_run_dir(const char *dir, int resume)
+int rc_train_run_dir(const char *dir, int resume)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0) {
@@ -96,7 +96,7 @@ int rc_job_run_dir(const char *dir, int resume)
 	return 0;
 }
 
-int rc_job_find_latest(const char *dir, char *path, size_t pn, long *step)
+int rc_train_find_latest(const char *dir, char *path, size_t pn, long *step)
 {
 	long *steps;
 	size_t n;
@@ -145,7 +145,7 @@ static void prune(const char *dir, int keep)
 
 static const char *const stream_names[] = { "", "caption", "tb", "trl" };
 
-static json_t *options_json(const struct rc_job *j)
+static json_t *options_json(const struct rc_train_job *j)
 {
 	const struct rc_train_opts *o = &j->o;
 	json_t *v = json_object(), *g = json_array();
@@ -193,7 +193,7 @@ static int get_num(json_t *v, const char *key, double *out, const char *path)
 	return 0;
 }
 
-int rc_job_read_options(const char *path, struct rc_train_opts *o, char *data, size_t n)
+int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data, size_t n)
 {
 	struct rc_st *st;
 	int rc = rc_st_open(&st, path);
@@ -249,7 +249,7 @@ out:
 
 /* ---------------------------------------------------------------- save */
 
-int rc_job_save(struct rc_job *j, const char *path, int with_optimizer)
+int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 {
 	struct rc_st_writer *w;
 	int rc = rc_st_writer_new(&w);
@@ -330,13 +330,13 @@ out:
 	return rc;
 }
 
-int rc_job_save_step(struct rc_job *j)
+int rc_train_save_step(struct rc_train_job *j)
 {
 	if (j->c->rank != 0)
 		return 0;
 	char path[4200];
 	snprintf(path, sizeof path, "%s/ckpt-%ld.safetensors", j->o.out, j->step);
-	int rc = rc_job_save(j, path, 1);
+	int rc = rc_train_save(j, path, 1);
 	if (rc < 0)
 		return rc;
 	rc_log_info("step %ld: wrote %s", j->step, path);
@@ -364,7 +364,7 @@ static int read_tensor(const struct rc_st *st, const char *name, float *dst, siz
 	return rc < 0 ? rc : 1;
 }
 
-int rc_job_load_extras(struct rc_job *j, const char *weights, int *found)
+int rc_train_load_extras(struct rc_train_job *j, const char *weights, int *found)
 {
 	*found = 0;
 	struct stat sb;
@@ -383,12 +383,7 @@ int rc_job_load_extras(struct rc_job *j, const char *weights, int *found)
 	return rc < 0 ? rc : 0;
 }
 
-int rc_job_load_checkpoint_model(struct rc_clip **out, const char *path)
-{
-	return rc_clip_load_checkpoint(out, path);
-}
-
-int rc_job_restore(struct rc_job *j, const char *path)
+int rc_train_restore(struct rc_train_job *j, const char *path)
 {
 	struct rc_st *st;
 	int rc = rc_st_open(&st, path);
@@ -444,7 +439,7 @@ static long line_step(const char *line)
 	return p ? strtol(p + 8, NULL, 10) : -1;
 }
 
-int rc_job_metrics_open(struct rc_job *j)
+int rc_train_metrics_open(struct rc_train_job *j)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/metrics.jsonl", j->o.out);
@@ -489,7 +484,7 @@ int rc_job_metrics_open(struct rc_job *j)
 	return 0;
 }
 
-int rc_job_metrics_write(struct rc_job *j, const char *line)
+int rc_train_metrics_write(struct rc_train_job *j, const char *line)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/metrics.jsonl", j->o.out);

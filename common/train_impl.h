@@ -25,7 +25,7 @@ struct rc_extra {
 	int group;
 };
 
-struct rc_job {
+struct rc_train_job {
 	struct rc_train_opts o;          /* effective options */
 	const struct rc_train_comm *c;
 	struct rc_train_comm solo;
@@ -58,15 +58,14 @@ struct rc_job {
 };
 
 /* train_ckpt.c */
-int rc_job_save(struct rc_job *j, const char *path, int with_optimizer);
-int rc_job_save_step(struct rc_job *j);
-int rc_job_find_latest(const char *dir, char *path, size_t n, long *step);
-int rc_job_read_options(const char *path, struct rc_train_opts *o, char *data, size_t n);
-int rc_job_restore(struct rc_job *j, const char *path);
-int rc_job_load_extras(struct rc_job *j, const char *weights, int *found);
-int rc_job_metrics_open(struct rc_job *j);
-int rc_job_metrics_write(struct rc_job *j, const char *line);
-int rc_job_run_dir(const char *dir, int resume);
-int rc_job_load_checkpoint_model(struct rc_clip **out, const char *path);
+int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer);
+int rc_train_save_step(struct rc_train_job *j);
+int rc_train_find_latest(const char *dir, char *path, size_t n, long *step);
+int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data, size_t n);
+int rc_train_restore(struct rc_train_job *j, const char *path);
+int rc_train_load_extras(struct rc_train_job *j, const char *weights, int *found);
+int rc_train_metrics_open(struct rc_train_job *j);
+int rc_train_metrics_write(struct rc_train_job *j, const char *line);
+int rc_train_run_dir(const char *dir, int resume);
 
 #endif
