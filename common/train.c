@@ -471,11 +471,17 @@ static int step(struct rc_train_job *j, struct step_stats *st)
 	if (!isfinite(st->loss))
 		return rc_log_error(RC_E_RANGE, "step %ld: the loss is %g; stopping (the last "
 			"checkpoint is kept)", s, st->loss);
-	size_t bad;
-	if (!rc_grad_finite(j->t, j->nt, &bad))
-		return rc_log_error(RC_E_RANGE, "step %ld: the gradient of %s is not finite; "
-			"stopping (the last checkpoint is kept)", s, j->t[bad].name);
+	/* one pass over the gradients: a NaN or an infinity makes the norm
+	 * non-finite, and only then are they searched for the tensor to name */
 	st->grad_norm = rc_grad_norm(j->t, j->nt);
+	if (!isfinite(st->grad_norm)) {
+		size_t bad;
+		if (!rc_grad_finite(j->t, j->nt, &bad))
+			return rc_log_error(RC_E_RANGE, "step %ld: the gradient of %s is not finite; "
+				"stopping (the last checkpoint is kept)", s, j->t[bad].name);
+		return rc_log_error(RC_E_RANGE, "step %ld: the gradient norm overflows; stopping "
+			"(the last checkpoint is kept)", s);
+	}
 	if (j->o.clip_norm > 0)
 		rc_grad_clip(j->t, j->nt, st->grad_norm, j->o.clip_norm);
 	const double mult = rc_sched_lr_mult(j->step, j->total, j->warm);
