@@ -26,19 +26,12 @@
 
 static const char *fixture(const char *name)
 {
-	static char path[4096];
-	const char *top = getenv("top_srcdir");
-	snprintf(path, sizeof path, "%s/tests/fixtures/images/%s", top ? top : ".", name);
-	return path;
+	return rc_test_fixture("images", name);
 }
 
 static char *read_fixture(const char *name, size_t *len)
 {
-	char *data;
-	int rc = rc_io_read_file(fixture(name), &data, len);
-	ck_assert_msg(rc == 0, "cannot read %s (top_srcdir=%s)", fixture(name),
-		getenv("top_srcdir") ? getenv("top_srcdir") : "unset");
-	return data;
+	return rc_test_slurp(fixture(name), len);
 }
 
 static json_t *manifest(void)

@@ -43,19 +43,12 @@ static const char *tmp(const char *name)
 
 static const char *fixture(const char *name)
 {
-	static char p[4096];
-	const char *top = getenv("top_srcdir");
-	snprintf(p, sizeof p, "%s/tests/fixtures/safetensors/%s", top ? top : ".", name);
-	return p;
+	return rc_test_fixture("safetensors", name);
 }
 
 static char *slurp(const char *path, size_t *len)
 {
-	char *d;
-	int rc = rc_io_read_file(path, &d, len);
-	ck_assert_msg(rc == 0, "cannot read %s (top_srcdir=%s)", path,
-		      getenv("top_srcdir") ? getenv("top_srcdir") : "unset");
-	return d;
+	return rc_test_slurp(path, len);
 }
 
 static uint32_t bits(float f)

@@ -1,6 +1,7 @@
 /* testutil.h - what the Check suites here share: running one suite as a
- * program's main, and capturing what the code under test writes to stderr
- * (log.h writes to fd 2), by pointing fd 2 at a temporary file. */
+ * program's main, temporary directories, the committed fixtures, and
+ * capturing what the code under test writes to stderr (log.h writes to
+ * fd 2), by pointing fd 2 at a temporary file. */
 #ifndef RCLIP_TESTUTIL_H
 #define RCLIP_TESTUTIL_H
 
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "io.h"
 
 /* rc_test_run - run the suite, free it; the exit status for main. */
 static inline int rc_test_run(Suite *s)
@@ -56,6 +59,29 @@ static inline const char *rc_test_join(const char *dir, const char *name)
 	k = (k + 1) % 4;
 	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
 	return p[k];
+}
+
+/* rc_test_fixture - $top_srcdir/tests/fixtures/DIR/NAME ($top_srcdir
+ * defaults to "."), in one of 4 rotating static buffers. */
+static inline const char *rc_test_fixture(const char *dir, const char *name)
+{
+	static char p[4][4096];
+	static int k;
+	const char *top = getenv("top_srcdir");
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof p[k], "%s/tests/fixtures/%s/%s", top ? top : ".", dir, name);
+	return p[k];
+}
+
+/* rc_test_slurp - the whole file at path (malloc'd; *len its size), or
+ * fail the test naming the path and $top_srcdir. */
+static inline char *rc_test_slurp(const char *path, size_t *len)
+{
+	char *d;
+	int rc = rc_io_read_file(path, &d, len);
+	ck_assert_msg(rc == 0, "cannot read %s (top_srcdir=%s)", path,
+		getenv("top_srcdir") ? getenv("top_srcdir") : "unset");
+	return d;
 }
 
 /* rc_test_write_file - write n bytes to path, or fail the test. */
