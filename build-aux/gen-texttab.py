@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate common/texttab.c: the character tables behind CLIP text cleaning.
+"""Generate common/text/texttab.c: the character tables behind CLIP text cleaning.
 
 open_clip cleans a caption with ftfy.fix_text, html.unescape (twice), Python's
 str.split/str.lower, and splits it with a `regex` pattern using \\p{L}, \\p{N}
@@ -9,7 +9,7 @@ very libraries the reference uses (Python's unicodedata and html modules, the
 character lists. The output is committed; rerun after upgrading the reference:
 
     build-aux/install-deps.sh --fixtures
-    $VENV/bin/python build-aux/gen-texttab.py > common/texttab.c
+    $VENV/bin/python build-aux/gen-texttab.py > common/text/texttab.c
 """
 import html
 import html.entities

@@ -18,22 +18,22 @@
 #include <string.h>
 #include <time.h>
 
-#include "arena.h"
-#include "bpe.h"
-#include "cli.h"
-#include "encode.h"
-#include "error.h"
-#include "eval.h"
-#include "eval_data.h"
-#include "io.h"
-#include "log.h"
-#include "manifest.h"
-#include "model.h"
-#include "model_io.h"
-#include "ops_cpu.h"
-#include "progress.h"
-#include "record.h"
-#include "shard.h"
+#include "base/arena.h"
+#include "text/bpe.h"
+#include "base/cli.h"
+#include "eval/encode.h"
+#include "base/error.h"
+#include "eval/eval.h"
+#include "eval/eval_data.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/manifest.h"
+#include "model/model.h"
+#include "convert/model_io.h"
+#include "model/ops_cpu.h"
+#include "base/progress.h"
+#include "data/record.h"
+#include "data/shard.h"
 
 struct opts {
 	int task;

@@ -9,14 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bpe.h"
-#include "cli.h"
-#include "error.h"
-#include "hash.h"
-#include "io.h"
-#include "log.h"
-#include "model.h"
-#include "model_io.h"
+#include "text/bpe.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "convert/model_io.h"
 
 struct opts {
 	const char *from, *arch, *config, *out;

@@ -5,7 +5,7 @@
  * of items. Shard k holds the records of items k*R .. (k+1)*R-1, so the
  * split is the same on every run: --part i/N takes the shards k with
  * k % N == i, and a rerun keeps the shards already complete. Items are
- * processed in batches on -j threads (common/ingest.c) and written in
+ * processed in batches on -j threads (common/data/ingest.c) and written in
  * input order. */
 #include <getopt.h>
 #include <jansson.h>
@@ -16,20 +16,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "bpe.h"
-#include "cli.h"
+#include "base/arena.h"
+#include "text/bpe.h"
+#include "base/cli.h"
 #include "config.h"
-#include "error.h"
-#include "hash.h"
-#include "image.h"
-#include "ingest.h"
-#include "io.h"
-#include "log.h"
-#include "manifest.h"
-#include "progress.h"
-#include "shard.h"
-#include "thread.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "data/image.h"
+#include "data/ingest.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/manifest.h"
+#include "base/progress.h"
+#include "data/shard.h"
+#include "base/thread.h"
 
 #define BATCH 256
 

@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "error.h"
-#include "image.h"
-#include "io.h"
-#include "log.h"
-#include "progress.h"
-#include "synth.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "data/image.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "synth/synth.h"
 
 #define MAX_SCENES 100000000L
 

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bpe.h"
-#include "cli.h"
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "progress.h"
-#include "thread.h"
+#include "text/bpe.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "base/thread.h"
 
 enum format { FMT_TEXT, FMT_BIN };
 

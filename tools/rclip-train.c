@@ -4,7 +4,7 @@
  * reasoning-category heads), from a model in any format rclip reads, over
  * a shard list, writing checkpoints that resume bit for bit. Under mpirun
  * every rank takes its slice of each batch (data parallelism with MPI).
- * The job itself is common/train.c; this file is options, signals and
+ * The job itself is common/train/train.c; this file is options, signals and
  * the MPI communicator. */
 #include <getopt.h>
 #include <math.h>
@@ -14,13 +14,13 @@
 #include <string.h>
 
 #include "config.h"
-#include "cli.h"
-#include "error.h"
-#include "loader.h"
-#include "log.h"
-#include "ops_cpu.h"
-#include "thread.h"
-#include "train.h"
+#include "base/cli.h"
+#include "base/error.h"
+#include "train/loader.h"
+#include "base/log.h"
+#include "model/ops_cpu.h"
+#include "base/thread.h"
+#include "train/train.h"
 
 #ifdef HAVE_MPI
 #include <mpi.h>

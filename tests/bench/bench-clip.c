@@ -13,14 +13,14 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "cli.h"
-#include "clip_config.h"
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "model.h"
-#include "ops_cpu.h"
-#include "thread.h"
+#include "base/cli.h"
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "model/ops_cpu.h"
+#include "base/thread.h"
 
 struct opts {
 	const char *model;

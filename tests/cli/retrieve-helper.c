@@ -17,14 +17,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bpe.h"
-#include "clip_config.h"
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "model.h"
-#include "npy.h"
-#include "safetensors.h"
+#include "text/bpe.h"
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "data/npy.h"
+#include "data/safetensors.h"
 
 #define CLIP_VOCAB 49408
 

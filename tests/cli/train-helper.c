@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "safetensors.h"
+#include "base/log.h"
+#include "data/safetensors.h"
 
 static int compare(const char *a, const char *b, double tol, int np, char **prefix)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "log.h"
+#include "text/bpe.h"
+#include "base/log.h"
 
 static struct rc_bpe *bpe;
 static struct rc_bpe_state *st;

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "error.h"
-#include "log.h"
-#include "manifest.h"
-#include "record.h"
+#include "base/arena.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "data/manifest.h"
+#include "data/record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

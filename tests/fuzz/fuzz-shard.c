@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "hash.h"
-#include "log.h"
-#include "shard.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "data/shard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

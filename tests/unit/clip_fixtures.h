@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 /* fixture - tests/fixtures/clip/NAME[/FILE] under $top_srcdir, in one of 4
  * rotating static buffers. */

@@ -2,7 +2,7 @@
  * large allocations that must not overlap, reset reusing the blocks, and
  * free on empty, used and zero-filled arenas.
  */
-#include "arena.h"
+#include "base/arena.h"
 
 #include <check.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_backward.c - common/loss.c and common/model_backward.c: the CLIP
+/* test_backward.c - common/model/loss.c and common/model/backward.c: the CLIP
  * loss against a double-precision reference and its central differences;
  * the loss and the gradient of every parameter against transformers
  * (loss.backward()) on every fixture of tests/fixtures/clip/ (gen_clip.py):
@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clip_config.h"
-#include "error.h"
-#include "loss.h"
-#include "model.h"
-#include "ops_cpu.h"
-#include "safetensors.h"
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "model/loss.h"
+#include "model/model.h"
+#include "model/ops_cpu.h"
+#include "data/safetensors.h"
 
 #include "clip_fixtures.h"
 #include "testutil.h"

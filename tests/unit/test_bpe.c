@@ -2,7 +2,7 @@
  * open_clip's bpe() (tests/fixtures/tokenizer/bpe-cases.tsv, written by
  * gen_tokenizer.py), pre-token splitting, special tokens, packing rows with
  * truncation and padding, decoding, the vocab.json path and bad files. */
-#include "bpe.h"
+#include "text/bpe.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 #include "testutil.h"
 

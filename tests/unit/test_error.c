@@ -2,8 +2,8 @@
  * "prog: message" form, levels, hints, and rc_log_error's return value.
  * stderr is captured by pointing fd 2 at a temporary file.
  */
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 #include <check.h>
 #include <stdio.h>

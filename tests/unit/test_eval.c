@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "eval.h"
-#include "ops_cpu.h"
+#include "base/error.h"
+#include "eval/eval.h"
+#include "model/ops_cpu.h"
 #include "testutil.h"
 
 /* Unit vectors in 2-D at the given angles (degrees). */

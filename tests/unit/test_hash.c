@@ -10,8 +10,8 @@
  *    (cli/xsum_sanity_check.c, XSUM_XXH3_testdata / XSUM_XXH128_testdata),
  *    whose input is the buffer that sanity_buffer() below rebuilds.
  */
-#include "error.h"
-#include "hash.h"
+#include "base/error.h"
+#include "base/hash.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_image.c - common/image.c and image_resize.c against Pillow on the
+/* test_image.c - common/data/image.c and image_resize.c against Pillow on the
  * committed fixtures (tests/fixtures/images/, from gen_images.py): every
  * image decodes to Pillow's convert("RGB") exactly (CRC-32, mode, size,
  * sample pixels); the CLIP crop equals Pillow's resize + center crop in at
@@ -15,10 +15,10 @@
 #include <strings.h>
 #include <zlib.h>
 
-#include "error.h"
-#include "image.h"
-#include "io.h"
-#include "log.h"
+#include "base/error.h"
+#include "data/image.h"
+#include "base/io.h"
+#include "base/log.h"
 
 #include "testutil.h"
 

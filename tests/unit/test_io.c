@@ -3,9 +3,9 @@
  * abort, nothing visible before commit), write errors and terminals.
  * Each test works in its own temporary directory.
  */
-#include "error.h"
-#include "io.h"
-#include "log.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -4,11 +4,11 @@
  * with the right line numbers; webdataset tars written here with
  * libarchive (samples, ignored members, missing parts, truncation).
  */
-#include "arena.h"
-#include "error.h"
-#include "log.h"
-#include "manifest.h"
-#include "record.h"
+#include "base/arena.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "data/manifest.h"
+#include "data/record.h"
 
 #include <archive.h>
 #include <archive_entry.h>

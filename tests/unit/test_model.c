@@ -1,4 +1,4 @@
-/* test_model.c - common/clip_config.c and common/model*.c: configs (built-in
+/* test_model.c - common/model/clip_config.c and common/model/*.c: configs (built-in
  * shapes and their parameter counts as transformers counts them, config.json
  * as transformers writes it, defaults, legacy keys, bad configs, the round
  * trip), the parameter table, loading (one file, shards, every kind of
@@ -15,13 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clip_config.h"
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "model.h"
-#include "ops_cpu.h"
-#include "safetensors.h"
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "model/ops_cpu.h"
+#include "data/safetensors.h"
 
 #include "clip_fixtures.h"
 #include "testutil.h"

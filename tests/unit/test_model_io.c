@@ -1,4 +1,4 @@
-/* test_model_io.c - common/model_io.c, model_save_hf.c, model_open_clip.c:
+/* test_model_io.c - common/convert/model_io.c, model_save_hf.c, model_open_clip.c:
  * JSON reals as Python writes them, open_clip configs (open_clip's own
  * model_configs read as the built-in shapes, defaults, the pooling rule,
  * refused keys, the round trip), checksums and comparisons (one flipped
@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clip_config.h"
-#include "error.h"
-#include "log.h"
-#include "model.h"
-#include "model_io.h"
-#include "model_io_impl.h"
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "convert/model_io.h"
+#include "convert/model_io_impl.h"
 
 #include "testutil.h"
 

@@ -4,10 +4,10 @@
  * (N given, N patched in a file or a redirected stdout, rows spilled for a
  * pipe), and every malformed file refused with its message.
  */
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "npy.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/npy.h"
 
 #include <check.h>
 #include <fcntl.h>

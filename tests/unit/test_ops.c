@@ -1,4 +1,4 @@
-/* test_ops.c - every op of common/ops_cpu.c against a plain reference loop
+/* test_ops.c - every op of common/model/ops_cpu.c against a plain reference loop
  * in double on small random inputs, odd sizes included, with a tolerance
  * per op (|got - ref| <= atol + rtol·|ref|); the largest differences are
  * printed. Also what the ops promise beyond the numbers: in-place use,
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clip_config.h"
-#include "ops_cpu.h"
+#include "model/clip_config.h"
+#include "model/ops_cpu.h"
 
 #include "testutil.h"
 

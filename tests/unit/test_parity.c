@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "io.h"
+#include "text/bpe.h"
+#include "base/io.h"
 
 #include "testutil.h"
 

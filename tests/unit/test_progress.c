@@ -2,7 +2,7 @@
  * units, h:mm:ss, the whole bar line with and without a total) and the
  * thread-safe counter.
  */
-#include "progress.h"
+#include "base/progress.h"
 
 #include <check.h>
 #include <math.h>

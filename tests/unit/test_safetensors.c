@@ -5,10 +5,10 @@
  * against numpy and PyTorch (exhaustive for halves to float); every kind
  * of bad header refused with its message; every truncation refused.
  */
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "safetensors.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/safetensors.h"
 
 #include <check.h>
 #include <inttypes.h>

@@ -5,12 +5,12 @@
  * 1..3 threads giving the same answer; the non-finite row check; and the
  * mapped .npy view (npy.h) the gallery is read through.
  */
-#include "error.h"
-#include "io.h"
-#include "log.h"
-#include "npy.h"
-#include "search.h"
-#include "thread.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/npy.h"
+#include "eval/search.h"
+#include "base/thread.h"
 
 #include <check.h>
 #include <math.h>

@@ -7,12 +7,12 @@
  *   test_shard --write-golden FILE    write tests/fixtures/shards/golden-v1.rcs
  *   test_shard --write-seeds DIR      write the fuzz seeds (tests/fuzz/seeds-shard)
  */
-#include "arena.h"
-#include "error.h"
-#include "hash.h"
-#include "io.h"
-#include "log.h"
-#include "shard.h"
+#include "base/arena.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/shard.h"
 
 #include <check.h>
 #include <inttypes.h>

@@ -2,7 +2,7 @@
  * caption cleaning on cases whose expected output open_clip itself computed
  * (tests/fixtures/gen_textclean_cases.py), plus invalid UTF-8 and the
  * ASCII fast path agreeing with the general path. */
-#include "textclean.h"
+#include "text/textclean.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 static const struct {
 	const char *doc, *in, *want;

@@ -2,7 +2,7 @@
  * split, which must cover [0, n) exactly once for any n and chunk count,
  * also when the chunks are taken by the threads of a parallel region.
  */
-#include "thread.h"
+#include "base/thread.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -5,19 +5,19 @@
  * shuffled epochs that are permutations, reproducible, sliced by rank,
  * resumable by seek). The CLIP loss itself is checked in test_backward,
  * the whole recipe against PyTorch in tests/cli/train-reference.sh. */
-#include "error.h"
-#include "io.h"
-#include "loader.h"
-#include "model_io.h"
-#include "log.h"
-#include "loss.h"
-#include "model.h"
-#include "optim.h"
-#include "record.h"
-#include "shard.h"
-#include "safetensors.h"
-#include "thread.h"
-#include "train.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "train/loader.h"
+#include "convert/model_io.h"
+#include "base/log.h"
+#include "model/loss.h"
+#include "model/model.h"
+#include "train/optim.h"
+#include "data/record.h"
+#include "data/shard.h"
+#include "data/safetensors.h"
+#include "base/thread.h"
+#include "train/train.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* test_utf8.c - Check suite for utf8.h: round trips, and invalid input
  * replaced as Python's bytes.decode("utf-8", "replace") does (the expected
  * counts below are what CPython 3.11 gives for the same bytes). */
-#include "utf8.h"
+#include "base/utf8.h"
 
 #include <check.h>
 #include <string.h>

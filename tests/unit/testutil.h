@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "base/io.h"
 
 /* rc_test_run - run the suite, free it; the exit status for main. */
 static inline int rc_test_run(Suite *s)

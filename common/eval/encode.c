@@ -1,0 +1,279 @@
+/* encode.c - batches of images or texts to embeddings (encode.h): inputs
+ * prepared on OpenMP threads into the batch's pixel or token buffer, the
+ * good ones packed to the front, one forward pass, rows put back in input
+ * order. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "eval/encode.h"
+#include "base/error.h"
+#include "data/image.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "data/record.h"
+#include "base/thread.h"
+
+struct rc_encoder {
+	const struct rc_clip *m;
+	const struct rc_bpe *bpe;
+	struct rc_clip_ws *ws;
+	int batch, nthreads;
+	int S, D, ctx;
+	float *pixels;               /* [batch,3,S,S] */
+	int32_t *tokens;             /* [batch,ctx] */
+	float *emb;                  /* [batch,D] the model's rows */
+	uint8_t *good;               /* [batch] */
+	char (*why)[160];            /* [batch] */
+	struct rc_bpe_state **states; /* [nthreads] */
+	uint64_t truncated;
+};
+
+int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads)
+{
+	*out = NULL;
+	if (batch < 1 || nthreads < 1)
+		return rc_log_error(RC_E_ARG, "encoder: batch %d and threads %d must be >= 1", batch,
+			nthreads);
+	struct rc_encoder *e = rc_calloc(1, sizeof *e);
+	if (!e)
+		return RC_E_NOMEM;
+	e->m = m;
+	e->bpe = bpe;
+	e->batch = batch;
+	e->nthreads = nthreads;
+	e->S = m->cfg.vision.image_size;
+	e->D = m->cfg.projection_dim;
+	e->ctx = m->cfg.text.max_position;
+	int rc = rc_clip_ws_new(&e->ws, m, batch, bpe ? batch : 0, 0);
+	if (rc < 0)
+		goto fail;
+	rc = RC_E_NOMEM;
+	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
+	if (!(e->pixels = rc_malloc((size_t)batch * plane * sizeof *e->pixels)) ||
+	    !(e->emb = rc_malloc((size_t)batch * (size_t)e->D * sizeof *e->emb)) ||
+	    !(e->good = rc_malloc((size_t)batch)) ||
+	    !(e->why = rc_malloc((size_t)batch * sizeof *e->why)))
+		goto fail;
+	if (bpe) {
+		if (!(e->tokens = rc_malloc((size_t)batch * (size_t)e->ctx * sizeof *e->tokens)) ||
+		    !(e->states = rc_calloc((size_t)nthreads, sizeof *e->states)))
+			goto fail;
+		for (int t = 0; t < nthreads; t++)
+			if (!(e->states[t] = rc_bpe_state_new(bpe)))
+				goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	rc_encoder_free(e);
+	return rc;
+}
+
+void rc_encoder_free(struct rc_encoder *e)
+{
+	if (!e)
+		return;
+	if (e->states)
+		for (int t = 0; t < e->nthreads; t++)
+			rc_bpe_state_free(e->states[t]);
+	free(e->states);
+	free(e->tokens);
+	free(e->why);
+	free(e->good);
+	free(e->emb);
+	free(e->pixels);
+	rc_clip_ws_free(e->ws);
+	free(e);
+}
+
+uint64_t rc_encoder_truncated(const struct rc_encoder *e)
+{
+	return e->truncated;
+}
+
+/* ---------------------------------------------------------------- images */
+
+/* The bytes of a file, without logging (a missing image is the caller's
+ * to report). Returns 0, or -1 with a reason in why. */
+static int read_image_file(const char *path, uint8_t **data, size_t *len, char *why, size_t n)
+{
+	*data = NULL;
+	FILE *f = fopen(path, "rb");
+	struct stat sb;
+	const char *err = NULL;
+	if (!f || fstat(fileno(f), &sb) < 0)
+		err = strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		err = "not a regular file";
+	if (err) {
+		snprintf(why, n, "cannot read image %s: %s", path, err);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	size_t size = (size_t)sb.st_size;
+	uint8_t *buf = malloc(size ? size : 1);
+	if (!buf || fread(buf, 1, size, f) != size) {
+		snprintf(why, n, "cannot read image %s: %s", path,
+			buf ? "read error" : "out of memory");
+		free(buf);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	*data = buf;
+	*len = size;
+	return 0;
+}
+
+/* Image i of the batch into slot k: pixels, or good = 0 and a reason. */
+static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in, int k)
+{
+	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
+	float *px = e->pixels + (size_t)k * plane;
+	char *why = e->why[k];
+	size_t nwhy = sizeof e->why[k];
+	e->good[k] = 0;
+	if (!in->path && in->store == RC_STORE_RAW) {
+		if (in->len != (size_t)e->S * (size_t)e->S * 3) {
+			snprintf(why, nwhy, "%zu bytes of pixels, not %dx%dx3", in->len, e->S, e->S);
+			return;
+		}
+		rc_clip_pixels_from_rgb(in->data, e->S, px);
+		e->good[k] = 1;
+		return;
+	}
+	uint8_t *file = NULL;
+	const uint8_t *data = in->data;
+	size_t len = in->len;
+	if (in->path) {
+		if (read_image_file(in->path, &file, &len, why, nwhy) < 0)
+			return;
+		data = file;
+	}
+	struct rc_image im;
+	char reason[128];
+	if (rc_image_decode(data, len, NULL, &im, reason, sizeof reason) < 0) {
+		if (in->path)
+			snprintf(why, nwhy, "%s: %s", in->path, reason);
+		else
+			snprintf(why, nwhy, "%s", reason);
+		free(file);
+		return;
+	}
+	free(file);
+	if (in->path) {
+		uint8_t *crop = malloc(plane);
+		if (crop && rc_image_clip(&im, e->S, crop) == 0) {
+			rc_clip_pixels_from_rgb(crop, e->S, px);
+			e->good[k] = 1;
+		} else {
+			snprintf(why, nwhy, "%s: cannot crop a %dx%d image to %d", in->path, im.w, im.h,
+				e->S);
+		}
+		free(crop);
+	} else if (im.w != e->S || im.h != e->S) {
+		snprintf(why, nwhy, "the stored image is %dx%d, not %dx%d", im.w, im.h, e->S, e->S);
+	} else {
+		rc_clip_pixels_from_rgb(im.rgb, e->S, px);
+		e->good[k] = 1;
+	}
+	rc_image_free(&im);
+}
+
+int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, size_t n,
+	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p)
+{
+	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S, D = (size_t)e->D;
+	for (size_t b0 = 0; b0 < n; b0 += (size_t)e->batch) {
+		int nb = (int)(n - b0 < (size_t)e->batch ? n - b0 : (size_t)e->batch);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads)
+		for (int k = 0; k < nb; k++)
+			prepare_image(e, &in[b0 + (size_t)k], k);
+		int g = 0;
+		for (int k = 0; k < nb; k++) {
+			if (!e->good[k]) {
+				if (bad)
+					bad(ctx, b0 + (size_t)k, e->why[k]);
+				continue;
+			}
+			if (g != k)
+				memcpy(e->pixels + (size_t)g * plane, e->pixels + (size_t)k * plane,
+					plane * sizeof *e->pixels);
+			g++;
+		}
+		if (g > 0) {
+			int rc = rc_clip_encode_image(e->m, e->ws, e->pixels, g, e->emb);
+			if (rc < 0)
+				return rc;
+		}
+		for (int k = 0, q = 0; k < nb; k++) {
+			float *row = emb + (b0 + (size_t)k) * D;
+			ok[b0 + (size_t)k] = e->good[k];
+			if (e->good[k])
+				memcpy(row, e->emb + (size_t)q++ * D, D * sizeof *row);
+			else
+				memset(row, 0, D * sizeof *row);
+		}
+		if (p)
+			rc_progress_update(p, (uint64_t)nb);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- texts */
+
+/* The batch cut after its rows' last pooled token (model.h). */
+static int encode_tokens(struct rc_encoder *e, int n, float *out)
+{
+	return rc_clip_encode_text_cut(e->m, e->ws, e->tokens, n, e->ctx, out);
+}
+
+int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,
+	size_t n, float *emb, size_t *bad_index, struct rc_progress *p)
+{
+	if (!e->bpe)
+		return rc_log_error(RC_E_ARG, "encoder: made without a tokenizer");
+	size_t V = (size_t)e->m->cfg.text.vocab_size, ctx = (size_t)e->ctx;
+	for (size_t b0 = 0; b0 < n; b0 += (size_t)e->batch) {
+		int nb = (int)(n - b0 < (size_t)e->batch ? n - b0 : (size_t)e->batch);
+		int fail = 0;
+		uint64_t trunc = 0;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(e->nthreads) reduction(+ : trunc) \
+	reduction(| : fail)
+		for (int k = 0; k < nb; k++) {
+			const int32_t *ids;
+			size_t m;
+			int t = 0;
+			if (rc_bpe_encode(e->states[rc_thread_id()], s[b0 + (size_t)k], len[b0 + (size_t)k],
+				    &ids, &m) < 0) {
+				fail = 1;
+				continue;
+			}
+			rc_bpe_pack(e->bpe, ids, m, e->tokens + (size_t)k * ctx, ctx, 0, &t);
+			trunc += (uint64_t)t;
+		}
+		if (fail)
+			return RC_E_NOMEM;
+		e->truncated += trunc;
+		for (int k = 0; k < nb; k++) {
+			const int32_t *row = e->tokens + (size_t)k * ctx;
+			for (size_t q = 0; q < ctx; q++)
+				if (row[q] < 0 || (size_t)row[q] >= V) {
+					if (bad_index)
+						*bad_index = b0 + (size_t)k;
+					return RC_E_RANGE;
+				}
+		}
+		int rc = encode_tokens(e, nb, emb + b0 * (size_t)e->D);
+		if (rc < 0)
+			return rc;
+		if (p)
+			rc_progress_update(p, (uint64_t)nb);
+	}
+	return 0;
+}

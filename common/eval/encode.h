@@ -1,0 +1,84 @@
+/* encode.h - many images or texts through a CLIP model, batch by batch:
+ * the inputs of a batch are prepared on -j threads (image files read,
+ * decoded and CLIP-cropped as image.h does it, shard payloads decoded;
+ * texts tokenized as open_clip.tokenize), then the model runs on the batch
+ * (its ops use the same threads). What the evaluator and the benchmarks
+ * use to turn a dataset into embeddings.
+ *
+ *     struct rc_encoder *enc;
+ *     if (rc_encoder_new(&enc, m, bpe, 32, nthreads) < 0)     // logged
+ *             return 1;
+ *     struct rc_encode_image in[2] = {{.path = "a.jpg"},
+ *             {.data = px, .len = S * S * 3, .store = RC_STORE_RAW}};
+ *     float emb[2 * D];
+ *     uint8_t ok[2];
+ *     rc = rc_encoder_images(enc, in, 2, emb, ok, on_bad, ctx, NULL);
+ *     const char *txt[] = {"a cat", "a dog"};
+ *     uint32_t len[] = {5, 5};
+ *     size_t bad;
+ *     rc = rc_encoder_texts(enc, txt, len, 2, emb, &bad, NULL);
+ *     rc_encoder_free(enc);
+ *
+ * Rows are L2-normalised embeddings of the model's projection_dim, in
+ * input order. An image that cannot be used (missing, corrupt, a stored
+ * image of another size) gets a zero row and ok = 0, and the callback is
+ * told why, in input order, from the calling thread. A text is never bad,
+ * except for a token id outside the model's vocabulary (a model made for
+ * another tokenizer), which stops the call.
+ */
+#ifndef RCLIP_ENCODE_H
+#define RCLIP_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "text/bpe.h"
+#include "model/model.h"
+#include "base/progress.h"
+
+/* One image: a file, or bytes as a shard stores them. */
+struct rc_encode_image {
+	const char *path;      /* read, decode, CLIP-crop to S×S; or NULL */
+	const uint8_t *data;   /* when path is NULL: the payload */
+	size_t len;
+	int store;             /* RC_STORE_RAW (S×S×3 RGB) or RC_STORE_JPEG */
+};
+
+/* Told about each unusable image i, with a short reason. */
+typedef void (*rc_encode_bad_fn)(void *ctx, size_t i, const char *why);
+
+struct rc_encoder;
+
+/* rc_encoder_new - an encoder for m (not copied; it must outlive the
+ * encoder) running batches of up to batch inputs on nthreads threads
+ * (>= 1; the caller has set the ops' threads, rc_ops_set_threads). bpe
+ * tokenizes the texts (not copied; may be NULL for images only).
+ * Returns 0 and *out, or RC_E_ARG (batch or nthreads < 1) or RC_E_NOMEM,
+ * logged. */
+int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads);
+
+/* rc_encoder_free - release the encoder; NULL does nothing. */
+void rc_encoder_free(struct rc_encoder *e);
+
+/* rc_encoder_images - emb[n,D] for the n images, ok[n] 1 for a good one
+ * (0: a zero row, and bad(ctx, i, why) was called when bad is not NULL).
+ * p (may be NULL) is advanced by one per image. Returns 0, or RC_E_NOMEM
+ * or a model error, logged. */
+int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, size_t n,
+	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p);
+
+/* rc_encoder_texts - emb[n,D] for the n texts (s[i], len[i] bytes of UTF-8;
+ * invalid bytes become U+FFFD, a text longer than the context is cut as
+ * open_clip cuts it). p as above. Returns 0, RC_E_ARG (the encoder has no
+ * tokenizer, logged), RC_E_RANGE (a token id outside the model's
+ * vocabulary: *bad_index, which may be NULL, names the text; not logged,
+ * the caller knows where it came from), or RC_E_NOMEM or a model error,
+ * logged. */
+int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,
+	size_t n, float *emb, size_t *bad_index, struct rc_progress *p);
+
+/* rc_encoder_truncated - texts cut to the context so far. */
+uint64_t rc_encoder_truncated(const struct rc_encoder *e);
+
+#endif

@@ -1,0 +1,365 @@
+/* forward.c - the workspace of activations and the forward pass of
+ * both CLIP towers (HF's CLIPVisionModel and CLIPTextModel, then the
+ * projections, the L2 normalisation and the logits), composed of the ops
+ * of ops_cpu.h. */
+#include "model/model.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/ops_cpu.h"
+#include "base/thread.h"
+
+/* ---------------------------------------------------------------- workspace */
+
+/* Buffers start on 64-byte boundaries within the allocation. */
+static size_t round16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+struct carve {
+	float *base;   /* NULL while counting */
+	size_t off;
+};
+
+static float *carve(struct carve *cv, size_t n)
+{
+	float *p = cv->base ? cv->base + cv->off : NULL;
+	cv->off += round16(n);
+	return p;
+}
+
+/* layer_acts - one layer's buffers for B rows of T tokens. */
+static void layer_acts(struct carve *cv, struct rc_clip_layer_acts *la, const struct rc_clip_acts *a,
+	int train)
+{
+	const size_t BT = (size_t)a->max_b * a->max_t, C = a->C, I = a->inter;
+	la->ln1 = carve(cv, BT * C);
+	la->ln1_mean = carve(cv, BT);
+	la->ln1_rstd = carve(cv, BT);
+	la->qkv = carve(cv, BT * 3 * C);
+	la->att = train ? carve(cv, BT * a->max_t * a->H) : NULL;
+	la->atty = carve(cv, BT * C);
+	la->res2 = carve(cv, BT * C);
+	la->ln2 = carve(cv, BT * C);
+	la->ln2_mean = carve(cv, BT);
+	la->ln2_rstd = carve(cv, BT);
+	la->fch = carve(cv, BT * I);
+	la->fch_act = train ? carve(cv, BT * I) : la->fch;
+	la->res3 = carve(cv, BT * C);
+}
+
+/* tower_acts - carve one tower's buffers (a->layer must hold L entries). */
+static void tower_acts(struct carve *cv, struct rc_clip_acts *a, const struct rc_clip *m, int text,
+	int max_b, int train)
+{
+	const struct rc_clip_tower_config *t = text ? &m->cfg.text : &m->cfg.vision;
+	struct rc_clip_layer_acts *layers = a->layer;
+	memset(a, 0, sizeof *a);
+	a->layer = layers;
+	if (max_b == 0)
+		return;
+	a->max_b = max_b;
+	a->max_t = text ? t->max_position : rc_clip_config_image_tokens(&m->cfg);
+	a->C = t->hidden, a->inter = t->intermediate, a->H = t->heads, a->L = t->layers;
+	a->D = m->cfg.projection_dim;
+	const size_t B = max_b, T = a->max_t, C = a->C, D = a->D;
+	if (text) {
+		int32_t *p = (int32_t *)carve(cv, B * T + B);
+		a->ids = p;
+		a->pool_idx = p ? p + B * T : NULL;
+		a->embed = carve(cv, B * T * C);
+	} else {
+		size_t N = T - 1, P = t->patch_size;
+		a->patches = carve(cv, B * N * 3 * P * P);
+		a->patch_out = carve(cv, B * N * C);
+		a->embed = carve(cv, B * T * C);
+		a->pre = carve(cv, B * T * C);
+		a->pre_mean = carve(cv, B * T);
+		a->pre_rstd = carve(cv, B * T);
+	}
+	for (int l = 0; l < a->L; l++) {
+		if (train || l == 0)
+			layer_acts(cv, &layers[l], a, train);
+		else
+			layers[l] = layers[0];
+	}
+	if (text) {
+		a->lnf = carve(cv, B * T * C);
+		a->lnf_mean = carve(cv, B * T);
+		a->lnf_rstd = carve(cv, B * T);
+	}
+	a->pooled = carve(cv, B * C);
+	a->pool_mean = carve(cv, B);
+	a->pool_rstd = carve(cv, B);
+	a->proj = carve(cv, B * D);
+	a->emb = carve(cv, B * D);
+	a->norm = carve(cv, B);
+	if (!train) {
+		a->nscratch = rc_thread_max();
+		a->scratch = carve(cv, (size_t)a->nscratch * T * T);
+	}
+}
+
+int rc_clip_ws_new(struct rc_clip_ws **out, const struct rc_clip *m, int max_images,
+	int max_texts, int flags)
+{
+	*out = NULL;
+	if (max_images < 0 || max_texts < 0)
+		return rc_log_error(RC_E_ARG, "workspace: negative batch size (%d images, %d texts)",
+			max_images, max_texts);
+	/* Rows (B·T) are ints in the ops. */
+	if ((long long)max_images * rc_clip_config_image_tokens(&m->cfg) > INT_MAX ||
+	    (long long)max_texts * m->cfg.text.max_position > INT_MAX)
+		return rc_log_error(RC_E_RANGE, "workspace: batch too large (%d images, %d texts)",
+			max_images, max_texts);
+	const int train = (flags & RC_CLIP_WS_TRAIN) != 0;
+	const int Lv = m->cfg.vision.layers, Lt = m->cfg.text.layers;
+	struct rc_clip_ws *ws = rc_calloc(1, sizeof *ws);
+	if (!ws)
+		return RC_E_NOMEM;
+	ws->flags = flags;
+	ws->layers = rc_calloc((size_t)Lv + Lt, sizeof *ws->layers);
+	if (!ws->layers) {
+		rc_clip_ws_free(ws);
+		return RC_E_NOMEM;
+	}
+	/* Count, allocate, carve again for real. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct carve cv = { ws->mem, 0 };
+		ws->vision.layer = ws->layers;
+		ws->text.layer = ws->layers + Lv;
+		tower_acts(&cv, &ws->vision, m, 0, max_images, train);
+		tower_acts(&cv, &ws->text, m, 1, max_texts, train);
+		if (pass == 0) {
+			ws->nfloats = cv.off;
+			rc_log_debug("workspace: %.1f MiB for %d images and %d texts%s",
+				cv.off * 4.0 / (1 << 20), max_images, max_texts,
+				train ? " (training)" : "");
+			if (!(ws->mem = rc_malloc(cv.off * sizeof *ws->mem))) {
+				rc_log_hint("a smaller batch needs less memory");
+				rc_clip_ws_free(ws);
+				return RC_E_NOMEM;
+			}
+		}
+	}
+	*out = ws;
+	return 0;
+}
+
+void rc_clip_ws_free(struct rc_clip_ws *ws)
+{
+	if (!ws)
+		return;
+	free(ws->mem);
+	free(ws->layers);
+	free(ws);
+}
+
+size_t rc_clip_ws_bytes(const struct rc_clip_ws *ws)
+{
+	return ws->nfloats * sizeof(float);
+}
+
+/* ---------------------------------------------------------------- encoder */
+
+/* encoder - the L pre-LN blocks of HF's CLIPEncoderLayer on x[B,T,C]; the
+ * output is the last layer's res3. When the layers share buffers (not
+ * training) x is that res3 from layer 1 on, which the order below allows:
+ * x is last read by the first residual add, before fc2 writes res3. */
+static const float *encoder(const struct rc_clip_tower_config *t,
+	const struct rc_clip_tower_weights *w, struct rc_clip_acts *a, const float *x, int causal)
+{
+	const int B = a->B, T = a->T, C = t->hidden, I = t->intermediate, BT = B * T;
+	const float eps = (float)t->layer_norm_eps;
+	for (int l = 0; l < t->layers; l++) {
+		struct rc_clip_layer_acts *la = &a->layer[l];
+		const size_t lc = (size_t)l * C, li = (size_t)l * I;
+		rc_ops_layernorm(la->ln1, la->ln1_mean, la->ln1_rstd, x, w->ln1_w + lc,
+			w->ln1_b + lc, BT, C, eps);
+		rc_ops_matmul(la->qkv, la->ln1, w->qkv_w + 3 * lc * C, w->qkv_b + 3 * lc, BT, C,
+			3 * C);
+		rc_ops_attention(la->atty, la->att, la->qkv, B, T, C, t->heads, causal, a->scratch,
+			a->nscratch);
+		rc_ops_matmul(la->res2, la->atty, w->out_w + lc * C, w->out_b + lc, BT, C, C);
+		rc_ops_add(la->res2, x, la->res2, (size_t)BT * C);
+		rc_ops_layernorm(la->ln2, la->ln2_mean, la->ln2_rstd, la->res2, w->ln2_w + lc,
+			w->ln2_b + lc, BT, C, eps);
+		rc_ops_matmul(la->fch, la->ln2, w->fc1_w + li * C, w->fc1_b + li, BT, C, I);
+		rc_ops_act(la->fch_act, la->fch, (size_t)BT * I, t->act);
+		rc_ops_matmul(la->res3, la->fch_act, w->fc2_w + lc * I, w->fc2_b + lc, BT, I, C);
+		rc_ops_add(la->res3, la->res2, la->res3, (size_t)BT * C);
+		x = la->res3;
+	}
+	return x;
+}
+
+/* head - projection and normalisation of the pooled rows. */
+static void head(const struct rc_clip_tower_weights *w, struct rc_clip_acts *a, float *emb)
+{
+	rc_ops_matmul(a->proj, a->pooled, w->proj, NULL, a->B, a->C, a->D);
+	rc_ops_l2norm(a->emb, a->norm, a->proj, a->B, a->D);
+	if (emb)
+		memcpy(emb, a->emb, (size_t)a->B * a->D * sizeof *emb);
+}
+
+/* ---------------------------------------------------------------- vision */
+
+int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const float *pixels,
+	int B, float *emb)
+{
+	const struct rc_clip_tower_config *t = &m->cfg.vision;
+	const struct rc_clip_tower_weights *w = &m->w.vision;
+	struct rc_clip_acts *a = &ws->vision;
+	if (B < 1 || B > a->max_b)
+		return rc_log_error(RC_E_ARG, "encode images: batch of %d (the workspace takes "
+			"1 to %d)", B, a->max_b);
+	const int S = t->image_size, P = t->patch_size, C = t->hidden;
+	const int T = a->max_t, N = T - 1;
+	a->B = B, a->T = T;
+
+	/* HF's CLIPVisionEmbeddings: conv (im2col + matmul), class token
+	 * first, position embeddings added; then pre_layrnorm. */
+	rc_ops_im2col(a->patches, pixels, B, S, P);
+	rc_ops_matmul(a->patch_out, a->patches, w->patch_w, NULL, B * N, 3 * P * P, C);
+	#pragma omp parallel for schedule(static)
+	for (int bt = 0; bt < B * T; bt++) {
+		int b = bt / T, i = bt % T;
+		const float *src = i ? a->patch_out + ((size_t)b * N + i - 1) * C : w->cls;
+		const float *pos = w->pos + (size_t)i * C;
+		float *dst = a->embed + (size_t)bt * C;
+		for (int c = 0; c < C; c++)
+			dst[c] = src[c] + pos[c];
+	}
+	rc_ops_layernorm(a->pre, a->pre_mean, a->pre_rstd, a->embed, w->pre_w, w->pre_b, B * T, C,
+		(float)t->layer_norm_eps);
+
+	const float *x = encoder(t, w, a, a->pre, 0);
+	a->last_hidden = (float *)x;
+
+	/* pooler_output = post_layernorm(last_hidden_state[:, 0, :]) */
+	for (int b = 0; b < B; b++)
+		memcpy(a->pooled + (size_t)b * C, x + (size_t)b * T * C, (size_t)C * sizeof *x);
+	rc_ops_layernorm(a->pooled, a->pool_mean, a->pool_rstd, a->pooled, w->lnf_w, w->lnf_b, B,
+		C, (float)t->layer_norm_eps);
+	head(w, a, emb);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+/* pool_position - HF's CLIPTextModel: eos_token_id 2 (configs before
+ * transformers PR #24773) takes the argmax of the ids, any other the first
+ * eos_token_id; argmax returns the first maximum, and 0 when no id is
+ * eos. */
+static int pool_position(const int32_t *ids, int T, int eos)
+{
+	int best = 0;
+	if (eos == 2) {
+		for (int i = 1; i < T; i++)
+			best = ids[i] > ids[best] ? i : best;
+		return best;
+	}
+	for (int i = 0; i < T; i++)
+		if (ids[i] == eos)
+			return i;
+	return 0;
+}
+
+int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const int32_t *ids,
+	int B, int T, float *emb)
+{
+	const struct rc_clip_tower_config *t = &m->cfg.text;
+	const struct rc_clip_tower_weights *w = &m->w.text;
+	struct rc_clip_acts *a = &ws->text;
+	if (B < 1 || B > a->max_b)
+		return rc_log_error(RC_E_ARG, "encode texts: batch of %d (the workspace takes "
+			"1 to %d)", B, a->max_b);
+	if (T < 1 || T > a->max_t)
+		return rc_log_error(RC_E_ARG, "encode texts: %d tokens (the context is %d)", T,
+			a->max_t);
+	for (int b = 0; b < B; b++)
+		for (int i = 0; i < T; i++) {
+			int32_t id = ids[(size_t)b * T + i];
+			if (id < 0 || id >= t->vocab_size)
+				return rc_log_error(RC_E_RANGE, "text %d, position %d: id %ld is "
+					"outside the vocabulary (%d)", b, i, (long)id, t->vocab_size);
+		}
+	const int C = t->hidden;
+	a->B = B, a->T = T;
+	memcpy(a->ids, ids, (size_t)B * T * sizeof *ids);
+
+	rc_ops_embed_tokens(a->embed, a->ids, w->tok, w->pos, B, T, C, t->vocab_size);
+	const float *x = encoder(t, w, a, a->embed, 1);
+	rc_ops_layernorm(a->lnf, a->lnf_mean, a->lnf_rstd, x, w->lnf_w, w->lnf_b, B * T, C,
+		(float)t->layer_norm_eps);
+	a->last_hidden = a->lnf;
+	for (int b = 0; b < B; b++) {
+		int i = pool_position(a->ids + (size_t)b * T, T, t->eos_token_id);
+		a->pool_idx[b] = i;
+		memcpy(a->pooled + (size_t)b * C, a->lnf + ((size_t)b * T + i) * C,
+			(size_t)C * sizeof *a->pooled);
+	}
+	head(w, a, emb);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- logits */
+
+void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt, int Bi, int Bt,
+	float *logits)
+{
+	const int D = m->cfg.projection_dim;
+	/* HF: (text · imageᵀ) · exp(logit_scale), the product first. */
+	const float scale = expf(m->w.logit_scale[0]);
+	rc_ops_matmul(logits, img, txt, NULL, Bi, D, Bt);
+	for (size_t i = 0; i < (size_t)Bi * Bt; i++)
+		logits[i] *= scale;
+}
+
+/* ---------------------------------------------------------------- pixels */
+
+void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out)
+{
+	static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+	static const float std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+	float lut[3][256];
+	/* CLIPImageProcessor: rescale in float64 (x · (1/255)) cast to float32,
+	 * then normalize in float32. */
+	for (int c = 0; c < 3; c++)
+		for (int v = 0; v < 256; v++)
+			lut[c][v] = ((float)(v * (1.0 / 255.0)) - mean[c]) / std[c];
+	const size_t n = (size_t)S * S;
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++)
+			out[c * n + i] = lut[c][rgb[3 * i + c]];
+}
+
+int rc_clip_encode_text_cut(const struct rc_clip *m, struct rc_clip_ws *ws, int32_t *ids,
+	int B, int ctx, float *emb)
+{
+	int T = 1;
+	for (int b = 0; b < B; b++) {
+		const int32_t *row = ids + (size_t)b * (size_t)ctx;
+		int first_eos = -1, argmax = 0;
+		for (int t = 0; t < ctx; t++) {
+			if (first_eos < 0 && row[t] == m->cfg.text.eos_token_id)
+				first_eos = t;
+			if (row[t] > row[argmax])
+				argmax = t;
+		}
+		int last = first_eos > argmax ? first_eos : argmax;
+		if (last + 1 > T)
+			T = last + 1;
+	}
+	for (int b = 1; T < ctx && b < B; b++)
+		memmove(ids + (size_t)b * (size_t)T, ids + (size_t)b * (size_t)ctx,
+			(size_t)T * sizeof *ids);
+	return rc_clip_encode_text(m, ws, ids, B, T, emb);
+}

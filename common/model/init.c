@@ -1,0 +1,66 @@
+/* init.c - a CLIP model from random numbers, as transformers'
+ * CLIPPreTrainedModel._init_weights draws it (initializer_range 0.02,
+ * initializer_factor 1), for training from scratch: the base model of
+ * the synthetic world, and tests. */
+#include <math.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "base/rng.h"
+
+/* normal - n draws of N(0, std²) (Box-Muller on 53-bit uniforms). */
+static void normal(float *x, size_t n, double std, uint64_t *s)
+{
+	for (size_t i = 0; i < n; i += 2) {
+		double u1 = (double)((rc_rng_next(s) >> 11) + 1) * 0x1.0p-53;   /* (0, 1] */
+		double u2 = rc_rng_unit(s);
+		double r = sqrt(-2.0 * log(u1)) * std;
+		x[i] = (float)(r * cos(2 * M_PI * u2));
+		if (i + 1 < n)
+			x[i + 1] = (float)(r * sin(2 * M_PI * u2));
+	}
+}
+
+static void fill(float *x, size_t n, float v)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = v;
+}
+
+static void tower(const struct rc_clip_tower_config *c, struct rc_clip_tower_weights *w,
+	int vision, int T, uint64_t *s)
+{
+	const size_t C = (size_t)c->hidden, I = (size_t)c->intermediate, L = (size_t)c->layers;
+	const double in_std = pow((double)C, -0.5) * pow(2.0 * (double)L, -0.5);
+	const double out_std = pow((double)C, -0.5), fc_std = pow(2.0 * (double)C, -0.5);
+	if (vision) {
+		const size_t P = (size_t)c->patch_size;
+		normal(w->cls, C, pow((double)C, -0.5), s);
+		normal(w->patch_w, C * 3 * P * P, 0.02, s);
+		normal(w->pos, (size_t)T * C, 0.02, s);
+		fill(w->pre_w, C, 1), fill(w->pre_b, C, 0);
+	} else {
+		normal(w->tok, (size_t)c->vocab_size * C, 0.02, s);
+		normal(w->pos, (size_t)T * C, 0.01, s);
+	}
+	fill(w->ln1_w, L * C, 1), fill(w->ln1_b, L * C, 0);
+	fill(w->ln2_w, L * C, 1), fill(w->ln2_b, L * C, 0);
+	normal(w->qkv_w, L * 3 * C * C, in_std, s), fill(w->qkv_b, L * 3 * C, 0);
+	normal(w->out_w, L * C * C, out_std, s), fill(w->out_b, L * C, 0);
+	normal(w->fc1_w, L * I * C, fc_std, s), fill(w->fc1_b, L * I, 0);
+	normal(w->fc2_w, L * C * I, in_std, s), fill(w->fc2_b, L * C, 0);
+	fill(w->lnf_w, C, 1), fill(w->lnf_b, C, 0);
+}
+
+void rc_clip_init_random(struct rc_clip *m, uint64_t seed)
+{
+	const struct rc_clip_config *cfg = &m->cfg;
+	uint64_t s = seed ^ 0x636c6970ull;   /* "clip" */
+	tower(&cfg->vision, &m->w.vision, 1, rc_clip_config_image_tokens(cfg), &s);
+	tower(&cfg->text, &m->w.text, 0, cfg->text.max_position, &s);
+	normal(m->w.vision.proj, (size_t)cfg->projection_dim * cfg->vision.hidden,
+		pow((double)cfg->vision.hidden, -0.5), &s);
+	normal(m->w.text.proj, (size_t)cfg->projection_dim * cfg->text.hidden,
+		pow((double)cfg->text.hidden, -0.5), &s);
+	*m->w.logit_scale = (float)cfg->logit_scale_init;
+}

@@ -1,0 +1,499 @@
+/* loader.c - the training data loader (loader.h): the per-epoch item
+ * numbering (shard order, shuffle buffer), the batch slice of this rank,
+ * and reading, decoding and packing the rows on threads. */
+#include "train/loader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/error.h"
+#include "data/image.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "data/record.h"
+#include "base/rng.h"
+#include "data/shard.h"
+#include "base/thread.h"
+
+struct item {
+	uint32_t shard, sub;
+	uint64_t rec;
+};
+
+struct rc_loader {
+	struct rc_loader_opts o;
+	struct rc_shard_list list;
+	struct rc_shard **shard;      /* [nshards] open for random access */
+	size_t nshards;
+	int per;                      /* items per record */
+	int schema;                   /* the records' schema */
+	uint64_t items;               /* per epoch */
+	long spe;                     /* steps per epoch */
+	int local;                    /* rows of this rank */
+
+	/* the numbering of the current epoch */
+	long epoch;
+	uint64_t emitted;
+	uint32_t *order;              /* [nshards] shard order */
+	size_t si;                    /* position in order */
+	uint64_t rec;
+	uint32_t sub;
+	struct item *buf;             /* shuffle buffer */
+	size_t nbuf;
+	uint64_t rng;
+
+	/* the batch */
+	struct item *slice;           /* [local] */
+	struct rc_batch b;
+	int32_t *rowtok;              /* [ntext·local, ctx] */
+	int *rowlen;                  /* [ntext·local] */
+	int *err;                     /* [local] */
+	int *src, *first;             /* [local] the row that reads each row's record */
+	struct rc_record *recs;       /* [local] records read (at their first row) */
+	struct rc_arena *arena;       /* [local] one per row */
+	int narena;
+};
+
+/* ---------------------------------------------------------------- numbering */
+
+static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t s = a ^ (b * 0xd1342543de82ef95ull) ^ (c * 0xaf251af3b0f025b5ull);
+	rc_rng_next(&s);
+	return rc_rng_next(&s);
+}
+
+static void epoch_reset(struct rc_loader *l, long epoch)
+{
+	l->epoch = epoch, l->emitted = 0, l->si = 0, l->rec = 0, l->sub = 0, l->nbuf = 0;
+	for (size_t i = 0; i < l->nshards; i++)
+		l->order[i] = (uint32_t)i;
+	if (l->o.shuffle) {
+		uint64_t s = mix(l->o.seed, (uint64_t)epoch, 1);
+		for (size_t i = l->nshards; i > 1; i--) {
+			size_t j = (size_t)rc_rng_below(&s, i);
+			uint32_t t = l->order[i - 1];
+			l->order[i - 1] = l->order[j], l->order[j] = t;
+		}
+	}
+	l->rng = mix(l->o.seed, (uint64_t)epoch, 2);
+}
+
+/* raw_next - the next item in dataset order (over the epoch's shard
+ * order); 0 at the end. */
+static int raw_next(struct rc_loader *l, struct item *it)
+{
+	while (l->si < l->nshards && l->rec >= l->list.e[l->order[l->si]].records)
+		l->si++, l->rec = 0, l->sub = 0;
+	if (l->si >= l->nshards)
+		return 0;
+	it->shard = l->order[l->si], it->rec = l->rec, it->sub = l->sub;
+	if (++l->sub == (uint32_t)l->per)
+		l->sub = 0, l->rec++;
+	return 1;
+}
+
+/* next_item - the next item of the epoch's stream; 0 at its end. */
+static int next_item(struct rc_loader *l, struct item *it)
+{
+	if (!l->o.shuffle) {
+		if (!raw_next(l, it))
+			return 0;
+	} else {
+		struct item x;
+		while (l->nbuf < (size_t)l->o.buffer && raw_next(l, &x))
+			l->buf[l->nbuf++] = x;
+		if (!l->nbuf)
+			return 0;
+		size_t j = (size_t)rc_rng_below(&l->rng, l->nbuf);
+		*it = l->buf[j];
+		l->buf[j] = l->buf[--l->nbuf];
+	}
+	l->emitted++;
+	return 1;
+}
+
+int rc_loader_seek(struct rc_loader *l, long epoch, uint64_t cursor)
+{
+	if (epoch < 0 || cursor > (uint64_t)l->spe * (uint64_t)l->o.batch)
+		return rc_log_error(RC_E_RANGE, "data: position %ld/%llu outside the stream "
+			"(%llu items per epoch)", epoch, (unsigned long long)cursor,
+			(unsigned long long)l->items);
+	epoch_reset(l, epoch);
+	struct item it;
+	for (uint64_t k = 0; k < cursor; k++)
+		next_item(l, &it);
+	return 0;
+}
+
+void rc_loader_tell(const struct rc_loader *l, long *epoch, uint64_t *cursor)
+{
+	*epoch = l->epoch, *cursor = l->emitted;
+}
+
+int rc_loader_item(struct rc_loader *l, long epoch, uint64_t k, uint32_t *shard,
+	uint64_t *record, uint32_t *sub)
+{
+	long e;
+	uint64_t c;
+	rc_loader_tell(l, &e, &c);
+	epoch_reset(l, epoch);
+	struct item it = { 0, 0, 0 };
+	int ok = 1;
+	for (uint64_t i = 0; i <= k && ok; i++)
+		ok = next_item(l, &it);
+	rc_loader_seek(l, e, c);
+	if (!ok)
+		return RC_E_RANGE;
+	*shard = it.shard, *record = it.rec, *sub = it.sub;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int stage_schema(const struct rc_loader_opts *o)
+{
+	if (o->stage == 2)
+		return RC_SCHEMA_PRO;
+	if (o->stage == 1 || o->stream != RC_STREAM_CAPTION)
+		return RC_SCHEMA_LITE;
+	return RC_SCHEMA_DESC;
+}
+
+static int stage_per(const struct rc_loader_opts *o)
+{
+	if (o->stage == 1)
+		return 9;
+	if (o->stage == 0 && o->stream != RC_STREAM_CAPTION)
+		return 3;
+	return 1;
+}
+
+void rc_loader_close(struct rc_loader *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nshards; i++)
+		rc_shard_close(l->shard[i]);
+	free(l->shard);
+	rc_shard_list_free(&l->list);
+	free(l->order);
+	free(l->buf);
+	free(l->slice);
+	free(l->b.pixels);
+	free(l->b.ids);
+	free(l->b.cls);
+	free(l->b.multi);
+	free(l->rowtok);
+	free(l->rowlen);
+	free(l->err);
+	free(l->src);
+	free(l->first);
+	free(l->recs);
+	for (int i = 0; l->arena && i < l->narena; i++)
+		rc_arena_free(&l->arena[i]);
+	free(l->arena);
+	free(l);
+}
+
+int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
+{
+	*out = NULL;
+	if (o->stage < 0 || o->stage > 2 || o->batch < 1 || o->nranks < 1 || o->rank < 0 ||
+	    o->rank >= o->nranks || o->batch % o->nranks || o->buffer < 1 ||
+	    o->image_size < 1 || o->ctx < 2 || o->vocab < 1 ||
+	    (o->stage == 0 && (o->stream < RC_STREAM_CAPTION || o->stream > RC_STREAM_TRL)))
+		return rc_log_error(RC_E_ARG, "data loader: bad options (batch %d over %d ranks)",
+			o->batch, o->nranks);
+	struct rc_loader *l = rc_calloc(1, sizeof *l);
+	if (!l)
+		return RC_E_NOMEM;
+	int rc;
+	l->o = *o;
+	l->per = stage_per(o);
+	l->schema = stage_schema(o);
+	l->local = o->batch / o->nranks;
+	rc_shard_list_init(&l->list);
+	if ((rc = rc_shard_list_read(&l->list, o->list)) < 0)
+		goto fail;
+	l->nshards = l->list.n;
+	if (!l->nshards) {
+		rc = rc_log_error(RC_E_RANGE, "%s: no shards in the list", o->list);
+		goto fail;
+	}
+	rc = RC_E_NOMEM;
+	if (!(l->shard = rc_calloc(l->nshards, sizeof *l->shard)) ||
+	    !(l->order = rc_calloc(l->nshards, sizeof *l->order)))
+		goto fail;
+	for (size_t i = 0; i < l->nshards; i++) {
+		const struct rc_shard_list_entry *e = &l->list.e[i];
+		if (o->verify && (rc = rc_shard_list_check(&l->list, i)) < 0)
+			goto fail;
+		if ((rc = rc_shard_open(&l->shard[i], e->full)) < 0)
+			goto fail;
+		const struct rc_shard_info *in = rc_shard_info(l->shard[i]);
+		if (in->records != e->records) {
+			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s: %llu records in the list, %llu in "
+				"the file", o->list, (unsigned long long)e->lineno, e->path,
+				(unsigned long long)e->records, (unsigned long long)in->records);
+			goto fail;
+		}
+		if (in->schema != RC_SCHEMA_NONE && in->schema != (uint32_t)l->schema) {
+			rc = rc_log_error(RC_E_ARG, "%s: schema %s; stage %d%s needs %s", e->full,
+				rc_shard_schema_name((int)in->schema), o->stage,
+				o->stage == 0 ? (o->stream == RC_STREAM_CAPTION ? " --stream caption" :
+				o->stream == RC_STREAM_TB ? " --stream tb" : " --stream trl") : "",
+				rc_shard_schema_name(l->schema));
+			goto fail;
+		}
+		if (in->image_size != (uint32_t)o->image_size) {
+			rc = rc_log_error(RC_E_ARG, "%s: images are %ux%u; the model takes %dx%d",
+				e->full, in->image_size, in->image_size, o->image_size, o->image_size);
+			rc_log_hint("shard the data again with rclip-shard --size %d", o->image_size);
+			goto fail;
+		}
+		l->items += e->records * (uint64_t)l->per;
+	}
+	l->spe = (long)(l->items / (uint64_t)o->batch);
+	if (l->spe < 1) {
+		rc = rc_log_error(RC_E_RANGE, "%s: %llu items per epoch, fewer than one batch of %d",
+			o->list, (unsigned long long)l->items, o->batch);
+		goto fail;
+	}
+	const int nt = o->stage == 1 ? 2 : 1, n = l->local, S = o->image_size;
+	l->narena = n;   /* one arena per row: any thread may read any row */
+	rc = RC_E_NOMEM;
+	if (!(l->buf = rc_calloc((size_t)o->buffer, sizeof *l->buf)) ||
+	    !(l->slice = rc_calloc((size_t)n, sizeof *l->slice)) ||
+	    !(l->b.pixels = rc_malloc((size_t)n * 3 * S * S * sizeof(float))) ||
+	    !(l->b.ids = rc_malloc((size_t)nt * n * o->ctx * sizeof(int32_t))) ||
+	    !(l->b.cls = rc_calloc((size_t)n, 1)) ||
+	    !(l->b.multi = rc_calloc((size_t)n * RC_CATEGORIES, sizeof(float))) ||
+	    !(l->rowtok = rc_malloc((size_t)nt * n * o->ctx * sizeof(int32_t))) ||
+	    !(l->rowlen = rc_calloc((size_t)nt * n, sizeof(int))) ||
+	    !(l->err = rc_calloc((size_t)n, sizeof(int))) ||
+	    !(l->src = rc_calloc((size_t)n, sizeof(int))) ||
+	    !(l->first = rc_calloc((size_t)n, sizeof(int))) ||
+	    !(l->recs = rc_calloc((size_t)n, sizeof *l->recs)) ||
+	    !(l->arena = rc_calloc((size_t)l->narena, sizeof *l->arena)))
+		goto fail;
+	l->b.ntext = nt;
+	epoch_reset(l, 0);
+	*out = l;
+	return 0;
+fail:
+	rc_loader_close(l);
+	return rc;
+}
+
+uint64_t rc_loader_items(const struct rc_loader *l)
+{
+	return l->items;
+}
+
+long rc_loader_steps_per_epoch(const struct rc_loader *l)
+{
+	return l->spe;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+/* nth_text - the k-th text of role in rec, or NULL. */
+static const struct rc_text *nth_text(const struct rc_record *rec, int role, int k, int *count)
+{
+	const struct rc_text *t = NULL;
+	int c = 0;
+	for (uint32_t i = 0; i < rec->ntexts; i++)
+		if (rec->texts[i].role == role) {
+			if (c == k)
+				t = &rec->texts[i];
+			c++;
+		}
+	if (count)
+		*count = c;
+	return t;
+}
+
+/* put_tokens - text t as row r of the batch's token rows, cut to the
+ * context as open_clip cuts (the last id becomes the end token). */
+static int put_tokens(struct rc_loader *l, int r, const struct rc_text *t, const char *shard,
+	uint64_t rec)
+{
+	if (!t->ntokens)
+		return rc_log_error(RC_E_FORMAT, "%s: record %llu: a text without token ids", shard,
+			(unsigned long long)rec);
+	int n = t->ntokens < l->o.ctx ? t->ntokens : l->o.ctx;
+	int32_t *row = l->rowtok + (size_t)r * l->o.ctx;
+	for (int i = 0; i < n; i++) {
+		if (t->tokens[i] >= l->o.vocab)
+			return rc_log_error(RC_E_RANGE, "%s: record %llu: token id %u is outside the "
+				"model's vocabulary (%d)", shard, (unsigned long long)rec,
+				t->tokens[i], l->o.vocab);
+		row[i] = t->tokens[i];
+	}
+	if (t->ntokens > l->o.ctx)
+		row[n - 1] = l->o.eot;
+	l->rowlen[r] = n;
+	return 0;
+}
+
+static const int stream_role[] = { 0, RC_ROLE_CAPTION, RC_ROLE_TB, RC_ROLE_TRL };
+
+/* read_record - phase 1, for the first row r of each record in the
+ * batch: read the record (its checksum checked), check that it fits the
+ * stage, and decode its image into row r. Each bad record is logged once. */
+static int read_record(struct rc_loader *l, int r)
+{
+	const struct item *it = &l->slice[r];
+	struct rc_shard *sh = l->shard[it->shard];
+	const char *name = rc_shard_name(sh);
+	const int S = l->o.image_size;
+	struct rc_record *rec = &l->recs[r];
+	int rc = rc_shard_read(sh, it->rec, rec, &l->arena[r]);
+	if (rc < 0)
+		return rc;
+	const unsigned long long ri = (unsigned long long)it->rec;
+	if (rec->schema != l->schema)
+		return rc_log_error(RC_E_FORMAT, "%s: record %llu: schema %s; stage %d needs %s",
+			name, ri, rc_shard_schema_name(rec->schema), l->o.stage,
+			rc_shard_schema_name(l->schema));
+	int c1, c2;
+	if (l->o.stage == 1) {
+		nth_text(rec, RC_ROLE_TB, 0, &c1);
+		nth_text(rec, RC_ROLE_TRL, 0, &c2);
+		if (c1 != 3 || c2 != 3)
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: %d tb and %d trl captions; "
+				"stage 1 needs 3 of each", name, ri, c1, c2);
+	} else if (l->o.stage == 2) {
+		if (!nth_text(rec, RC_ROLE_TRP, 0, &c1))
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: no trp caption", name, ri);
+		if (!rec->nlabels)
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: no trp_cls category", name, ri);
+		for (uint32_t i = 0; i < rec->nlabels; i++)
+			if (rec->labels[i] >= RC_CATEGORIES)
+				return rc_log_error(RC_E_FORMAT, "%s: record %llu: category id %u", name,
+					ri, rec->labels[i]);
+	} else {
+		nth_text(rec, stream_role[l->o.stream], 0, &c1);
+		if (l->o.stream == RC_STREAM_CAPTION ? c1 < 1 : c1 != 3)
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: %d %s captions, need %s", name,
+				ri, c1, l->o.stream == RC_STREAM_TB ? "tb" : l->o.stream == RC_STREAM_TRL ?
+				"trl" : "descriptive", l->o.stream == RC_STREAM_CAPTION ? "one" : "3");
+	}
+	float *px = l->b.pixels + (size_t)r * 3 * S * S;
+	const struct rc_shard_info *in = rc_shard_info(sh);
+	if (in->store == RC_STORE_RAW) {
+		if (rec->image_len != (uint32_t)(S * S * 3))
+			return rc_log_error(RC_E_FORMAT, "%s: record %llu: %u image bytes, not %d",
+				name, ri, rec->image_len, S * S * 3);
+		rc_clip_pixels_from_rgb(rec->image, S, px);
+		return 0;
+	}
+	struct rc_image im;
+	char why[128];
+	if ((rc = rc_image_decode(rec->image, rec->image_len, NULL, &im, why, sizeof why)) < 0)
+		return rc_log_error(rc, "%s: record %llu: image: %s", name, ri, why);
+	if (im.w != S || im.h != S)
+		rc = rc_log_error(RC_E_FORMAT, "%s: record %llu: a %dx%d image in a %dx%d shard",
+			name, ri, im.w, im.h, S, S);
+	else
+		rc_clip_pixels_from_rgb(im.rgb, S, px);
+	rc_image_free(&im);
+	return rc;
+}
+
+/* fill_row - phase 2: row r's texts (and labels) from the record read for
+ * row src, and its pixels copied from row src. */
+static int fill_row(struct rc_loader *l, int r, int src)
+{
+	const struct item *it = &l->slice[r];
+	const struct rc_record *rec = &l->recs[src];
+	const char *name = rc_shard_name(l->shard[it->shard]);
+	const int n = l->local, S = l->o.image_size;
+	int rc, count;
+	if (r != src)
+		memcpy(l->b.pixels + (size_t)r * 3 * S * S, l->b.pixels + (size_t)src * 3 * S * S,
+			(size_t)3 * S * S * sizeof(float));
+	if (l->o.stage == 1) {
+		const struct rc_text *tb = nth_text(rec, RC_ROLE_TB, (int)it->sub / 3, NULL);
+		const struct rc_text *trl = nth_text(rec, RC_ROLE_TRL, (int)it->sub % 3, NULL);
+		if ((rc = put_tokens(l, r, tb, name, it->rec)) < 0)
+			return rc;
+		return put_tokens(l, n + r, trl, name, it->rec);
+	}
+	if (l->o.stage == 2) {
+		l->b.cls[r] = rec->labels[0];
+		float *mh = l->b.multi + (size_t)r * RC_CATEGORIES;
+		memset(mh, 0, RC_CATEGORIES * sizeof *mh);
+		for (uint32_t i = 1; i < rec->nlabels; i++)
+			mh[rec->labels[i]] = 1.0f;
+		return put_tokens(l, r, nth_text(rec, RC_ROLE_TRP, 0, NULL), name, it->rec);
+	}
+	const int role = stream_role[l->o.stream];
+	int k = (int)it->sub;
+	if (l->o.stream == RC_STREAM_CAPTION) {
+		nth_text(rec, role, 0, &count);
+		k = l->o.shuffle ? (int)(mix(l->o.seed, (uint64_t)l->epoch,
+			((uint64_t)it->shard << 40) ^ it->rec) % (uint64_t)count)
+			: (int)(l->epoch % count);
+	}
+	return put_tokens(l, r, nth_text(rec, role, k, NULL), name, it->rec);
+}
+
+int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
+{
+	const int B = l->o.batch, n = l->local;
+	if (l->emitted + (uint64_t)B > (uint64_t)l->spe * (uint64_t)B)
+		epoch_reset(l, l->epoch + 1);
+	l->b.epoch = l->epoch, l->b.cursor = l->emitted;
+	const int lo = l->o.rank * n;
+	for (int k = 0; k < B; k++) {
+		struct item it;
+		next_item(l, &it);          /* never at the end: a whole batch remains */
+		if (k >= lo && k < lo + n)
+			l->slice[k - lo] = it;
+	}
+	/* each record once: src[r] is the first row holding row r's record */
+	int nfirst = 0;
+	for (int r = 0; r < n; r++) {
+		int s = r;
+		for (int q = 0; q < r && s == r; q++)
+			if (l->slice[q].shard == l->slice[r].shard && l->slice[q].rec == l->slice[r].rec)
+				s = l->src[q];
+		l->src[r] = s;
+		if (s == r)
+			l->first[nfirst++] = r;
+	}
+	int rc = 0;
+	#pragma omp parallel for schedule(dynamic, 1)
+	for (int k = 0; k < nfirst; k++)
+		l->err[l->first[k]] = read_record(l, l->first[k]);
+	for (int k = 0; k < nfirst && !rc; k++)
+		rc = l->err[l->first[k]];
+	if (!rc) {
+		#pragma omp parallel for schedule(dynamic, 1)
+		for (int r = 0; r < n; r++)
+			l->err[r] = fill_row(l, r, l->src[r]);
+		for (int r = 0; r < n && !rc; r++)
+			rc = l->err[r];
+	}
+	for (int k = 0; k < nfirst; k++)
+		rc_arena_reset(&l->arena[l->first[k]]);
+	if (rc < 0)
+		return rc;
+	/* pack the token rows to the longest */
+	const int rows = l->b.ntext * n;
+	int T = 1;
+	for (int r = 0; r < rows; r++)
+		T = l->rowlen[r] > T ? l->rowlen[r] : T;
+	for (int r = 0; r < rows; r++) {
+		int32_t *dst = l->b.ids + (size_t)r * T;
+		memcpy(dst, l->rowtok + (size_t)r * l->o.ctx, (size_t)l->rowlen[r] * sizeof *dst);
+		memset(dst + l->rowlen[r], 0, (size_t)(T - l->rowlen[r]) * sizeof *dst);
+	}
+	l->b.n = n, l->b.T = T;
+	*b = l->b;
+	return 0;
+}

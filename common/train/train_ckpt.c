@@ -1,0 +1,493 @@
+/* train_ckpt.c - training checkpoints, the run directory and metrics.jsonl
+ * (train.h).
+ *
+ * A checkpoint is one safetensors file (rclip-train(1), CHECKPOINTS):
+ * every CLIPModel tensor under its Hugging Face name, the extras
+ * (text_head.*, image_head.*, logit_bias), and with the optimizer
+ * "optimizer.exp_avg.NAME" and "optimizer.exp_avg_sq.NAME" for every
+ * trained tensor and "anchor.NAME" (θ₀ of the L2 term) for the tower
+ * tensors; its __metadata__ holds "format" = "rclip-checkpoint",
+ * "format_version", "config" (the config.json), "options" (the run's
+ * options, JSON) and "state" (step, epoch, cursor, the optimizer's step,
+ * JSON). Everything is float32, so a resumed run continues from exactly
+ * the numbers the interrupted one had. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/clip_config.h"
+#include "base/error.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "convert/model_io.h"
+#include "data/safetensors.h"
+#include "train/train_impl.h"
+
+/* ---------------------------------------------------------------- run directory */
+
+/* ckpt_step - N of "ckpt-N.safetensors", or -1. */
+static long ckpt_step(const char *name)
+{
+	if (strncmp(name, "ckpt-", 5) != 0)
+		return -1;
+	char *end;
+	errno = 0;
+	long s = strtol(name + 5, &end, 10);
+	if (errno || end == name + 5 || strcmp(end, ".safetensors") != 0 || s < 0)
+		return -1;
+	return s;
+}
+
+/* list_ckpts - the steps of the checkpoints in dir, sorted up. */
+static int list_ckpts(const char *dir, long **steps, size_t *n)
+{
+	*steps = NULL, *n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return rc_log_error(RC_E_IO, "%s: %s", dir, strerror(errno));
+	size_t cap = 0;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		long s = ckpt_step(e->d_name);
+		if (s < 0)
+			continue;
+		if ((rc = rc_grow((void **)steps, &cap, *n + 1, sizeof **steps)) < 0)
+			break;
+		(*steps)[(*n)++] = s;
+	}
+	closedir(d);
+	for (size_t i = 1; i < *n; i++)          /* insertion sort: a handful */
+		for (size_t k = i; k > 0 && (*steps)[k - 1] > (*steps)[k]; k--) {
+			long t = (*steps)[k];
+			(*steps)[k] = (*steps)[k - 1], (*steps)[k - 1] = t;
+		}
+	return rc;
+}
+
+int rc_train_run_dir(const char *dir, int resume)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		if (mkdir(dir, 0777) != 0)
+			return rc_log_error(RC_E_IO, "%s: cannot create: %s", dir, strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return rc_log_error(RC_E_ARG, "%s: exists and is not a directory", dir);
+	long *steps;
+	size_t n;
+	int rc = list_ckpts(dir, &steps, &n);
+	free(steps);
+	if (rc < 0)
+		return rc;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/final.safetensors", dir);
+	if (!resume && (n || stat(path, &st) == 0)) {
+		rc_log_error(RC_E_ARG, "%s: holds a run already (%s)", dir,
+			n ? "checkpoints" : "final.safetensors");
+		rc_log_hint("continue it with --resume %s, or give another --out", dir);
+		return RC_E_ARG;
+	}
+	return 0;
+}
+
+int rc_train_find_latest(const char *dir, char *path, size_t pn, long *step)
+{
+	long *steps;
+	size_t n;
+	struct stat st;
+	snprintf(path, pn, "%s/final.safetensors", dir);
+	if (stat(path, &st) == 0)
+		return rc_log_error(RC_E_ARG, "%s: the run is finished (final.safetensors); "
+			"nothing to resume", dir);
+	int rc = list_ckpts(dir, &steps, &n);
+	if (rc < 0) {
+		free(steps);
+		return rc;
+	}
+	if (!n) {
+		free(steps);
+		rc_log_error(RC_E_NOTFOUND, "%s: no checkpoint (ckpt-STEP.safetensors) to resume from",
+			dir);
+		rc_log_hint("the run stopped before its first checkpoint: start it again");
+		return RC_E_NOTFOUND;
+	}
+	*step = steps[n - 1];
+	snprintf(path, pn, "%s/ckpt-%ld.safetensors", dir, *step);
+	free(steps);
+	return 0;
+}
+
+/* prune - remove all but the newest keep checkpoints. */
+static void prune(const char *dir, int keep)
+{
+	long *steps;
+	size_t n;
+	if (list_ckpts(dir, &steps, &n) < 0) {
+		free(steps);
+		return;
+	}
+	for (size_t i = 0; keep > 0 && i + (size_t)keep < n; i++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/ckpt-%ld.safetensors", dir, steps[i]);
+		if (unlink(path) != 0)
+			rc_log_warn("%s: cannot remove: %s", path, strerror(errno));
+	}
+	free(steps);
+}
+
+/* ---------------------------------------------------------------- options and state */
+
+static const char *const stream_names[] = { "", "caption", "tb", "trl" };
+
+static json_t *options_json(const struct rc_train_job *j)
+{
+	const struct rc_train_opts *o = &j->o;
+	json_t *v = json_object(), *g = json_array();
+	if (!v || !g) {
+		json_decref(v), json_decref(g);
+		return NULL;
+	}
+	for (int k = 0; k < RC_NGROUPS; k++)
+		json_array_append_new(g, json_real(o->lr_group[k]));
+	json_object_set_new(v, "stage", json_integer(o->stage));
+	json_object_set_new(v, "stream", json_string(stream_names[o->stream & 3]));
+	json_object_set_new(v, "loss", json_string(o->loss == RC_TRAIN_LOSS_SIGLIP ? "siglip" :
+		"clip"));
+	json_object_set_new(v, "init", json_string(o->init ? o->init : o->init_config ?
+		o->init_config : ""));
+	json_object_set_new(v, "data", json_string(j->data_abs));
+	json_object_set_new(v, "batch", json_integer(o->batch));
+	json_object_set_new(v, "accum", json_integer(o->accum));
+	json_object_set_new(v, "steps", json_integer(j->total));
+	json_object_set_new(v, "seed", json_integer((json_int_t)o->seed));
+	json_object_set_new(v, "shuffle", json_boolean(o->shuffle));
+	json_object_set_new(v, "buffer", json_integer(o->buffer));
+	json_object_set_new(v, "verify", json_boolean(o->verify));
+	json_object_set_new(v, "lr", json_real(o->lr));
+	json_object_set_new(v, "lr_groups", g);
+	json_object_set_new(v, "wd", json_real(o->wd));
+	json_object_set_new(v, "warmup", json_real(o->warmup));
+	json_object_set_new(v, "l2", json_real(o->l2));
+	json_object_set_new(v, "gamma", json_real(o->gamma));
+	json_object_set_new(v, "clip_norm", json_real(o->clip_norm));
+	json_object_set_new(v, "max_logit_scale", json_real(o->max_logit_scale));
+	json_object_set_new(v, "siglip_bias", json_real(o->siglip_bias));
+	json_object_set_new(v, "save_every", json_integer(o->save_every));
+	json_object_set_new(v, "keep", json_integer(o->keep));
+	json_object_set_new(v, "command_line", json_string(o->argv_line ? o->argv_line : ""));
+	return v;
+}
+
+static int get_num(json_t *v, const char *key, double *out, const char *path)
+{
+	json_t *x = json_object_get(v, key);
+	if (!json_is_number(x))
+		return rc_log_error(RC_E_FORMAT, "%s: options: no number \"%s\"", path, key);
+	*out = json_number_value(x);
+	return 0;
+}
+
+int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data, size_t n)
+{
+	struct rc_st *st;
+	int rc = rc_st_open(&st, path);
+	if (rc < 0)
+		return rc;
+	const char *s = rc_st_meta(st, "options");
+	json_error_t err;
+	json_t *v = s ? json_loads(s, JSON_REJECT_DUPLICATES, &err) : NULL;
+	if (!json_is_object(v)) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: no training options in the metadata (not an "
+			"rclip-train checkpoint)", path);
+		goto out;
+	}
+	double x;
+	const char *keys[] = { "stage", "batch", "accum", "steps", "seed", "buffer", "lr", "wd",
+		"warmup", "l2", "gamma", "clip_norm", "max_logit_scale", "siglip_bias" };
+	double val[14];
+	for (size_t i = 0; i < 14; i++)
+		if ((rc = get_num(v, keys[i], &val[i], path)) < 0)
+			goto out;
+	o->stage = (int)val[0], o->batch = (int)val[1], o->accum = (int)val[2];
+	o->steps = (long)val[3], o->seed = (uint64_t)val[4], o->buffer = (int)val[5];
+	o->lr = val[6], o->wd = val[7], o->warmup = val[8], o->l2 = val[9], o->gamma = val[10];
+	o->clip_norm = val[11], o->max_logit_scale = val[12], o->siglip_bias = val[13];
+	o->shuffle = json_is_true(json_object_get(v, "shuffle"));
+	o->verify = json_is_true(json_object_get(v, "verify"));
+	const char *stream = json_string_value(json_object_get(v, "stream"));
+	o->stream = RC_STREAM_CAPTION;
+	for (int k = 1; k < 4; k++)
+		if (stream && !strcmp(stream, stream_names[k]))
+			o->stream = k;
+	const char *loss = json_string_value(json_object_get(v, "loss"));
+	o->loss = loss && !strcmp(loss, "siglip") ? RC_TRAIN_LOSS_SIGLIP : RC_TRAIN_LOSS_CLIP;
+	json_t *g = json_object_get(v, "lr_groups");
+	for (int k = 0; k < RC_NGROUPS; k++) {
+		x = json_number_value(json_array_get(g, (size_t)k));
+		o->lr_group[k] = json_is_number(json_array_get(g, (size_t)k)) ? x : -1;
+	}
+	const char *d = json_string_value(json_object_get(v, "data"));
+	if (!d || strlen(d) >= n) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: options: no data path", path);
+		goto out;
+	}
+	strcpy(data, d);
+	o->data = data;
+	o->init = NULL;
+	rc = 0;
+out:
+	json_decref(v);
+	rc_st_close(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- save */
+
+int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
+{
+	struct rc_st_writer *w;
+	int rc = rc_st_writer_new(&w);
+	if (rc < 0)
+		return rc;
+	char **names = NULL;
+	size_t nnames = 0;
+	char *cfg = NULL, *opts = NULL, *state = NULL;
+	json_t *ov = NULL, *sv = NULL;
+	const size_t nc = rc_clip_tensor_count(j->m);
+	for (size_t i = 0; i < nc && rc == 0; i++) {
+		const struct rc_clip_param *p = rc_clip_tensor(j->m, i);
+		rc = rc_st_writer_add(w, p->name, RC_ST_F32, p->ndim, p->shape, p->data);
+	}
+	for (int k = 0; k < j->nex && rc == 0; k++)
+		rc = rc_st_writer_add(w, j->ex[k].name, RC_ST_F32, j->ex[k].ndim, j->ex[k].shape,
+			j->ex[k].p);
+	if (with_optimizer && rc == 0) {
+		/* names for the moments and anchors: 3 per tensor at most */
+		if (!(names = rc_calloc(3 * j->nt, sizeof *names))) {
+			rc = RC_E_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < j->nt && rc == 0; i++) {
+			const struct rc_optim_tensor *t = &j->t[i];
+			int64_t shape[1] = { (int64_t)t->n };
+			const char *pre[3] = { "optimizer.exp_avg.", "optimizer.exp_avg_sq.", "anchor." };
+			const float *src[3] = { j->opt->m + j->opt->off[i], j->opt->v + j->opt->off[i],
+				j->anchor ? j->anchor + (t->p - j->m->params) : NULL };
+			for (int k = 0; k < 3 && rc == 0; k++) {
+				if (k == 2 && (!j->anchor || (t->group != RC_GROUP_VISION &&
+				    t->group != RC_GROUP_TEXT)))
+					continue;
+				size_t len = strlen(pre[k]) + strlen(t->name) + 1;
+				if (!(names[nnames] = rc_malloc(len))) {
+					rc = RC_E_NOMEM;
+					break;
+				}
+				snprintf(names[nnames], len, "%s%s", pre[k], t->name);
+				rc = rc_st_writer_add(w, names[nnames++], RC_ST_F32, 1, shape, src[k]);
+			}
+		}
+	}
+	if (rc < 0)
+		goto out;
+	long epoch;
+	uint64_t cursor;
+	rc_loader_tell(j->ld, &epoch, &cursor);
+	rc = RC_E_NOMEM;
+	if (!(ov = options_json(j)) || !(sv = json_object()))
+		goto out;
+	json_object_set_new(sv, "step", json_integer(j->step));
+	json_object_set_new(sv, "total_steps", json_integer(j->total));
+	json_object_set_new(sv, "epoch", json_integer(epoch));
+	json_object_set_new(sv, "cursor", json_integer((json_int_t)cursor));
+	json_object_set_new(sv, "optimizer_step", json_integer(j->opt->step));
+	json_object_set_new(sv, "seed", json_integer((json_int_t)j->o.seed));
+	json_object_set_new(sv, "ranks", json_integer(j->c->size));
+	json_object_set_new(sv, "optimizer", json_boolean(with_optimizer));
+	if (!(opts = json_dumps(ov, JSON_COMPACT | JSON_SORT_KEYS)) ||
+	    !(state = json_dumps(sv, JSON_COMPACT | JSON_SORT_KEYS)))
+		goto out;
+	if ((rc = rc_clip_config_to_json(&j->m->cfg, &cfg)) < 0 ||
+	    (rc = rc_st_writer_meta(w, "format", RC_CKPT_FORMAT)) < 0 ||
+	    (rc = rc_st_writer_meta(w, "format_version", RC_CKPT_VERSION)) < 0 ||
+	    (rc = rc_st_writer_meta(w, "config", cfg)) < 0 ||
+	    (rc = rc_st_writer_meta(w, "options", opts)) < 0 ||
+	    (rc = rc_st_writer_meta(w, "state", state)) < 0)
+		goto out;
+	rc = rc_st_writer_write(w, path);
+out:
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	free(cfg), free(opts), free(state);
+	json_decref(ov), json_decref(sv);
+	rc_st_writer_free(w);
+	return rc;
+}
+
+int rc_train_save_step(struct rc_train_job *j)
+{
+	if (j->c->rank != 0)
+		return 0;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/ckpt-%ld.safetensors", j->o.out, j->step);
+	int rc = rc_train_save(j, path, 1);
+	if (rc < 0)
+		return rc;
+	rc_log_info("step %ld: wrote %s", j->step, path);
+	prune(j->o.out, j->o.keep);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- load */
+
+/* read_tensor - n floats of name from st into dst; 1 when found, 0 when
+ * absent (and not required), or an error. */
+static int read_tensor(const struct rc_st *st, const char *name, float *dst, size_t n,
+	int required)
+{
+	const struct rc_st_tensor *t = rc_st_find(st, name);
+	if (!t) {
+		if (required)
+			return rc_log_error(RC_E_NOTFOUND, "%s: missing tensor %s", rc_st_name(st), name);
+		return 0;
+	}
+	if (t->nelem != n)
+		return rc_log_error(RC_E_FORMAT, "%s: %s: %zu values in the file, %zu in the model",
+			rc_st_name(st), name, t->nelem, n);
+	int rc = rc_st_read_f32(st, t, dst, n);
+	return rc < 0 ? rc : 1;
+}
+
+int rc_train_load_extras(struct rc_train_job *j, const char *weights, int *found)
+{
+	*found = 0;
+	struct stat sb;
+	if (stat(weights, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	struct rc_st *st;
+	int rc = rc_st_open(&st, weights);
+	if (rc < 0)
+		return rc;
+	for (int k = 0; k < j->nex && rc >= 0; k++) {
+		rc = read_tensor(st, j->ex[k].name, j->ex[k].p, j->ex[k].n, 0);
+		if (rc > 0 && j->ex[k].group == RC_GROUP_HEADS)
+			*found = 1;
+	}
+	rc_st_close(st);
+	return rc < 0 ? rc : 0;
+}
+
+int rc_train_restore(struct rc_train_job *j, const char *path)
+{
+	struct rc_st *st;
+	int rc = rc_st_open(&st, path);
+	if (rc < 0)
+		return rc;
+	json_t *sv = NULL;
+	for (int k = 0; k < j->nex && rc >= 0; k++)
+		rc = read_tensor(st, j->ex[k].name, j->ex[k].p, j->ex[k].n, 1);
+	char name[256];
+	for (size_t i = 0; i < j->nt && rc >= 0; i++) {
+		const struct rc_optim_tensor *t = &j->t[i];
+		snprintf(name, sizeof name, "optimizer.exp_avg.%s", t->name);
+		rc = read_tensor(st, name, j->opt->m + j->opt->off[i], t->n, 1);
+		snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", t->name);
+		if (rc >= 0)
+			rc = read_tensor(st, name, j->opt->v + j->opt->off[i], t->n, 1);
+		snprintf(name, sizeof name, "anchor.%s", t->name);
+		if (rc >= 0 && j->anchor && (t->group == RC_GROUP_VISION || t->group == RC_GROUP_TEXT))
+			rc = read_tensor(st, name, j->anchor + (t->p - j->m->params), t->n, 1);
+	}
+	if (rc < 0)
+		goto out;
+	const char *s = rc_st_meta(st, "state");
+	json_error_t err;
+	sv = s ? json_loads(s, 0, &err) : NULL;
+	json_t *step = json_object_get(sv, "step"), *epoch = json_object_get(sv, "epoch"),
+		*cursor = json_object_get(sv, "cursor"), *ostep = json_object_get(sv, "optimizer_step"),
+		*ranks = json_object_get(sv, "ranks");
+	if (!json_is_integer(step) || !json_is_integer(epoch) || !json_is_integer(cursor) ||
+	    !json_is_integer(ostep)) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: no training state in the metadata", path);
+		goto out;
+	}
+	if (json_is_integer(ranks) && json_integer_value(ranks) != j->c->size)
+		rc_log_warn("%s: written by a run of %d ranks, resumed with %d: the same batches, "
+			"sums in another order", path, (int)json_integer_value(ranks), j->c->size);
+	j->step = (long)json_integer_value(step);
+	j->opt->step = (long)json_integer_value(ostep);
+	rc = rc_loader_seek(j->ld, (long)json_integer_value(epoch),
+		(uint64_t)json_integer_value(cursor));
+out:
+	json_decref(sv);
+	rc_st_close(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+/* line_step - the "step" of a metrics line, or -1. */
+static long line_step(const char *line)
+{
+	const char *p = strstr(line, "\"step\": ");
+	return p ? strtol(p + 8, NULL, 10) : -1;
+}
+
+int rc_train_metrics_open(struct rc_train_job *j)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/metrics.jsonl", j->o.out);
+	if (j->resumed_from >= 0) {
+		/* drop the lines of steps after the checkpoint: they are done again */
+		char *data = NULL;
+		size_t len = 0;
+		struct stat sb;
+		if (stat(path, &sb) == 0) {
+			int rc = rc_io_read_file(path, &data, &len);
+			if (rc < 0)
+				return rc;
+			struct rc_atomic_file af;
+			if ((rc = rc_atomic_open(&af, path)) < 0) {
+				free(data);
+				return rc;
+			}
+			char *p = data, *end = data + len;
+			while (p < end && rc == 0) {
+				char *nl = memchr(p, '\n', (size_t)(end - p));
+				size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
+				char save = p[n - 1];
+				p[n - 1] = '\0';
+				long s = line_step(p);
+				p[n - 1] = save;
+				if (s >= 0 && s <= j->step && nl)
+					rc = rc_io_write_all(af.f, p, n, path);
+				p += n;
+			}
+			free(data);
+			if (rc < 0) {
+				rc_atomic_abort(&af);
+				return rc;
+			}
+			if ((rc = rc_atomic_commit(&af)) < 0)
+				return rc;
+		}
+	}
+	j->metrics = fopen(path, "a");
+	if (!j->metrics)
+		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int rc_train_metrics_write(struct rc_train_job *j, const char *line)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/metrics.jsonl", j->o.out);
+	int rc = rc_io_write_all(j->metrics, line, strlen(line), path);
+	return rc < 0 ? rc : rc_io_flush(j->metrics, path);
+}
