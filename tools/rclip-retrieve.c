@@ -627,22 +627,16 @@ static int read_text(struct embed *e, const char *path)
 	return rc < 0 ? rc : rc2;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* The number of rows when it is known before reading (shards), else 0. */
 static int count_rows(const char *images, struct rc_shard_list *l, uint64_t *n)
 {
 	*n = 0;
-	if (ends_with(images, ".list")) {
+	if (rc_ends_with(images, ".list")) {
 		int rc = rc_shard_list_read(l, images);
 		*n = l->records;
 		return rc;
 	}
-	if (ends_with(images, ".rcs")) {
+	if (rc_ends_with(images, ".rcs")) {
 		struct rc_shard *s;
 		int rc = rc_shard_open(&s, images);
 		if (rc < 0)
@@ -657,13 +651,13 @@ static int read_images(struct embed *e, const struct rc_shard_list *l)
 {
 	const char *in = e->o->images;
 	int rc = 0;
-	if (ends_with(in, ".list")) {
+	if (rc_ends_with(in, ".list")) {
 		e->input_records = 1;
 		for (size_t i = 0; i < l->n && rc == 0 && !interrupted; i++)
 			rc = read_shard(e, l->e[i].full, l->e[i].records, in, l->e[i].lineno);
 		return rc;
 	}
-	if (ends_with(in, ".rcs")) {
+	if (rc_ends_with(in, ".rcs")) {
 		e->input_records = 1;
 		return read_shard(e, in, 0, NULL, 0);
 	}

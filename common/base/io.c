@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -34,10 +35,16 @@ static const char *out_name(const char *path)
 	return !path ? "(output)" : is_dash(path) ? "standard output" : path;
 }
 
-static int has_suffix(const char *s, const char *suffix)
+int rc_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int rc_ends_with_nocase(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -324,7 +331,7 @@ int rc_io_read_file(const char *path, char **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	if (!is_dash(path) && has_suffix(path, ".gz"))
+	if (!is_dash(path) && rc_ends_with(path, ".gz"))
 		return read_gz(path, data, len);
 	if ((rc = rc_io_open_read(path, &f)) < 0)
 		return rc;

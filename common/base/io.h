@@ -167,4 +167,10 @@ int rc_io_is_tty(FILE *f);
  * "redirect the output or use -o FILE", and return RC_E_ARG; else 0. */
 int rc_io_refuse_tty(FILE *f);
 
+/* rc_ends_with - 1 when the string s ends with suffix, byte for byte, else
+ * 0 ("a.list" ends with ".list"; so does ".list"). rc_ends_with_nocase -
+ * the same with ASCII letters compared without case (".JSONL"). */
+int rc_ends_with(const char *s, const char *suffix);
+int rc_ends_with_nocase(const char *s, const char *suffix);
+
 #endif

@@ -262,12 +262,6 @@ static int is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* The model_type of DIR/config.json, or NULL; *rc gets a read error. */
 static char *model_type(const char *config, int *rc)
 {
@@ -317,7 +311,7 @@ int rc_clip_detect(const char *path, int *fmt)
 		rc_log_hint("give a model directory, or an open_clip .safetensors file");
 		return RC_E_NOTFOUND;
 	}
-	if (!ends_with(path, ".safetensors")) {
+	if (!rc_ends_with(path, ".safetensors")) {
 		rc_log_error(RC_E_UNSUPPORTED, "%s: not a directory or a .safetensors file", path);
 		rc_log_hint("convert a PyTorch checkpoint with safetensors.torch.save_file(state_dict, "
 			"'model.safetensors')");

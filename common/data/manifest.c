@@ -41,10 +41,10 @@ int rc_manifest_schema_parse(const char *s)
 	return RC_E_ARG;
 }
 
-static int ends_with(const char *s, const char *suffix)
+/* A name with something before the suffix: ".jsonl" alone is no manifest. */
+static int named(const char *s, const char *suffix)
 {
-	size_t n = strlen(s), k = strlen(suffix);
-	return n > k && !strcasecmp(s + n - k, suffix);
+	return strlen(s) > strlen(suffix) && rc_ends_with_nocase(s, suffix);
 }
 
 int rc_manifest_format_of(const char *path)
@@ -55,11 +55,11 @@ int rc_manifest_format_of(const char *path)
 	if (!path || !strcmp(path, "-"))
 		return RC_MANIFEST_AUTO;
 	for (size_t i = 0; i < sizeof tars / sizeof tars[0]; i++)
-		if (ends_with(path, tars[i]))
+		if (named(path, tars[i]))
 			return RC_MANIFEST_TAR;
-	if (ends_with(path, ".jsonl") || ends_with(path, ".json"))
+	if (named(path, ".jsonl") || named(path, ".json"))
 		return RC_MANIFEST_JSONL;
-	if (ends_with(path, ".tsv") || ends_with(path, ".txt"))
+	if (named(path, ".tsv") || named(path, ".txt"))
 		return RC_MANIFEST_TSV;
 	return RC_MANIFEST_AUTO;
 }

@@ -172,12 +172,6 @@ static int add_record_texts(struct rc_eval_data *d, int task, const struct rc_re
 	return 0;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* The directory relative image paths of path are resolved against. */
 static void image_root(const struct rc_eval_source *o, const char *path, char *root, size_t n)
 {
@@ -305,7 +299,7 @@ static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, co
 
 int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, int S)
 {
-	if (ends_with(o->data, ".list")) {
+	if (rc_ends_with(o->data, ".list")) {
 		struct rc_shard_list l;
 		rc_shard_list_init(&l);
 		int rc = rc_shard_list_read(&l, o->data);
@@ -314,7 +308,7 @@ int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, in
 		rc_shard_list_free(&l);
 		return rc;
 	}
-	if (ends_with(o->data, ".rcs"))
+	if (rc_ends_with(o->data, ".rcs"))
 		return read_shard(o, d, o->data, S);
 	if (rc_manifest_format_of(o->data) == RC_MANIFEST_TAR) {
 		rc_log_error(RC_E_UNSUPPORTED, "%s: webdataset tars are not read directly", o->data);

@@ -48,12 +48,6 @@ static void shards_close(struct shards *s)
 	json_decref(s->index);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* shard_of - the position of file (a name in the index) in s->paths, or
  * -1. */
 static long shard_of(const struct shards *s, const char *file)
@@ -113,7 +107,7 @@ static int shards_open(struct shards *s, const char *path)
 {
 	memset(s, 0, sizeof *s);
 	s->path = path;
-	if (ends_with(path, ".json"))
+	if (rc_ends_with(path, ".json"))
 		return shards_open_index(s);
 	s->paths = rc_calloc(1, sizeof *s->paths);
 	s->st = rc_calloc(1, sizeof *s->st);

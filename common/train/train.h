@@ -65,6 +65,11 @@ struct rc_train_opts {
 	long save_every;         /* steps; 0: only on signals and at the end */
 	int keep;                /* checkpoints kept */
 	const char *argv_line;   /* the command line, for the checkpoint */
+	/* called on rank 0 after each periodic or requested checkpoint is
+	 * written and the old ones pruned (NULL: nothing); the tests use it
+	 * to stop a run at a known point */
+	void (*on_checkpoint)(void *ctx, long step, const char *path);
+	void *on_checkpoint_ctx;
 };
 
 /* A communicator: rank, size and three collectives over all ranks (in

@@ -341,6 +341,8 @@ int rc_train_save_step(struct rc_train_job *j)
 		return rc;
 	rc_log_info("step %ld: wrote %s", j->step, path);
 	prune(j->o.out, j->o.keep);
+	if (j->o.on_checkpoint)
+		j->o.on_checkpoint(j->o.on_checkpoint_ctx, j->step, path);
 	return 0;
 }
 

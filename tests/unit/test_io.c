@@ -642,6 +642,18 @@ END_TEST
 
 /* ---------------------------------------------------------------- terminals */
 
+START_TEST(test_ends_with)
+{
+	ck_assert_int_eq(rc_ends_with("a.list", ".list"), 1);
+	ck_assert_int_eq(rc_ends_with(".list", ".list"), 1);
+	ck_assert_int_eq(rc_ends_with("a.List", ".list"), 0);
+	ck_assert_int_eq(rc_ends_with("list", ".list"), 0);
+	ck_assert_int_eq(rc_ends_with("", ""), 1);
+	ck_assert_int_eq(rc_ends_with_nocase("A.JSONL", ".jsonl"), 1);
+	ck_assert_int_eq(rc_ends_with_nocase("a.jsonl.gz", ".jsonl"), 0);
+}
+END_TEST
+
 START_TEST(test_tty)
 {
 	FILE *f = fopen(tpath("plain"), "wb");
@@ -718,6 +730,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, test_alloc);
 	tcase_add_test(tc, test_alloc_failure_logged);
 	tcase_add_test(tc, test_tty);
+	tcase_add_test(tc, test_ends_with);
 	suite_add_tcase(s, tc);
 	return s;
 }
