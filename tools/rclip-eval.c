@@ -28,9 +28,8 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
-#include "model/model.h"
+#include "model/backend.h"
 #include "convert/model_io.h"
-#include "model/ops_cpu.h"
 #include "base/progress.h"
 #include "data/record.h"
 #include "data/shard.h"
@@ -469,8 +468,8 @@ static int run_retrieval(struct run *r, json_t *metrics)
 	int rc = RC_E_NOMEM;
 	if (!i2t || !t2i || !hit)
 		goto out;
-	if ((rc = rc_eval_ranks(r->iemb, d->ni, r->temb, d->nt, (size_t)r->D, d->owner, i2t,
-		     t2i)) < 0)
+	if ((rc = rc_eval_ranks(rc_encoder_backend(r->enc), r->iemb, d->ni, r->temb, d->nt,
+		     (size_t)r->D, d->owner, i2t, t2i)) < 0)
 		goto out;
 	if ((rc = rank_metrics(r, metrics, "I2T", i2t, d->ni, hit)) < 0 ||
 	    (rc = rank_metrics(r, metrics, "T2I", t2i, d->nt, hit)) < 0)
@@ -500,7 +499,8 @@ static int run_zeroshot(struct run *r, json_t *metrics)
 		goto out;
 	for (size_t c = 0; c < nc; c++)
 		rc_eval_class_embed(r->temb + c * nT * D, nT, D, cls + c * D);
-	if ((rc = rc_eval_label_ranks(r->iemb, d->ni, cls, nc, D, d->label, rank, pred)) < 0)
+	if ((rc = rc_eval_label_ranks(rc_encoder_backend(r->enc), r->iemb, d->ni, cls, nc, D,
+		     d->label, rank, pred)) < 0)
 		goto out;
 	for (int k = 1; k <= 5; k += 4) {
 		for (size_t i = 0; i < d->ni; i++)
@@ -844,7 +844,7 @@ int main(int argc, char **argv)
 		return status;
 	struct run r = {.o = &o};
 	rc_arena_init(&r.d.arena, 0);
-	r.nthreads = rc_ops_set_threads((int)o.threads);
+	r.nthreads = rc_backend_cpu_threads((int)o.threads);
 	status = evaluate(&r) < 0 ? RC_EXIT_FAILURE : RC_EXIT_OK;
 	json_decref(r.report);
 	json_decref(r.items);

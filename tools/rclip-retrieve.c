@@ -29,7 +29,8 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
-#include "model/model.h"
+#include "model/backend.h"
+#include "model/cpu.h"   /* interim: the encoder replaces this */
 #include "data/npy.h"
 #include "model/ops_cpu.h"
 #include "base/progress.h"
@@ -395,7 +396,8 @@ static int64_t out_of_vocab(const struct embed *e, int i, int *pos)
  * causal): see rc_clip_encode_text_cut. */
 static int encode_text(struct embed *e, int n)
 {
-	return rc_clip_encode_text_cut(e->m, e->ws, e->tokens, n, e->ctx, e->emb);
+	return rc_clip_encode_text(e->m, e->ws, e->tokens, n,
+		rc_clip_text_cut(&e->m->cfg, e->tokens, n, e->ctx), e->emb);
 }
 
 static int flush(struct embed *e)
@@ -1013,7 +1015,8 @@ static int text_flush(struct text_enc *t, int n)
 	size_t D = (size_t)t->D;
 	if (rc_grow((void **)&t->rows, &t->cap, (t->n + (size_t)n) * D, sizeof *t->rows) < 0)
 		return RC_E_NOMEM;
-	int rc = rc_clip_encode_text_cut(t->m, t->ws, t->tokens, n, t->ctx,
+	int rc = rc_clip_encode_text(t->m, t->ws, t->tokens, n,
+		rc_clip_text_cut(&t->m->cfg, t->tokens, n, t->ctx),
 		t->rows + t->n * D);
 	if (rc < 0)
 		return rc;
@@ -1164,9 +1167,15 @@ static int cmd_search(int argc, char **argv)
 	size_t kk = rc_search_hits((size_t)o.k, g.n);
 	score = rc_calloc(nq * kk + 1, sizeof *score);
 	index = rc_calloc(nq * kk + 1, sizeof *index);
-	struct rc_search_opts so = {.k = (size_t)o.k};
-	if (!score || !index || rc_search_topk(g.data, g.n, g.d, q, nq, &so, score, index) < 0)
+	struct rc_topk_opts so = {.k = (size_t)o.k};
+	struct rc_backend_opts bo = {.threads = nt};
+	struct rc_backend *be = NULL;
+	if (!score || !index || rc_backend_new(&be, NULL, &bo) < 0 ||
+	    rc_backend_topk(be, g.data, g.n, g.d, q, nq, &so, score, index) < 0) {
+		rc_backend_free(be);
 		goto out;
+	}
+	rc_backend_free(be);
 	double t2 = rc_seconds();
 	/* finite rows can still overflow a product */
 	for (size_t i = 0; i < nq * kk; i++)

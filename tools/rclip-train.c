@@ -18,7 +18,6 @@
 #include "base/error.h"
 #include "train/loader.h"
 #include "base/log.h"
-#include "model/ops_cpu.h"
 #include "base/thread.h"
 #include "train/train.h"
 
@@ -233,7 +232,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_LR_HEADS: r = real("--lr-heads", optarg, 0, 10, &o->lr_group[RC_GROUP_HEADS]); break;
 		case OPT_WD: r = real("--wd", optarg, 0, 10, &o->wd); break;
 		case OPT_WARMUP: r = real("--warmup", optarg, 0, 1, &o->warmup); break;
-		case OPT_L2: r = real("l2", optarg, 0, 1e6, &o->l2); break;
+		case OPT_L2: r = real("--l2", optarg, 0, 1e6, &o->l2); break;
 		case OPT_GAMMA: r = real("--gamma", optarg, 0, 1e6, &o->gamma); break;
 		case OPT_CLIP: r = real("--clip-norm", optarg, 0, 1e12, &o->clip_norm); break;
 		case OPT_SAVE:
@@ -360,8 +359,7 @@ int main(int argc, char **argv)
 		return r;
 	char *line = rc_cli_join(argc, argv, " ");
 	c.o.argv_line = line;
-	rc_thread_set((int)c.threads);
-	rc_ops_set_threads((int)c.threads);
+	c.o.threads = (int)c.threads;
 	signals();
 	struct rc_train_comm comm, *cp = NULL;
 #ifdef HAVE_MPI
@@ -380,10 +378,11 @@ int main(int argc, char **argv)
 #else
 	(void)comm;
 #endif
-	int rc = rc_train_run(&c.o, cp);
+	struct rc_train_result res;
+	int rc = rc_train_run(&c.o, cp, &res);
 	free(line);
-	int status = rc == 0 ? RC_EXIT_OK : rc == RC_TRAIN_STOPPED ?
-		128 + (g_signal ? g_signal : SIGTERM) : RC_EXIT_FAILURE;
+	int status = rc < 0 ? RC_EXIT_FAILURE : res.stopped ?
+		128 + (g_signal ? g_signal : SIGTERM) : RC_EXIT_OK;
 #ifdef HAVE_MPI
 	if (mpi) {
 		if (rc < 0 && comm.size > 1)

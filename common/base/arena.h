@@ -81,4 +81,36 @@ void rc_arena_free(struct rc_arena *a);
  * and tests. */
 size_t rc_arena_reserved(const struct rc_arena *a);
 
+/* ---------------------------------------------------------------- carving */
+
+/* Count, then carve: many float buffers of one lifetime laid out in one
+ * allocation (a model's parameters, a workspace of activations). The
+ * layout code runs twice over the same sizes: first with base NULL, when
+ * every buffer is NULL and only the total (off) counts, then over the
+ * allocation of that total, when each buffer points into it.
+ *
+ *     struct rc_carve cv = { NULL, 0, 16 };        // count
+ *     layout(&cv, ...);                            // x = rc_carve(&cv, n) ...
+ *     float *mem = rc_malloc(cv.off * sizeof *mem);
+ *     cv = (struct rc_carve){ mem, 0, 16 };        // and carve
+ *     layout(&cv, ...);
+ *
+ * align (floats, a power of two; 0 or 1: none) starts each buffer on a
+ * multiple of it: 16 floats put activations on 64-byte lines, while
+ * parameters stay packed so that offsets are those of the file. */
+struct rc_carve {
+	float *base;     /* NULL while counting */
+	size_t off;      /* floats taken so far */
+	size_t align;
+};
+
+/* rc_carve - the next n floats: base + off (NULL while counting). */
+static inline float *rc_carve(struct rc_carve *cv, size_t n)
+{
+	float *p = cv->base ? cv->base + cv->off : NULL;
+	size_t a = cv->align > 1 ? cv->align : 1;
+	cv->off += (n + a - 1) & ~(a - 1);
+	return p;
+}
+
 #endif

@@ -18,9 +18,6 @@
 #include "convert/model_io_impl.h"
 #include "data/safetensors.h"
 
-const double rc_clip_image_mean[3] = { 0.48145466, 0.4578275, 0.40821073 };
-const double rc_clip_image_std[3] = { 0.26862954, 0.26130258, 0.27577711 };
-
 /* ---------------------------------------------------------------- names */
 
 const char *rc_clip_format_name(int fmt)

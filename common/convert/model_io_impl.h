@@ -54,7 +54,4 @@ char *rc_json_real(double x, char buf[40]);
 struct json_t;
 int rc_json_text(struct json_t *o, char **out);
 
-/* CLIP's image normalisation, as open_clip and CLIPImageProcessor give it. */
-extern const double rc_clip_image_mean[3], rc_clip_image_std[3];
-
 #endif

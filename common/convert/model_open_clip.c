@@ -112,11 +112,11 @@ static int oc_name(const char *hf, char *out, size_t cap)
  * Returns 0 and *out (caller frees), *n; or RC_E_NOMEM. */
 static int oc_table(const struct rc_clip *m, struct octensor **out, size_t *n)
 {
-	struct octensor *t = rc_calloc(m->ntensors, sizeof *t);
+	struct octensor *t = rc_calloc(m->nclip, sizeof *t);
 	size_t k = 0;
 	if (!t)
 		return RC_E_NOMEM;
-	for (size_t i = 0; i < m->ntensors; i++) {
+	for (size_t i = 0; i < m->nclip; i++) {
 		const struct rc_clip_param *p = &m->tensors[i];
 		struct octensor *e = &t[k];
 		int r = oc_name(p->name, e->name, sizeof e->name);

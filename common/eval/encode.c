@@ -1,7 +1,7 @@
 /* encode.c - batches of images or texts to embeddings (encode.h): inputs
  * prepared on OpenMP threads into the batch's pixel or token buffer, the
- * good ones packed to the front, one forward pass, rows put back in input
- * order. */
+ * good ones packed to the front, one forward pass on the backend, rows put
+ * back in input order. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,19 +19,19 @@
 struct rc_encoder {
 	const struct rc_clip *m;
 	const struct rc_bpe *bpe;
-	struct rc_clip_ws *ws;
+	struct rc_backend *be;
 	int batch, nthreads;
 	int S, D, ctx;
-	float *pixels;               /* [batch,3,S,S] */
+	uint8_t *pixels;             /* [batch,S,S,3] CLIP-cropped RGB */
 	int32_t *tokens;             /* [batch,ctx] */
-	float *emb;                  /* [batch,D] the model's rows */
+	float *emb;                  /* [batch,D] the model's rows, in host memory */
 	uint8_t *good;               /* [batch] */
 	char (*why)[160];            /* [batch] */
 	struct rc_bpe_state **states; /* [nthreads] */
 	uint64_t truncated;
 };
 
-int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
 	int batch, int nthreads)
 {
 	*out = NULL;
@@ -48,12 +48,14 @@ int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struc
 	e->S = m->cfg.vision.image_size;
 	e->D = m->cfg.projection_dim;
 	e->ctx = m->cfg.text.max_position;
-	int rc = rc_clip_ws_new(&e->ws, m, batch, bpe ? batch : 0, 0);
+	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = nthreads,
+		.max_images = batch, .max_texts = bpe ? batch : 0 };
+	int rc = rc_backend_new(&e->be, m, &bo);
 	if (rc < 0)
 		goto fail;
 	rc = RC_E_NOMEM;
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	if (!(e->pixels = rc_malloc((size_t)batch * plane * sizeof *e->pixels)) ||
+	if (!(e->pixels = rc_malloc((size_t)batch * plane)) ||
 	    !(e->emb = rc_malloc((size_t)batch * (size_t)e->D * sizeof *e->emb)) ||
 	    !(e->good = rc_malloc((size_t)batch)) ||
 	    !(e->why = rc_malloc((size_t)batch * sizeof *e->why)))
@@ -86,13 +88,18 @@ void rc_encoder_free(struct rc_encoder *e)
 	free(e->good);
 	free(e->emb);
 	free(e->pixels);
-	rc_clip_ws_free(e->ws);
+	rc_backend_free(e->be);
 	free(e);
 }
 
 uint64_t rc_encoder_truncated(const struct rc_encoder *e)
 {
 	return e->truncated;
+}
+
+struct rc_backend *rc_encoder_backend(struct rc_encoder *e)
+{
+	return e->be;
 }
 
 /* ---------------------------------------------------------------- images */
@@ -134,7 +141,7 @@ static int read_image_file(const char *path, uint8_t **data, size_t *len, char *
 static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in, int k)
 {
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	float *px = e->pixels + (size_t)k * plane;
+	uint8_t *px = e->pixels + (size_t)k * plane;
 	char *why = e->why[k];
 	size_t nwhy = sizeof e->why[k];
 	e->good[k] = 0;
@@ -143,7 +150,7 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 			snprintf(why, nwhy, "%zu bytes of pixels, not %dx%dx3", in->len, e->S, e->S);
 			return;
 		}
-		rc_clip_pixels_from_rgb(in->data, e->S, px);
+		memcpy(px, in->data, plane);
 		e->good[k] = 1;
 		return;
 	}
@@ -167,19 +174,15 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	}
 	free(file);
 	if (in->path) {
-		uint8_t *crop = malloc(plane);
-		if (crop && rc_image_clip(&im, e->S, crop) == 0) {
-			rc_clip_pixels_from_rgb(crop, e->S, px);
+		if (rc_image_clip(&im, e->S, px) == 0)
 			e->good[k] = 1;
-		} else {
+		else
 			snprintf(why, nwhy, "%s: cannot crop a %dx%d image to %d", in->path, im.w, im.h,
 				e->S);
-		}
-		free(crop);
 	} else if (im.w != e->S || im.h != e->S) {
 		snprintf(why, nwhy, "the stored image is %dx%d, not %dx%d", im.w, im.h, e->S, e->S);
 	} else {
-		rc_clip_pixels_from_rgb(im.rgb, e->S, px);
+		memcpy(px, im.rgb, plane);
 		e->good[k] = 1;
 	}
 	rc_image_free(&im);
@@ -203,12 +206,13 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 			}
 			if (g != k)
 				memcpy(e->pixels + (size_t)g * plane, e->pixels + (size_t)k * plane,
-					plane * sizeof *e->pixels);
+					plane);
 			g++;
 		}
 		if (g > 0) {
-			int rc = rc_clip_encode_image(e->m, e->ws, e->pixels, g, e->emb);
-			if (rc < 0)
+			const float *rows;
+			int rc = rc_backend_encode_images(e->be, e->pixels, g, &rows);
+			if (rc < 0 || (rc = rc_backend_download(e->be, e->emb, rows, (size_t)g * D)) < 0)
 				return rc;
 		}
 		for (int k = 0, q = 0; k < nb; k++) {
@@ -227,10 +231,13 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 
 /* ---------------------------------------------------------------- texts */
 
-/* The batch cut after its rows' last pooled token (model.h). */
+/* The batch cut after its rows' last pooled token (rc_clip_text_cut). */
 static int encode_tokens(struct rc_encoder *e, int n, float *out)
 {
-	return rc_clip_encode_text_cut(e->m, e->ws, e->tokens, n, e->ctx, out);
+	const float *rows;
+	int T = rc_clip_text_cut(&e->m->cfg, e->tokens, n, e->ctx);
+	int rc = rc_backend_encode_texts(e->be, e->tokens, n, T, &rows);
+	return rc < 0 ? rc : rc_backend_download(e->be, out, rows, (size_t)n * e->D);
 }
 
 int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,

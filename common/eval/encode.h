@@ -2,8 +2,9 @@
  * the inputs of a batch are prepared on -j threads (image files read,
  * decoded and CLIP-cropped as image.h does it, shard payloads decoded;
  * texts tokenized as open_clip.tokenize), then the model runs on the batch
- * (its ops use the same threads). What the evaluator and the benchmarks
- * use to turn a dataset into embeddings.
+ * on a compute backend (model/backend.h) that the encoder makes, with the
+ * same threads. What the evaluator, the retriever and the benchmarks use
+ * to turn a dataset into embeddings.
  *
  *     struct rc_encoder *enc;
  *     if (rc_encoder_new(&enc, m, bpe, 32, nthreads) < 0)     // logged
@@ -32,9 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "text/bpe.h"
-#include "model/model.h"
 #include "base/progress.h"
+#include "model/backend.h"
+#include "text/bpe.h"
 
 /* One image: a file, or bytes as a shard stores them. */
 struct rc_encode_image {
@@ -50,13 +51,17 @@ typedef void (*rc_encode_bad_fn)(void *ctx, size_t i, const char *why);
 struct rc_encoder;
 
 /* rc_encoder_new - an encoder for m (not copied; it must outlive the
- * encoder) running batches of up to batch inputs on nthreads threads
- * (>= 1; the caller has set the ops' threads, rc_ops_set_threads). bpe
- * tokenizes the texts (not copied; may be NULL for images only).
- * Returns 0 and *out, or RC_E_ARG (batch or nthreads < 1) or RC_E_NOMEM,
- * logged. */
-int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+ * encoder, and is the encoder's backend's while it lives) running batches
+ * of up to batch inputs on nthreads threads (>= 1: the CPU backend's and
+ * the input preparation's). bpe tokenizes the texts (not copied; may be
+ * NULL for images only). Returns 0 and *out, or RC_E_ARG (batch or
+ * nthreads < 1), RC_E_NOMEM or the backend's errors, logged. */
+int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
 	int batch, int nthreads);
+
+/* rc_encoder_backend - the backend the encoder computes on (owned by the
+ * encoder), for the metrics that compare its embeddings (eval.h). */
+struct rc_backend *rc_encoder_backend(struct rc_encoder *e);
 
 /* rc_encoder_free - release the encoder; NULL does nothing. */
 void rc_encoder_free(struct rc_encoder *e);

@@ -1,6 +1,6 @@
 /* eval.c - the metrics of DESIGN.md §6 on normalised embeddings, and the
  * bootstrap and McNemar statistics (eval.h). Score matrices are made by
- * blocks of rows with rc_ops_matmul; the counting loops run on OpenMP. */
+ * blocks of rows on the backend; the counting loops run on OpenMP. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,6 @@
 #include "base/error.h"
 #include "eval/eval.h"
 #include "base/io.h"
-#include "model/ops_cpu.h"
 #include "base/rng.h"
 
 int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *scores,
@@ -36,15 +35,9 @@ int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *
 	return arg == 0;
 }
 
-/* rows[nr,D] · cols[nc,D]ᵀ into out[nr,nc]. */
-static void scores(float *out, const float *rows, size_t nr, const float *cols, size_t nc,
-	size_t D)
-{
-	rc_ops_matmul(out, rows, cols, NULL, (int)nr, (int)D, (int)nc);
-}
 
-int rc_eval_ranks(const float *img, size_t ni, const float *txt, size_t nt, size_t D,
-	const uint32_t *owner, uint32_t *i2t, uint32_t *t2i)
+int rc_eval_ranks(struct rc_backend *be, const float *img, size_t ni, const float *txt,
+	size_t nt, size_t D, const uint32_t *owner, uint32_t *i2t, uint32_t *t2i)
 {
 	for (size_t j = 0; j < nt; j++)
 		if (owner[j] >= ni)
@@ -70,11 +63,12 @@ int rc_eval_ranks(const float *img, size_t ni, const float *txt, size_t nt, size
 		start[i] = start[i - 1];
 	start[0] = 0;
 
+	int rc = 0;
 	if (i2t)
-		for (size_t b0 = 0; b0 < ni; b0 += RC_EVAL_BLOCK) {
+		for (size_t b0 = 0; b0 < ni && !rc; b0 += RC_EVAL_BLOCK) {
 			size_t nb = ni - b0 < RC_EVAL_BLOCK ? ni - b0 : RC_EVAL_BLOCK;
-			if (nt)
-				scores(S, img + b0 * D, nb, txt, nt, D);
+			if ((rc = rc_backend_scores(be, S, img + b0 * D, nb, txt, nt, D)) < 0)
+				break;
 #pragma omp parallel for schedule(static)
 			for (size_t r = 0; r < nb; r++) {
 				size_t i = b0 + r;
@@ -94,9 +88,10 @@ int rc_eval_ranks(const float *img, size_t ni, const float *txt, size_t nt, size
 			}
 		}
 	if (t2i)
-		for (size_t b0 = 0; b0 < nt; b0 += RC_EVAL_BLOCK) {
+		for (size_t b0 = 0; b0 < nt && !rc; b0 += RC_EVAL_BLOCK) {
 			size_t nb = nt - b0 < RC_EVAL_BLOCK ? nt - b0 : RC_EVAL_BLOCK;
-			scores(S, txt + b0 * D, nb, img, ni, D);
+			if ((rc = rc_backend_scores(be, S, txt + b0 * D, nb, img, ni, D)) < 0)
+				break;
 #pragma omp parallel for schedule(static)
 			for (size_t r = 0; r < nb; r++) {
 				const float *row = S + r * ni;
@@ -110,11 +105,11 @@ int rc_eval_ranks(const float *img, size_t ni, const float *txt, size_t nt, size
 	free(S);
 	free(start);
 	free(cap);
-	return 0;
+	return rc;
 }
 
-int rc_eval_label_ranks(const float *img, size_t ni, const float *cls, size_t nc, size_t D,
-	const uint32_t *label, uint32_t *rank, uint32_t *pred)
+int rc_eval_label_ranks(struct rc_backend *be, const float *img, size_t ni, const float *cls,
+	size_t nc, size_t D, const uint32_t *label, uint32_t *rank, uint32_t *pred)
 {
 	for (size_t i = 0; i < ni; i++)
 		if (label[i] >= nc)
@@ -122,9 +117,11 @@ int rc_eval_label_ranks(const float *img, size_t ni, const float *cls, size_t nc
 	float *S = rc_malloc((size_t)RC_EVAL_BLOCK * (nc ? nc : 1) * sizeof *S);
 	if (!S)
 		return RC_E_NOMEM;
+	int rc = 0;
 	for (size_t b0 = 0; b0 < ni; b0 += RC_EVAL_BLOCK) {
 		size_t nb = ni - b0 < RC_EVAL_BLOCK ? ni - b0 : RC_EVAL_BLOCK;
-		scores(S, img + b0 * D, nb, cls, nc, D);
+		if ((rc = rc_backend_scores(be, S, img + b0 * D, nb, cls, nc, D)) < 0)
+			break;
 #pragma omp parallel for schedule(static)
 		for (size_t r = 0; r < nb; r++) {
 			const float *row = S + r * nc;
@@ -140,7 +137,7 @@ int rc_eval_label_ranks(const float *img, size_t ni, const float *cls, size_t nc
 		}
 	}
 	free(S);
-	return 0;
+	return rc;
 }
 
 void rc_eval_class_embed(const float *tmpl, size_t n, size_t D, float *out)

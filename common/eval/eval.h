@@ -8,12 +8,12 @@
  *     int ok = rc_eval_choice(img, cand, 5, D, scores, &choice);
  *
  *     // retrieval: owner[j] is the image of caption j
- *     rc_eval_ranks(img, ni, txt, nt, D, owner, i2t, t2i);   // 1-based ranks
+ *     rc_eval_ranks(be, img, ni, txt, nt, D, owner, i2t, t2i);   // 1-based ranks
  *     size_t r1 = rc_eval_hits(i2t, ni, 1);                  // I→T R@1 count
  *
  *     // zero-shot: class embeddings from template embeddings
  *     rc_eval_class_embed(tmpl, ntemplates, D, cls_row);
- *     rc_eval_label_ranks(img, ni, cls, nc, D, labels, rank);
+ *     rc_eval_label_ranks(be, img, ni, cls, nc, D, labels, rank, NULL);
  *
  *     double lo, hi;
  *     rc_eval_bootstrap(hit, n, 1000, 1, &lo, &hi);           // 95 % CI
@@ -23,15 +23,18 @@
  * Ranks follow one rule everywhere: the rank of the true item is 1 + the
  * number of candidates whose score is strictly greater, so a tie goes in
  * favour of the true item (the choice-set rule, "ties resolved in favour
- * of the true caption"). Scores come from sgemm (ops_cpu.h) in blocks of
- * rows; the true item's score is read from the same matrix as its rivals',
- * so a rank never depends on two roundings of one product.
+ * of the true caption"). Score matrices come from the backend
+ * (rc_backend_scores, model/backend.h) in blocks of rows; the true item's
+ * score is read from the same matrix as its rivals', so a rank never
+ * depends on two roundings of one product.
  */
 #ifndef RCLIP_EVAL_H
 #define RCLIP_EVAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "model/backend.h"
 
 /* Rows of the score matrix computed at once (memory: this many rows of
  * the gallery's length in floats). */
@@ -53,19 +56,20 @@ int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *
  *   t2i[j] (j < nt) = 1 + the number of images scoring strictly higher
  *     with caption j than its own image.
  * Either output may be NULL to skip that direction. Scores are computed
- * by blocks of RC_EVAL_BLOCK rows with rc_ops_matmul (its threads).
- * Returns 0, RC_E_ARG (an owner out of range, not logged) or RC_E_NOMEM
- * (logged). */
-int rc_eval_ranks(const float *img, size_t ni, const float *txt, size_t nt, size_t D,
-	const uint32_t *owner, uint32_t *i2t, uint32_t *t2i);
+ * by blocks of RC_EVAL_BLOCK rows on be (a backend of any model, or
+ * none). Returns 0, RC_E_ARG (an owner out of range, not logged), or
+ * RC_E_NOMEM or the backend's errors (logged). */
+int rc_eval_ranks(struct rc_backend *be, const float *img, size_t ni, const float *txt,
+	size_t nt, size_t D, const uint32_t *owner, uint32_t *i2t, uint32_t *t2i);
 
 /* rc_eval_label_ranks - for each image i of img[ni,D], the rank of its
  * class label[i] (< nc) among the classes cls[nc,D]: 1 + the number of
  * classes scoring strictly higher. pred[i] (may be NULL) gets the first
  * class of highest score, the label itself when it ties for first.
- * Returns 0, RC_E_ARG (a label out of range, not logged) or RC_E_NOMEM. */
-int rc_eval_label_ranks(const float *img, size_t ni, const float *cls, size_t nc, size_t D,
-	const uint32_t *label, uint32_t *rank, uint32_t *pred);
+ * Scores as rc_eval_ranks. Returns 0, RC_E_ARG (a label out of range, not
+ * logged), or RC_E_NOMEM or the backend's errors (logged). */
+int rc_eval_label_ranks(struct rc_backend *be, const float *img, size_t ni, const float *cls,
+	size_t nc, size_t D, const uint32_t *label, uint32_t *rank, uint32_t *pred);
 
 /* rc_eval_class_embed - a zero-shot class embedding: out[D] = the
  * L2-normalised mean of the n rows of tmpl[n,D] (each already normalised,

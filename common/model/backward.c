@@ -1,13 +1,15 @@
-/* backward.c - the backward pass of both CLIP towers (model.h): from
+/* backward.c - the backward pass of both CLIP towers (cpu.h): from
  * the gradients of the normalised embeddings back through the
  * projections, the pooling and every encoder layer to the embeddings,
  * composed of the backward ops of ops_cpu.h on the activations that a
- * training workspace kept; and one training step's loss and gradient. */
-#include "model/model.h"
+ * training workspace kept; and one training step's loss and gradient
+ * (cpu.h). */
+#include "model/cpu.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
@@ -37,29 +39,17 @@ struct rc_clip_grad_ws {
 
 /* ---------------------------------------------------------------- scratch */
 
-static size_t round16(size_t n)
-{
-	return (n + 15) & ~(size_t)15;
-}
-
 static size_t max_size(size_t a, size_t b)
 {
 	return a > b ? a : b;
 }
 
-/* take - the next n floats of the allocation (base NULL: count only). */
-static float *take(float *base, size_t *off, size_t n)
-{
-	float *p = base ? base + *off : NULL;
-	*off += round16(n);
-	return p;
-}
-
 /* layout - carve gw's buffers from base for the capacities of ws. */
 static size_t layout(struct rc_clip_grad_ws *gw, float *base, const struct rc_clip_ws *ws)
 {
+	struct rc_carve cv = { base, 0, 16 };
 	const struct rc_clip_acts *t[2] = { &ws->vision, &ws->text };
-	size_t btc = 0, bti = 0, bc = 0, bd = 0, tt = 0, off = 0;
+	size_t btc = 0, bti = 0, bc = 0, bd = 0, tt = 0;
 	for (int i = 0; i < 2; i++) {
 		const size_t B = t[i]->max_b, T = t[i]->max_t;
 		if (!B)
@@ -70,19 +60,19 @@ static size_t layout(struct rc_clip_grad_ws *gw, float *base, const struct rc_cl
 		bd = max_size(bd, B * t[i]->D);
 		tt = max_size(tt, T * T);
 	}
-	gw->dx = take(base, &off, btc);
-	gw->dc = take(base, &off, btc);
-	gw->dqkv = take(base, &off, 3 * btc);
-	gw->dh = take(base, &off, bti);
-	gw->dha = take(base, &off, bti);
-	gw->dproj = take(base, &off, bd);
-	gw->dpooled = take(base, &off, bc);
-	gw->cls_in = take(base, &off, bc);
-	gw->dcls_in = take(base, &off, bc);
-	gw->dimg = take(base, &off, bd);
-	gw->dtxt = take(base, &off, bd);
-	gw->scratch = take(base, &off, (size_t)gw->nscratch * tt);
-	return off;
+	gw->dx = rc_carve(&cv, btc);
+	gw->dc = rc_carve(&cv, btc);
+	gw->dqkv = rc_carve(&cv, 3 * btc);
+	gw->dh = rc_carve(&cv, bti);
+	gw->dha = rc_carve(&cv, bti);
+	gw->dproj = rc_carve(&cv, bd);
+	gw->dpooled = rc_carve(&cv, bc);
+	gw->cls_in = rc_carve(&cv, bc);
+	gw->dcls_in = rc_carve(&cv, bc);
+	gw->dimg = rc_carve(&cv, bd);
+	gw->dtxt = rc_carve(&cv, bd);
+	gw->scratch = rc_carve(&cv, (size_t)gw->nscratch * tt);
+	return cv.off;
 }
 
 int rc_clip_grad_ws_new(struct rc_clip_grad_ws **out, const struct rc_clip *m,
@@ -272,7 +262,7 @@ int rc_clip_backward(const struct rc_clip *m, const struct rc_clip_ws *ws,
 		return rc_log_error(RC_E_ARG, "backward: no forward of the %s tower to go back "
 			"through", dimg && ws->vision.B < 1 ? "image" : "text");
 	struct rc_clip_weights g;
-	rc_clip_point(&m->cfg, grads, &g);
+	rc_clip_point(m, grads, &g);
 	if (dimg)
 		vision_backward(m, &ws->vision, &g.vision, dimg, gw);
 	if (dtxt)
@@ -293,7 +283,7 @@ int rc_clip_loss_and_grad(const struct rc_clip *m, struct rc_clip_ws *ws,
 			"workspace");
 	const int D = m->cfg.projection_dim;
 	struct rc_clip_weights g;
-	rc_clip_point(&m->cfg, grads, &g);
+	rc_clip_point(m, grads, &g);
 	*loss = (float)rc_loss_clip_forward(gw->loss, ws->vision.emb, ws->text.emb, B, D,
 		m->w.logit_scale[0]);
 	zero(gw->dimg, (size_t)B * D);

@@ -12,6 +12,9 @@
 #include "base/io.h"
 #include "base/log.h"
 
+const double rc_clip_image_mean[3] = { 0.48145466, 0.4578275, 0.40821073 };
+const double rc_clip_image_std[3] = { 0.26862954, 0.26130258, 0.27577711 };
+
 /* Limits that keep every row index and tensor size well inside int and
  * the parameter names inside their buffer; far beyond any CLIP. */
 #define MAX_WIDTH 65536

@@ -112,6 +112,11 @@ int rc_clip_config_to_json(const struct rc_clip_config *cfg, char **out);
  * ("-" is stdout). Returns 0, RC_E_IO or RC_E_NOMEM (logged). */
 int rc_clip_config_save(const struct rc_clip_config *cfg, const char *path);
 
+/* CLIP's image normalisation (CLIPImageProcessor's image_mean and
+ * image_std, OpenAI's values), per channel R, G, B. Every CLIP config
+ * rclip reads uses them; the exporters write them. */
+extern const double rc_clip_image_mean[3], rc_clip_image_std[3];
+
 /* rc_clip_config_image_tokens - T of the vision tower: (S/P)² + 1. */
 int rc_clip_config_image_tokens(const struct rc_clip_config *cfg);
 

@@ -2,13 +2,14 @@
  * both CLIP towers (HF's CLIPVisionModel and CLIPTextModel, then the
  * projections, the L2 normalisation and the logits), composed of the ops
  * of ops_cpu.h. */
-#include "model/model.h"
+#include "model/cpu.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
@@ -17,47 +18,29 @@
 
 /* ---------------------------------------------------------------- workspace */
 
-/* Buffers start on 64-byte boundaries within the allocation. */
-static size_t round16(size_t n)
-{
-	return (n + 15) & ~(size_t)15;
-}
-
-struct carve {
-	float *base;   /* NULL while counting */
-	size_t off;
-};
-
-static float *carve(struct carve *cv, size_t n)
-{
-	float *p = cv->base ? cv->base + cv->off : NULL;
-	cv->off += round16(n);
-	return p;
-}
-
 /* layer_acts - one layer's buffers for B rows of T tokens. */
-static void layer_acts(struct carve *cv, struct rc_clip_layer_acts *la, const struct rc_clip_acts *a,
-	int train)
+static void layer_acts(struct rc_carve *cv, struct rc_clip_layer_acts *la,
+	const struct rc_clip_acts *a, int train)
 {
 	const size_t BT = (size_t)a->max_b * a->max_t, C = a->C, I = a->inter;
-	la->ln1 = carve(cv, BT * C);
-	la->ln1_mean = carve(cv, BT);
-	la->ln1_rstd = carve(cv, BT);
-	la->qkv = carve(cv, BT * 3 * C);
-	la->att = train ? carve(cv, BT * a->max_t * a->H) : NULL;
-	la->atty = carve(cv, BT * C);
-	la->res2 = carve(cv, BT * C);
-	la->ln2 = carve(cv, BT * C);
-	la->ln2_mean = carve(cv, BT);
-	la->ln2_rstd = carve(cv, BT);
-	la->fch = carve(cv, BT * I);
-	la->fch_act = train ? carve(cv, BT * I) : la->fch;
-	la->res3 = carve(cv, BT * C);
+	la->ln1 = rc_carve(cv, BT * C);
+	la->ln1_mean = rc_carve(cv, BT);
+	la->ln1_rstd = rc_carve(cv, BT);
+	la->qkv = rc_carve(cv, BT * 3 * C);
+	la->att = train ? rc_carve(cv, BT * a->max_t * a->H) : NULL;
+	la->atty = rc_carve(cv, BT * C);
+	la->res2 = rc_carve(cv, BT * C);
+	la->ln2 = rc_carve(cv, BT * C);
+	la->ln2_mean = rc_carve(cv, BT);
+	la->ln2_rstd = rc_carve(cv, BT);
+	la->fch = rc_carve(cv, BT * I);
+	la->fch_act = train ? rc_carve(cv, BT * I) : la->fch;
+	la->res3 = rc_carve(cv, BT * C);
 }
 
 /* tower_acts - carve one tower's buffers (a->layer must hold L entries). */
-static void tower_acts(struct carve *cv, struct rc_clip_acts *a, const struct rc_clip *m, int text,
-	int max_b, int train)
+static void tower_acts(struct rc_carve *cv, struct rc_clip_acts *a, const struct rc_clip *m,
+	int text, int max_b, int train)
 {
 	const struct rc_clip_tower_config *t = text ? &m->cfg.text : &m->cfg.vision;
 	struct rc_clip_layer_acts *layers = a->layer;
@@ -71,18 +54,18 @@ static void tower_acts(struct carve *cv, struct rc_clip_acts *a, const struct rc
 	a->D = m->cfg.projection_dim;
 	const size_t B = max_b, T = a->max_t, C = a->C, D = a->D;
 	if (text) {
-		int32_t *p = (int32_t *)carve(cv, B * T + B);
+		int32_t *p = (int32_t *)rc_carve(cv, B * T + B);
 		a->ids = p;
 		a->pool_idx = p ? p + B * T : NULL;
-		a->embed = carve(cv, B * T * C);
+		a->embed = rc_carve(cv, B * T * C);
 	} else {
 		size_t N = T - 1, P = t->patch_size;
-		a->patches = carve(cv, B * N * 3 * P * P);
-		a->patch_out = carve(cv, B * N * C);
-		a->embed = carve(cv, B * T * C);
-		a->pre = carve(cv, B * T * C);
-		a->pre_mean = carve(cv, B * T);
-		a->pre_rstd = carve(cv, B * T);
+		a->patches = rc_carve(cv, B * N * 3 * P * P);
+		a->patch_out = rc_carve(cv, B * N * C);
+		a->embed = rc_carve(cv, B * T * C);
+		a->pre = rc_carve(cv, B * T * C);
+		a->pre_mean = rc_carve(cv, B * T);
+		a->pre_rstd = rc_carve(cv, B * T);
 	}
 	for (int l = 0; l < a->L; l++) {
 		if (train || l == 0)
@@ -91,19 +74,19 @@ static void tower_acts(struct carve *cv, struct rc_clip_acts *a, const struct rc
 			layers[l] = layers[0];
 	}
 	if (text) {
-		a->lnf = carve(cv, B * T * C);
-		a->lnf_mean = carve(cv, B * T);
-		a->lnf_rstd = carve(cv, B * T);
+		a->lnf = rc_carve(cv, B * T * C);
+		a->lnf_mean = rc_carve(cv, B * T);
+		a->lnf_rstd = rc_carve(cv, B * T);
 	}
-	a->pooled = carve(cv, B * C);
-	a->pool_mean = carve(cv, B);
-	a->pool_rstd = carve(cv, B);
-	a->proj = carve(cv, B * D);
-	a->emb = carve(cv, B * D);
-	a->norm = carve(cv, B);
+	a->pooled = rc_carve(cv, B * C);
+	a->pool_mean = rc_carve(cv, B);
+	a->pool_rstd = rc_carve(cv, B);
+	a->proj = rc_carve(cv, B * D);
+	a->emb = rc_carve(cv, B * D);
+	a->norm = rc_carve(cv, B);
 	if (!train) {
 		a->nscratch = rc_thread_max();
-		a->scratch = carve(cv, (size_t)a->nscratch * T * T);
+		a->scratch = rc_carve(cv, (size_t)a->nscratch * T * T);
 	}
 }
 
@@ -132,7 +115,7 @@ int rc_clip_ws_new(struct rc_clip_ws **out, const struct rc_clip *m, int max_ima
 	}
 	/* Count, allocate, carve again for real. */
 	for (int pass = 0; pass < 2; pass++) {
-		struct carve cv = { ws->mem, 0 };
+		struct rc_carve cv = { ws->mem, 0, 16 };   /* 64-byte lines */
 		ws->vision.layer = ws->layers;
 		ws->text.layer = ws->layers + Lv;
 		tower_acts(&cv, &ws->vision, m, 0, max_images, train);
@@ -284,13 +267,9 @@ int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const in
 	if (T < 1 || T > a->max_t)
 		return rc_log_error(RC_E_ARG, "encode texts: %d tokens (the context is %d)", T,
 			a->max_t);
-	for (int b = 0; b < B; b++)
-		for (int i = 0; i < T; i++) {
-			int32_t id = ids[(size_t)b * T + i];
-			if (id < 0 || id >= t->vocab_size)
-				return rc_log_error(RC_E_RANGE, "text %d, position %d: id %ld is "
-					"outside the vocabulary (%d)", b, i, (long)id, t->vocab_size);
-		}
+	int rc = rc_clip_check_ids(&m->cfg, ids, B, T);
+	if (rc < 0)
+		return rc;
 	const int C = t->hidden;
 	a->B = B, a->T = T;
 	memcpy(a->ids, ids, (size_t)B * T * sizeof *ids);
@@ -327,39 +306,16 @@ void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt,
 
 void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out)
 {
-	static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-	static const float std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 	float lut[3][256];
 	/* CLIPImageProcessor: rescale in float64 (x · (1/255)) cast to float32,
 	 * then normalize in float32. */
-	for (int c = 0; c < 3; c++)
+	for (int c = 0; c < 3; c++) {
+		const float mean = (float)rc_clip_image_mean[c], std = (float)rc_clip_image_std[c];
 		for (int v = 0; v < 256; v++)
-			lut[c][v] = ((float)(v * (1.0 / 255.0)) - mean[c]) / std[c];
+			lut[c][v] = ((float)(v * (1.0 / 255.0)) - mean) / std;
+	}
 	const size_t n = (size_t)S * S;
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < 3; c++)
 			out[c * n + i] = lut[c][rgb[3 * i + c]];
-}
-
-int rc_clip_encode_text_cut(const struct rc_clip *m, struct rc_clip_ws *ws, int32_t *ids,
-	int B, int ctx, float *emb)
-{
-	int T = 1;
-	for (int b = 0; b < B; b++) {
-		const int32_t *row = ids + (size_t)b * (size_t)ctx;
-		int first_eos = -1, argmax = 0;
-		for (int t = 0; t < ctx; t++) {
-			if (first_eos < 0 && row[t] == m->cfg.text.eos_token_id)
-				first_eos = t;
-			if (row[t] > row[argmax])
-				argmax = t;
-		}
-		int last = first_eos > argmax ? first_eos : argmax;
-		if (last + 1 > T)
-			T = last + 1;
-	}
-	for (int b = 1; T < ctx && b < B; b++)
-		memmove(ids + (size_t)b * (size_t)T, ids + (size_t)b * (size_t)ctx,
-			(size_t)T * sizeof *ids);
-	return rc_clip_encode_text(m, ws, ids, B, T, emb);
 }

@@ -64,3 +64,28 @@ void rc_clip_init_random(struct rc_clip *m, uint64_t seed)
 		pow((double)cfg->text.hidden, -0.5), &s);
 	*m->w.logit_scale = (float)cfg->logit_scale_init;
 }
+
+/* uniform - n draws of U(-bound, bound). */
+static void uniform(float *x, size_t n, float bound, uint64_t *s)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)((rc_rng_unit(s) * 2.0 - 1.0) * bound);
+}
+
+void rc_clip_init_extras(struct rc_clip *m, int extras, uint64_t seed, float logit_bias)
+{
+	const struct rc_clip_weights *w = &m->w;
+	extras &= m->extras;
+	if (extras & RC_CLIP_HEADS) {
+		/* one stream over text_head.{weight,bias}, image_head.{weight,bias} */
+		const size_t K = RC_CLIP_HEAD_CLASSES, D = (size_t)m->cfg.projection_dim;
+		const float bound = 1.0f / sqrtf((float)D);
+		uint64_t s = seed ^ 0x68656164ull;   /* "head" */
+		uniform(w->text_head_w, K * D, bound, &s);
+		uniform(w->text_head_b, K, bound, &s);
+		uniform(w->image_head_w, K * D, bound, &s);
+		uniform(w->image_head_b, K, bound, &s);
+	}
+	if (extras & RC_CLIP_LOGIT_BIAS)
+		*w->logit_bias = logit_bias;
+}

@@ -142,6 +142,41 @@ static int same_shape(const struct rc_clip_param *p, const struct rc_st_tensor *
 	return 1;
 }
 
+/* load_extras - the extras that the file holds, read into m (which gets
+ * them): the four head tensors together, and the logit bias. */
+static int load_extras(struct rc_clip *m, const struct shards *s, const char *path)
+{
+	static const char *const heads[4] = { "text_head.weight", "text_head.bias",
+		"image_head.weight", "image_head.bias" };
+	size_t which;
+	int nheads = 0, want = 0, rc;
+	for (int k = 0; k < 4; k++)
+		nheads += shards_find(s, heads[k], &which) != NULL;
+	if (nheads == 4)
+		want |= RC_CLIP_HEADS;
+	else if (nheads)
+		return rc_log_error(RC_E_FORMAT, "%s: %d of the 4 head tensors (text_head.*, "
+			"image_head.*)", path, nheads);
+	if (shards_find(s, "logit_bias", &which))
+		want |= RC_CLIP_LOGIT_BIAS;
+	if (!want)
+		return 0;
+	if ((rc = rc_clip_set_extras(m, m->extras | want, NULL)) < 0)
+		return rc;
+	for (size_t i = m->nclip; i < m->ntensors; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		const struct rc_st_tensor *t = shards_find(s, p->name, &which);
+		if (!t)
+			continue;
+		if (t->nelem != p->numel)
+			return rc_log_error(RC_E_FORMAT, "%s: %s: %zu values in the file, %zu in the "
+				"model", s->paths[which], p->name, t->nelem, p->numel);
+		if ((rc = rc_st_read_f32(s->st[which], t, p->data, p->numel)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int rc_clip_load_safetensors(struct rc_clip *m, const char *path)
 {
 	struct shards s;
@@ -151,7 +186,7 @@ int rc_clip_load_safetensors(struct rc_clip *m, const char *path)
 		goto out;
 	/* Every tensor is looked at, so that the first few bad ones are all
 	 * named; reading stops at the first. */
-	for (size_t i = 0; i < m->ntensors; i++) {
+	for (size_t i = 0; i < m->nclip; i++) {
 		const struct rc_clip_param *p = &m->tensors[i];
 		int quiet = bad >= MAX_REPORTED;
 		char a[96], b[96];
@@ -183,6 +218,8 @@ int rc_clip_load_safetensors(struct rc_clip *m, const char *path)
 	if (bad > MAX_REPORTED)
 		rc_log_error(first, "%s: and %zu more bad tensors", path, bad - MAX_REPORTED);
 	rc = first;
+	if (!rc)
+		rc = load_extras(m, &s, path);
 	for (size_t i = 0; !rc && i < s.n; i++)
 		for (size_t j = 0; j < rc_st_count(s.st[i]); j++) {
 			const char *name = rc_st_at(s.st[i], j)->name;

@@ -1,80 +1,85 @@
 /* model.c - the parameters of a CLIP model: one float32 allocation, views
  * by kind (rc_clip_point) and the table of Hugging Face names and shapes
- * that loading, export and the optimizer walk. */
+ * that loading, export and the optimizer walk; the extras (stage 2's
+ * heads, SigLIP's bias) at the end of both. */
 #include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
 
 /* ---------------------------------------------------------------- layout */
 
-/* take - the next n floats of the layout: base + *off, or NULL when only
- * counting (base NULL). */
-static float *take(float *base, size_t *off, size_t n)
-{
-	float *p = base ? base + *off : NULL;
-	*off += n;
-	return p;
-}
-
-static void point_tower(const struct rc_clip_config *cfg, int text, float *base, size_t *off,
+static void point_tower(const struct rc_clip_config *cfg, int text, struct rc_carve *cv,
 	struct rc_clip_tower_weights *w)
 {
 	const struct rc_clip_tower_config *t = text ? &cfg->text : &cfg->vision;
 	const size_t C = t->hidden, I = t->intermediate, L = t->layers, D = cfg->projection_dim;
 	memset(w, 0, sizeof *w);
 	if (text) {
-		w->tok = take(base, off, (size_t)t->vocab_size * C);
-		w->pos = take(base, off, (size_t)t->max_position * C);
+		w->tok = rc_carve(cv, (size_t)t->vocab_size * C);
+		w->pos = rc_carve(cv, (size_t)t->max_position * C);
 	} else {
 		size_t P = t->patch_size, T = rc_clip_config_image_tokens(cfg);
-		w->patch_w = take(base, off, C * 3 * P * P);
-		w->cls = take(base, off, C);
-		w->pos = take(base, off, T * C);
-		w->pre_w = take(base, off, C);
-		w->pre_b = take(base, off, C);
+		w->patch_w = rc_carve(cv, C * 3 * P * P);
+		w->cls = rc_carve(cv, C);
+		w->pos = rc_carve(cv, T * C);
+		w->pre_w = rc_carve(cv, C);
+		w->pre_b = rc_carve(cv, C);
 	}
-	w->ln1_w = take(base, off, L * C);
-	w->ln1_b = take(base, off, L * C);
-	w->qkv_w = take(base, off, L * 3 * C * C);
-	w->qkv_b = take(base, off, L * 3 * C);
-	w->out_w = take(base, off, L * C * C);
-	w->out_b = take(base, off, L * C);
-	w->ln2_w = take(base, off, L * C);
-	w->ln2_b = take(base, off, L * C);
-	w->fc1_w = take(base, off, L * I * C);
-	w->fc1_b = take(base, off, L * I);
-	w->fc2_w = take(base, off, L * C * I);
-	w->fc2_b = take(base, off, L * C);
-	w->lnf_w = take(base, off, C);
-	w->lnf_b = take(base, off, C);
-	w->proj = take(base, off, D * C);
+	w->ln1_w = rc_carve(cv, L * C);
+	w->ln1_b = rc_carve(cv, L * C);
+	w->qkv_w = rc_carve(cv, L * 3 * C * C);
+	w->qkv_b = rc_carve(cv, L * 3 * C);
+	w->out_w = rc_carve(cv, L * C * C);
+	w->out_b = rc_carve(cv, L * C);
+	w->ln2_w = rc_carve(cv, L * C);
+	w->ln2_b = rc_carve(cv, L * C);
+	w->fc1_w = rc_carve(cv, L * I * C);
+	w->fc1_b = rc_carve(cv, L * I);
+	w->fc2_w = rc_carve(cv, L * C * I);
+	w->fc2_b = rc_carve(cv, L * C);
+	w->lnf_w = rc_carve(cv, C);
+	w->lnf_b = rc_carve(cv, C);
+	w->proj = rc_carve(cv, D * C);
 }
 
-/* layout - point w at base (NULL: count only); returns the float count. */
-static size_t layout(const struct rc_clip_config *cfg, float *base, struct rc_clip_weights *w)
+/* layout - point w at base (NULL: count only), the CLIPModel tensors
+ * packed, then the extras; returns the float count. */
+static size_t layout(const struct rc_clip_config *cfg, int extras, float *base,
+	struct rc_clip_weights *w)
 {
-	size_t off = 0;
-	point_tower(cfg, 0, base, &off, &w->vision);
-	point_tower(cfg, 1, base, &off, &w->text);
-	w->logit_scale = take(base, &off, 1);
-	return off;
+	const size_t K = RC_CLIP_HEAD_CLASSES, D = (size_t)cfg->projection_dim;
+	struct rc_carve cv = { base, 0, 1 };
+	memset(w, 0, sizeof *w);
+	point_tower(cfg, 0, &cv, &w->vision);
+	point_tower(cfg, 1, &cv, &w->text);
+	w->logit_scale = rc_carve(&cv, 1);
+	if (extras & RC_CLIP_HEADS) {
+		w->text_head_w = rc_carve(&cv, K * D);
+		w->text_head_b = rc_carve(&cv, K);
+		w->image_head_w = rc_carve(&cv, K * D);
+		w->image_head_b = rc_carve(&cv, K);
+	}
+	if (extras & RC_CLIP_LOGIT_BIAS)
+		w->logit_bias = rc_carve(&cv, 1);
+	return cv.off;
 }
 
 size_t rc_clip_param_count_config(const struct rc_clip_config *cfg)
 {
 	struct rc_clip_weights w;
-	return layout(cfg, NULL, &w);
+	return layout(cfg, 0, NULL, &w);
 }
 
-void rc_clip_point(const struct rc_clip_config *cfg, float *base, struct rc_clip_weights *w)
+void rc_clip_point(const struct rc_clip *m, float *base, struct rc_clip_weights *w)
 {
-	layout(cfg, base, w);
+	layout(&m->cfg, m->extras, base, w);
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -158,15 +163,61 @@ static void table_tower(struct table *tb, const struct rc_clip_config *cfg, int 
 	add(tb, w->proj, text ? "text_projection." : "visual_projection.", "weight", 2, D, C, 0, 0);
 }
 
-static void table(struct table *tb, const struct rc_clip_config *cfg,
-	const struct rc_clip_weights *w)
+/* table - the entries of w's tensors; *nclip gets those of CLIPModel. */
+static void table(struct table *tb, const struct rc_clip_config *cfg, int extras,
+	const struct rc_clip_weights *w, size_t *nclip)
 {
+	const int64_t K = RC_CLIP_HEAD_CLASSES, D = cfg->projection_dim;
 	table_tower(tb, cfg, 0, &w->vision);
 	table_tower(tb, cfg, 1, &w->text);
 	add(tb, w->logit_scale, "", "logit_scale", 0, 0, 0, 0, 0);
+	*nclip = tb->n;
+	if (extras & RC_CLIP_HEADS) {
+		add(tb, w->text_head_w, "text_head.", "weight", 2, K, D, 0, 0);
+		add(tb, w->text_head_b, "text_head.", "bias", 1, K, 0, 0, 0);
+		add(tb, w->image_head_w, "image_head.", "weight", 2, K, D, 0, 0);
+		add(tb, w->image_head_b, "image_head.", "bias", 1, K, 0, 0, 0);
+	}
+	if (extras & RC_CLIP_LOGIT_BIAS)
+		add(tb, w->logit_bias, "", "logit_bias", 0, 0, 0, 0, 0);
+}
+
+int rc_clip_extra_of(const char *name)
+{
+	if (!strncmp(name, "text_head.", 10) || !strncmp(name, "image_head.", 11))
+		return RC_CLIP_HEADS;
+	return strcmp(name, "logit_bias") == 0 ? RC_CLIP_LOGIT_BIAS : 0;
 }
 
 /* ---------------------------------------------------------------- the model */
+
+/* build - m->params, m->w and the table for m->cfg with extras: a new
+ * allocation (the old one is the caller's). Returns 0 or RC_E_NOMEM. */
+static int build(struct rc_clip *m, int extras)
+{
+	struct rc_clip_weights w;
+	size_t nclip, n = layout(&m->cfg, extras, NULL, &w);
+	struct table tb = { NULL, 0, NULL };
+	table(&tb, &m->cfg, extras, &w, &nclip);     /* counts only: w is all NULL */
+	float *params = rc_calloc(n, sizeof *params);
+	struct rc_clip_param *tensors = rc_calloc(tb.n, sizeof *tensors);
+	if (!params || !tensors) {
+		free(params);
+		free(tensors);
+		return RC_E_NOMEM;
+	}
+	m->params = params, m->nparams = n, m->extras = extras;
+	layout(&m->cfg, extras, params, &m->w);
+	tb = (struct table){ tensors, 0, params };
+	table(&tb, &m->cfg, extras, &m->w, &m->nclip);
+	m->tensors = tensors, m->ntensors = tb.n;
+	/* The table covers the parameters exactly once. */
+	size_t sum = 0;
+	for (size_t i = 0; i < m->ntensors; i++)
+		sum += m->tensors[i].numel;
+	rc_assert(sum == m->nparams);
+	return 0;
+}
 
 int rc_clip_new(struct rc_clip **out, const struct rc_clip_config *cfg)
 {
@@ -178,25 +229,35 @@ int rc_clip_new(struct rc_clip **out, const struct rc_clip_config *cfg)
 	if (!m)
 		return RC_E_NOMEM;
 	m->cfg = *cfg;
-	m->nparams = rc_clip_param_count_config(cfg);
-	m->params = rc_calloc(m->nparams, sizeof *m->params);
-	struct table tb = { NULL, 0, NULL };
-	table(&tb, cfg, &m->w);     /* counts only: m->w is all NULL */
-	m->tensors = rc_calloc(tb.n, sizeof *m->tensors);
-	if (!m->params || !m->tensors) {
-		rc_clip_free(m);
+	if (build(m, 0) < 0) {
+		free(m);
 		return RC_E_NOMEM;
 	}
-	layout(cfg, m->params, &m->w);
-	tb = (struct table){ m->tensors, 0, m->params };
-	table(&tb, cfg, &m->w);
-	m->ntensors = tb.n;
-	/* The table covers the parameters exactly once. */
-	size_t sum = 0;
-	for (size_t i = 0; i < m->ntensors; i++)
-		sum += m->tensors[i].numel;
-	rc_assert(sum == m->nparams);
 	*out = m;
+	return 0;
+}
+
+int rc_clip_set_extras(struct rc_clip *m, int extras, int *added)
+{
+	extras &= RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS;
+	if (added)
+		*added = extras & ~m->extras;
+	if (extras == m->extras)
+		return 0;
+	struct rc_clip old = *m;
+	if (build(m, extras) < 0) {
+		*m = old;
+		return RC_E_NOMEM;
+	}
+	/* the CLIP tensors are the same prefix in both layouts */
+	memcpy(m->params, old.params, rc_clip_param_count_config(&m->cfg) * sizeof *m->params);
+	for (size_t i = old.nclip; i < old.ntensors; i++) {
+		const struct rc_clip_param *p = rc_clip_find_param(m, old.tensors[i].name);
+		if (p)
+			memcpy(p->data, old.tensors[i].data, p->numel * sizeof *p->data);
+	}
+	free(old.params);
+	free(old.tensors);
 	return 0;
 }
 
@@ -230,4 +291,41 @@ const struct rc_clip_param *rc_clip_find_param(const struct rc_clip *m, const ch
 		if (strcmp(m->tensors[i].name, name) == 0)
 			return &m->tensors[i];
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- text rows */
+
+int rc_clip_check_ids(const struct rc_clip_config *cfg, const int32_t *ids, int B, int T)
+{
+	const int V = cfg->text.vocab_size;
+	for (int b = 0; b < B; b++)
+		for (int i = 0; i < T; i++) {
+			int32_t id = ids[(size_t)b * T + i];
+			if (id < 0 || id >= V)
+				return rc_log_error(RC_E_RANGE, "text %d, position %d: id %ld is "
+					"outside the vocabulary (%d)", b, i, (long)id, V);
+		}
+	return 0;
+}
+
+int rc_clip_text_cut(const struct rc_clip_config *cfg, int32_t *ids, int B, int ctx)
+{
+	int T = 1;
+	for (int b = 0; b < B; b++) {
+		const int32_t *row = ids + (size_t)b * (size_t)ctx;
+		int first_eos = -1, argmax = 0;
+		for (int t = 0; t < ctx; t++) {
+			if (first_eos < 0 && row[t] == cfg->text.eos_token_id)
+				first_eos = t;
+			if (row[t] > row[argmax])
+				argmax = t;
+		}
+		int last = first_eos > argmax ? first_eos : argmax;
+		if (last + 1 > T)
+			T = last + 1;
+	}
+	for (int b = 1; T < ctx && b < B; b++)
+		memmove(ids + (size_t)b * (size_t)T, ids + (size_t)b * (size_t)ctx,
+			(size_t)T * sizeof *ids);
+	return T;
 }

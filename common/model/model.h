@@ -1,38 +1,27 @@
-/* model.h - CLIP on the CPU: the parameters of a Hugging Face CLIPModel in
- * one allocation, loading them from safetensors, the forward pass of
- * both towers to normalised embeddings and logits, and (at the end of
- * this header, backward.c) the backward pass for training.
+/* model.h - a CLIP model's parameters: the tensors of a Hugging Face
+ * CLIPModel in one float32 allocation, with the training extras (stage
+ * 2's category heads, SigLIP's logit bias) in the same allocation and
+ * the same name table; loading them from safetensors, and a model from
+ * random numbers. Computing with a model goes through a backend
+ * (backend.h); this header is what every backend and every file format
+ * share.
  *
  * Parameters are one float32 array, m->params; m->w points into it by
  * kind (all layers of a kind side by side, as llm.c: qkv_w is [L,3C,C]),
  * and a table gives every tensor under its Hugging Face name with its
  * shape (weights [out, in], the Conv2d patch weight [C,3,P,P], logit_scale
- * a scalar). The q, k and v projections of a layer are adjacent, so the
- * three are one matmul. Activations live in a workspace (struct
- * rc_clip_ws), one allocation sized for a largest batch and reused by
- * every call; made with RC_CLIP_WS_TRAIN it keeps every layer's
- * activations for backward, otherwise all layers share one set.
+ * a scalar) and its offset in the array. The q, k and v projections of a
+ * layer are adjacent, so the three are one matmul. The CLIPModel tensors
+ * come first (m->nclip of them); the extras follow in the order
+ * text_head.weight, text_head.bias, image_head.weight, image_head.bias,
+ * logit_bias.
  *
  *     struct rc_clip *m;
- *     struct rc_clip_ws *ws;
  *     if (rc_clip_load_hf(&m, "clip-vit-base-patch32") < 0)    // logged
  *             return 1;
- *     if (rc_clip_ws_new(&ws, m, 32, 32, 0) < 0)
- *             goto out;
- *     float px[32 * 3 * 224 * 224], img[32 * 512], txt[8 * 512], lg[32 * 8];
- *     for (int b = 0; b < 32; b++)                    // rclip-shard's pixels
- *             rc_clip_pixels_from_rgb(rgb[b], 224, px + b * 3 * 224 * 224);
- *     rc_clip_encode_image(m, ws, px, 32, img);
- *     rc_clip_encode_text(m, ws, ids, 8, 77, txt);    // int32 [8, 77]
- *     rc_clip_logits(m, img, txt, 32, 8, lg);
- *     ...
- *     rc_clip_ws_free(ws);
+ *     const struct rc_clip_param *p = rc_clip_find_param(m, "logit_scale");
+ *     printf("%s: %g\n", p->name, m->params[p->offset]);
  *     rc_clip_free(m);
- *
- * The forward functions are numerically HF's (eager attention, fp32) up to
- * the order of sums inside sgemm: embeddings agree to about 1e-6. They are
- * not thread-safe with each other on one workspace; parallelism is inside
- * them (OpenMP, see ops_cpu.h).
  */
 #ifndef RCLIP_MODEL_H
 #define RCLIP_MODEL_H
@@ -70,9 +59,18 @@ struct rc_clip_tower_weights {
 	float *proj;             /* [D,C] visual_projection / text_projection */
 };
 
+/* The extras a model may carry (rc_clip_set_extras). */
+#define RC_CLIP_HEADS 1          /* text_head, image_head: Linear(D, 5) each */
+#define RC_CLIP_LOGIT_BIAS 2     /* logit_bias: SigLIP's learned bias */
+#define RC_CLIP_HEAD_CLASSES 5   /* the reasoning categories S A H T P */
+
 struct rc_clip_weights {
 	struct rc_clip_tower_weights vision, text;
 	float *logit_scale;      /* [] the log of the logit scale */
+	/* the extras; NULL when the model does not carry them */
+	float *text_head_w, *text_head_b;    /* [K,D], [K] on the text embedding */
+	float *image_head_w, *image_head_b;  /* [K,D], [K] on the image embedding */
+	float *logit_bias;                   /* [] */
 };
 
 struct rc_clip {
@@ -82,28 +80,44 @@ struct rc_clip {
 	struct rc_clip_weights w;       /* views into params */
 	struct rc_clip_param *tensors;  /* the table, ntensors entries */
 	size_t ntensors;
+	size_t nclip;                   /* the CLIPModel tensors: the first nclip */
+	int extras;                     /* RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS */
 };
 
 /* ---------------------------------------------------------------- parameters */
 
-/* rc_clip_new - a model of config cfg (copied) with zeroed parameters.
- * Returns 0 and *out (free with rc_clip_free), or RC_E_RANGE (an invalid
- * config, logged by rc_clip_config_validate) or RC_E_NOMEM (logged). */
+/* rc_clip_new - a model of config cfg (copied) with zeroed parameters and
+ * no extras. Returns 0 and *out (free with rc_clip_free), or RC_E_RANGE
+ * (an invalid config, logged by rc_clip_config_validate) or RC_E_NOMEM
+ * (logged). */
 int rc_clip_new(struct rc_clip **out, const struct rc_clip_config *cfg);
 
 /* rc_clip_free - release the model; m may be NULL. */
 void rc_clip_free(struct rc_clip *m);
 
-/* rc_clip_param_count - the number of parameters (floats): 151,277,313
- * for ViT-B/32. */
+/* rc_clip_set_extras - give m exactly the extras in the mask extras
+ * (RC_CLIP_HEADS, RC_CLIP_LOGIT_BIAS): the parameters move to a new
+ * allocation (views, table entries and data pointers change), the CLIP
+ * tensors and the extras it keeps keep their values, and new ones are 0.
+ * *added (may be NULL) gets the extras that are new. Returns 0, or
+ * RC_E_NOMEM (logged; m is unchanged). */
+int rc_clip_set_extras(struct rc_clip *m, int extras, int *added);
+
+/* rc_clip_extra_of - the extra (RC_CLIP_HEADS, RC_CLIP_LOGIT_BIAS) that a
+ * tensor name belongs to, or 0 for any other name. */
+int rc_clip_extra_of(const char *name);
+
+/* rc_clip_param_count - the number of parameters (floats), extras
+ * included: 151,277,313 for ViT-B/32 without extras. */
 size_t rc_clip_param_count(const struct rc_clip *m);
 
-/* rc_clip_param_count_config - the same from a config, without a model. */
+/* rc_clip_param_count_config - a model of cfg without extras: the same
+ * without a model. */
 size_t rc_clip_param_count_config(const struct rc_clip_config *cfg);
 
 /* rc_clip_tensor_count, rc_clip_tensor - iterate over the table, i in
  * [0, count): vision_model.*, visual_projection, text_model.*,
- * text_projection, logit_scale. Entries belong to m. */
+ * text_projection, logit_scale, then the extras. Entries belong to m. */
 size_t rc_clip_tensor_count(const struct rc_clip *m);
 const struct rc_clip_param *rc_clip_tensor(const struct rc_clip *m, size_t i);
 
@@ -111,16 +125,35 @@ const struct rc_clip_param *rc_clip_tensor(const struct rc_clip *m, size_t i);
 const struct rc_clip_param *rc_clip_find_param(const struct rc_clip *m, const char *name);
 
 /* rc_clip_point - fill w with views of base, a buffer of
- * rc_clip_param_count_config(cfg) floats laid out as the parameters
- * (gradients, optimizer moments). Never fails. */
-void rc_clip_point(const struct rc_clip_config *cfg, float *base, struct rc_clip_weights *w);
+ * rc_clip_param_count(m) floats laid out as m's parameters (gradients,
+ * optimizer moments). Never fails. */
+void rc_clip_point(const struct rc_clip *m, float *base, struct rc_clip_weights *w);
 
-/* rc_clip_init_random - draw every parameter as transformers'
+/* rc_clip_init_random - draw every CLIPModel parameter as transformers'
  * CLIPModel initialises a new model (normal weights with its per-kind
  * standard deviations, LayerNorms 1 and 0, zero biases, logit_scale from
  * the config), from a seeded generator: the same seed gives the same
  * model. Never fails. */
 void rc_clip_init_random(struct rc_clip *m, uint64_t seed);
+
+/* rc_clip_init_extras - initialise the extras in the mask extras that m
+ * carries: the heads as torch.nn.Linear(D, 5) draws them, U(±1/√D) for
+ * weights and biases alike, from a generator seeded with seed; the logit
+ * bias to logit_bias. Never fails. */
+void rc_clip_init_extras(struct rc_clip *m, int extras, uint64_t seed, float logit_bias);
+
+/* rc_clip_text_cut - the columns a batch of ids[B,ctx] needs: one past
+ * the last pooled position of its rows (the first eos, or the argmax
+ * under the legacy eos = 2 rule: the later of the two covers both). The
+ * text tower is causal, so nothing after a row's pooled token changes its
+ * embedding, and captions fill a fraction of the context: the rows are
+ * moved to the shorter stride in place (ids becomes [B,T]). Returns T. */
+int rc_clip_text_cut(const struct rc_clip_config *cfg, int32_t *ids, int B, int ctx);
+
+/* rc_clip_check_ids - 0 when every id of ids[B,T] is in the vocabulary,
+ * else RC_E_RANGE, logged: "text B, position T: id X is outside the
+ * vocabulary (V)". */
+int rc_clip_check_ids(const struct rc_clip_config *cfg, const int32_t *ids, int B, int T);
 
 /* ---------------------------------------------------------------- loading */
 
@@ -132,196 +165,19 @@ void rc_clip_init_random(struct rc_clip *m, uint64_t seed);
  * weights (logged, with a hint). */
 int rc_clip_load_hf(struct rc_clip **out, const char *dir);
 
-/* rc_clip_load_safetensors - read every tensor of m from path: a
- * safetensors file, or a model.safetensors.index.json (its "weight_map"
+/* rc_clip_load_safetensors - read every CLIPModel tensor of m from path:
+ * a safetensors file, or a model.safetensors.index.json (its "weight_map"
  * names the shards, in the same directory). F32, F16 and BF16 are
  * converted to float32. Every tensor must be present with the shape the
- * config gives; extra tensors (text_model.embeddings.position_ids) are
- * ignored with a debug message. Returns 0, or RC_E_NOTFOUND (a missing
- * tensor: "FILE: missing tensor NAME [shape]"), RC_E_FORMAT (a shape that
- * differs: "FILE: NAME: shape [a, b] in the file, [c, d] in the config";
- * a bad index), RC_E_UNSUPPORTED (another dtype), RC_E_IO or RC_E_NOMEM,
- * logged; up to 8 bad tensors are named before giving up. On error the
- * parameters are partly read. */
+ * config gives. Extras the file holds (all four head tensors, or
+ * logit_bias) are read too: m gets them (rc_clip_set_extras). Other
+ * tensors (text_model.embeddings.position_ids) are ignored with a debug
+ * message. Returns 0, or RC_E_NOTFOUND (a missing tensor: "FILE: missing
+ * tensor NAME [shape]"), RC_E_FORMAT (a shape that differs: "FILE: NAME:
+ * shape [a, b] in the file, [c, d] in the config"; some of the heads
+ * without the others; a bad index), RC_E_UNSUPPORTED (another dtype),
+ * RC_E_IO or RC_E_NOMEM, logged; up to 8 bad tensors are named before
+ * giving up. On error the parameters are partly read. */
 int rc_clip_load_safetensors(struct rc_clip *m, const char *path);
-
-/* ---------------------------------------------------------------- activations */
-
-/* What one encoder layer keeps: [B,T,…] rows packed for the batch of the
- * last call. att is NULL unless training; fch_act equals fch (in place)
- * unless training. */
-struct rc_clip_layer_acts {
-	float *ln1, *ln1_mean, *ln1_rstd; /* [B,T,C], [B,T], [B,T] */
-	float *qkv;                       /* [B,T,3C] */
-	float *att;                       /* [B,H,T,T] softmax probabilities */
-	float *atty;                      /* [B,T,C] attention before out_proj */
-	float *res2;                      /* [B,T,C] x + attention */
-	float *ln2, *ln2_mean, *ln2_rstd;
-	float *fch, *fch_act;             /* [B,T,I] fc1 output, activation */
-	float *res3;                      /* [B,T,C] the layer's output */
-};
-
-/* One tower's activations. The outputs of the last call are pooled (HF's
- * pooler_output), proj (image_embeds / text_embeds before normalising),
- * emb (normalised) and last_hidden (HF's last_hidden_state: the last
- * layer's output for vision, after final_layer_norm for text). */
-struct rc_clip_acts {
-	int max_b, max_t;        /* capacity */
-	int B, T;                /* the last call */
-	int C, inter, H, L, D;   /* inter: I, the MLP width */
-	float *patches;          /* vision [B,N,3PP] im2col of the pixels, N = T-1 */
-	float *patch_out;        /* vision [B,N,C] */
-	int32_t *ids;            /* text [B,T] a copy of the input ids */
-	int32_t *pool_idx;       /* text [B] the pooled position */
-	float *embed;            /* [B,T,C] embeddings + positions */
-	float *pre, *pre_mean, *pre_rstd;  /* vision pre_layrnorm [B,T,C], [B,T] */
-	struct rc_clip_layer_acts *layer;  /* [L] */
-	float *lnf, *lnf_mean, *lnf_rstd;  /* text final_layer_norm [B,T,C], [B,T] */
-	float *last_hidden;      /* [B,T,C] */
-	float *pooled, *pool_mean, *pool_rstd; /* [B,C]; vision post_layernorm [B] */
-	float *proj;             /* [B,D] */
-	float *emb, *norm;       /* [B,D], [B] */
-	float *scratch;          /* attention scratch, nscratch × T × T */
-	int nscratch;
-};
-
-#define RC_CLIP_WS_TRAIN 1   /* keep every layer's activations */
-
-struct rc_clip_ws {
-	int flags;
-	struct rc_clip_acts vision, text;
-	float *mem;              /* the one allocation */
-	size_t nfloats;
-	struct rc_clip_layer_acts *layers;  /* vision then text */
-};
-
-/* rc_clip_ws_new - a workspace for m: at most max_images images and
- * max_texts texts per call (either may be 0: that tower cannot run),
- * texts of up to the config's context. flags: RC_CLIP_WS_TRAIN or 0.
- * Without RC_CLIP_WS_TRAIN, attention works in per-thread scratch for
- * rc_thread_max() threads as they are now (later calls use no more).
- * Returns 0 and *out (free with rc_clip_ws_free), or RC_E_ARG (negative
- * sizes), RC_E_RANGE (more than INT_MAX rows of tokens) or RC_E_NOMEM
- * (logged, with the size). */
-int rc_clip_ws_new(struct rc_clip_ws **out, const struct rc_clip *m, int max_images,
-	int max_texts, int flags);
-void rc_clip_ws_free(struct rc_clip_ws *ws);
-
-/* rc_clip_ws_bytes - the size of a workspace's activation memory. */
-size_t rc_clip_ws_bytes(const struct rc_clip_ws *ws);
-
-/* ---------------------------------------------------------------- forward */
-
-/* rc_clip_encode_image - the image tower on pixels[B,3,S,S] (normalised as
- * rc_clip_pixels_from_rgb does): emb[B,D] gets the L2-normalised image
- * embeddings (emb may be NULL: ws->vision.emb has them). Returns 0 or
- * RC_E_ARG (B < 1, B > the workspace's max_images; logged). */
-int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const float *pixels,
-	int B, float *emb);
-
-/* rc_clip_encode_text - the text tower on ids[B,T] (T ≤ the context;
- * without padding mask, as HF without attention_mask): emb[B,D] gets the
- * normalised text embeddings (emb may be NULL). The pooled position is
- * HF's: with eos_token_id 2 the argmax of the ids, else the first
- * eos_token_id (position 0 when there is none). Returns 0, RC_E_ARG (B or
- * T out of range) or RC_E_RANGE (an id outside the vocabulary: "text B,
- * position T: id X is outside the vocabulary (V)"), logged. */
-int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const int32_t *ids,
-	int B, int T, float *emb);
-
-/* rc_clip_encode_text_cut - rc_clip_encode_text on ids[B,ctx] cut after
- * the last pooled position of its rows (the first eos, or the argmax
- * under the legacy eos = 2 rule: the later of the two covers both). The
- * text tower is causal, so nothing after a row's pooled token changes its
- * embedding, and captions fill a fraction of the context: the rows are
- * moved to the shorter stride in place (ids is overwritten). Returns as
- * rc_clip_encode_text. */
-int rc_clip_encode_text_cut(const struct rc_clip *m, struct rc_clip_ws *ws, int32_t *ids,
-	int B, int ctx, float *emb);
-
-/* rc_clip_logits - logits[Bi,Bt] = exp(logit_scale) · img[Bi,D] ·
- * txt[Bt,D]ᵀ: HF's logits_per_image (its transpose is logits_per_text).
- * Never fails. */
-void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt, int Bi, int Bt,
-	float *logits);
-
-/* rc_clip_pixels_from_rgb - S×S×3 uint8 RGB (rclip-shard's pixels) to
- * normalised CHW floats out[3,S,S] exactly as CLIPImageProcessor: x·(1/255)
- * in double rounded to float, then (x - mean) / std in float with CLIP's
- * mean (0.48145466, 0.4578275, 0.40821073) and std (0.26862954,
- * 0.26130258, 0.27577711). */
-void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out);
-
-/* ================================================================ backward
- *
- * Gradients for training. After a forward of both towers on a workspace
- * made with RC_CLIP_WS_TRAIN, rc_clip_backward takes the gradients of the
- * normalised embeddings and ADDS the gradient of every parameter into
- * grads, a buffer of rc_clip_param_count(m) floats in the parameters'
- * layout (rc_clip_point gives its views by kind; a table entry's offset
- * finds a tensor by name). The caller zeroes grads once per optimizer
- * step, so micro-batches accumulate. Scratch for one layer of the larger
- * tower lives in a struct rc_clip_grad_ws, made once for a workspace.
- *
- *     struct rc_clip_ws *ws;
- *     struct rc_clip_grad_ws *gw;
- *     float *grads = calloc(rc_clip_param_count(m), sizeof *grads);
- *     rc_clip_ws_new(&ws, m, 32, 32, RC_CLIP_WS_TRAIN);
- *     rc_clip_grad_ws_new(&gw, m, ws);
- *     float loss;
- *     rc_clip_loss_and_grad(m, ws, gw, pixels, ids, 32, 77, &loss, grads);
- *     ...                                     // clip, AdamW, zero grads
- *     rc_clip_grad_ws_free(gw);
- *
- * or, with another loss (loss.h) on ws->vision.emb and ws->text.emb:
- *
- *     rc_clip_encode_image(m, ws, pixels, B, NULL);
- *     rc_clip_encode_text(m, ws, ids, B, T, NULL);
- *     ...                                     // dimg[B,D], dtxt[B,D]
- *     rc_clip_backward(m, ws, gw, dimg, dtxt, grads);
- *
- * Numerically the gradients are transformers' (loss.backward() in fp32)
- * up to the order of sums: within 1e-5 of each tensor's largest value
- * on the test fixtures.
- */
-
-struct rc_clip_grad_ws;
-
-/* rc_clip_grad_ws_new - backward scratch for ws (made for m with
- * RC_CLIP_WS_TRAIN): one layer's activation gradients for the larger
- * tower, attention scratch for rc_thread_max() threads as they are now,
- * and a CLIP loss (loss.h) for rc_clip_loss_and_grad. Returns 0 and *out
- * (free with rc_clip_grad_ws_free), or RC_E_ARG (ws not made for
- * training, or for another model) or RC_E_NOMEM, logged. */
-int rc_clip_grad_ws_new(struct rc_clip_grad_ws **out, const struct rc_clip *m,
-	const struct rc_clip_ws *ws);
-
-/* rc_clip_grad_ws_free - release gw; gw may be NULL. */
-void rc_clip_grad_ws_free(struct rc_clip_grad_ws *gw);
-
-/* rc_clip_grad_ws_bytes - the size of gw's memory. */
-size_t rc_clip_grad_ws_bytes(const struct rc_clip_grad_ws *gw);
-
-/* rc_clip_backward - backward through the towers of the last forward on
- * ws: dimg[B,D] and dtxt[B,D] are the gradients of the normalised
- * embeddings (ws->vision.emb, ws->text.emb; B as that forward's); either
- * may be NULL to leave that tower out. Adds every parameter's gradient
- * of the towers and projections into grads (the logit scale's gradient
- * comes from the loss: grads' logit_scale is untouched). ws is only
- * read. Returns 0, or RC_E_ARG (ws not made for training, a tower with a
- * gradient but no forward, gw made for another workspace), logged. */
-int rc_clip_backward(const struct rc_clip *m, const struct rc_clip_ws *ws,
-	struct rc_clip_grad_ws *gw, const float *dimg, const float *dtxt, float *grads);
-
-/* rc_clip_loss_and_grad - one training step's gradient: forward of
- * pixels[B,3,S,S] and ids[B,T] (image i and text i a pair), the CLIP loss
- * (loss.h; HF's CLIPModel loss, logit scale unclamped) into *loss, and
- * its gradient with respect to every parameter, the logit scale
- * included, added into grads. Returns 0, or the errors of
- * rc_clip_encode_image, rc_clip_encode_text and rc_clip_backward
- * (logged); on error grads may hold part of the gradient. */
-int rc_clip_loss_and_grad(const struct rc_clip *m, struct rc_clip_ws *ws,
-	struct rc_clip_grad_ws *gw, const float *pixels, const int32_t *ids, int B, int T,
-	float *loss, float *grads);
 
 #endif

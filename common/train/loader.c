@@ -11,7 +11,6 @@
 #include "data/image.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "model/model.h"
 #include "data/record.h"
 #include "base/rng.h"
 #include "data/shard.h"
@@ -182,7 +181,7 @@ void rc_loader_close(struct rc_loader *l)
 	free(l->order);
 	free(l->buf);
 	free(l->slice);
-	free(l->b.pixels);
+	free(l->b.rgb);
 	free(l->b.ids);
 	free(l->b.cls);
 	free(l->b.multi);
@@ -267,7 +266,7 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	rc = RC_E_NOMEM;
 	if (!(l->buf = rc_calloc((size_t)o->buffer, sizeof *l->buf)) ||
 	    !(l->slice = rc_calloc((size_t)n, sizeof *l->slice)) ||
-	    !(l->b.pixels = rc_malloc((size_t)n * 3 * S * S * sizeof(float))) ||
+	    !(l->b.rgb = rc_malloc((size_t)n * S * S * 3)) ||
 	    !(l->b.ids = rc_malloc((size_t)nt * n * o->ctx * sizeof(int32_t))) ||
 	    !(l->b.cls = rc_calloc((size_t)n, 1)) ||
 	    !(l->b.multi = rc_calloc((size_t)n * RC_CATEGORIES, sizeof(float))) ||
@@ -382,13 +381,13 @@ static int read_record(struct rc_loader *l, int r)
 				ri, c1, l->o.stream == RC_STREAM_TB ? "tb" : l->o.stream == RC_STREAM_TRL ?
 				"trl" : "descriptive", l->o.stream == RC_STREAM_CAPTION ? "one" : "3");
 	}
-	float *px = l->b.pixels + (size_t)r * 3 * S * S;
+	uint8_t *px = l->b.rgb + (size_t)r * S * S * 3;
 	const struct rc_shard_info *in = rc_shard_info(sh);
 	if (in->store == RC_STORE_RAW) {
 		if (rec->image_len != (uint32_t)(S * S * 3))
 			return rc_log_error(RC_E_FORMAT, "%s: record %llu: %u image bytes, not %d",
 				name, ri, rec->image_len, S * S * 3);
-		rc_clip_pixels_from_rgb(rec->image, S, px);
+		memcpy(px, rec->image, (size_t)S * S * 3);
 		return 0;
 	}
 	struct rc_image im;
@@ -399,7 +398,7 @@ static int read_record(struct rc_loader *l, int r)
 		rc = rc_log_error(RC_E_FORMAT, "%s: record %llu: a %dx%d image in a %dx%d shard",
 			name, ri, im.w, im.h, S, S);
 	else
-		rc_clip_pixels_from_rgb(im.rgb, S, px);
+		memcpy(px, im.rgb, (size_t)S * S * 3);
 	rc_image_free(&im);
 	return rc;
 }
@@ -414,8 +413,8 @@ static int fill_row(struct rc_loader *l, int r, int src)
 	const int n = l->local, S = l->o.image_size;
 	int rc, count;
 	if (r != src)
-		memcpy(l->b.pixels + (size_t)r * 3 * S * S, l->b.pixels + (size_t)src * 3 * S * S,
-			(size_t)3 * S * S * sizeof(float));
+		memcpy(l->b.rgb + (size_t)r * S * S * 3, l->b.rgb + (size_t)src * S * S * 3,
+			(size_t)S * S * 3);
 	if (l->o.stage == 1) {
 		const struct rc_text *tb = nth_text(rec, RC_ROLE_TB, (int)it->sub / 3, NULL);
 		const struct rc_text *trl = nth_text(rec, RC_ROLE_TRL, (int)it->sub % 3, NULL);

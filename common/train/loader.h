@@ -24,8 +24,9 @@
  * gathered in rank order, the slices are the batch one rank would read.
  *
  * Records are read on -j threads (rc_shard_read checks each one's
- * checksum), images decoded (raw or JPEG at the model's size) and
- * normalised as CLIPImageProcessor; token ids are padded with 0 to the
+ * checksum), images decoded (raw or JPEG at the model's size) to RGB
+ * bytes, which the backend normalises (a quarter of the bytes of floats);
+ * token ids are padded with 0 to the
  * longest text of the batch and cut at the model's context the way
  * open_clip cuts them (the last id becomes the end token). Memory is the
  * batch plus the buffer, whatever the dataset's size.
@@ -76,7 +77,7 @@ struct rc_batch {
 	int n;                  /* rows (items) */
 	int ntext;              /* texts per row: 2 in stage 1 (tb, trl), else 1 */
 	int T;                  /* token columns: the longest text of the batch */
-	float *pixels;          /* [n,3,S,S] */
+	uint8_t *rgb;           /* [n,S,S,3] CLIP-cropped RGB, as shards store it */
 	int32_t *ids;           /* [ntext·n, T]: text k of row r at row k·n + r */
 	uint8_t *cls;           /* stage 2: [n] trp_cls */
 	float *multi;           /* stage 2: [n,5] multi-hot of trp_cls_ls */

@@ -1,6 +1,7 @@
 /* train.c - the training job (train.h): setup from an initial model or a
- * checkpoint, parameter groups, and the optimizer step of every stage.
- * Checkpoints and metrics are in train_ckpt.c. */
+ * checkpoint, parameter groups, and the optimizer step of every stage, on
+ * the operations of a compute backend (model/backend.h). Checkpoints and
+ * metrics are in train_ckpt.c. */
 #include "train/train.h"
 
 #include <errno.h>
@@ -15,11 +16,9 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "convert/model_io.h"
-#include "model/ops_cpu.h"
 #include "base/progress.h"
-#include "base/rng.h"
-#include "base/thread.h"
+#include "convert/model_io.h"
+#include "train/sched.h"
 #include "train/train_impl.h"
 
 static volatile sig_atomic_t g_request;   /* 1: checkpoint, 2: and stop */
@@ -92,10 +91,11 @@ static void groups(struct rc_train_job *j)
 
 /* ---------------------------------------------------------------- communicator */
 
+/* One process: a gather is a copy within the backend, a sum is nothing. */
 static int solo_gather(void *ctx, const float *local, size_t n, float *global)
 {
-	if (global != local)
-		memcpy(global, local, n * sizeof *local);
+	struct rc_train_job *j = ctx;
+	rc_backend_copy(j->be, global, local, n);
 	return 0;
 }
 
@@ -114,119 +114,104 @@ static int solo_max(void *ctx, int x)
 	return x;
 }
 
-/* ---------------------------------------------------------------- setup */
-
-static void uniform_init(float *p, size_t n, float bound, uint64_t *s)
+/* direct - the communicator can take the backend's memory as it is. */
+static int direct(const struct rc_train_job *j)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)((rc_rng_unit(s) * 2.0 - 1.0) * bound);
+	return j->c->device_memory || rc_backend_is_host(j->be);
 }
 
-static void add_extra(struct rc_train_job *j, const char *name, size_t off, size_t n, int ndim,
-	int64_t d0, int64_t d1, int group)
+/* gather - global[size·n] = every rank's local[n] (backend memory). */
+static int gather(struct rc_train_job *j, const float *local, size_t n, float *global)
 {
-	struct rc_extra *e = &j->ex[j->nex++];
-	snprintf(e->name, sizeof e->name, "%s", name);
-	e->p = j->xp + off, e->g = j->xg + off, e->n = n;
-	e->ndim = ndim, e->shape[0] = d0, e->shape[1] = d1, e->group = group;
-}
-
-/* extras - the heads (stage 2) and the logit bias (SigLIP), initialised
- * (the heads as torch.nn.Linear: U(±1/√D); the bias to siglip_bias) and
- * then read from the initial weights where they hold them. */
-static int extras(struct rc_train_job *j, const char *weights)
-{
-	const int D = j->D, K = RC_HEAD_CLASSES;
-	size_t nx = 0;
-	if (j->o.stage == 2)
-		nx += 2 * ((size_t)K * D + K);
-	if (j->o.loss == RC_TRAIN_LOSS_SIGLIP)
-		nx += 1;
-	j->nx = nx;
-	if (!nx)
-		return 0;
-	if (!(j->xp = rc_calloc(2 * nx, sizeof *j->xp)))
-		return RC_E_NOMEM;
-	j->xg = j->xp + nx;
-	size_t off = 0;
-	if (j->o.stage == 2) {
-		uint64_t s = j->o.seed ^ 0x68656164ull;   /* "head" */
-		const float bound = 1.0f / sqrtf((float)D);
-		add_extra(j, "text_head.weight", off, (size_t)K * D, 2, K, D, RC_GROUP_HEADS);
-		j->th_w = j->xp + off, j->th_wg = j->xg + off, off += (size_t)K * D;
-		add_extra(j, "text_head.bias", off, K, 1, K, 0, RC_GROUP_HEADS);
-		j->th_b = j->xp + off, j->th_bg = j->xg + off, off += K;
-		add_extra(j, "image_head.weight", off, (size_t)K * D, 2, K, D, RC_GROUP_HEADS);
-		j->ih_w = j->xp + off, j->ih_wg = j->xg + off, off += (size_t)K * D;
-		add_extra(j, "image_head.bias", off, K, 1, K, 0, RC_GROUP_HEADS);
-		j->ih_b = j->xp + off, j->ih_bg = j->xg + off, off += K;
-		uniform_init(j->xp, off, bound, &s);
-	}
-	if (j->o.loss == RC_TRAIN_LOSS_SIGLIP) {
-		add_extra(j, "logit_bias", off, 1, 0, 0, 0, RC_GROUP_SCALE);
-		j->bias = j->xp + off, j->bias_g = j->xg + off;
-		*j->bias = (float)j->o.siglip_bias;
-		off++;
-	}
-	int found = 0;
-	int rc = weights ? rc_train_load_extras(j, weights, &found) : 0;
-	if (rc < 0)
+	if (direct(j))
+		return j->c->allgather(j->c->ctx, local, n, global);
+	float *h = j->stage, *hg = j->stage + n;
+	int rc;
+	if ((rc = rc_backend_download(j->be, h, local, n)) < 0 ||
+	    (rc = j->c->allgather(j->c->ctx, h, n, hg)) < 0)
 		return rc;
-	if (j->o.stage == 2 && !found)
-		rc_log_info("stage 2: the heads start from a random initialisation (seed %llu)",
-			(unsigned long long)j->o.seed);
+	return rc_backend_upload(j->be, global, hg, n * (size_t)j->c->size);
+}
+
+/* reduce - buf[n] (backend memory) summed over the ranks, in place; in
+ * pieces of the staging buffer through the host when it must. */
+static int reduce(struct rc_train_job *j, float *buf, size_t n)
+{
+	if (direct(j))
+		return j->c->allreduce(j->c->ctx, buf, n);
+	const size_t piece = (size_t)(j->c->size + 1) * j->Bg * j->D * j->ntext;
+	for (size_t i = 0; i < n; i += piece) {
+		size_t k = n - i < piece ? n - i : piece;
+		int rc;
+		if ((rc = rc_backend_download(j->be, j->stage, buf + i, k)) < 0 ||
+		    (rc = j->c->allreduce(j->c->ctx, j->stage, k)) < 0 ||
+		    (rc = rc_backend_upload(j->be, buf + i, j->stage, k)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
-static int optimizer(struct rc_train_job *j)
+/* ---------------------------------------------------------------- setup */
+
+/* extras - give the model exactly the extras of the stage and the loss:
+ * the heads (stage 2) and the logit bias (SigLIP), kept when the initial
+ * weights hold them, else initialised (the heads as torch.nn.Linear:
+ * U(±1/√D) from the seed; the bias to siglip_bias). A resumed run takes
+ * them from its checkpoint. */
+static int extras(struct rc_train_job *j, const char *ckpt)
 {
-	const size_t nc = rc_clip_tensor_count(j->m);
-	j->nt = nc + (size_t)j->nex;
-	if (!(j->t = rc_calloc(j->nt, sizeof *j->t)))
+	const struct rc_train_opts *o = &j->o;
+	const int need = (o->stage == 2 ? RC_CLIP_HEADS : 0) |
+		(o->loss == RC_TRAIN_LOSS_SIGLIP ? RC_CLIP_LOGIT_BIAS : 0);
+	int added, rc;
+	if ((rc = rc_clip_set_extras(j->m, need, &added)) < 0)
+		return rc;
+	if (ckpt && added)
+		return rc_log_error(RC_E_NOTFOUND, "%s: missing tensor %s", ckpt,
+			added & RC_CLIP_HEADS ? "text_head.weight" : "logit_bias");
+	rc_clip_init_extras(j->m, added, o->seed, (float)o->siglip_bias);
+	if (added & RC_CLIP_HEADS)
+		rc_log_info("stage 2: the heads start from a random initialisation (seed %llu)",
+			(unsigned long long)o->seed);
+	return 0;
+}
+
+/* backend - the groups of the tensors, the backend that trains them and
+ * the recipe's buffers in its memory. */
+static int backend(struct rc_train_job *j)
+{
+	const struct rc_train_opts *o = &j->o;
+	const struct rc_clip *m = j->m;
+	if (!(j->group = rc_malloc(m->ntensors * sizeof *j->group)))
 		return RC_E_NOMEM;
-	for (size_t i = 0; i < nc; i++) {
-		const struct rc_clip_param *p = rc_clip_tensor(j->m, i);
-		struct rc_optim_tensor *t = &j->t[i];
-		t->name = p->name, t->p = p->data, t->g = j->grads + p->offset, t->n = p->numel;
-		t->group = rc_train_group_of(p->name);
-		rc_assert(t->group >= 0);
+	for (size_t i = 0; i < m->ntensors; i++) {
+		j->group[i] = rc_train_group_of(m->tensors[i].name);
+		rc_assert(j->group[i] >= 0);
 	}
-	for (int k = 0; k < j->nex; k++) {
-		struct rc_optim_tensor *t = &j->t[nc + (size_t)k];
-		t->name = j->ex[k].name, t->p = j->ex[k].p, t->g = j->ex[k].g, t->n = j->ex[k].n;
-		t->group = j->ex[k].group;
-	}
-	return rc_adamw_new(&j->opt, j->t, j->nt, RC_NGROUPS);
-}
-
-/* weights_file - the safetensors file of a model path: DIR/model.safetensors
- * for a Hugging Face directory, the path itself for a file. */
-static const char *weights_file(const char *path, char *buf, size_t n)
-{
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(buf, n, "%s/model.safetensors", path);
-		return stat(buf, &st) == 0 ? buf : NULL;
-	}
-	return path;
-}
-
-static int buffers(struct rc_train_job *j)
-{
-	const size_t D = (size_t)j->D;
-	size_t need = (size_t)j->Bg * D * (2 + 2 * (size_t)j->ntext) +
-		(size_t)j->n * D * (1 + (size_t)j->ntext) + 2 * (size_t)j->n * RC_HEAD_CLASSES;
-	float *b = rc_calloc(need, sizeof *b);
+	struct rc_backend_opts bo = {
+		.kind = RC_BACKEND_CPU, .threads = o->threads,
+		.max_images = j->n, .max_texts = j->ntext * j->n,
+		.train = 1, .loss_rows = j->Bg, .head_rows = o->stage == 2 ? j->n : 0,
+		.ngroups = RC_NGROUPS, .group = j->group, .anchor = o->l2 > 0,
+		.siglip = o->loss == RC_TRAIN_LOSS_SIGLIP,
+	};
+	int rc = rc_backend_new(&j->be, j->m, &bo);
+	if (rc < 0)
+		return rc;
+	const size_t D = (size_t)j->D, Bg = (size_t)j->Bg, n = (size_t)j->n;
+	const size_t nt = (size_t)j->ntext;
+	float *b = rc_backend_alloc(j->be, 2 * Bg * D * (1 + nt) + n * D * (1 + nt));
 	if (!b)
 		return RC_E_NOMEM;
-	j->img_g = b, b += (size_t)j->Bg * D;
-	j->dimg_g = b, b += (size_t)j->Bg * D;
-	j->txt_g = b, b += (size_t)j->ntext * j->Bg * D;
-	j->dtxt_g = b, b += (size_t)j->ntext * j->Bg * D;
-	j->dimg = b, b += (size_t)j->n * D;
-	j->dtxt = b, b += (size_t)j->ntext * j->n * D;
-	j->hx = b, b += (size_t)j->n * RC_HEAD_CLASSES;
-	j->dhx = b;
+	j->img_g = b, b += Bg * D;
+	j->dimg_g = b, b += Bg * D;
+	j->txt_g = b, b += nt * Bg * D;
+	j->dtxt_g = b, b += nt * Bg * D;
+	j->dimg = b, b += n * D;
+	j->dtxt = b;
+	if (!rc_backend_is_host(j->be) &&
+	    !(j->stage = rc_malloc((size_t)(j->c->size + 1) * Bg * D * nt * sizeof *j->stage)))
+		return RC_E_NOMEM;
 	return 0;
 }
 
@@ -235,16 +220,11 @@ static void job_free(struct rc_train_job *j)
 	if (j->metrics)
 		fclose(j->metrics);
 	rc_loader_close(j->ld);
-	rc_loss_clip_free(j->lc);
-	rc_loss_siglip_free(j->lsig);
-	rc_adamw_free(j->opt);
-	free(j->t);
-	free(j->img_g);
-	free(j->xp);
-	free(j->anchor);
-	free(j->grads);
-	rc_clip_grad_ws_free(j->gw);
-	rc_clip_ws_free(j->ws);
+	if (j->be)
+		rc_backend_release(j->be, j->img_g);
+	rc_backend_free(j->be);
+	free(j->stage);
+	free(j->group);
 	rc_clip_free(j->m);
 }
 
@@ -252,8 +232,7 @@ static int setup(struct rc_train_job *j)
 {
 	struct rc_train_opts *o = &j->o;
 	int rc;
-	char ckpt[4200], wbuf[4200];
-	const char *weights = NULL;
+	char ckpt[4200];
 	j->resumed_from = -1;
 	if (o->resume) {
 		long step;
@@ -279,7 +258,6 @@ static int setup(struct rc_train_job *j)
 		if (fmt == RC_CLIP_FMT_HF_VISION)
 			return rc_log_error(RC_E_ARG, "%s: a vision tower only; training needs a "
 				"whole CLIP model", o->init);
-		weights = weights_file(o->init, wbuf, sizeof wbuf);
 	}
 	const struct rc_clip_config *cfg = &j->m->cfg;
 	j->D = cfg->projection_dim;
@@ -311,28 +289,10 @@ static int setup(struct rc_train_job *j)
 	groups(j);
 	if (o->l2 < 0)
 		o->l2 = o->stage == 1 ? 1e-5 : 0.0;
-	const size_t np = rc_clip_param_count(j->m);
-	if (!(j->grads = rc_calloc(np, sizeof *j->grads)))
-		return RC_E_NOMEM;
-	if ((rc = rc_clip_ws_new(&j->ws, j->m, j->n, j->ntext * j->n, RC_CLIP_WS_TRAIN)) < 0 ||
-	    (rc = rc_clip_grad_ws_new(&j->gw, j->m, j->ws)) < 0)
+	if ((rc = extras(j, o->resume ? ckpt : NULL)) < 0 || (rc = backend(j)) < 0)
 		return rc;
-	if (o->loss == RC_TRAIN_LOSS_SIGLIP)
-		rc = rc_loss_siglip_new(&j->lsig, j->Bg);
-	else
-		rc = rc_loss_clip_new(&j->lc, j->Bg);
-	if (rc < 0 || (rc = buffers(j)) < 0 || (rc = extras(j, weights)) < 0 ||
-	    (rc = optimizer(j)) < 0)
+	if (o->resume && (rc = rc_train_restore(j, ckpt)) < 0)
 		return rc;
-	if (o->l2 > 0) {
-		if (!(j->anchor = rc_malloc(np * sizeof *j->anchor)))
-			return RC_E_NOMEM;
-		memcpy(j->anchor, j->m->params, np * sizeof *j->anchor);
-	}
-	if (o->resume) {
-		if ((rc = rc_train_restore(j, ckpt)) < 0)
-			return rc;
-	}
 	return 0;
 }
 
@@ -342,56 +302,18 @@ struct step_stats {
 	double loss, part[3], l2, w, grad_norm;
 };
 
-static void slice_rows(float *dst, const float *global, int rank, int n, int D)
-{
-	memcpy(dst, global + (size_t)rank * n * D, (size_t)n * D * sizeof *dst);
-}
-
 /* contrastive - the CLIP or SigLIP loss of img_g against text stream k of
  * txt_g, its backward with weight dl into dimg_g, dtxt_g (stream k) and
  * the scale (and bias) gradients, which only rank 0 keeps. */
 static double contrastive(struct rc_train_job *j, int k, float dl)
 {
-	const int Bg = j->Bg, D = j->D;
-	const float *txt = j->txt_g + (size_t)k * Bg * D;
-	float *dtxt = j->dtxt_g + (size_t)k * Bg * D;
-	float ds = 0, db = 0;
-	double l;
-	if (j->lsig) {
-		l = rc_loss_siglip_forward(j->lsig, j->img_g, txt, Bg, D, *j->m->w.logit_scale,
-			*j->bias);
-		rc_loss_siglip_backward(j->lsig, dl, j->dimg_g, dtxt, &ds, &db);
-	} else {
-		l = rc_loss_clip_forward(j->lc, j->img_g, txt, Bg, D, *j->m->w.logit_scale);
-		rc_loss_clip_backward(j->lc, dl, j->dimg_g, dtxt, &ds);
-	}
-	if (j->c->rank == 0) {
-		struct rc_clip_weights g;
-		rc_clip_point(&j->m->cfg, j->grads, &g);
-		*g.logit_scale += ds;
-		if (j->bias_g)
-			*j->bias_g += db;
-	}
-	return l;
-}
-
-/* heads - stage 2's γ·(CE(text_head(t), cls) + BCE(image_head(v), multi))
- * on this rank's rows, normalised by the global batch; gradients into
- * the heads and the local embedding gradients. Returns the two local
- * parts in part[1], part[2] (summed over ranks by the caller). */
-static void heads(struct rc_train_job *j, const struct rc_batch *b, float dl, double *part)
-{
-	const int n = j->n, D = j->D, K = RC_HEAD_CLASSES;
-	const float *t = j->ws->text.emb, *v = j->ws->vision.emb;
-	const float g = (float)j->o.gamma * dl;
-	rc_ops_matmul(j->hx, t, j->th_w, j->th_b, n, D, K);
-	memset(j->dhx, 0, (size_t)n * K * sizeof *j->dhx);
-	part[1] += rc_loss_softmax_ce(j->hx, b->cls, n, K, j->Bg, g, j->dhx);
-	rc_ops_matmul_backward(j->dtxt, j->th_wg, j->th_bg, j->dhx, t, j->th_w, n, D, K);
-	rc_ops_matmul(j->hx, v, j->ih_w, j->ih_b, n, D, K);
-	memset(j->dhx, 0, (size_t)n * K * sizeof *j->dhx);
-	part[2] += rc_loss_bce_logits(j->hx, b->multi, n, K, j->Bg, g, j->dhx);
-	rc_ops_matmul_backward(j->dimg, j->ih_wg, j->ih_bg, j->dhx, v, j->ih_w, n, D, K);
+	const size_t at = (size_t)k * j->Bg * j->D;
+	const int scale = j->c->rank == 0;
+	if (j->o.loss == RC_TRAIN_LOSS_SIGLIP)
+		return rc_backend_loss_siglip(j->be, j->img_g, j->txt_g + at, j->Bg, dl, j->dimg_g,
+			j->dtxt_g + at, scale);
+	return rc_backend_loss_clip(j->be, j->img_g, j->txt_g + at, j->Bg, dl, j->dimg_g,
+		j->dtxt_g + at, scale);
 }
 
 static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
@@ -399,20 +321,21 @@ static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 	struct rc_batch b;
 	int rc;
 	const int n = j->n, D = j->D, Bg = j->Bg, rank = j->c->rank;
+	const size_t nd = (size_t)n * D, bd = (size_t)Bg * D;
 	const float dl = 1.0f / (float)j->o.accum;
+	const float *img, *txt;
 	if ((rc = rc_loader_next(j->ld, &b)) < 0)
 		return rc;
-	if ((rc = rc_clip_encode_image(j->m, j->ws, b.pixels, n, NULL)) < 0 ||
-	    (rc = rc_clip_encode_text(j->m, j->ws, b.ids, b.ntext * n, b.T, NULL)) < 0)
+	if ((rc = rc_backend_encode_images(j->be, b.rgb, n, &img)) < 0 ||
+	    (rc = rc_backend_encode_texts(j->be, b.ids, b.ntext * n, b.T, &txt)) < 0)
 		return rc;
-	if ((rc = j->c->allgather(j->c->ctx, j->ws->vision.emb, (size_t)n * D, j->img_g)) < 0)
+	if ((rc = gather(j, img, nd, j->img_g)) < 0)
 		return rc;
 	for (int k = 0; k < j->ntext; k++)
-		if ((rc = j->c->allgather(j->c->ctx, j->ws->text.emb + (size_t)k * n * D,
-		    (size_t)n * D, j->txt_g + (size_t)k * Bg * D)) < 0)
+		if ((rc = gather(j, txt + k * nd, nd, j->txt_g + k * bd)) < 0)
 			return rc;
-	memset(j->dimg_g, 0, (size_t)Bg * D * sizeof *j->dimg_g);
-	memset(j->dtxt_g, 0, (size_t)j->ntext * Bg * D * sizeof *j->dtxt_g);
+	rc_backend_zero(j->be, j->dimg_g, bd);
+	rc_backend_zero(j->be, j->dtxt_g, j->ntext * bd);
 	double part[3] = { 0, 0, 0 }, loss;
 	if (j->o.stage == 1) {
 		part[0] = contrastive(j, 0, (float)w * dl);
@@ -422,19 +345,22 @@ static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 		part[0] = contrastive(j, 0, dl);
 		loss = part[0];
 	}
-	slice_rows(j->dimg, j->dimg_g, rank, n, D);
+	/* this rank's rows of the embedding gradients */
+	rc_backend_copy(j->be, j->dimg, j->dimg_g + rank * nd, nd);
 	for (int k = 0; k < j->ntext; k++)
-		slice_rows(j->dtxt + (size_t)k * n * D, j->dtxt_g + (size_t)k * Bg * D, rank, n, D);
+		rc_backend_copy(j->be, j->dtxt + k * nd, j->dtxt_g + k * bd + rank * nd, nd);
 	if (j->o.stage == 2) {
-		double hp[3] = { 0, 0, 0 };
-		heads(j, &b, dl, hp);
-		double sum[2] = { hp[1], hp[2] };
-		if ((rc = j->c->allreduce_d(j->c->ctx, sum, 2)) < 0)
+		/* γ·(CE(text_head(t), cls) + BCE(image_head(v), multi)) on this
+		 * rank's rows, normalised by the global batch, summed over ranks */
+		double sum[2];
+		if ((rc = rc_backend_heads(j->be, txt, img, n, b.cls, b.multi, Bg,
+		    (float)j->o.gamma * dl, j->dtxt, j->dimg, sum)) < 0 ||
+		    (rc = j->c->allreduce_d(j->c->ctx, sum, 2)) < 0)
 			return rc;
 		part[1] = sum[0], part[2] = sum[1];
 		loss += j->o.gamma * (part[1] + part[2]);
 	}
-	if ((rc = rc_clip_backward(j->m, j->ws, j->gw, j->dimg, j->dtxt, j->grads)) < 0)
+	if ((rc = rc_backend_backward(j->be, j->dimg, j->dtxt)) < 0)
 		return rc;
 	st->loss += loss * dl;
 	for (int k = 0; k < 3; k++)
@@ -445,26 +371,17 @@ static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 static int step(struct rc_train_job *j, struct step_stats *st)
 {
 	int rc;
-	const size_t np = rc_clip_param_count(j->m);
 	memset(st, 0, sizeof *st);
-	memset(j->grads, 0, np * sizeof *j->grads);
-	if (j->nx)
-		memset(j->xg, 0, j->nx * sizeof *j->xg);
+	rc_backend_grad_zero(j->be);
 	st->w = j->o.stage == 1 ? rc_sched_stage1_w((double)j->step / (double)j->total) : 1.0;
 	for (int a = 0; a < j->o.accum; a++)
 		if ((rc = micro_batch(j, st->w, st)) < 0)
 			return rc;
-	if ((rc = j->c->allreduce(j->c->ctx, j->grads, np)) < 0 ||
-	    (j->nx && (rc = j->c->allreduce(j->c->ctx, j->xg, j->nx)) < 0))
+	if ((rc = reduce(j, rc_backend_buffer(j->be, RC_BUF_GRADS), j->m->nparams)) < 0)
 		return rc;
-	if (j->anchor) {
-		for (size_t i = 0; i < j->nt; i++) {
-			const struct rc_optim_tensor *t = &j->t[i];
-			if (t->group != RC_GROUP_VISION && t->group != RC_GROUP_TEXT)
-				continue;
-			st->l2 += rc_loss_l2_anchor(t->p, j->anchor + (t->p - j->m->params), t->n,
-				(float)j->o.l2, t->g);
-		}
+	if (j->o.l2 > 0) {
+		st->l2 = rc_backend_l2(j->be, (float)j->o.l2,
+			1u << RC_GROUP_VISION | 1u << RC_GROUP_TEXT);
 		st->loss += st->l2;
 	}
 	const long s = j->step + 1;
@@ -473,27 +390,37 @@ static int step(struct rc_train_job *j, struct step_stats *st)
 			"checkpoint is kept)", s, st->loss);
 	/* one pass over the gradients: a NaN or an infinity makes the norm
 	 * non-finite, and only then are they searched for the tensor to name */
-	st->grad_norm = rc_grad_norm(j->t, j->nt);
+	st->grad_norm = rc_backend_grad_norm(j->be);
 	if (!isfinite(st->grad_norm)) {
-		size_t bad;
-		if (!rc_grad_finite(j->t, j->nt, &bad))
+		long bad = rc_backend_grad_nonfinite(j->be);
+		if (bad >= 0)
 			return rc_log_error(RC_E_RANGE, "step %ld: the gradient of %s is not finite; "
-				"stopping (the last checkpoint is kept)", s, j->t[bad].name);
+				"stopping (the last checkpoint is kept)", s, j->m->tensors[bad].name);
 		return rc_log_error(RC_E_RANGE, "step %ld: the gradient norm overflows; stopping "
 			"(the last checkpoint is kept)", s);
 	}
 	if (j->o.clip_norm > 0)
-		rc_grad_clip(j->t, j->nt, st->grad_norm, j->o.clip_norm);
+		rc_backend_grad_clip(j->be, st->grad_norm, j->o.clip_norm);
 	const double mult = rc_sched_lr_mult(j->step, j->total, j->warm);
 	float lr[RC_NGROUPS], wd[RC_NGROUPS];
 	for (int g = 0; g < RC_NGROUPS; g++)
 		lr[g] = (float)(j->lr_base[g] * mult), wd[g] = (float)j->wd[g];
-	rc_adamw_step(j->opt, lr, wd);
-	float *ls = j->m->w.logit_scale;
-	if (*ls > (float)j->o.max_logit_scale)
-		*ls = (float)j->o.max_logit_scale;
+	rc_backend_adamw(j->be, lr, wd);
+	if ((rc = rc_backend_clamp(j->be, "logit_scale", (float)j->o.max_logit_scale)) < 0)
+		return rc;
 	j->step = s;
 	return 0;
+}
+
+/* scalar - the value of the model's scalar tensor name (the logit scale
+ * or bias) as the backend has it now. */
+static double scalar(struct rc_train_job *j, const char *name)
+{
+	const struct rc_clip_param *p = rc_clip_find_param(j->m, name);
+	float v = NAN;
+	if (p)
+		rc_backend_read(j->be, RC_BUF_PARAMS, (size_t)(p - j->m->tensors), &v);
+	return v;
 }
 
 /* metrics_line - one JSON object for metrics.jsonl. */
@@ -523,21 +450,26 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 			j->lr_base[g] * mult);
 	}
 	k += snprintf(buf + k, n - k, "}, \"grad_norm\": %.9g, \"logit_scale\": %.9g",
-		st->grad_norm, *j->m->w.logit_scale);
-	if (j->bias)
-		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", *j->bias);
+		st->grad_norm, scalar(j, "logit_scale"));
+	if (j->m->extras & RC_CLIP_LOGIT_BIAS)
+		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", scalar(j, "logit_bias"));
 	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g}\n", sps);
 }
 
-int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c)
+int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c,
+	struct rc_train_result *res)
 {
 	struct rc_train_job j;
 	memset(&j, 0, sizeof j);
 	j.o = *opts;
-	j.solo = (struct rc_train_comm){ 0, 1, NULL, solo_gather, solo_reduce, solo_reduce_d,
-		solo_max };
+	j.solo = (struct rc_train_comm){ .rank = 0, .size = 1, .ctx = &j, .device_memory = 1,
+		.allgather = solo_gather, .allreduce = solo_reduce, .allreduce_d = solo_reduce_d,
+		.allmax = solo_max };
 	j.c = c ? c : &j.solo;
-	int rc;
+	if (res)
+		memset(res, 0, sizeof *res);
+	rc_backend_cpu_threads(j.o.threads);
+	int rc, stopped = 0;
 	if (j.o.resume) {
 		char ckpt[4200];
 		long s;
@@ -587,20 +519,22 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		if (req == 2) {
 			rc_log_info("stopped at step %ld of %ld on request; resume with --resume %s",
 				j.step, j.total, j.o.out);
-			rc = RC_TRAIN_STOPPED;
+			stopped = 1;
 			break;
 		}
 		g_request = 0;
 	}
 	if (j.c->rank == 0)
 		rc_progress_end(&p);
-	if (rc == 0 && j.c->rank == 0) {
+	if (rc == 0 && !stopped && j.c->rank == 0) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/final.safetensors", j.o.out);
 		if ((rc = rc_train_save(&j, path, 0)) == 0)
 			rc_log_info("wrote %s after %ld steps", path, j.step);
 	}
 out:
+	if (res)
+		res->step = j.step, res->total = j.total, res->stopped = stopped;
 	job_free(&j);
 	return rc;
 }

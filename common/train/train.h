@@ -10,7 +10,8 @@
  *     rc_train_opts_default(&o);
  *     o.stage = 1, o.init = "clip-vit-base-patch32", o.data = "lite.list";
  *     o.batch = 256, o.steps = 1000, o.out = "run1";
- *     int rc = rc_train_run(&o, NULL);      // logged; see the codes there
+ *     struct rc_train_result res;
+ *     int rc = rc_train_run(&o, NULL, &res);   // logged; see the codes there
  *
  * One optimizer step: zero the gradients; for each of `accum` micro-
  * batches, encode this rank's images and texts, gather the embeddings of
@@ -20,6 +21,11 @@
  * only); sum the gradients over the ranks; add the L2 term; check that
  * loss and gradients are finite; clip the global norm; AdamW with this
  * step's learning rates; clamp the logit scale to at most ln 50.
+ *
+ * This is the recipe, written once: every step above is an operation of
+ * the compute backend (model/backend.h), so the same code trains on any
+ * backend. The model's extras (stage 2's heads, SigLIP's logit bias) are
+ * tensors of the model itself, saved with it.
  */
 #ifndef RCLIP_TRAIN_H
 #define RCLIP_TRAIN_H
@@ -65,6 +71,7 @@ struct rc_train_opts {
 	long save_every;         /* steps; 0: only on signals and at the end */
 	int keep;                /* checkpoints kept */
 	const char *argv_line;   /* the command line, for the checkpoint */
+	int threads;             /* CPU threads (0: all cores) */
 	/* called on rank 0 after each periodic or requested checkpoint is
 	 * written and the old ones pruned (NULL: nothing); the tests use it
 	 * to stop a run at a known point */
@@ -72,11 +79,15 @@ struct rc_train_opts {
 	void *on_checkpoint_ctx;
 };
 
-/* A communicator: rank, size and three collectives over all ranks (in
- * rank order). NULL in rc_train_run means one process. */
+/* A communicator: rank, size and the collectives over all ranks (in
+ * rank order). NULL in rc_train_run means one process. The float
+ * collectives get backend memory when device_memory is set (NCCL on the
+ * backend's GPU), host memory otherwise (MPI): the job then moves the
+ * data through the host for a backend whose memory is not the host's. */
 struct rc_train_comm {
 	int rank, size;
 	void *ctx;
+	int device_memory;
 	/* global[size·n] = every rank's local[n], in rank order */
 	int (*allgather)(void *ctx, const float *local, size_t n, float *global);
 	/* buf[n] = the sum over ranks, in place */
@@ -88,17 +99,25 @@ struct rc_train_comm {
 
 void rc_train_opts_default(struct rc_train_opts *o);
 
-/* rc_train_stop - ask the job to checkpoint after the current step and
- * then stop (exit: 1) or go on (exit: 0). Async-signal-safe: a flag. */
+/* rc_train_request - ask the job to checkpoint after the current step and
+ * then stop (checkpoint_and_stop: 1) or go on (0). Async-signal-safe: a
+ * flag. */
 void rc_train_request(int checkpoint_and_stop);
 
-/* rc_train_run - the whole job. Returns 0 when it finished (final.safetensors
- * written), RC_TRAIN_STOPPED when it stopped on request after writing a
- * checkpoint, or an error code (logged): RC_E_ARG (options, a run
- * directory in the way), the loader's and the model loaders' codes,
- * RC_E_RANGE (a NaN or Inf loss or gradient: "step N: ..."), RC_E_IO. */
-#define RC_TRAIN_STOPPED 1
-int rc_train_run(const struct rc_train_opts *o, const struct rc_train_comm *c);
+/* What a run did. */
+struct rc_train_result {
+	long step, total;        /* steps done, steps in all */
+	int stopped;             /* 1: it stopped on request after a checkpoint */
+};
+
+/* rc_train_run - the whole job. Returns 0 when it finished
+ * (final.safetensors written) or stopped on request after writing a
+ * checkpoint (res->stopped tells which; res may be NULL), or an error code
+ * (logged): RC_E_ARG (options, a run directory in the way), the loader's
+ * and the model loaders' codes, RC_E_RANGE (a NaN or Inf loss or
+ * gradient: "step N: ..."), RC_E_IO. */
+int rc_train_run(const struct rc_train_opts *o, const struct rc_train_comm *c,
+	struct rc_train_result *res);
 
 /* rc_train_group_of - the group of a tensor name (RC_GROUP_*), or -1. */
 int rc_train_group_of(const char *name);

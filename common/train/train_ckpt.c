@@ -259,37 +259,44 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 	size_t nnames = 0;
 	char *cfg = NULL, *opts = NULL, *state = NULL;
 	json_t *ov = NULL, *sv = NULL;
-	const size_t nc = rc_clip_tensor_count(j->m);
-	for (size_t i = 0; i < nc && rc == 0; i++) {
-		const struct rc_clip_param *p = rc_clip_tensor(j->m, i);
-		rc = rc_st_writer_add(w, p->name, RC_ST_F32, p->ndim, p->shape, p->data);
+	const struct rc_clip *m = j->m;
+	/* host copies of the buffers, laid out as the parameters */
+	const float *buf[4] = { rc_backend_host(j->be, RC_BUF_PARAMS), NULL, NULL, NULL };
+	if (with_optimizer) {
+		buf[1] = rc_backend_host(j->be, RC_BUF_EXP_AVG);
+		buf[2] = rc_backend_host(j->be, RC_BUF_EXP_AVG_SQ);
+		buf[3] = rc_backend_host(j->be, RC_BUF_ANCHOR);
+		if (!buf[1] || !buf[2] || (j->o.l2 > 0 && !buf[3]))
+			rc = RC_E_IO;
 	}
-	for (int k = 0; k < j->nex && rc == 0; k++)
-		rc = rc_st_writer_add(w, j->ex[k].name, RC_ST_F32, j->ex[k].ndim, j->ex[k].shape,
-			j->ex[k].p);
+	if (!buf[0])
+		rc = RC_E_IO;
+	for (size_t i = 0; i < m->ntensors && rc == 0; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		rc = rc_st_writer_add(w, p->name, RC_ST_F32, p->ndim, p->shape, buf[0] + p->offset);
+	}
 	if (with_optimizer && rc == 0) {
 		/* names for the moments and anchors: 3 per tensor at most */
-		if (!(names = rc_calloc(3 * j->nt, sizeof *names))) {
+		if (!(names = rc_calloc(3 * m->ntensors, sizeof *names))) {
 			rc = RC_E_NOMEM;
 			goto out;
 		}
-		for (size_t i = 0; i < j->nt && rc == 0; i++) {
-			const struct rc_optim_tensor *t = &j->t[i];
-			int64_t shape[1] = { (int64_t)t->n };
+		for (size_t i = 0; i < m->ntensors && rc == 0; i++) {
+			const struct rc_clip_param *p = &m->tensors[i];
+			int64_t shape[1] = { (int64_t)p->numel };
 			const char *pre[3] = { "optimizer.exp_avg.", "optimizer.exp_avg_sq.", "anchor." };
-			const float *src[3] = { j->opt->m + j->opt->off[i], j->opt->v + j->opt->off[i],
-				j->anchor ? j->anchor + (t->p - j->m->params) : NULL };
 			for (int k = 0; k < 3 && rc == 0; k++) {
-				if (k == 2 && (!j->anchor || (t->group != RC_GROUP_VISION &&
-				    t->group != RC_GROUP_TEXT)))
+				if (k == 2 && (!buf[3] || (j->group[i] != RC_GROUP_VISION &&
+				    j->group[i] != RC_GROUP_TEXT)))
 					continue;
-				size_t len = strlen(pre[k]) + strlen(t->name) + 1;
+				size_t len = strlen(pre[k]) + strlen(p->name) + 1;
 				if (!(names[nnames] = rc_malloc(len))) {
 					rc = RC_E_NOMEM;
 					break;
 				}
-				snprintf(names[nnames], len, "%s%s", pre[k], t->name);
-				rc = rc_st_writer_add(w, names[nnames++], RC_ST_F32, 1, shape, src[k]);
+				snprintf(names[nnames], len, "%s%s", pre[k], p->name);
+				rc = rc_st_writer_add(w, names[nnames++], RC_ST_F32, 1, shape,
+					buf[1 + k] + p->offset);
 			}
 		}
 	}
@@ -305,14 +312,14 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 	json_object_set_new(sv, "total_steps", json_integer(j->total));
 	json_object_set_new(sv, "epoch", json_integer(epoch));
 	json_object_set_new(sv, "cursor", json_integer((json_int_t)cursor));
-	json_object_set_new(sv, "optimizer_step", json_integer(j->opt->step));
+	json_object_set_new(sv, "optimizer_step", json_integer(j->be->adamw_steps));
 	json_object_set_new(sv, "seed", json_integer((json_int_t)j->o.seed));
 	json_object_set_new(sv, "ranks", json_integer(j->c->size));
 	json_object_set_new(sv, "optimizer", json_boolean(with_optimizer));
 	if (!(opts = json_dumps(ov, JSON_COMPACT | JSON_SORT_KEYS)) ||
 	    !(state = json_dumps(sv, JSON_COMPACT | JSON_SORT_KEYS)))
 		goto out;
-	if ((rc = rc_clip_config_to_json(&j->m->cfg, &cfg)) < 0 ||
+	if ((rc = rc_clip_config_to_json(&m->cfg, &cfg)) < 0 ||
 	    (rc = rc_st_writer_meta(w, "format", RC_CKPT_FORMAT)) < 0 ||
 	    (rc = rc_st_writer_meta(w, "format_version", RC_CKPT_VERSION)) < 0 ||
 	    (rc = rc_st_writer_meta(w, "config", cfg)) < 0 ||
@@ -366,25 +373,6 @@ static int read_tensor(const struct rc_st *st, const char *name, float *dst, siz
 	return rc < 0 ? rc : 1;
 }
 
-int rc_train_load_extras(struct rc_train_job *j, const char *weights, int *found)
-{
-	*found = 0;
-	struct stat sb;
-	if (stat(weights, &sb) != 0 || !S_ISREG(sb.st_mode))
-		return 0;
-	struct rc_st *st;
-	int rc = rc_st_open(&st, weights);
-	if (rc < 0)
-		return rc;
-	for (int k = 0; k < j->nex && rc >= 0; k++) {
-		rc = read_tensor(st, j->ex[k].name, j->ex[k].p, j->ex[k].n, 0);
-		if (rc > 0 && j->ex[k].group == RC_GROUP_HEADS)
-			*found = 1;
-	}
-	rc_st_close(st);
-	return rc < 0 ? rc : 0;
-}
-
 int rc_train_restore(struct rc_train_job *j, const char *path)
 {
 	struct rc_st *st;
@@ -392,21 +380,32 @@ int rc_train_restore(struct rc_train_job *j, const char *path)
 	if (rc < 0)
 		return rc;
 	json_t *sv = NULL;
-	for (int k = 0; k < j->nex && rc >= 0; k++)
-		rc = read_tensor(st, j->ex[k].name, j->ex[k].p, j->ex[k].n, 1);
-	char name[256];
-	for (size_t i = 0; i < j->nt && rc >= 0; i++) {
-		const struct rc_optim_tensor *t = &j->t[i];
-		snprintf(name, sizeof name, "optimizer.exp_avg.%s", t->name);
-		rc = read_tensor(st, name, j->opt->m + j->opt->off[i], t->n, 1);
-		snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", t->name);
-		if (rc >= 0)
-			rc = read_tensor(st, name, j->opt->v + j->opt->off[i], t->n, 1);
-		snprintf(name, sizeof name, "anchor.%s", t->name);
-		if (rc >= 0 && j->anchor && (t->group == RC_GROUP_VISION || t->group == RC_GROUP_TEXT))
-			rc = read_tensor(st, name, j->anchor + (t->p - j->m->params), t->n, 1);
+	const struct rc_clip *m = j->m;
+	/* the parameters came with the model (rc_clip_load_checkpoint); the
+	 * moments and the anchor into the host copies, then to the backend */
+	float *mom[2] = { rc_backend_host(j->be, RC_BUF_EXP_AVG),
+		rc_backend_host(j->be, RC_BUF_EXP_AVG_SQ) };
+	float *anchor = rc_backend_host(j->be, RC_BUF_ANCHOR);
+	if (!mom[0] || !mom[1]) {
+		rc = RC_E_IO;
+		goto out;
 	}
-	if (rc < 0)
+	char name[256];
+	for (size_t i = 0; i < m->ntensors && rc >= 0; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		snprintf(name, sizeof name, "optimizer.exp_avg.%s", p->name);
+		rc = read_tensor(st, name, mom[0] + p->offset, p->numel, 1);
+		snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", p->name);
+		if (rc >= 0)
+			rc = read_tensor(st, name, mom[1] + p->offset, p->numel, 1);
+		snprintf(name, sizeof name, "anchor.%s", p->name);
+		if (rc >= 0 && anchor && (j->group[i] == RC_GROUP_VISION ||
+		    j->group[i] == RC_GROUP_TEXT))
+			rc = read_tensor(st, name, anchor + p->offset, p->numel, 1);
+	}
+	if (rc < 0 || (rc = rc_backend_commit(j->be, RC_BUF_EXP_AVG)) < 0 ||
+	    (rc = rc_backend_commit(j->be, RC_BUF_EXP_AVG_SQ)) < 0 ||
+	    (anchor && (rc = rc_backend_commit(j->be, RC_BUF_ANCHOR)) < 0))
 		goto out;
 	const char *s = rc_st_meta(st, "state");
 	json_error_t err;
@@ -423,7 +422,7 @@ int rc_train_restore(struct rc_train_job *j, const char *path)
 		rc_log_warn("%s: written by a run of %d ranks, resumed with %d: the same batches, "
 			"sums in another order", path, (int)json_integer_value(ranks), j->c->size);
 	j->step = (long)json_integer_value(step);
-	j->opt->step = (long)json_integer_value(ostep);
+	j->be->adamw_steps = (long)json_integer_value(ostep);
 	rc = rc_loader_seek(j->ld, (long)json_integer_value(epoch),
 		(uint64_t)json_integer_value(cursor));
 out:

@@ -18,7 +18,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "model/model.h"
+#include "model/cpu.h"
 #include "model/ops_cpu.h"
 #include "base/thread.h"
 

@@ -22,7 +22,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "model/model.h"
+#include "model/cpu.h"
 #include "data/npy.h"
 #include "data/safetensors.h"
 

@@ -18,7 +18,7 @@
 #include "model/clip_config.h"
 #include "base/error.h"
 #include "model/loss.h"
-#include "model/model.h"
+#include "model/cpu.h"
 #include "model/ops_cpu.h"
 #include "data/safetensors.h"
 

@@ -11,8 +11,10 @@
 
 #include "base/error.h"
 #include "eval/eval.h"
-#include "model/ops_cpu.h"
+#include "model/backend.h"
 #include "testutil.h"
+
+static struct rc_backend *be;   /* scores only: the CPU backend without a model */
 
 /* Unit vectors in 2-D at the given angles (degrees). */
 static void at(float *out, const double *deg, size_t n)
@@ -49,7 +51,7 @@ START_TEST(ranks_by_hand)
 	at(img, ia, 2);
 	at(txt, ta, 5);
 	uint32_t owner[5] = {0, 1, 0, 1, 0}, i2t[2], t2i[5];
-	ck_assert_int_eq(rc_eval_ranks(img, 2, txt, 5, 2, owner, i2t, t2i), 0);
+	ck_assert_int_eq(rc_eval_ranks(be, img, 2, txt, 5, 2, owner, i2t, t2i), 0);
 	/* image 0's best own is 10 deg: nothing closer; image 1's best own is
 	 * 80 or 100 (both 10 deg off; equal scores): nothing strictly closer */
 	ck_assert_uint_eq(i2t[0], 1);
@@ -61,7 +63,7 @@ START_TEST(ranks_by_hand)
 		ck_assert_uint_eq(t2i[j], want[j]);
 	ck_assert_uint_eq(rc_eval_hits(t2i, 5, 1), 4);
 	owner[4] = 2;
-	ck_assert_int_eq(rc_eval_ranks(img, 2, txt, 5, 2, owner, i2t, t2i), RC_E_ARG);
+	ck_assert_int_eq(rc_eval_ranks(be, img, 2, txt, 5, 2, owner, i2t, t2i), RC_E_ARG);
 }
 END_TEST
 
@@ -80,7 +82,7 @@ START_TEST(ranks_many_blocks)
 		at(txt + 2 * i, &a, 1);
 		owner[i] = (uint32_t)(i + 1 < N ? i + 1 : 0);
 	}
-	ck_assert_int_eq(rc_eval_ranks(img, N, txt, N - 1, 2, owner, i2t, t2i), 0);
+	ck_assert_int_eq(rc_eval_ranks(be, img, N, txt, N - 1, 2, owner, i2t, t2i), 0);
 	ck_assert_uint_eq(i2t[0], 0);
 	ck_assert_uint_eq(rc_eval_hits(i2t, N, 1), N - 1);
 	ck_assert_uint_eq(rc_eval_hits(t2i, N - 1, 1), N - 1);
@@ -102,14 +104,14 @@ START_TEST(labels_and_classes)
 	at(img, ia, 3);
 	at(cls, ca, 4);
 	uint32_t label[3] = {0, 2, 3}, rank[3], pred[3];
-	ck_assert_int_eq(rc_eval_label_ranks(img, 3, cls, 4, 2, label, rank, pred), 0);
+	ck_assert_int_eq(rc_eval_label_ranks(be, img, 3, cls, 4, 2, label, rank, pred), 0);
 	ck_assert_uint_eq(rank[0], 1);
 	ck_assert_uint_eq(pred[0], 0);
 	ck_assert_uint_eq(rank[1], 2);  /* 45 is closer to 50 than 90 */
 	ck_assert_uint_eq(pred[1], 1);
 	ck_assert_uint_eq(rank[2], 1);  /* 135 is the closest to 180 */
 	label[0] = 4;
-	ck_assert_int_eq(rc_eval_label_ranks(img, 3, cls, 4, 2, label, rank, pred), RC_E_ARG);
+	ck_assert_int_eq(rc_eval_label_ranks(be, img, 3, cls, 4, 2, label, rank, pred), RC_E_ARG);
 
 	float t[4], out[2];
 	double ta[2] = {0, 90};
@@ -335,6 +337,10 @@ static Suite *eval_suite(void)
 
 int main(void)
 {
-	rc_ops_set_threads(2);
-	return rc_test_run(eval_suite());
+	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = 2 };
+	if (rc_backend_new(&be, NULL, &bo) < 0)
+		return 1;
+	int rc = rc_test_run(eval_suite());
+	rc_backend_free(be);
+	return rc;
 }

@@ -1,4 +1,5 @@
-/* test_model.c - common/model/clip_config.c and common/model/*.c: configs (built-in
+/* test_model.c - common/model/clip_config.c, model.c, load.c, init.c and the
+ * CPU forward pass: configs (built-in
  * shapes and their parameter counts as transformers counts them, config.json
  * as transformers writes it, defaults, legacy keys, bad configs, the round
  * trip), the parameter table, loading (one file, shards, every kind of
@@ -19,7 +20,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "model/model.h"
+#include "model/cpu.h"
 #include "model/ops_cpu.h"
 #include "data/safetensors.h"
 
@@ -384,7 +385,7 @@ START_TEST(test_param_table)
 
 	/* rc_clip_point on another buffer gives the same offsets. */
 	struct rc_clip_weights g;
-	rc_clip_point(&cfg, m->params, &g);
+	rc_clip_point(m, m->params, &g);
 	ck_assert_ptr_eq(g.vision.fc2_b, m->w.vision.fc2_b);
 	ck_assert_ptr_eq(g.text.proj, m->w.text.proj);
 	rc_clip_free(m);

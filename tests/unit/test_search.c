@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "data/npy.h"
 #include "eval/search.h"
+#include "model/backend.h"
 #include "base/thread.h"
 
 #include <check.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 
 #include "testutil.h"
+
+static struct rc_backend *be;   /* the CPU backend without a model: search only */
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
@@ -99,14 +102,14 @@ struct result {
 };
 
 static struct result run(const float *g, size_t n, size_t d, const float *q, size_t nq,
-	struct rc_search_opts o)
+	struct rc_topk_opts o)
 {
 	struct result r = {.kk = rc_search_hits(o.k, n)};
 	r.score = calloc(nq * r.kk + 1, sizeof *r.score);
 	r.index = calloc(nq * r.kk + 1, sizeof *r.index);
 	ck_assert_ptr_nonnull(r.score);
 	ck_assert_ptr_nonnull(r.index);
-	ck_assert_int_eq(rc_search_topk(g, n, d, q, nq, &o, r.score, r.index), 0);
+	ck_assert_int_eq(rc_backend_topk(be, g, n, d, q, nq, &o, r.score, r.index), 0);
 	return r;
 }
 
@@ -118,7 +121,7 @@ static void result_free(struct result *r)
 
 /* Integer data: the answer is exactly the first kk of the brute-force
  * order, ties (many here) by the lower index. */
-static void check_exact(size_t n, size_t d, size_t nq, struct rc_search_opts o)
+static void check_exact(size_t n, size_t d, size_t nq, struct rc_topk_opts o)
 {
 	float *g = ints(n, d), *q = ints(nq, d);
 	struct result r = run(g, n, d, q, nq, o);
@@ -145,7 +148,7 @@ START_TEST(test_exact_with_ties)
 	static const size_t ks[] = {1, 3, 10, 100};
 	for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
 		for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++)
-			check_exact(ns[a], 24, 9, (struct rc_search_opts){.k = ks[b]});
+			check_exact(ns[a], 24, 9, (struct rc_topk_opts){.k = ks[b]});
 }
 END_TEST
 
@@ -157,21 +160,21 @@ START_TEST(test_block_boundaries)
 	static const size_t qbs[] = {1, 4, 0};
 	for (size_t a = 0; a < sizeof gbs / sizeof gbs[0]; a++)
 		for (size_t b = 0; b < sizeof qbs / sizeof qbs[0]; b++)
-			check_exact(500, 16, 11, (struct rc_search_opts){.k = 5,
+			check_exact(500, 16, 11, (struct rc_topk_opts){.k = 5,
 				.gallery_block = gbs[a], .query_block = qbs[b]});
 	/* a budget too small for one tile: one query row at a time */
-	check_exact(300, 16, 5, (struct rc_search_opts){.k = 4, .max_bytes = 1});
+	check_exact(300, 16, 5, (struct rc_topk_opts){.k = 4, .max_bytes = 1});
 }
 END_TEST
 
 START_TEST(test_k_above_n)
 {
-	check_exact(5, 8, 3, (struct rc_search_opts){.k = 6});
-	check_exact(5, 8, 3, (struct rc_search_opts){.k = 1000});
-	check_exact(1, 8, 3, (struct rc_search_opts){.k = 2});
+	check_exact(5, 8, 3, (struct rc_topk_opts){.k = 6});
+	check_exact(5, 8, 3, (struct rc_topk_opts){.k = 1000});
+	check_exact(1, 8, 3, (struct rc_topk_opts){.k = 2});
 	/* every row comes once */
 	float *g = ints(40, 8), *q = ints(2, 8);
-	struct result r = run(g, 40, 8, q, 2, (struct rc_search_opts){.k = 50});
+	struct result r = run(g, 40, 8, q, 2, (struct rc_topk_opts){.k = 50});
 	ck_assert_uint_eq(r.kk, 40);
 	for (size_t i = 0; i < 2; i++) {
 		int seen[40] = {0};
@@ -196,7 +199,7 @@ START_TEST(test_all_ties)
 		g[i * d] = 0.5f;
 	for (int t = 1; t <= 3; t++) {
 		rc_thread_set(t);
-		struct result r = run(g, n, d, q, 1, (struct rc_search_opts){.k = 7,
+		struct result r = run(g, n, d, q, 1, (struct rc_topk_opts){.k = 7,
 			.gallery_block = 3});
 		for (size_t k = 0; k < 7; k++) {
 			ck_assert_int_eq(r.index[k], (int64_t)k);
@@ -213,10 +216,10 @@ START_TEST(test_threads_same_answer)
 	size_t n = 3001, d = 32, nq = 17;
 	float *g = ints(n, d), *q = ints(nq, d);
 	rc_thread_set(1);
-	struct result one = run(g, n, d, q, nq, (struct rc_search_opts){.k = 10});
+	struct result one = run(g, n, d, q, nq, (struct rc_topk_opts){.k = 10});
 	for (int t = 2; t <= 3; t++) {
 		rc_thread_set(t);
-		struct result r = run(g, n, d, q, nq, (struct rc_search_opts){.k = 10,
+		struct result r = run(g, n, d, q, nq, (struct rc_topk_opts){.k = 10,
 			.gallery_block = 100});
 		ck_assert_mem_eq(r.index, one.index, nq * 10 * sizeof *r.index);
 		ck_assert_mem_eq(r.score, one.score, nq * 10 * sizeof *r.score);
@@ -228,10 +231,10 @@ START_TEST(test_threads_same_answer)
 	/* float data too, bit for bit: whole blocks per thread */
 	float *gu = units(n, d), *qu = units(nq, d);
 	rc_thread_set(1);
-	struct result u1 = run(gu, n, d, qu, nq, (struct rc_search_opts){.k = 10,
+	struct result u1 = run(gu, n, d, qu, nq, (struct rc_topk_opts){.k = 10,
 		.gallery_block = 700});
 	rc_thread_set(3);
-	struct result u3 = run(gu, n, d, qu, nq, (struct rc_search_opts){.k = 10,
+	struct result u3 = run(gu, n, d, qu, nq, (struct rc_topk_opts){.k = 10,
 		.gallery_block = 700});
 	ck_assert_mem_eq(u3.index, u1.index, nq * 10 * sizeof *u1.index);
 	ck_assert_mem_eq(u3.score, u1.score, nq * 10 * sizeof *u1.score);
@@ -241,7 +244,7 @@ START_TEST(test_threads_same_answer)
 	free(qu);
 	for (int t = 1; t <= 3; t++) {
 		rc_thread_set(t);
-		check_exact(777, 16, 6, (struct rc_search_opts){.k = 9, .gallery_block = 50});
+		check_exact(777, 16, 6, (struct rc_topk_opts){.k = 9, .gallery_block = 50});
 	}
 }
 END_TEST
@@ -254,7 +257,7 @@ START_TEST(test_random_units)
 	size_t n = 5000, d = 64, nq = 20, k = 10;
 	float *g = units(n, d), *q = units(nq, d);
 	rc_thread_set(2);
-	struct result r = run(g, n, d, q, nq, (struct rc_search_opts){.k = k,
+	struct result r = run(g, n, d, q, nq, (struct rc_topk_opts){.k = k,
 		.gallery_block = 333});
 	size_t same = 0;
 	for (size_t i = 0; i < nq; i++) {
@@ -284,15 +287,15 @@ START_TEST(test_args)
 {
 	float g[4] = {1, 2, 3, 4}, s[4];
 	int64_t ix[4] = {-5, -5, -5, -5};
-	struct rc_search_opts o = {.k = 0};
+	struct rc_topk_opts o = {.k = 0};
 	capture_begin();
-	ck_assert_int_eq(rc_search_topk(g, 2, 2, g, 1, &o, s, ix), RC_E_ARG);
+	ck_assert_int_eq(rc_backend_topk(be, g, 2, 2, g, 1, &o, s, ix), RC_E_ARG);
 	o.k = 1;
-	ck_assert_int_eq(rc_search_topk(g, 2, 0, g, 1, &o, s, ix), RC_E_ARG);
+	ck_assert_int_eq(rc_backend_topk(be, g, 2, 0, g, 1, &o, s, ix), RC_E_ARG);
 	capture_end();
 	/* nothing to search: nothing written */
-	ck_assert_int_eq(rc_search_topk(g, 0, 2, g, 1, &o, s, ix), 0);
-	ck_assert_int_eq(rc_search_topk(g, 2, 2, g, 0, &o, s, ix), 0);
+	ck_assert_int_eq(rc_backend_topk(be, g, 0, 2, g, 1, &o, s, ix), 0);
+	ck_assert_int_eq(rc_backend_topk(be, g, 2, 2, g, 0, &o, s, ix), 0);
 	ck_assert_int_eq(ix[0], -5);
 	ck_assert_uint_eq(rc_search_hits(10, 3), 3);
 	ck_assert_uint_eq(rc_search_hits(3, 10), 3);
@@ -395,7 +398,7 @@ START_TEST(test_search_mapped)
 	write_npy(p, x, 1000, 16);
 	struct rc_npy_map m;
 	ck_assert_int_eq(rc_npy_map_f32(p, &m), 0);
-	struct rc_search_opts o = {.k = 8};
+	struct rc_topk_opts o = {.k = 8};
 	struct result a = run(m.data, m.n, m.d, q, 3, o), b = run(x, 1000, 16, q, 3, o);
 	ck_assert_mem_eq(a.index, b.index, 3 * 8 * sizeof *a.index);
 	result_free(&a);
@@ -429,5 +432,10 @@ static Suite *search_suite(void)
 int main(void)
 {
 	rc_log_init("test_search");
-	return rc_test_run(search_suite());
+	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = 2 };
+	if (rc_backend_new(&be, NULL, &bo) < 0)
+		return 1;
+	int rc = rc_test_run(search_suite());
+	rc_backend_free(be);
+	return rc;
 }

@@ -1,6 +1,6 @@
-/* optim.c - AdamW over parameter groups, gradient norm and clipping, and
- * the recipe schedules (optim.h). */
-#include "train/optim.h"
+/* optim_cpu.c - AdamW over parameter groups, gradient norm and clipping
+ * (optim_cpu.h). */
+#include "model/optim_cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,40 +16,38 @@ int rc_adamw_new(struct rc_adamw **out, const struct rc_optim_tensor *t, size_t 
 	*out = NULL;
 	if (ngroups < 1 || ngroups > RC_OPTIM_MAX_GROUPS)
 		return rc_log_error(RC_E_ARG, "optimizer: %d parameter groups", ngroups);
+	size_t n = 0, sum = 0;
+	for (size_t i = 0; i < nt; i++) {
+		if (t[i].group < 0 || t[i].group >= ngroups)
+			return rc_log_error(RC_E_ARG, "optimizer: %s: group %d of %d", t[i].name,
+				t[i].group, ngroups);
+		if (t[i].offset + t[i].n > n)
+			n = t[i].offset + t[i].n;
+		sum += t[i].n;
+	}
+	/* disjoint when they fit exactly: every float of [0, n) covered once */
+	if (sum != n)
+		return rc_log_error(RC_E_ARG, "optimizer: the moments of %zu tensors overlap or "
+			"leave gaps (%zu floats for %zu)", nt, n, sum);
 	struct rc_adamw *o = rc_calloc(1, sizeof *o);
 	if (!o)
 		return RC_E_NOMEM;
 	o->beta1 = 0.9f, o->beta2 = 0.999f, o->eps = 1e-8f;
-	o->ngroups = ngroups, o->t = t, o->nt = nt;
-	o->off = rc_calloc(nt ? nt : 1, sizeof *o->off);
-	if (!o->off)
-		goto nomem;
-	for (size_t i = 0; i < nt; i++) {
-		if (t[i].group < 0 || t[i].group >= ngroups) {
-			int rc = rc_log_error(RC_E_ARG, "optimizer: %s: group %d of %d", t[i].name,
-				t[i].group, ngroups);
-			rc_adamw_free(o);
-			return rc;
-		}
-		o->off[i] = o->n;
-		o->n += t[i].n;
+	o->ngroups = ngroups, o->t = t, o->nt = nt, o->n = n;
+	o->m = rc_calloc(2 * (n ? n : 1), sizeof *o->m);
+	if (!o->m) {
+		free(o);
+		return RC_E_NOMEM;
 	}
-	o->m = rc_calloc(2 * (o->n ? o->n : 1), sizeof *o->m);
-	if (!o->m)
-		goto nomem;
-	o->v = o->m + o->n;
+	o->v = o->m + n;
 	*out = o;
 	return 0;
-nomem:
-	rc_adamw_free(o);
-	return RC_E_NOMEM;
 }
 
 void rc_adamw_free(struct rc_adamw *o)
 {
 	if (!o)
 		return;
-	free(o->off);
 	free(o->m);
 	free(o);
 }
@@ -65,7 +63,7 @@ void rc_adamw_step(struct rc_adamw *o, const float *lr, const float *wd)
 		const struct rc_optim_tensor *t = &o->t[i];
 		const float a = lr[t->group], decay = 1.0f - a * wd[t->group];
 		const float step_size = a / bc1;
-		float *p = t->p, *m = o->m + o->off[i], *v = o->v + o->off[i];
+		float *p = t->p, *m = o->m + t->offset, *v = o->v + t->offset;
 		const float *g = t->g;
 		const long n = (long)t->n;
 		#pragma omp parallel for schedule(static) if (n > 65536)
@@ -142,30 +140,4 @@ int rc_grad_finite(const struct rc_optim_tensor *t, size_t nt, size_t *bad)
 		}
 	}
 	return 1;
-}
-
-long rc_sched_warmup_steps(double frac, long total)
-{
-	if (!(frac > 0))
-		return 0;
-	long w = (long)floor(frac * (double)total + 1e-9);
-	return w > total ? total : w;
-}
-
-double rc_sched_lr_mult(long s, long total, long W)
-{
-	if (s < W)
-		return (double)(s + 1) / (double)W;
-	if (total <= W)
-		return 1.0;
-	return 0.5 * (1.0 + cos(M_PI * (double)(s - W) / (double)(total - W)));
-}
-
-double rc_sched_stage1_w(double p)
-{
-	if (p <= 0.2)
-		return 0.7;
-	if (p <= 0.8)
-		return 0.7 - 0.2 * (p - 0.2) / 0.6;
-	return 0.6;
 }

@@ -1,15 +1,17 @@
-/* optim.h - what a training step does after the gradients: AdamW over
- * parameter groups, the global gradient norm and its clipping, and the
- * schedules of the recipes (DESIGN.md §5): cosine learning rate with
- * linear warmup, and stage 1's descriptive weight w(p).
+/* optim_cpu.h - what a training step does after the gradients, on the
+ * CPU backend: AdamW over parameter groups, the global gradient norm and
+ * its clipping. Private to the CPU backend (backend_cpu.c) and its tests;
+ * the recipe reaches them through backend.h. The schedules of the
+ * recipes are train/sched.h.
  *
  * The optimizer works on a list of named tensors, each a view of the
  * parameters and of their gradients with the group it belongs to; its
- * first and second moments live in one allocation, tensor after tensor,
- * so that a checkpoint stores them under the tensors' names.
+ * first and second moments live in one allocation each, a tensor's at the
+ * offset the list gives it (the CPU backend gives the tensor's offset in
+ * the parameters, so the moments are laid out as the parameters).
  *
  *     struct rc_optim_tensor t[] = {
- *             { "vision_model.encoder...", p, g, n, GROUP_VISION }, ... };
+ *             { "vision_model.encoder...", p, g, n, GROUP_VISION, off }, ... };
  *     struct rc_adamw *o;
  *     rc_adamw_new(&o, t, nt, ngroups);
  *     ...                                             // gradients into g
@@ -25,8 +27,8 @@
  * its own, and sums (the norm) are taken in fixed chunks: the result does
  * not depend on the thread count.
  */
-#ifndef RCLIP_OPTIM_H
-#define RCLIP_OPTIM_H
+#ifndef RCLIP_OPTIM_CPU_H
+#define RCLIP_OPTIM_CPU_H
 
 #include <stddef.h>
 
@@ -38,6 +40,7 @@ struct rc_optim_tensor {
 	float *p, *g;
 	size_t n;
 	int group;             /* 0 .. ngroups-1 */
+	size_t offset;         /* of its moments in m and v; tensors do not overlap */
 };
 
 struct rc_adamw {
@@ -46,14 +49,14 @@ struct rc_adamw {
 	int ngroups;
 	const struct rc_optim_tensor *t;  /* the caller's list (not copied) */
 	size_t nt;
-	size_t *off;                /* [nt] each tensor's offset in m and v */
 	float *m, *v;               /* [n] exp_avg, exp_avg_sq */
-	size_t n;                   /* floats over all tensors */
+	size_t n;                   /* floats: the end of the last tensor's moments */
 };
 
 /* rc_adamw_new - an optimizer over nt tensors (the array must outlive
  * it) in ngroups groups, moments zero, step 0. Returns 0 and *out, or
- * RC_E_ARG (a group outside 0..ngroups-1) or RC_E_NOMEM, logged. */
+ * RC_E_ARG (a group outside 0..ngroups-1, tensors whose moments overlap)
+ * or RC_E_NOMEM, logged. */
 int rc_adamw_new(struct rc_adamw **out, const struct rc_optim_tensor *t, size_t nt,
 	int ngroups);
 void rc_adamw_free(struct rc_adamw *o);
@@ -75,20 +78,5 @@ int rc_grad_finite(const struct rc_optim_tensor *t, size_t nt, size_t *bad);
 
 /* rc_grad_scale_all - multiply every gradient by c. */
 void rc_grad_scale_all(const struct rc_optim_tensor *t, size_t nt, float c);
-
-/* ---------------------------------------------------------------- schedules */
-
-/* rc_sched_warmup_steps - floor(frac · total) warmup steps (frac in [0,1]). */
-long rc_sched_warmup_steps(double frac, long total);
-
-/* rc_sched_lr_mult - the learning rate's factor at step s (0-based) of
- * total with W warmup steps: (s+1)/W while s < W, then the cosine
- * ½(1 + cos(π·(s-W)/(total-W))) down toward 0 at the end. */
-double rc_sched_lr_mult(long s, long total, long W);
-
-/* rc_sched_stage1_w - stage 1's weight of the descriptive stream at
- * progress p = step/steps: 0.7 up to p = 0.2, linear down to 0.5 at
- * p = 0.8, then 0.6 (the official recipe's step back up). */
-double rc_sched_stage1_w(double p);
 
 #endif
