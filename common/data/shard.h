@@ -4,7 +4,7 @@
  * block; a checksummed header. Written atomically, read with random access
  * (mmap) or as a stream (a pipe). Also the shard list, the text file that
  * names the shards of a dataset, and rc_shard_inspect, a look inside one
- * for people.
+ * for people. (A set of shards that a rerun resumes: shard_set.h.)
  *
  * Writing: records are appended one at a time; close writes the index and
  * the final header and renames the temporary into place.
