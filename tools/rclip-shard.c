@@ -4,9 +4,10 @@
  * Inputs (JSONL or TSV manifests, webdataset tars) are read as one stream
  * of items. Shard k holds the records of items k*R .. (k+1)*R-1, so the
  * split is the same on every run: --part i/N takes the shards k with
- * k % N == i, and a rerun keeps the shards already complete. Items are
- * processed in batches on -j threads (common/data/ingest.c) and written in
- * input order. */
+ * k % N == i, and a rerun keeps the shards already complete (the set of
+ * shards: common/data/shard_set.h). Items are processed in batches on -j
+ * threads (common/data/ingest.c) and written in input order. --inspect is
+ * rc_shard_inspect (common/data/shard_inspect.c) for each SHARD. */
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/arena.h"
 #include "text/bpe.h"
@@ -29,6 +29,7 @@
 #include "data/manifest.h"
 #include "base/progress.h"
 #include "data/shard.h"
+#include "data/shard_set.h"
 #include "base/thread.h"
 
 #define BATCH 256
@@ -208,23 +209,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("no output: give -o PREFIX");
 	if (o->ninputs == 0)
 		return rc_cli_usage_error(o->inspect ? "no shard to inspect" : "no input");
-	if (!o->per_shard) {
-		/* About 1 GiB: a fixed count from the options alone, so that
-		 * the split does not depend on the data. A JPEG at quality 95
-		 * takes about a fifth of the raw pixels. */
-		long long px = (long long)o->image_size * o->image_size * 3;
-		long long rec = (o->store == RC_STORE_RAW ? px : px / 5) + 1024;
-		o->per_shard = (1LL << 30) / rec;
-		if (o->per_shard < 1)
-			o->per_shard = 1;
-	}
+	if (!o->per_shard)
+		o->per_shard = rc_shard_set_per_shard(o->image_size, (int)o->store);
 	return -1;
 }
 
 /* ---------------------------------------------------------------- state */
 
 struct stats {
-	uint64_t read, written, bad_lines, truncated, bytes, shards, shards_kept;
+	uint64_t read, written, bad_lines, truncated;
 	uint64_t skipped[RC_INGEST_NSTATUS];
 	uint64_t duplicates;
 };
@@ -256,21 +249,11 @@ struct run {
 	struct item items[BATCH];
 	int n;
 	uint64_t next_item;        /* items read so far (the global index) */
-	int64_t shard;             /* current shard number, -1 none */
-	int active;                /* the current shard is ours to write */
-	char *path;                /* its name */
-	struct rc_shard_writer *w;
-	struct rc_shard_list list;
-	char *list_path;
+	struct rc_shard_set set;   /* the shards: which are ours, kept, written */
 	struct stats st;
 	struct dedup seen;
 	struct rc_progress prog;
-	int shard_schema;          /* the schema of the shard being written */
 	int strict_stopped;        /* --strict met a bad record */
-	char *options;             /* what the records depend on, for resuming */
-	const char *sources;       /* the inputs, for the metadata */
-	const char *cmdline;
-	int fatal;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -320,122 +303,6 @@ static int strict_stop(struct run *r)
 	return RC_E_FORMAT;
 }
 
-/* ---------------------------------------------------------------- shards */
-
-static char *shard_path(const struct run *r, int64_t k)
-{
-	size_t n = strlen(r->o->out) + 32;
-	char *p = rc_malloc(n);
-	if (p)
-		snprintf(p, n, "%s-%06lld.rcs", r->o->out, (long long)k);
-	return p;
-}
-
-/* The list names shards relative to its own directory. */
-static const char *list_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
-/* A shard under its final name is whole (written atomically); it is ours
- * to keep when it was cut from the same items with the same options. */
-static int shard_complete(struct run *r, const char *path, int64_t k)
-{
-	if (access(path, F_OK) != 0)
-		return 0;
-	struct rc_shard *s;
-	if (rc_shard_open(&s, path) < 0) {
-		rc_log_warn("%s: not a valid shard: writing it again", path);
-		return 0;
-	}
-	char first[32], per[32];
-	snprintf(first, sizeof first, "%lld", (long long)k * r->o->per_shard);
-	snprintf(per, sizeof per, "%lld", r->o->per_shard);
-	const char *m1 = rc_shard_meta(s, "input_first"), *m2 = rc_shard_meta(s, "records_per_shard");
-	const char *m3 = rc_shard_meta(s, "options"), *m4 = rc_shard_meta(s, RC_SHARD_META_SOURCE);
-	uint64_t h;
-	int same = m1 && m2 && m3 && m4 && !strcmp(m1, first) && !strcmp(m2, per) &&
-		!strcmp(m3, r->options) && !strcmp(m4, r->sources);
-	int ok = same && rc_shard_verify(s, NULL) == 0 && rc_shard_hash(s, &h) == 0;
-	uint64_t count = rc_shard_count(s);
-	rc_shard_close(s);
-	if (!same) {
-		rc_log_warn("%s: made from other inputs or with other options: writing it again", path);
-		return 0;
-	}
-	if (!ok) {
-		rc_log_warn("%s: a record is damaged: writing it again", path);
-		return 0;
-	}
-	if (rc_shard_list_add(&r->list, list_name(path), count, h) < 0)
-		return -1;
-	r->st.shards_kept++;
-	rc_log_info("%s: complete, kept", path);
-	return 1;
-}
-
-static int shard_begin(struct run *r, int64_t k)
-{
-	r->shard = k;
-	r->active = 0;
-	if (k % r->o->part_n != r->o->part_i)
-		return 0;
-	free(r->path);
-	if (!(r->path = shard_path(r, k)))
-		return RC_E_NOMEM;
-	int c = shard_complete(r, r->path, k);
-	if (c != 0)
-		return c < 0 ? c : 0;
-	r->active = 1;
-	return 0;
-}
-
-/* The writer is opened for the shard's first record, whose schema is the
- * shard's (or at the end, for a shard whose every record was skipped). */
-static int shard_open(struct run *r, int schema)
-{
-	int64_t k = r->shard;
-	r->shard_schema = schema;
-	struct rc_shard_info info = {.schema = (uint32_t)schema, .store = (uint32_t)r->o->store,
-		.image_size = (uint32_t)r->o->image_size, .text_ctx = RC_BPE_CONTEXT};
-	char first[32], per[32], part[48];
-	snprintf(first, sizeof first, "%lld", (long long)k * r->o->per_shard);
-	snprintf(per, sizeof per, "%lld", r->o->per_shard);
-	snprintf(part, sizeof part, "%ld/%ld", r->o->part_i, r->o->part_n);
-	const char *meta[] = {
-		RC_SHARD_META_SOURCE, r->sources,
-		RC_SHARD_META_TOOL, "rclip-shard " PACKAGE_VERSION,
-		RC_SHARD_META_COMMAND, r->cmdline,
-		"input_first", first,
-		"records_per_shard", per,
-		"part", part,
-		"options", r->options,
-	};
-	return rc_shard_writer_open(&r->w, r->path, &info, meta, sizeof meta / sizeof meta[0] / 2);
-}
-
-static int shard_end(struct run *r)
-{
-	if (!r->active)
-		return 0;
-	r->active = 0;
-	int rc = r->w ? 0 : shard_open(r, r->o->schema);
-	if (rc < 0)
-		return rc;
-	uint64_t h, count = rc_shard_writer_count(r->w);
-	uint64_t bytes = rc_shard_writer_bytes(r->w);
-	rc = rc_shard_writer_close(r->w, &h);
-	r->w = NULL;
-	if (rc < 0)
-		return rc;
-	rc = rc_shard_list_add(&r->list, list_name(r->path), count, h);
-	rc_log_info("%s: %llu records", r->path, (unsigned long long)count);
-	r->st.shards++;
-	r->st.bytes += bytes;
-	return rc;
-}
-
 /* ---------------------------------------------------------------- batches */
 
 static int flush(struct run *r)
@@ -476,14 +343,13 @@ static int flush(struct run *r)
 		} else if (o->dedup && dedup_seen(&r->seen, out->source_hash)) {
 			r->st.duplicates++;
 			rc_log_debug("%s:%llu: duplicate image", it->input, (unsigned long long)it->where);
-		} else if (r->w && out->rec.schema != r->shard_schema) {
+		} else if (r->set.w && out->rec.schema != r->set.schema) {
 			/* (2) one schema per shard: say where the other one starts */
 			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: a %s record among %s records: "
 				"shard inputs of each schema separately", it->input,
 				(unsigned long long)it->where, rc_shard_schema_name(out->rec.schema),
-				rc_shard_schema_name(r->shard_schema));
-		} else if ((r->w || (rc = shard_open(r, out->rec.schema)) == 0) &&
-			   (rc = rc_shard_writer_add(r->w, &out->rec)) == 0) {
+				rc_shard_schema_name(r->set.schema));
+		} else if ((rc = rc_shard_set_add(&r->set, &out->rec)) == 0) {
 			r->st.written++;
 			r->st.truncated += out->truncated;
 		}
@@ -513,13 +379,11 @@ static const char *resolve(struct run *r, const char *root, const char *path)
  * the shard first (flushing resets the arena the item will be read into). */
 static int next_shard(struct run *r)
 {
-	int64_t k = (int64_t)(r->next_item / (uint64_t)r->o->per_shard);
+	int64_t k = rc_shard_set_index(&r->set, r->next_item);
 	int err = 0;
-	if (r->shard >= 0 && k != r->shard) {
-		if ((err = flush(r)) < 0 || (err = shard_end(r)) < 0)
-			return err;
-		r->shard = -1;
-	}
+	if (r->set.shard >= 0 && k != r->set.shard &&
+	    ((err = flush(r)) < 0 || (err = rc_shard_set_end(&r->set, r->o->schema)) < 0))
+		return err;
 	return 0;
 }
 
@@ -528,11 +392,11 @@ static int take(struct run *r, int rc, const struct rc_record *rec, const char *
 	const char *image_path, const uint8_t *bytes, size_t nbytes, const char *input,
 	uint64_t where, const char *why)
 {
-	int64_t k = (int64_t)(r->next_item++ / (uint64_t)r->o->per_shard);
+	int64_t k = rc_shard_set_index(&r->set, r->next_item++);
 	int err;
-	if (k != r->shard && (err = shard_begin(r, k)) < 0) /* the shard's first item */
+	if (k != r->set.shard && (err = rc_shard_set_begin(&r->set, k)) < 0) /* its first item */
 		return err;
-	if (!r->active) {
+	if (!r->set.active) {
 		rc_progress_update(&r->prog, 1);
 		return 0;
 	}
@@ -640,9 +504,9 @@ static void report(const struct run *r)
 			"unreadable_image", (json_int_t)s->skipped[RC_INGEST_BAD_IMAGE],
 			"image_size", (json_int_t)s->skipped[RC_INGEST_IMAGE_SIZE],
 			"duplicate", (json_int_t)s->duplicates,
-			"truncated_captions", (json_int_t)s->truncated, "bytes", (json_int_t)s->bytes,
-			"shards_written", (json_int_t)s->shards, "shards_kept", (json_int_t)s->shards_kept,
-			"list", r->list_path);
+			"truncated_captions", (json_int_t)s->truncated, "bytes", (json_int_t)r->set.bytes,
+			"shards_written", (json_int_t)r->set.written,
+			"shards_kept", (json_int_t)r->set.kept, "list", r->set.list_path);
 		char *txt = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
 		if (txt)
 			printf("%s\n", txt);
@@ -661,177 +525,11 @@ static void report(const struct run *r)
 		(unsigned long long)s->skipped[RC_INGEST_BAD_IMAGE],
 		(unsigned long long)s->skipped[RC_INGEST_IMAGE_SIZE],
 		(unsigned long long)s->duplicates, (unsigned long long)s->truncated,
-		(unsigned long long)s->bytes, (unsigned long long)s->shards,
-		(unsigned long long)s->shards_kept, r->list_path);
+		(unsigned long long)r->set.bytes, (unsigned long long)r->set.written,
+		(unsigned long long)r->set.kept, r->set.list_path);
 }
 
 /* ---------------------------------------------------------------- inspect */
-
-static const char *role_name(int role)
-{
-	static const char *names[] = {"?", "caption", "tb", "trl", "trp", "tag", "gt", "neg"};
-	return role > 0 && role <= RC_ROLE_NEG ? names[role] : "?";
-}
-
-static json_t *record_json(const char *shard, uint64_t i, const struct rc_record *rec)
-{
-	json_t *texts = json_array(), *labels = json_array();
-	for (uint32_t t = 0; t < rec->ntexts; t++) {
-		const struct rc_text *x = &rec->texts[t];
-		json_t *tok = json_array();
-		for (uint16_t k = 0; k < x->ntokens; k++)
-			json_array_append_new(tok, json_integer(x->tokens[k]));
-		json_array_append_new(texts, json_pack("{s:s, s:i, s:s%, s:o}", "role",
-			role_name(x->role), "group", x->group, "text", x->s, (size_t)x->len,
-			"tokens", tok));
-	}
-	for (uint32_t l = 0; l < rec->nlabels; l++)
-		json_array_append_new(labels, json_integer(rec->labels[l]));
-	return json_pack("{s:s, s:I, s:s%, s:s, s:o, s:o, s:I}", "shard", shard, "index",
-		(json_int_t)i, "key", rec->key ? rec->key : "", (size_t)rec->key_len, "schema",
-		rc_shard_schema_name(rec->schema), "texts", texts, "labels", labels, "image_bytes",
-		(json_int_t)rec->image_len);
-}
-
-/* KEY.ppm in dir, the key made a file name ('/' and control characters
- * become '_'). An empty key, or one too long for a file name, gives
- * INDEX.ppm, or the key's first 200 bytes and -INDEX. A key that repeats
- * overwrites the earlier file. */
-static int write_ppm(const char *dir, const struct rc_record *rec, uint64_t i,
-	const uint8_t *rgb, int S)
-{
-	char name[4096];
-	int n = snprintf(name, sizeof name, "%s/", dir);
-	size_t len = rec->key_len > 200 ? 200 : rec->key_len;
-	for (size_t k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)rec->key[k];
-		name[n++] = (c == '/' || c < 0x20 || c == 0x7F) ? '_' : (char)c;
-	}
-	if (!rec->key_len)
-		snprintf(name + n, sizeof name - (size_t)n, "%llu.ppm", (unsigned long long)i);
-	else if (rec->key_len > len)
-		snprintf(name + n, sizeof name - (size_t)n, "-%llu.ppm", (unsigned long long)i);
-	else
-		snprintf(name + n, sizeof name - (size_t)n, ".ppm");
-	struct rc_atomic_file af;
-	int rc = rc_atomic_open(&af, name);
-	if (rc < 0)
-		return rc;
-	fprintf(af.f, "P6\n%d %d\n255\n", S, S);
-	if ((rc = rc_io_write_all(af.f, rgb, (size_t)S * (size_t)S * 3, name)) < 0) {
-		rc_atomic_abort(&af);
-		return rc;
-	}
-	return rc_atomic_commit(&af);
-}
-
-static void print_json(json_t *j)
-{
-	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (txt)
-		printf("%s\n", txt);
-	free(txt);
-	json_decref(j);
-}
-
-static void print_header(const struct opts *o, struct rc_shard *s, const char *name, int stream)
-{
-	const struct rc_shard_info *in = rc_shard_info(s);
-	char hex[17] = "-";
-	uint64_t h;
-	if (!stream && rc_shard_hash(s, &h) == 0) /* a pipe cannot be read twice */
-		rc_hash64_hex(h, hex);
-	if (o->json) {
-		json_t *meta = json_object();
-		for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
-			const char *k, *v;
-			rc_shard_meta_at(s, i, &k, &v);
-			json_object_set_new(meta, k, json_string(v));
-		}
-		print_json(json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:I, s:s, s:o}",
-			"shard", name, "version", in->version, "records", (json_int_t)in->records,
-			"schema", rc_shard_schema_name((int)in->schema), "storage",
-			rc_shard_store_name((int)in->store), "image_size", in->image_size,
-			"text_ctx", in->text_ctx, "bytes", (json_int_t)in->file_size, "xxh3", hex,
-			"metadata", meta));
-		return;
-	}
-	printf("%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u, %llu bytes, "
-	       "xxh3 %s\n", name, in->version, (unsigned long long)in->records,
-		rc_shard_schema_name((int)in->schema), rc_shard_store_name((int)in->store),
-		in->image_size, in->image_size, in->text_ctx, (unsigned long long)in->file_size, hex);
-	for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
-		const char *k, *v;
-		rc_shard_meta_at(s, i, &k, &v);
-		printf("  %s: %s\n", k, v);
-	}
-}
-
-/* One record's --records line and --pixels file. */
-static int show_record(const struct opts *o, const char *name, uint64_t i,
-	const struct rc_record *rec, const struct rc_shard_info *in)
-{
-	if (o->records)
-		print_json(record_json(name, i, rec));
-	if (!o->pixels_dir)
-		return 0;
-	int S = (int)in->image_size, rc = 0;
-	struct rc_image im = {0};
-	const uint8_t *px = rec->image;
-	if (in->store == RC_STORE_JPEG) {
-		char why[160];
-		rc = rc_image_decode(rec->image, rec->image_len, NULL, &im, why, sizeof why);
-		if (rc < 0 || im.w != S || im.h != S) {
-			rc = rc_log_error(rc < 0 ? rc : RC_E_FORMAT, "%s: record %llu: %s", name,
-				(unsigned long long)i, rc < 0 ? why : "the image is not S×S");
-			rc_image_free(&im);
-			return rc;
-		}
-		px = im.rgb;
-	}
-	rc = write_ppm(o->pixels_dir, rec, i, px, S);
-	rc_image_free(&im);
-	return rc;
-}
-
-/* Header, then every record checked: with --records or --pixels each good
- * record is shown and each bad one reported (and the run goes on to the
- * next); else a verification. "-" reads a shard from standard input. */
-static int inspect_one(const struct opts *o, const char *path)
-{
-	int stream = !strcmp(path, "-");
-	const char *name = stream ? "(stdin)" : path;
-	struct rc_shard *s;
-	int rc = stream ? rc_shard_open_stream(&s, stdin, name) : rc_shard_open(&s, path);
-	if (rc < 0)
-		return rc;
-	if (!o->records)
-		print_header(o, s, name, stream);
-	int status = 0;
-	if (!o->records && !o->pixels_dir) {
-		status = rc_shard_verify(s, NULL);
-	} else {
-		struct rc_record rec;
-		for (uint64_t i = 0; i < rc_shard_count(s); i++) {
-			if ((rc = rc_shard_next(s, &rec, NULL)) < 0) {
-				status = rc; /* logged; go on with the next record */
-				if (stream)
-					break; /* a stream cannot skip a bad record */
-				continue;
-			}
-			if (rc == 0)
-				break;
-			if ((rc = show_record(o, name, i, &rec, rc_shard_info(s))) < 0) {
-				status = rc;
-				break;
-			}
-		}
-		if (stream && status == 0 && (rc = rc_shard_next(s, &rec, NULL)) < 0)
-			status = rc; /* the index and the end of the stream */
-	}
-	rc_shard_close(s);
-	return status;
-}
 
 static int inspect_main(const struct opts *o)
 {
@@ -843,8 +541,10 @@ static int inspect_main(const struct opts *o)
 			return RC_EXIT_FAILURE;
 		}
 	}
+	struct rc_shard_inspect_opts io = {.json = o->json, .records = o->records,
+		.pixels_dir = o->pixels_dir};
 	for (int i = 0; i < o->ninputs; i++)
-		if (inspect_one(o, o->inputs[i]) < 0)
+		if (rc_shard_inspect(stdout, o->inputs[i], &io) < 0)
 			status = RC_EXIT_FAILURE;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		rc_log_error(RC_E_IO, "(stdout): write error");
@@ -885,27 +585,28 @@ static char *options_string(const struct opts *o)
 
 static int shard_main(const struct opts *o, int argc, char **argv)
 {
-	struct run r = {.o = o, .shard = -1};
+	struct run r = {.o = o};
 	int status = RC_EXIT_FAILURE, rc = 0;
 	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
 		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT};
 	rc_arena_init(&r.arena, 0);
-	rc_shard_list_init(&r.list);
 	r.nthreads = rc_thread_set((int)o->threads);
-	size_t ln = strlen(o->out) + 48;
-	r.list_path = rc_malloc(ln);
-	r.cmdline = rc_cli_join(argc, argv, " ");
-	r.sources = rc_cli_join(o->ninputs, o->inputs, ", ");
+	struct rc_shard_set_opts so = {.prefix = o->out, .per_shard = o->per_shard,
+		.part_i = o->part_i, .part_n = o->part_n, .tool = "rclip-shard " PACKAGE_VERSION,
+		.info = {.store = (uint32_t)o->store, .image_size = (uint32_t)o->image_size,
+			.text_ctx = RC_BPE_CONTEXT}};
+	char *cmdline = rc_cli_join(argc, argv, " ");
+	char *sources = rc_cli_join(o->ninputs, o->inputs, ", ");
+	char *options = NULL;
 	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
-	if (!r.list_path || !r.cmdline || !r.sources || !r.workers)
+	if (!cmdline || !sources || !r.workers)
 		goto out;
-	if (o->part_n > 1)
-		snprintf(r.list_path, ln, "%s.part-%ld-of-%ld.list", o->out, o->part_i, o->part_n);
-	else
-		snprintf(r.list_path, ln, "%s.list", o->out);
-	if (check_out_dir(o->out) < 0 || !(r.options = options_string(o)))
+	if (check_out_dir(o->out) < 0 || !(options = options_string(o)))
 		goto out;
-	if (rc_bpe_load(&r.bpe, NULL, NULL) < 0)
+	so.command = cmdline;
+	so.sources = sources;
+	so.options = options;
+	if (rc_shard_set_init(&r.set, &so) < 0 || rc_bpe_load(&r.bpe, NULL, NULL) < 0)
 		goto out;
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
@@ -933,12 +634,13 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 			rc_log_error(rc, "stopped at the first bad record (--strict)");
 		goto out;
 	}
-	if (shard_end(&r) < 0 || rc_shard_list_write(&r.list, r.list_path) < 0)
+	if (rc_shard_set_end(&r.set, o->schema) < 0 ||
+	    rc_shard_list_write(&r.set.list, r.set.list_path) < 0)
 		goto out;
 	report(&r);
 	status = RC_EXIT_OK;
 out:
-	rc_shard_writer_abort(r.w);
+	rc_shard_set_free(&r.set);
 	for (int i = 0; i < r.n; i++)
 		rc_ingest_item_free(&r.items[i].out);
 	if (r.workers)
@@ -946,14 +648,11 @@ out:
 			rc_ingest_worker_free(r.workers[t]);
 	free(r.workers);
 	rc_bpe_free(r.bpe);
-	rc_shard_list_free(&r.list);
 	rc_arena_free(&r.arena);
 	free(r.seen.slot);
-	free(r.list_path);
-	free(r.path);
-	free(r.options);
-	free((char *)r.cmdline);
-	free((char *)r.sources);
+	free(options);
+	free(cmdline);
+	free(sources);
 	return status;
 }
 

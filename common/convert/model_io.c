@@ -1,7 +1,9 @@
 /* model_io.c - what the importers and exporters share: format names and
- * detection, the vision-only loader, and the checksum and comparisons
- * behind `rclip-export --check`. The formats themselves are in
- * model_save_hf.c and model_open_clip*.c, the plumbing in model_io_files.c. */
+ * detection, the checkpoint and vision-only loaders, and the checksum and
+ * comparisons behind `rclip-export --check`. The formats themselves are in
+ * model_save_hf.c and model_open_clip*.c, the plumbing in model_io_files.c,
+ * the choice of a loader or saver by format in model_io_any.c; those call
+ * this file, and it calls none of them. */
 #include "convert/model_io.h"
 
 #include <errno.h>
@@ -335,26 +337,6 @@ int rc_clip_detect(const char *path, int *fmt)
 	return rc;
 }
 
-int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_clip_config *cfg,
-	int *fmt)
-{
-	int f, rc;
-	*out = NULL;
-	if ((rc = rc_clip_detect(path, &f)) < 0)
-		return rc;
-	if (fmt)
-		*fmt = f;
-	if (cfg && f != RC_CLIP_FMT_OPEN_CLIP)
-		return rc_log_error(RC_E_ARG, "%s: a Hugging Face model carries its own "
-			"config.json; an architecture applies to open_clip weights only", path);
-	switch (f) {
-	case RC_CLIP_FMT_HF: return rc_clip_load_hf(out, path);
-	case RC_CLIP_FMT_HF_VISION: return rc_clip_load_hf_vision(out, path, NULL);
-	case RC_CLIP_FMT_CHECKPOINT: return rc_clip_load_checkpoint(out, path);
-	default: return rc_clip_load_open_clip(out, path, cfg);
-	}
-}
-
 int rc_clip_load_checkpoint(struct rc_clip **out, const char *path)
 {
 	*out = NULL;
@@ -468,16 +450,4 @@ out:
 	rc_st_close(st);
 	rc_clip_free(m);
 	return rc;
-}
-
-/* ---------------------------------------------------------------- saving */
-
-int rc_clip_save(const struct rc_clip *m, int fmt, const char *dir, int flags)
-{
-	switch (fmt) {
-	case RC_CLIP_FMT_HF: return rc_clip_save_hf(m, dir, flags);
-	case RC_CLIP_FMT_HF_VISION: return rc_clip_save_hf_vision(m, dir, flags);
-	case RC_CLIP_FMT_OPEN_CLIP: return rc_clip_save_open_clip(m, dir, flags);
-	default: return rc_log_error(RC_E_ARG, "unknown model format %d", fmt);
-	}
 }

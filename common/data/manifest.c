@@ -1,20 +1,19 @@
-/* manifest.c - manifests into records (manifest.h): schema and format
- * names, the checks on one caption, TSV lines, and the line reader that
- * detects a file's schema and goes on after bad lines. JSON records are
- * parsed in manifest_json.c, webdataset tars read in wds.c.
+/* manifest.c - one line or caption into a record (manifest.h): schema and
+ * format names, reasons, the checks on one caption, checked drafts copied
+ * into records, and TSV lines. What the readers share: JSON records
+ * (manifest_json.c), the line reader (manifest_read.c) and webdataset
+ * tars (wds.c) call this file, and it calls none of them.
  */
 #include "data/manifest.h"
 #include "data/manifest_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/error.h"
 #include "base/io.h"
-#include "base/log.h"
 #include "base/utf8.h"
 
 /* ---------------------------------------------------------------- names */
@@ -260,185 +259,4 @@ int rc_manifest_parse_tsv(const char *line, size_t len, struct rc_arena *a,
 	if ((rc = rc_manifest_build(&p, a, rec, image_path)) < 0)
 		rc_manifest_why(why, n, "out of memory");
 	return rc;
-}
-
-/* ---------------------------------------------------------------- reader */
-
-struct rc_manifest {
-	FILE *f;
-	int own;              /* f was opened here */
-	char *name;
-	struct rc_io_lines lr;
-	int format;
-	int schema;           /* forced or detected; NONE before */
-	int forced;
-	uint64_t schema_line; /* the line it was detected on */
-	int started;          /* a non-blank line was seen */
-};
-
-int rc_manifest_open_stream(struct rc_manifest **out, FILE *f,
-	const char *name, int schema, int format)
-{
-	*out = NULL;
-	const char *shown = name ? name : "(input)";
-	if (schema < RC_SCHEMA_NONE || schema > RC_SCHEMA_SETS)
-		return rc_log_error(RC_E_ARG, "%s: unknown schema %d", shown, schema);
-	if (format == RC_MANIFEST_AUTO)
-		format = rc_manifest_format_of(name);
-	if (format == RC_MANIFEST_TAR)
-		return rc_log_error(RC_E_ARG, "%s: a tar is not a manifest "
-				    "(read it as webdataset)", shown);
-	if (format < RC_MANIFEST_AUTO || format > RC_MANIFEST_TSV)
-		return rc_log_error(RC_E_ARG, "%s: unknown manifest format %d",
-				    shown, format);
-	if (format == RC_MANIFEST_TSV && schema > RC_SCHEMA_DESC)
-		return rc_log_error(RC_E_ARG, "%s: a tsv manifest holds descriptive "
-				    "captions, not %s", shown,
-				    rc_manifest_schema_name(schema));
-	struct rc_manifest *m = rc_calloc(1, sizeof *m);
-	if (!m || !(m->name = rc_strdup(shown))) {
-		free(m);
-		return RC_E_NOMEM;
-	}
-	m->f = f;
-	m->format = format;
-	m->schema = schema;
-	m->forced = schema != RC_SCHEMA_NONE;
-	rc_io_lines_init(&m->lr, f, m->name);
-	*out = m;
-	return 0;
-}
-
-int rc_manifest_open(struct rc_manifest **out, const char *path, int schema,
-	int format)
-{
-	*out = NULL;
-	if (format == RC_MANIFEST_AUTO && rc_manifest_format_of(path) == RC_MANIFEST_TAR)
-		format = RC_MANIFEST_TAR;
-	if (format == RC_MANIFEST_TAR)
-		return rc_log_error(RC_E_ARG, "%s: a tar is not a manifest "
-				    "(read it as webdataset)", path);
-	FILE *f;
-	int rc = rc_io_open_read(path, &f);
-	if (rc < 0)
-		return rc;
-	if ((rc = rc_manifest_open_stream(out, f, path, schema, format)) < 0) {
-		rc_io_close(f, path);
-		return rc;
-	}
-	(*out)->own = 1;
-	return 0;
-}
-
-/* Spaces, tabs and a '\r' only: a line to skip. */
-static int blank_line(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!strchr(" \t\r\f\v", s[i]) || s[i] == '\0')
-			return 0;
-	return 1;
-}
-
-static int is_tsv_header(const char *s, size_t len)
-{
-	if (len && s[len - 1] == '\r')
-		len--;
-	return (len == 18 && !memcmp(s, "image_path\tcaption", 18)) ||
-	       (len == 14 && !memcmp(s, "filepath\ttitle", 14));
-}
-
-/* Add where the file's schema came from to a mismatch reason. */
-static void add_origin(const struct rc_manifest *m, char *why, size_t n)
-{
-	size_t k = why && n ? strlen(why) : 0;
-	if (k + 1 >= n)
-		return;
-	if (m->forced)
-		snprintf(why + k, n - k, " (schema given)");
-	else
-		snprintf(why + k, n - k, " (schema of line %llu)",
-			 (unsigned long long)m->schema_line);
-}
-
-int rc_manifest_next(struct rc_manifest *m, struct rc_arena *a,
-	struct rc_record *rec, const char **image_path, uint64_t *lineno,
-	char *why, size_t n)
-{
-	const char *path_dummy;
-	if (!image_path)
-		image_path = &path_dummy;
-	for (;;) {
-		int rc = rc_io_lines_next(&m->lr);
-		if (lineno)
-			*lineno = m->lr.lineno + (rc < 0);
-		if (rc == 0)
-			return 0;
-		if (rc < 0) {
-			rc_manifest_why(why, n, "%s", rc == RC_E_NOMEM ?
-					"out of memory" : "read error");
-			return rc;
-		}
-		const char *s = m->lr.line;
-		size_t len = m->lr.len;
-		if (m->lr.lineno == 1 && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
-			s += 3; /* a byte order mark */
-			len -= 3;
-		}
-		if (blank_line(s, len))
-			continue;
-		int first = !m->started;
-		m->started = 1;
-		if (m->format == RC_MANIFEST_AUTO) {
-			size_t i = 0;
-			while (i < len && strchr(" \t\r\f\v", s[i]) && s[i])
-				i++;
-			m->format = s[i] == '{' || s[i] == '[' ?
-				RC_MANIFEST_JSONL : RC_MANIFEST_TSV;
-		}
-		if (m->format == RC_MANIFEST_TSV) {
-			if (first && is_tsv_header(s, len))
-				continue;
-			rc = rc_manifest_parse_tsv(s, len, a, rec, image_path, why, n);
-			if (rc == 0 && m->schema > RC_SCHEMA_DESC) {
-				rc = rc_manifest_why(why, n, "descriptive record (tsv), "
-						     "expected %s",
-						     rc_manifest_schema_name(m->schema));
-				add_origin(m, why, n);
-			}
-		} else {
-			int fit;
-			rc = rc_manifest_json_record(s, len, m->schema, a, rec,
-						     image_path, why, n, &fit);
-			if (rc == RC_E_FORMAT && fit == RC_FIT_OTHER)
-				add_origin(m, why, n);
-		}
-		if (rc < 0)
-			return rc;
-		if (m->schema == RC_SCHEMA_NONE) {
-			m->schema = rec->schema;
-			m->schema_line = m->lr.lineno;
-		}
-		return 1;
-	}
-}
-
-int rc_manifest_schema(const struct rc_manifest *m)
-{
-	return m->schema;
-}
-
-int rc_manifest_format(const struct rc_manifest *m)
-{
-	return m->format;
-}
-
-void rc_manifest_close(struct rc_manifest *m)
-{
-	if (!m)
-		return;
-	rc_io_lines_free(&m->lr);
-	if (m->own)
-		rc_io_close(m->f, m->name);
-	free(m->name);
-	free(m);
 }

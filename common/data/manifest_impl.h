@@ -1,8 +1,8 @@
 /* manifest_impl.h - what the files of the manifest module share
- * (manifest.c: names, TSV, the reader; manifest_json.c: JSON records;
- * wds.c: webdataset tars): a record checked but not yet copied, the JSON
- * parser with its schema verdict, the checks on one caption, and reason
- * formatting. Not public. */
+ * (manifest.c: names, checks, drafts, TSV; manifest_json.c: JSON records;
+ * manifest_read.c: the line reader; wds.c: webdataset tars): a record
+ * checked but not yet copied, the JSON parser with its schema verdict,
+ * the checks on one caption, and reason formatting. Not public. */
 #ifndef RCLIP_MANIFEST_IMPL_H
 #define RCLIP_MANIFEST_IMPL_H
 

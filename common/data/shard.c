@@ -2,7 +2,8 @@
  * a buffer or a stream, opened after its header, metadata and index pass
  * the checks of shard_check.c; records are checked as they are read, by
  * index or in order. The writer is in shard_write.c, the list in
- * shard_list.c.
+ * shard_list.c. Calls go one way: this file uses shard_check.c, which
+ * uses nothing here.
  */
 #include "data/shard.h"
 
@@ -187,27 +188,6 @@ uint64_t rc_shard_count(const struct rc_shard *r)
 const char *rc_shard_name(const struct rc_shard *r)
 {
 	return r->name;
-}
-
-const char *rc_shard_meta(const struct rc_shard *r, const char *key)
-{
-	for (size_t i = 0; i < r->nmeta; i++)
-		if (strcmp(r->kv[2 * i], key) == 0)
-			return r->kv[2 * i + 1];
-	return NULL;
-}
-
-size_t rc_shard_meta_count(const struct rc_shard *r)
-{
-	return r->nmeta;
-}
-
-void rc_shard_meta_at(const struct rc_shard *r, size_t i, const char **key,
-		      const char **value)
-{
-	rc_assert(i < r->nmeta);
-	*key = r->kv[2 * i];
-	*value = r->kv[2 * i + 1];
 }
 
 /* The stream's end: the index must list the records seen, and the stream

@@ -3,7 +3,8 @@
  * each with an xxh3-64; an index of record offsets; a key-value metadata
  * block; a checksummed header. Written atomically, read with random access
  * (mmap) or as a stream (a pipe). Also the shard list, the text file that
- * names the shards of a dataset.
+ * names the shards of a dataset, and rc_shard_inspect, a look inside one
+ * for people. (A set of shards that a rerun resumes: shard_set.h.)
  *
  * Writing: records are appended one at a time; close writes the index and
  * the final header and renames the temporary into place.
@@ -300,5 +301,29 @@ int rc_shard_list_check(const struct rc_shard_list *l, size_t i);
 
 /* rc_shard_list_free - free the entries; the list is empty again. */
 void rc_shard_list_free(struct rc_shard_list *l);
+
+/* ---------------------------------------------------------------- inspect */
+
+struct rc_shard_inspect_opts {
+	int json;               /* the header as one JSON line, not text */
+	int records;            /* every record as a JSON line, and no header */
+	const char *pixels_dir; /* each image as DIR/KEY.ppm (an existing
+	                         * directory), or NULL */
+};
+
+/* rc_shard_inspect - what rclip-shard --inspect shows of the shard at path
+ * ("-" reads one from stdin), written to out: unless o->records, the
+ * header and the metadata (text: "PATH: rclip shard v1, ..." then "  key:
+ * value" lines; o->json: one JSON object); then every record is checked -
+ * with o->records or o->pixels_dir each good one is shown (a JSON line
+ * {"shard", "index", "key", "schema", "texts", "labels", "image_bytes"};
+ * a PPM file KEY.ppm, the key's '/' and control bytes made '_', INDEX.ppm
+ * for an empty key, its first 200 bytes and -INDEX for a longer one), and
+ * each bad one is logged and skipped (a stream stops at it). Returns 0
+ * when the shard and every record are good, else the RC_E_* of one that
+ * is not, or of a PPM file that could not be written (each logged); what
+ * could be shown was shown. A write error on out is the caller's to
+ * check. */
+int rc_shard_inspect(FILE *out, const char *path, const struct rc_shard_inspect_opts *o);
 
 #endif

@@ -1,7 +1,8 @@
 /* shard_check.c - what makes shard format v1 bytes valid (rclip-shard(5),
- * CHECKS): the header, the metadata block, the index and each record, for
- * the readers of shard.c. Nothing read from the file is trusted before it
- * is checked; each failure is logged once, naming the file and the record.
+ * CHECKS): the header, the metadata block (and the lookups in it), the
+ * index and each record, for the readers of shard.c. Nothing read from the
+ * file is trusted before it is checked; each failure is logged once,
+ * naming the file and the record.
  */
 #include "data/shard.h"
 
@@ -126,6 +127,29 @@ int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
 }
 
 /* ---------------------------------------------------------------- metadata */
+
+/* The metadata lookups live beside the check that builds r->kv, so that
+ * the check can use them without calling back into shard.c. */
+const char *rc_shard_meta(const struct rc_shard *r, const char *key)
+{
+	for (size_t i = 0; i < r->nmeta; i++)
+		if (strcmp(r->kv[2 * i], key) == 0)
+			return r->kv[2 * i + 1];
+	return NULL;
+}
+
+size_t rc_shard_meta_count(const struct rc_shard *r)
+{
+	return r->nmeta;
+}
+
+void rc_shard_meta_at(const struct rc_shard *r, size_t i, const char **key,
+		      const char **value)
+{
+	rc_assert(i < r->nmeta);
+	*key = r->kv[2 * i];
+	*value = r->kv[2 * i + 1];
+}
 
 /* Does the metadata value of key equal want? */
 static int meta_is(const struct rc_shard *r, const char *key, const char *want)

@@ -156,15 +156,15 @@ int shard_check_index(struct rc_shard *r);
 /* shard_record_end - where record i ends in r->data (a checked index). */
 uint64_t shard_record_end(const struct rc_shard *r, uint64_t i);
 
-/* shard_parse_record - record index from the len bytes at p (8-aligned;
- * len at least R_MIN and a multiple of 8): its checksum, then its
- * structure; fills rec with pointers into p and texts from arena or
- * r->scratch. rec is zeroed on error. */
 /* shard_info_bad - the first field of in that a v1 shard cannot have
  * ("schema", "image storage", "image size", "text context length"), or
  * NULL; the writer and the reader check the same rules. */
 const char *shard_info_bad(const struct rc_shard_info *in);
 
+/* shard_parse_record - record index from the len bytes at p (8-aligned;
+ * len at least R_MIN and a multiple of 8): its checksum, then its
+ * structure; fills rec with pointers into p and texts from arena or
+ * r->scratch. rec is zeroed on error. */
 int shard_parse_record(struct rc_shard *r, uint64_t index, const uint8_t *p,
 		       uint64_t len, struct rc_record *rec, struct rc_arena *arena);
 

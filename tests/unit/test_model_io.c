@@ -1,9 +1,10 @@
-/* test_model_io.c - common/convert/model_io.c, model_save_hf.c, model_open_clip.c:
- * JSON reals as Python writes them, open_clip configs (open_clip's own
- * model_configs read as the built-in shapes, defaults, the pooling rule,
- * refused keys, the round trip), checksums and comparisons (one flipped
- * bit is found and named), and every saver read back by its loader. The
- * command-line and transformers round trips are tests/cli/export-*.sh. */
+/* test_model_io.c - common/convert/model_io.c, model_io_any.c,
+ * model_save_hf.c, model_open_clip.c: JSON reals as Python writes them,
+ * open_clip configs (open_clip's own model_configs read as the built-in
+ * shapes, defaults, the pooling rule, refused keys, the round trip),
+ * checksums and comparisons (one flipped bit is found and named), and
+ * every saver read back by its loader. The command-line and transformers
+ * round trips are tests/cli/export-*.sh. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
