@@ -14,6 +14,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
+#include "model/ops_cpu.h"
 #include "base/thread.h"
 
 struct rc_encoder {
@@ -25,14 +26,24 @@ struct rc_encoder {
 	float *pixels;               /* [batch,3,S,S] */
 	int32_t *tokens;             /* [batch,ctx] */
 	float *emb;                  /* [batch,D] the model's rows */
-	uint8_t *good;               /* [batch] */
+	uint8_t *good;               /* [batch] image usable; text valid UTF-8 */
 	char (*why)[160];            /* [batch] */
 	struct rc_bpe_state **states; /* [nthreads] */
 	uint64_t truncated;
+	rc_encode_bad_fn on_invalid; /* rc_encoder_on_invalid */
+	void *invalid_ctx;
+	int32_t bad_id;              /* rc_encoder_bad_token */
+	int bad_pos;
 };
 
-int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
-	int batch, int nthreads)
+int rc_encoder_threads(int n)
+{
+	return rc_ops_set_threads(n);
+}
+
+/* images 0: no image workspace or pixels (rc_encoder_new_texts). */
+static int encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads, int images)
 {
 	*out = NULL;
 	if (batch < 1 || nthreads < 1)
@@ -48,12 +59,12 @@ int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struc
 	e->S = m->cfg.vision.image_size;
 	e->D = m->cfg.projection_dim;
 	e->ctx = m->cfg.text.max_position;
-	int rc = rc_clip_ws_new(&e->ws, m, batch, bpe ? batch : 0, 0);
+	int rc = rc_clip_ws_new(&e->ws, m, images ? batch : 0, bpe ? batch : 0, 0);
 	if (rc < 0)
 		goto fail;
 	rc = RC_E_NOMEM;
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	if (!(e->pixels = rc_malloc((size_t)batch * plane * sizeof *e->pixels)) ||
+	if ((images && !(e->pixels = rc_malloc((size_t)batch * plane * sizeof *e->pixels))) ||
 	    !(e->emb = rc_malloc((size_t)batch * (size_t)e->D * sizeof *e->emb)) ||
 	    !(e->good = rc_malloc((size_t)batch)) ||
 	    !(e->why = rc_malloc((size_t)batch * sizeof *e->why)))
@@ -71,6 +82,21 @@ int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struc
 fail:
 	rc_encoder_free(e);
 	return rc;
+}
+
+int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads)
+{
+	return encoder_new(out, m, bpe, batch, nthreads, 1);
+}
+
+int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads)
+{
+	*out = NULL;
+	if (!bpe)
+		return rc_log_error(RC_E_ARG, "encoder: texts need a tokenizer");
+	return encoder_new(out, m, bpe, batch, nthreads, 0);
 }
 
 void rc_encoder_free(struct rc_encoder *e)
@@ -93,6 +119,18 @@ void rc_encoder_free(struct rc_encoder *e)
 uint64_t rc_encoder_truncated(const struct rc_encoder *e)
 {
 	return e->truncated;
+}
+
+void rc_encoder_on_invalid(struct rc_encoder *e, rc_encode_bad_fn fn, void *ctx)
+{
+	e->on_invalid = fn;
+	e->invalid_ctx = ctx;
+}
+
+void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos)
+{
+	*id = e->bad_id;
+	*pos = e->bad_pos;
 }
 
 /* ---------------------------------------------------------------- images */
@@ -138,6 +176,8 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	char *why = e->why[k];
 	size_t nwhy = sizeof e->why[k];
 	e->good[k] = 0;
+	if (in->bad)
+		return;
 	if (!in->path && in->store == RC_STORE_RAW) {
 		if (in->len != (size_t)e->S * (size_t)e->S * 3) {
 			snprintf(why, nwhy, "%zu bytes of pixels, not %dx%dx3", in->len, e->S, e->S);
@@ -189,6 +229,8 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p)
 {
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S, D = (size_t)e->D;
+	if (!e->pixels)
+		return rc_log_error(RC_E_ARG, "encoder: made for texts only");
 	for (size_t b0 = 0; b0 < n; b0 += (size_t)e->batch) {
 		int nb = (int)(n - b0 < (size_t)e->batch ? n - b0 : (size_t)e->batch);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads)
@@ -197,8 +239,9 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 		int g = 0;
 		for (int k = 0; k < nb; k++) {
 			if (!e->good[k]) {
+				const char *why = in[b0 + (size_t)k].bad;
 				if (bad)
-					bad(ctx, b0 + (size_t)k, e->why[k]);
+					bad(ctx, b0 + (size_t)k, why ? why : e->why[k]);
 				continue;
 			}
 			if (g != k)
@@ -249,11 +292,12 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 			const int32_t *ids;
 			size_t m;
 			int t = 0;
-			if (rc_bpe_encode(e->states[rc_thread_id()], s[b0 + (size_t)k], len[b0 + (size_t)k],
-				    &ids, &m) < 0) {
+			struct rc_bpe_state *st = e->states[rc_thread_id()];
+			if (rc_bpe_encode(st, s[b0 + (size_t)k], len[b0 + (size_t)k], &ids, &m) < 0) {
 				fail = 1;
 				continue;
 			}
+			e->good[k] = rc_bpe_state_invalid(st) == 0;
 			rc_bpe_pack(e->bpe, ids, m, e->tokens + (size_t)k * ctx, ctx, 0, &t);
 			trunc += (uint64_t)t;
 		}
@@ -266,8 +310,13 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 				if (row[q] < 0 || (size_t)row[q] >= V) {
 					if (bad_index)
 						*bad_index = b0 + (size_t)k;
+					e->bad_id = row[q];
+					e->bad_pos = (int)q;
 					return RC_E_RANGE;
 				}
+			if (!e->good[k] && e->on_invalid)
+				e->on_invalid(e->invalid_ctx, b0 + (size_t)k,
+					"invalid UTF-8 replaced with U+FFFD");
 		}
 		int rc = encode_tokens(e, nb, emb + b0 * (size_t)e->D);
 		if (rc < 0)

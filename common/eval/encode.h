@@ -25,6 +25,12 @@
  * told why, in input order, from the calling thread. A text is never bad,
  * except for a token id outside the model's vocabulary (a model made for
  * another tokenizer), which stops the call.
+ *
+ * A caller with its own batches (a stream it cannot hold whole) gives at
+ * most batch inputs a call: they are then one forward pass, packed as the
+ * encoder packs a batch, so the rows are those of one call with all the
+ * inputs. Inputs it already knows to be bad (a line that does not parse)
+ * keep their place with .bad, and it names what it reports as it likes.
  */
 #ifndef RCLIP_ENCODE_H
 #define RCLIP_ENCODE_H
@@ -42,6 +48,8 @@ struct rc_encode_image {
 	const uint8_t *data;   /* when path is NULL: the payload */
 	size_t len;
 	int store;             /* RC_STORE_RAW (S×S×3 RGB) or RC_STORE_JPEG */
+	const char *bad;       /* not NULL: known to be unusable, for this reason
+	                        * (a zero row, ok = 0, bad() told it) */
 };
 
 /* Told about each unusable image i, with a short reason. */
@@ -49,14 +57,27 @@ typedef void (*rc_encode_bad_fn)(void *ctx, size_t i, const char *why);
 
 struct rc_encoder;
 
+/* rc_encoder_threads - use n threads (rc_thread_count(n): 0 is
+ * $OMP_NUM_THREADS, else all cores) for the model's ops and the search
+ * (search.h), BLAS single-threaded: rc_ops_set_threads, for a caller that
+ * uses the model only through an encoder. Returns the number set, for
+ * rc_encoder_new. */
+int rc_encoder_threads(int n);
+
 /* rc_encoder_new - an encoder for m (not copied; it must outlive the
  * encoder) running batches of up to batch inputs on nthreads threads
- * (>= 1; the caller has set the ops' threads, rc_ops_set_threads). bpe
+ * (>= 1; the caller has set the ops' threads, rc_encoder_threads). bpe
  * tokenizes the texts (not copied; may be NULL for images only).
  * Returns 0 and *out, or RC_E_ARG (batch or nthreads < 1) or RC_E_NOMEM,
  * logged. */
 int rc_encoder_new(struct rc_encoder **out, const struct rc_clip *m, const struct rc_bpe *bpe,
 	int batch, int nthreads);
+
+/* rc_encoder_new_texts - rc_encoder_new for texts only (bpe not NULL):
+ * no image workspace or pixels, and rc_encoder_images refuses it
+ * (RC_E_ARG, logged). Returns as rc_encoder_new. */
+int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads);
 
 /* rc_encoder_free - release the encoder; NULL does nothing. */
 void rc_encoder_free(struct rc_encoder *e);
@@ -77,6 +98,17 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
  * logged. */
 int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,
 	size_t n, float *emb, size_t *bad_index, struct rc_progress *p);
+
+/* rc_encoder_on_invalid - have rc_encoder_texts call fn(ctx, i, why) for
+ * each text i whose bytes were not valid UTF-8 (why: "invalid UTF-8
+ * replaced with U+FFFD"), in input order, from the calling thread; fn NULL
+ * (the default) calls nothing. */
+void rc_encoder_on_invalid(struct rc_encoder *e, rc_encode_bad_fn fn, void *ctx);
+
+/* rc_encoder_bad_token - after rc_encoder_texts returned RC_E_RANGE: the
+ * first id of that text's token row outside the vocabulary (*id) and its
+ * position in the row (*pos). */
+void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos);
 
 /* rc_encoder_truncated - texts cut to the context so far. */
 uint64_t rc_encoder_truncated(const struct rc_encoder *e);
