@@ -590,14 +590,33 @@ static int read_images(struct embed *e, const struct rc_shard_list *l)
 
 /* ---------------------------------------------------------------- setup */
 
-/* The model of --model in any format rclip reads, and the encoder: of
- * images, or of texts with the model's tokenizer. */
+/* The model of --model in any format rclip reads (model_io.h). A vision
+ * tower without its projection (CLIPVisionModel) has no embeddings. */
+static int load_model(struct embed *e)
+{
+	const char *path = e->o->model;
+	int fmt, proj = 1;
+	int rc = rc_clip_detect(path, &fmt);
+	if (rc == 0)
+		rc = fmt == RC_CLIP_FMT_HF_VISION ? rc_clip_load_hf_vision(&e->m, path, &proj)
+			: rc_clip_load_any(&e->m, path, NULL, NULL);
+	if (rc == 0 && !proj) {
+		rc = rc_log_error(RC_E_UNSUPPORTED, "%s: a vision tower without its projection "
+			"gives no embeddings", path);
+		rc_log_hint("give the CLIPModel, or export it with rclip-export --to hf-vision "
+			"--with-projection");
+	}
+	return rc;
+}
+
+/* The model, and the encoder: of images, or of texts with the model's
+ * tokenizer. */
 static int setup(struct embed *e)
 {
 	const struct embed_opts *o = e->o;
 	int B = (int)o->batch;
 	e->input = display(o->text ? o->text : o->images, "(stdin)");
-	if (rc_clip_load_any(&e->m, o->model, NULL, NULL) < 0)
+	if (load_model(e) < 0)
 		return -1;
 	const struct rc_clip_config *cfg = &e->m->cfg;
 	e->S = cfg->vision.image_size;

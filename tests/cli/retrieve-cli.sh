@@ -173,8 +173,9 @@ has "$tmp/err" "(stdin):3: invalid UTF-8" "each line named"
 eq "$(grep -c invalid "$tmp/err")" 2 "a valid line is not warned about"
 
 # ---- any model rclip reads gives the rows of the HF directory of the same
-# weights: an open_clip directory or file (rclip-export), an rclip-train
-# checkpoint (one step from the training fixture's model)
+# weights: an open_clip directory or file and a vision tower with its
+# projection (rclip-export), an rclip-train checkpoint (one step from the
+# training fixture's model)
 expect 0 "$rr" embed --model "$tmp/clip" --images "$d/m.jsonl" -o "$tmp/hf.npy"
 expect 0 "$ex" -q --from "$tmp/clip" --to open_clip -o "$tmp/clip.oc"
 for oc in "$tmp/clip.oc" "$tmp/clip.oc/open_clip_model.safetensors"; do
@@ -183,6 +184,12 @@ for oc in "$tmp/clip.oc" "$tmp/clip.oc/open_clip_model.safetensors"; do
 	expect 0 "$rr" embed --model "$oc" --text "$d/t.txt" -o "$tmp/oc.npy"
 	same "$tmp/oc.npy" "$tmp/t.npy" "text, open_clip ${oc##*/}"
 done
+expect 0 "$ex" -q --from "$tmp/clip" --to hf-vision --with-projection -o "$tmp/vis"
+expect 0 "$rr" embed --model "$tmp/vis" --images "$d/m.jsonl" -o "$tmp/vis.npy"
+same "$tmp/vis.npy" "$tmp/hf.npy" "images, a CLIPVisionModelWithProjection export"
+expect 0 "$ex" -q --from "$tmp/clip" --to hf-vision -o "$tmp/vis0"
+expect 1 "$rr" embed --model "$tmp/vis0" --images "$d/m.jsonl" -o "$tmp/x.npy"
+has "$tmp/err" "vis0: a vision tower without its projection" "a vision tower without it"
 expect 0 "$sh_" -q --store raw -s 32 -o "$tmp/lite" "$fx/train/lite.jsonl"
 expect 0 "$train" --stage 0 --stream tb --init "$fx/train/init" --data "$tmp/lite.list" \
 	--batch 6 --steps 1 --out "$tmp/run" -q
