@@ -4,14 +4,16 @@
  * `search` gives the exact top-k rows of such a file (search.h)
  * for each query.
  *
- * embed reads a batch of inputs, prepares it on -j threads (images read,
- * decoded and CLIP-cropped, or taken from shards; text lines tokenized),
- * runs the model on the batch (its ops use the same threads), and appends
- * the rows, a bad input failing the run or (--skip-bad) giving a NaN row. */
+ * embed reads a batch of inputs, has the shared encoder (encode.h) turn it
+ * into rows on -j threads (images read, decoded and CLIP-cropped, or taken
+ * from shards; text lines tokenized; then one forward pass), and appends
+ * the rows, a bad input failing the run or (--skip-bad) giving a NaN row.
+ * The model is any that rclip reads (model_io.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,23 +26,20 @@
 #include "text/bpe.h"
 #include "base/cli.h"
 #include "base/error.h"
-#include "data/image.h"
-#include "data/ingest.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
 #include "model/backend.h"
-#include "model/cpu.h"   /* interim: the encoder replaces this */
+#include "convert/model_io.h"
 #include "data/npy.h"
-#include "model/ops_cpu.h"
 #include "base/progress.h"
+#include "eval/encode.h"
 #include "eval/search.h"
 #include "data/shard.h"
-#include "base/thread.h"
 
 static const char usage_text[] =
 "Usage: rclip-retrieve COMMAND [OPTION]...\n"
-"Retrieval with a CLIP model (a Hugging Face CLIPModel directory).\n"
+"Retrieval with a CLIP model (any format rclip reads).\n"
 "\n"
 "Commands:\n"
 "  embed     write image or text embeddings as an (N, D) float32 .npy file\n"
@@ -65,15 +64,16 @@ struct embed_opts {
 };
 
 static const char embed_usage[] =
-"Usage: rclip-retrieve embed --model DIR --images INPUT -o OUT.npy [OPTION]...\n"
-"   or: rclip-retrieve embed --model DIR --text FILE -o OUT.npy [OPTION]...\n"
+"Usage: rclip-retrieve embed --model MODEL --images INPUT -o OUT.npy [OPTION]...\n"
+"   or: rclip-retrieve embed --model MODEL --text FILE -o OUT.npy [OPTION]...\n"
 "Write the L2-normalised embeddings of a CLIP model as a NumPy .npy file of\n"
 "float32, shape (N, D) with D the model's projection_dim: one row per image\n"
 "or text line, in input order.\n"
 "\n"
-"  -m, --model=DIR         a Hugging Face CLIPModel directory (config.json and\n"
-"                          model.safetensors; vocab.json and merges.txt, when\n"
-"                          present, give the tokenizer)\n"
+"  -m, --model=PATH        the model: a Hugging Face CLIPModel directory, an\n"
+"                          open_clip directory or .safetensors file, or an\n"
+"                          rclip-train checkpoint (vocab.json and merges.txt\n"
+"                          in the directory, when present, give the tokenizer)\n"
 "  -i, --images=INPUT      a manifest (JSONL in any rclip schema, or TSV\n"
 "                          image_path<TAB>caption; - reads standard input),\n"
 "                          a shard list (.list) or one shard (.rcs): one row\n"
@@ -169,7 +169,7 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 	if (json)
 		o->report = "-";
 	if (!o->model)
-		return rc_cli_usage_error("no model: give --model DIR");
+		return rc_cli_usage_error("no model: give --model PATH");
 	if (!o->images == !o->text)
 		return rc_cli_usage_error(o->images ? "--images and --text exclude each other"
 			: "no input: give --images INPUT or --text FILE");
@@ -189,55 +189,43 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 
 /* ---------------------------------------------------------------- state */
 
-enum item_kind {
-	ITEM_FILE,       /* an image file of a manifest: read, decode, crop */
-	ITEM_RAW,        /* a shard's S×S×3 pixels */
-	ITEM_JPEG,       /* a shard's JPEG of the S×S image */
-	ITEM_TEXT,       /* a text line */
-};
-
-/* One input of a batch. Its strings and bytes live in the batch's arena. */
+/* One input of the batch, for messages and --ids (what the encoder reads
+ * is in the batch's arrays). Its strings live in the batch's arena. */
 struct item {
-	int kind;
-	const char *path;          /* ITEM_FILE */
-	const uint8_t *data;       /* ITEM_RAW, ITEM_JPEG, ITEM_TEXT */
-	size_t len;
 	const char *input;         /* the file it came from, for messages */
-	const char *key;           /* for --ids; NULL: empty */
-	size_t key_len;
 	uint64_t where;            /* line (manifest, text) or record (shard) */
-	int bad;                   /* unusable: why says why */
-	int fatal;                 /* out of memory and the like */
-	int truncated, invalid;    /* text: cut to the context, bad UTF-8 */
-	char why[256];
+	const char *key;           /* images, for --ids; NULL: empty */
+	size_t key_len;
+	char why[256];             /* why it is bad, when that is known on reading */
 };
 
 struct stats {
-	uint64_t rows, bad, truncated, invalid_utf8;
+	uint64_t rows, bad, invalid_utf8;
 };
 
+/* embed, and search's text queries (keep): a batch of inputs read, then
+ * encoded by the shared encoder (encode.h) and written. */
 struct embed {
 	const struct embed_opts *o;
 	struct rc_clip *m;
-	struct rc_clip_ws *ws;
+	struct rc_bpe *bpe;
+	struct rc_encoder *enc;
 	int nthreads;
 	int S, D, ctx;             /* image side, embedding width, text context */
-	size_t V;                  /* the text vocabulary */
 	const char *input;         /* the input being read, for messages */
 	int input_records;         /* positions are records, not lines */
+	int keep;                  /* search: every row kept in rows, none written */
 	/* the batch */
 	struct item *items;
+	struct rc_encode_image *img;   /* [B] images */
+	const char **txt;              /* [B] text lines */
+	uint32_t *tlen;
+	uint8_t *ok;                   /* [B] the image was usable */
 	int n, cap;
 	struct rc_arena arena;
-	float *pixels;             /* [B,3,S,S] */
-	int32_t *tokens;           /* [B,ctx] */
-	float *emb;                /* [B,D] the model's rows */
-	float *rows;               /* [B,D] the rows written */
-	/* workers */
-	struct rc_bpe *bpe;
-	struct rc_bpe_state **states;      /* text */
-	struct rc_ingest_opts io;
-	struct rc_ingest_worker **workers; /* images */
+	float *rows;               /* [B,D] the batch's rows; with keep [kept + B,D] */
+	size_t kept, rows_cap;
+	int failed;                /* a bad input without --skip-bad was reported */
 	/* output */
 	struct rc_npy_writer *npy;
 	struct rc_atomic_file idf;
@@ -269,89 +257,75 @@ static const char *where(const struct embed *e, const struct item *it, char *buf
 	return buf;
 }
 
-/* A new item at the end of the batch (the caller fills it). */
-static struct item *item_new(struct embed *e, int kind, uint64_t where_)
+/* A new input at the end of the batch (the caller fills it in). */
+static struct item *item_new(struct embed *e, uint64_t where_)
 {
-	struct item *it = &e->items[e->n++];
+	struct item *it = &e->items[e->n];
 	memset(it, 0, sizeof *it);
-	it->kind = kind;
 	it->input = e->input;
 	it->where = where_;
+	if (e->img)
+		e->img[e->n] = (struct rc_encode_image){0};
+	e->n++;
 	return it;
 }
 
-static int item_bad(struct item *it, const char *why)
+/* An image already known to be unusable: it keeps its row (NaN). */
+static void item_bad(struct embed *e, struct item *it, const char *fmt, ...) RC_PRINTF(3, 4);
+static void item_bad(struct embed *e, struct item *it, const char *fmt, ...)
 {
-	it->bad = 1;
-	snprintf(it->why, sizeof it->why, "%s", why);
-	return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(it->why, sizeof it->why, fmt, ap);
+	va_end(ap);
+	e->img[it - e->items].bad = it->why;
 }
 
-/* ---------------------------------------------------------------- prepare */
+/* ---------------------------------------------------------------- encode */
 
-/* Item i into its slot of the batch, on thread t: pixels for images, a
- * row of token ids for text. Sets it->bad (or it->fatal) with a reason. */
-static void prepare(struct embed *e, int i, int t)
+/* The encoder's report of a bad image: the first fails the run, or with
+ * --skip-bad each gets a warning and a row of NaN. */
+static void on_bad(void *ctx, size_t i, const char *why)
 {
-	struct item *it = &e->items[i];
-	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	float *px = e->pixels ? e->pixels + (size_t)i * plane : NULL;
-	if (it->bad)
-		return;
-	switch (it->kind) {
-	case ITEM_FILE: {
-		static const struct rc_record none = {.schema = RC_SCHEMA_DESC};
-		struct rc_ingest_item ii;
-		int rc = rc_ingest_file(e->workers[t], &none, it->path, &ii);
-		if (rc < 0) {
-			it->fatal = ii.status == RC_INGEST_ERROR;
-			item_bad(it, ii.why);
-		} else {
-			rc_clip_pixels_from_rgb(ii.payload, e->S, px);
+	struct embed *e = ctx;
+	char w[4352];
+	where(e, &e->items[i], w, sizeof w);
+	if (!e->o->skip_bad) {
+		if (!e->failed++) {
+			rc_log_error(RC_E_FORMAT, "%s: %s", w, why);
+			rc_log_hint("--skip-bad writes a row of NaN for a bad input and goes on");
 		}
-		rc_ingest_item_free(&ii);
 		return;
 	}
-	case ITEM_RAW:
-		rc_clip_pixels_from_rgb(it->data, e->S, px);
-		return;
-	case ITEM_JPEG: {
-		struct rc_image im;
-		char why[160];
-		int rc = rc_image_decode(it->data, it->len, NULL, &im, why, sizeof why);
-		if (rc < 0) {
-			it->fatal = rc == RC_E_NOMEM;
-			item_bad(it, why);
-			return;
-		}
-		if (im.w != e->S || im.h != e->S) {
-			snprintf(it->why, sizeof it->why, "the stored image is %dx%d, not %dx%d",
-				im.w, im.h, e->S, e->S);
-			it->bad = 1;
-		} else {
-			rc_clip_pixels_from_rgb(im.rgb, e->S, px);
-		}
-		rc_image_free(&im);
-		return;
-	}
-	case ITEM_TEXT: {
-		const int32_t *ids;
-		size_t n;
-		if (rc_bpe_encode(e->states[t], (const char *)it->data, it->len, &ids, &n) < 0) {
-			it->fatal = 1;
-			item_bad(it, "out of memory");
-			return;
-		}
-		it->invalid = rc_bpe_state_invalid(e->states[t]) > 0;
-		/* open_clip.tokenize: start, ids, end, padded with 0 */
-		rc_bpe_pack(e->bpe, ids, n, e->tokens + (size_t)i * (size_t)e->ctx, (size_t)e->ctx,
-			0, &it->truncated);
-		return;
-	}
-	}
+	rc_log_warn("%s: %s: a row of NaN", w, why);
+	e->st.bad++;
 }
 
-/* ---------------------------------------------------------------- write */
+/* A line that was not UTF-8: the first three are named, the report counts
+ * them all. */
+static void on_invalid(void *ctx, size_t i, const char *why)
+{
+	struct embed *e = ctx;
+	char w[4352];
+	if (e->st.invalid_utf8++ < 3)
+		rc_log_warn("%s: %s", where(e, &e->items[i], w, sizeof w), why);
+}
+
+/* A token id the model does not have, in the line of it. */
+static int bad_token(const struct embed *e, const struct item *it)
+{
+	int32_t id;
+	int pos;
+	char w[4352];
+	rc_encoder_bad_token(e->enc, &id, &pos);
+	rc_log_error(RC_E_RANGE, "%s: token id %lld (position %d) is outside the model's "
+		"vocabulary of %d ids", where(e, it, w, sizeof w), (long long)id, pos,
+		e->m->cfg.text.vocab_size);
+	if (!e->keep) /* search refuses in one line */
+		rc_log_hint("the tokenizer has %zu ids: this model's text tower was not made for "
+			"it (a test model?)", rc_bpe_vocab_size(e->bpe));
+	return RC_E_RANGE;
+}
 
 /* A key on one line of the --ids file: '\\', '\n', '\r' and '\t' escaped. */
 static int write_key(struct embed *e, const struct item *it)
@@ -360,7 +334,7 @@ static int write_key(struct embed *e, const struct item *it)
 	char num[32];
 	const char *k = it->key;
 	size_t n = it->key_len;
-	if (it->kind == ITEM_TEXT) {
+	if (e->o->text) {
 		n = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)it->where);
 		k = num;
 	}
@@ -377,106 +351,48 @@ static int write_key(struct embed *e, const struct item *it)
 	return ferror(f) ? rc_log_error(RC_E_IO, "%s: write error", e->ids_name) : 0;
 }
 
-/* The first token id of item i outside the model's vocabulary, or -1. */
-static int64_t out_of_vocab(const struct embed *e, int i, int *pos)
-{
-	const int32_t *row = e->tokens + (size_t)i * (size_t)e->ctx;
-	for (int k = 0; k < e->ctx; k++)
-		if (row[k] < 0 || (size_t)row[k] >= e->V) {
-			*pos = k;
-			return row[k];
-		}
-	return -1;
-}
-
-/* Prepare the batch in parallel, then in input order: report bad items,
- * pack the good ones to the front, run the model, write every row. */
-
-/* The batch is cut after its rows' last pooled token (the tower is
- * causal): see rc_clip_encode_text_cut. */
-static int encode_text(struct embed *e, int n)
-{
-	return rc_clip_encode_text(e->m, e->ws, e->tokens, n,
-		rc_clip_text_cut(&e->m->cfg, e->tokens, n, e->ctx), e->emb);
-}
-
+/* The batch through the encoder (one forward pass: it holds at most the
+ * encoder's batch), then in input order a row of NaN for each bad image,
+ * the rows and keys written, or kept for search. */
 static int flush(struct embed *e)
 {
-	const struct embed_opts *o = e->o;
-	int n = e->n;
+	size_t n = (size_t)e->n, D = (size_t)e->D, bad = 0;
 	if (!n)
 		return 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads)
-	for (int i = 0; i < n; i++)
-		prepare(e, i, rc_thread_id());
-
-	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	int good = 0, rc = 0;
-	char w[4352];
-	for (int i = 0; i < n; i++) {
-		struct item *it = &e->items[i];
-		if (it->fatal)
-			return rc_log_error(RC_E_NOMEM, "%s: %s", where(e, it, w, sizeof w), it->why);
-		if (it->bad) {
-			if (!o->skip_bad) {
-				rc_log_error(RC_E_FORMAT, "%s: %s", where(e, it, w, sizeof w), it->why);
-				rc_log_hint("--skip-bad writes a row of NaN for a bad input and goes on");
-				return RC_E_FORMAT;
-			}
-			rc_log_warn("%s: %s: a row of NaN", where(e, it, w, sizeof w), it->why);
-			e->st.bad++;
-			continue;
-		}
-		if (it->kind == ITEM_TEXT) {
-			int pos;
-			int64_t id = out_of_vocab(e, i, &pos);
-			if (id >= 0) {
-				rc_log_error(RC_E_RANGE, "%s: token id %lld (position %d) is outside the "
-					"model's vocabulary of %zu ids", where(e, it, w, sizeof w),
-					(long long)id, pos, e->V);
-				rc_log_hint("the tokenizer has %zu ids: this model's text tower was not "
-					"made for it (a test model?)", rc_bpe_vocab_size(e->bpe));
-				return RC_E_RANGE;
-			}
-			e->st.truncated += (uint64_t)it->truncated;
-			if (it->invalid && e->st.invalid_utf8++ < 3)
-				rc_log_warn("%s: invalid UTF-8 replaced with U+FFFD", where(e, it, w, sizeof w));
-			if (good != i)
-				memcpy(e->tokens + (size_t)good * (size_t)e->ctx,
-					e->tokens + (size_t)i * (size_t)e->ctx, (size_t)e->ctx * sizeof *e->tokens);
-		} else if (good != i) {
-			memcpy(e->pixels + (size_t)good * plane, e->pixels + (size_t)i * plane,
-				plane * sizeof *e->pixels);
-		}
-		good++;
+	if (rc_grow((void **)&e->rows, &e->rows_cap, (e->kept + n) * D, sizeof *e->rows) < 0)
+		return RC_E_NOMEM;
+	float *rows = e->rows + e->kept * D;
+	struct rc_progress *p = e->keep ? NULL : &e->prog;
+	int rc;
+	if (e->o->text) {
+		rc = rc_encoder_texts(e->enc, e->txt, e->tlen, n, rows, &bad, p);
+		if (rc == RC_E_RANGE)
+			return bad_token(e, &e->items[bad]);
+	} else {
+		rc = rc_encoder_images(e->enc, e->img, n, rows, e->ok, on_bad, e, p);
+		if (rc == 0 && e->failed)
+			rc = RC_E_FORMAT;
 	}
-	if (good > 0) {
-		rc = e->tokens ? encode_text(e, good) :
-			rc_clip_encode_image(e->m, e->ws, e->pixels, good, e->emb);
-		if (rc < 0)
-			return rc;
-	}
-	size_t D = (size_t)e->D;
-	for (int i = 0, g = 0; i < n; i++) {
-		float *row = e->rows + (size_t)i * D;
-		if (e->items[i].bad)
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (e->ok && !e->ok[i])
 			for (size_t k = 0; k < D; k++)
-				row[k] = NAN;
-		else
-			memcpy(row, e->emb + (size_t)g++ * D, D * sizeof *row);
+				rows[i * D + k] = NAN;
 		if (e->idf.f && (rc = write_key(e, &e->items[i])) < 0)
 			return rc;
 	}
-	if ((rc = rc_npy_writer_rows(e->npy, e->rows, (size_t)n)) < 0)
+	if (e->keep)
+		e->kept += n;
+	else if ((rc = rc_npy_writer_rows(e->npy, rows, n)) < 0)
 		return rc;
-	e->st.rows += (uint64_t)n;
-	rc_progress_update(&e->prog, (uint64_t)n);
+	e->st.rows += n;
 	e->n = 0;
 	rc_arena_reset(&e->arena);
 	return 0;
 }
 
-/* After an item is added: a full batch goes through the model. */
+/* After an input is added: a full batch goes through the model. */
 static int added(struct embed *e)
 {
 	return e->n == e->cap ? flush(e) : 0;
@@ -522,13 +438,13 @@ static int read_manifest(struct embed *e, const char *path)
 	       (rc = rc_manifest_next(mf, &e->arena, &rec, &img, &line, why, sizeof why)) != 0) {
 		if (rc < 0 && rc != RC_E_FORMAT)
 			break;
-		struct item *it = item_new(e, ITEM_FILE, line);
+		struct item *it = item_new(e, line);
 		if (rc < 0) {
-			item_bad(it, why);
+			item_bad(e, it, "%s", why);
 		} else {
 			it->key = rec.key;
 			it->key_len = rec.key_len;
-			if (!(it->path = arena_join(&e->arena, root, img))) {
+			if (!(e->img[e->n - 1].path = arena_join(&e->arena, root, img))) {
 				rc = RC_E_NOMEM;
 				break;
 			}
@@ -566,10 +482,10 @@ static int read_shard(struct embed *e, const char *path, uint64_t expect, const 
 	size_t raw = (size_t)e->S * (size_t)e->S * 3;
 	for (uint64_t i = 0; i < rc_shard_count(s) && !interrupted; i++) {
 		struct rc_record rec;
-		struct item *it = item_new(e, in->store == RC_STORE_RAW ? ITEM_RAW : ITEM_JPEG, i);
+		struct item *it = item_new(e, i);
+		struct rc_encode_image *im = &e->img[e->n - 1];
 		if ((rc = rc_shard_next(s, &rec, NULL)) < 0) { /* logged by the reader */
-			snprintf(it->why, sizeof it->why, "unreadable record (%s)", rc_strerror(rc));
-			it->bad = 1;
+			item_bad(e, it, "unreadable record (%s)", rc_strerror(rc));
 			if (rc == RC_E_NOMEM || rc == RC_E_IO)
 				goto out;
 		} else if (rc == 0) {
@@ -577,8 +493,7 @@ static int read_shard(struct embed *e, const char *path, uint64_t expect, const 
 				(unsigned long long)i);
 			goto out;
 		} else if (in->store == RC_STORE_RAW && rec.image_len != raw) {
-			snprintf(it->why, sizeof it->why, "%u bytes of pixels, not %zu", rec.image_len, raw);
-			it->bad = 1;
+			item_bad(e, it, "%u bytes of pixels, not %zu", rec.image_len, raw);
 		} else {
 			uint8_t *p = rc_arena_alloc(&e->arena, rec.image_len);
 			char *k = rc_arena_alloc(&e->arena, rec.key_len + 1);
@@ -589,8 +504,8 @@ static int read_shard(struct embed *e, const char *path, uint64_t expect, const 
 			memcpy(p, rec.image, rec.image_len);
 			if (rec.key_len)
 				memcpy(k, rec.key, rec.key_len);
-			it->data = p;
-			it->len = rec.image_len;
+			*im = (struct rc_encode_image){.data = p, .len = rec.image_len,
+				.store = (int)in->store};
 			it->key = k;
 			it->key_len = rec.key_len;
 		}
@@ -612,15 +527,16 @@ static int read_text(struct embed *e, const char *path)
 	struct rc_io_lines lr;
 	rc_io_lines_init(&lr, f, e->input);
 	while (!interrupted && (rc = rc_io_lines_next(&lr)) > 0) {
-		struct item *it = item_new(e, ITEM_TEXT, lr.lineno);
+		item_new(e, lr.lineno);
 		char *p = rc_arena_alloc(&e->arena, lr.len + 1);
 		if (!p) {
 			rc = RC_E_NOMEM;
 			break;
 		}
 		memcpy(p, lr.line, lr.len + 1);
-		it->data = (const uint8_t *)p;
-		it->len = lr.len;
+		e->txt[e->n - 1] = p;
+		/* a line past 4 GiB is cut there: far beyond the context */
+		e->tlen[e->n - 1] = lr.len > UINT32_MAX ? UINT32_MAX : (uint32_t)lr.len;
 		if ((rc = added(e)) < 0)
 			break;
 	}
@@ -674,76 +590,76 @@ static int read_images(struct embed *e, const struct rc_shard_list *l)
 
 /* ---------------------------------------------------------------- setup */
 
+/* The model of --model in any format rclip reads (model_io.h). A vision
+ * tower without its projection (CLIPVisionModel) has no embeddings. */
+static int load_model(struct embed *e)
+{
+	const char *path = e->o->model;
+	int fmt, proj = 1;
+	int rc = rc_clip_detect(path, &fmt);
+	if (rc == 0)
+		rc = fmt == RC_CLIP_FMT_HF_VISION ? rc_clip_load_hf_vision(&e->m, path, &proj)
+			: rc_clip_load_any(&e->m, path, NULL, NULL);
+	if (rc == 0 && !proj) {
+		rc = rc_log_error(RC_E_UNSUPPORTED, "%s: a vision tower without its projection "
+			"gives no embeddings", path);
+		rc_log_hint("give the CLIPModel, or export it with rclip-export --to hf-vision "
+			"--with-projection");
+	}
+	return rc;
+}
+
+/* The model, and the encoder: of images, or of texts with the model's
+ * tokenizer. */
 static int setup(struct embed *e)
 {
 	const struct embed_opts *o = e->o;
-	int B = (int)o->batch, text = o->text != NULL;
-	if (rc_clip_load_hf(&e->m, o->model) < 0)
+	int B = (int)o->batch;
+	e->input = display(o->text ? o->text : o->images, "(stdin)");
+	if (load_model(e) < 0)
 		return -1;
 	const struct rc_clip_config *cfg = &e->m->cfg;
 	e->S = cfg->vision.image_size;
 	e->D = cfg->projection_dim;
 	e->ctx = cfg->text.max_position;
-	e->V = (size_t)cfg->text.vocab_size;
-	if (text && e->ctx < 2)
+	if (o->text && e->ctx < 2)
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: a text context of %d tokens is too short",
 			o->model, e->ctx);
-	rc_log_info("%s: image %dx%d, text context %d, vocabulary %zu, embeddings of %d",
-		o->model, e->S, e->S, e->ctx, e->V, e->D);
-	/* the workspace sizes its attention scratch for the threads set now */
-	if (rc_clip_ws_new(&e->ws, e->m, text ? 0 : B, text ? B : 0, 0) < 0)
-		return -1;
+	rc_log_info("%s: image %dx%d, text context %d, vocabulary %d, embeddings of %d",
+		o->model, e->S, e->S, e->ctx, cfg->text.vocab_size, e->D);
 	e->cap = B;
-	e->items = rc_calloc((size_t)B, sizeof *e->items);
-	e->emb = rc_calloc((size_t)B * (size_t)e->D, sizeof *e->emb);
-	e->rows = rc_calloc((size_t)B * (size_t)e->D, sizeof *e->rows);
-	if (!e->items || !e->emb || !e->rows)
+	if (!(e->items = rc_calloc((size_t)B, sizeof *e->items)))
 		return -1;
-	if (text ? rc_bpe_load_model(&e->bpe, e->o->model) < 0 : rc_bpe_load(&e->bpe, NULL, NULL) < 0)
-		return -1;
-	if (text) {
-		e->tokens = rc_calloc((size_t)B * (size_t)e->ctx, sizeof *e->tokens);
-		e->states = rc_calloc((size_t)e->nthreads, sizeof *e->states);
-		if (!e->tokens || !e->states)
+	if (o->text) {
+		e->txt = rc_calloc((size_t)B, sizeof *e->txt);
+		e->tlen = rc_calloc((size_t)B, sizeof *e->tlen);
+		if (!e->txt || !e->tlen || rc_bpe_load_model(&e->bpe, o->model) < 0 ||
+		    rc_encoder_new_texts(&e->enc, e->m, e->bpe, B, e->nthreads) < 0)
 			return -1;
-		for (int t = 0; t < e->nthreads; t++)
-			if (!(e->states[t] = rc_bpe_state_new(e->bpe)))
-				return -1;
+		if (!e->keep) /* search's queries are not warned about */
+			rc_encoder_on_invalid(e->enc, on_invalid, e);
 		return 0;
 	}
-	e->pixels = rc_calloc((size_t)B * 3 * (size_t)e->S * (size_t)e->S, sizeof *e->pixels);
-	e->workers = rc_calloc((size_t)e->nthreads, sizeof *e->workers);
-	if (!e->pixels || !e->workers)
+	e->img = rc_calloc((size_t)B, sizeof *e->img);
+	e->ok = rc_calloc((size_t)B, sizeof *e->ok);
+	if (!e->img || !e->ok)
 		return -1;
-	/* raw storage: the worker's payload is the S×S crop itself */
-	e->io = (struct rc_ingest_opts){.image_size = e->S, .store = RC_STORE_RAW,
-		.text_ctx = RC_BPE_CONTEXT};
-	for (int t = 0; t < e->nthreads; t++)
-		if (!(e->workers[t] = rc_ingest_worker_new(e->bpe, &e->io)))
-			return -1;
-	return 0;
+	return rc_encoder_new(&e->enc, e->m, NULL, B, e->nthreads);
 }
 
 static void teardown(struct embed *e)
 {
 	rc_npy_writer_abort(e->npy);
 	rc_atomic_abort(&e->idf);
-	if (e->states)
-		for (int t = 0; t < e->nthreads; t++)
-			rc_bpe_state_free(e->states[t]);
-	if (e->workers)
-		for (int t = 0; t < e->nthreads; t++)
-			rc_ingest_worker_free(e->workers[t]);
-	free(e->states);
-	free(e->workers);
+	rc_encoder_free(e->enc);
 	rc_bpe_free(e->bpe);
 	free(e->items);
-	free(e->pixels);
-	free(e->tokens);
-	free(e->emb);
+	free(e->img);
+	free(e->ok);
+	free(e->txt);
+	free(e->tlen);
 	free(e->rows);
 	rc_arena_free(&e->arena);
-	rc_clip_ws_free(e->ws);
 	rc_clip_free(e->m);
 }
 
@@ -768,7 +684,8 @@ static int write_report(const struct embed *e, double seconds)
 		"model", o->model, "kind", o->text ? "text" : "images",
 		"input", o->text ? o->text : o->images, "output", o->out,
 		"rows", (json_int_t)s->rows, "dim", e->D, "bad", (json_int_t)s->bad,
-		"truncated", (json_int_t)s->truncated, "seconds", seconds, "rows_per_second", rate);
+		"truncated", (json_int_t)rc_encoder_truncated(e->enc), "seconds", seconds,
+		"rows_per_second", rate);
 	if (j && o->ids)
 		json_object_set_new(j, "ids", json_string(o->ids));
 	if (j && o->text)
@@ -802,11 +719,10 @@ static int cmd_embed(int argc, char **argv)
 		return rc;
 	rc_shard_list_init(&list);
 	rc_arena_init(&e.arena, 0);
-	e.nthreads = rc_ops_set_threads((int)o.threads); /* OpenBLAS serial, OpenMP n */
+	e.nthreads = rc_backend_cpu_threads((int)o.threads);
 	double t0 = rc_seconds();
 	if (setup(&e) < 0)
 		goto out;
-	e.input = display(o.text ? o.text : o.images, "(stdin)");
 	if (o.images && count_rows(o.images, &list, &total) < 0)
 		goto out;
 	/* a known count writes the header first: any output, no temporary */
@@ -871,7 +787,7 @@ struct search_opts {
 
 static const char search_usage[] =
 "Usage: rclip-retrieve search --gallery G.npy [--queries Q.npy] [OPTION]...\n"
-"   or: rclip-retrieve search --gallery G.npy --model DIR --text FILE [OPTION]...\n"
+"   or: rclip-retrieve search --gallery G.npy --model MODEL --text FILE [OPTION]...\n"
 "The k rows of the gallery with the largest dot product with each query,\n"
 "exact (for L2-normalised embeddings: the largest cosine similarity), as\n"
 "TSV lines query_index<TAB>rank<TAB>id<TAB>score on standard output.\n"
@@ -882,7 +798,7 @@ static const char search_usage[] =
 "                          writes them); default: the row number, from 0\n"
 "  -Q, --queries=FILE      an (M, D) float32 .npy of query embeddings; - (the\n"
 "                          default without --text) is standard input\n"
-"  -m, --model=DIR         with --text: the CLIP model whose text tower\n"
+"  -m, --model=PATH        with --text: the CLIP model whose text tower\n"
 "                          encodes the queries (as embed --text does)\n"
 "  -t, --text=FILE         one query per line of FILE (- is standard input)\n"
 "  -k, --top=K             hits per query (default 10; all N when K > N)\n"
@@ -965,7 +881,7 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 	if (o->text && o->queries)
 		return rc_cli_usage_error("--queries and --text exclude each other");
 	if (!o->text != !o->model)
-		return rc_cli_usage_error(o->text ? "--text needs --model DIR to encode the "
+		return rc_cli_usage_error(o->text ? "--text needs --model PATH to encode the "
 			"queries" : "--model goes with --text (queries given as embeddings need "
 			"no model)");
 	if (!o->text && !o->queries) {
@@ -991,120 +907,33 @@ static const char *shown(const char *path)
 
 /* ---------------------------------------------------------------- text */
 
-/* What encoding text queries needs: the model, its workspace, the
- * tokenizer and one batch of token rows. */
-struct text_enc {
-	struct rc_clip *m;
-	struct rc_clip_ws *ws;
-	struct rc_bpe *bpe;
-	struct rc_bpe_state *st;
-	int32_t *tokens;          /* [B,ctx] */
-	int B, ctx, D;
-	size_t V;
-	float *rows;              /* the embeddings so far, [n,D] */
-	size_t n, cap;
-};
-
-/* Encode the batch's n rows and append them. As embed does, the batch is
- * cut after its last pooled token (the first eos, or the largest id under
- * the legacy rule): the causal text tower gives the same rows. */
-static int text_flush(struct text_enc *t, int n)
-{
-	if (n == 0)
-		return 0;
-	size_t D = (size_t)t->D;
-	if (rc_grow((void **)&t->rows, &t->cap, (t->n + (size_t)n) * D, sizeof *t->rows) < 0)
-		return RC_E_NOMEM;
-	int rc = rc_clip_encode_text(t->m, t->ws, t->tokens, n,
-		rc_clip_text_cut(&t->m->cfg, t->tokens, n, t->ctx),
-		t->rows + t->n * D);
-	if (rc < 0)
-		return rc;
-	t->n += (size_t)n;
-	return 0;
-}
-
 /* The text queries of o->text as rows of the model's embeddings (*out,
- * the caller frees it), checked against the gallery's width gd. */
-static int text_queries(const struct search_opts *o, size_t gd, float **out, size_t *nq)
+ * the caller frees it), encoded as embed --text encodes them and checked
+ * against the gallery's width gd. */
+static int text_queries(const struct search_opts *o, int nthreads, size_t gd, float **out,
+	size_t *nq)
 {
-	struct text_enc t = {.B = (int)o->batch};
-	const char *in = shown(o->text);
-	FILE *f = NULL;
-	struct rc_io_lines lr = {0};
-	int rc, nb = 0;
+	struct embed_opts eo = {.model = o->model, .text = o->text, .batch = o->batch};
+	struct embed e = {.o = &eo, .nthreads = nthreads, .keep = 1};
+	int rc = -1;
 
 	*out = NULL;
-	if ((rc = rc_clip_load_hf(&t.m, o->model)) < 0)
+	rc_arena_init(&e.arena, 0);
+	if (setup(&e) < 0)
 		goto out;
-	t.D = t.m->cfg.projection_dim;
-	t.ctx = t.m->cfg.text.max_position;
-	t.V = (size_t)t.m->cfg.text.vocab_size;
-	if ((size_t)t.D != gd) {
+	if ((size_t)e.D != gd) {
 		rc = rc_log_error(RC_E_FORMAT, "%s: the model's embeddings have %d values, the "
-			"rows of %s have %zu", o->model, t.D, shown(o->gallery), gd);
+			"rows of %s have %zu", o->model, e.D, shown(o->gallery), gd);
 		goto out;
 	}
-	if (t.ctx < 2) {
-		rc = rc_log_error(RC_E_UNSUPPORTED, "%s: a text context of %d tokens is too short",
-			o->model, t.ctx);
+	if ((rc = read_text(&e, o->text)) < 0 || (rc = flush(&e)) < 0)
 		goto out;
-	}
-	if ((rc = rc_clip_ws_new(&t.ws, t.m, 0, t.B, 0)) < 0 ||
-	    (rc = rc_bpe_load_model(&t.bpe, o->model)) < 0)
-		goto out;
-	t.st = rc_bpe_state_new(t.bpe);
-	t.tokens = rc_calloc((size_t)t.B * (size_t)t.ctx, sizeof *t.tokens);
-	if (!t.st || !t.tokens) {
-		rc = RC_E_NOMEM;
-		goto out;
-	}
-	if ((rc = rc_io_open_read(o->text, &f)) < 0)
-		goto out;
-	rc_io_lines_init(&lr, f, in);
-	while ((rc = rc_io_lines_next(&lr)) > 0) {
-		const int32_t *ids;
-		size_t n;
-		int truncated;
-		if ((rc = rc_bpe_encode(t.st, lr.line, lr.len, &ids, &n)) < 0)
-			break;
-		int32_t *row = t.tokens + (size_t)nb * (size_t)t.ctx;
-		/* open_clip.tokenize: start, ids, end, padded with 0 */
-		rc_bpe_pack(t.bpe, ids, n, row, (size_t)t.ctx, 0, &truncated);
-		for (int i = 0; i < t.ctx; i++)
-			if (row[i] < 0 || (size_t)row[i] >= t.V) {
-				rc = rc_log_error(RC_E_RANGE, "%s:%llu: token id %d (position %d) is "
-					"outside the model's vocabulary of %zu ids", in,
-					(unsigned long long)lr.lineno, row[i], i, t.V);
-				goto out;
-			}
-		if (++nb == t.B) {
-			if ((rc = text_flush(&t, nb)) < 0)
-				break;
-			nb = 0;
-		}
-	}
-	if (rc == 0)
-		rc = text_flush(&t, nb);
-	if (rc == 0)
-		rc = rc_io_close(f, in);
-	f = NULL;
-	if (rc == 0) {
-		*out = t.rows ? t.rows : rc_malloc(0);
-		*nq = t.n;
-		t.rows = NULL;
-		rc = *out ? 0 : RC_E_NOMEM;
-	}
+	*out = e.rows ? e.rows : rc_malloc(0);
+	*nq = e.kept;
+	e.rows = NULL;
+	rc = *out ? 0 : RC_E_NOMEM;
 out:
-	rc_io_lines_free(&lr);
-	if (f)
-		rc_io_close(f, in);
-	free(t.rows);
-	free(t.tokens);
-	rc_bpe_state_free(t.st);
-	rc_bpe_free(t.bpe);
-	rc_clip_ws_free(t.ws);
-	rc_clip_free(t.m);
+	teardown(&e);
 	return rc;
 }
 
@@ -1124,6 +953,7 @@ static int cmd_search(int argc, char **argv)
 {
 	struct search_opts o;
 	struct rc_npy_map g = {0};
+	struct rc_backend *be = NULL;      /* the search's: no model */
 	float *q = NULL, *score = NULL;
 	int64_t *index = NULL;
 	char *idbuf = NULL, **ids = NULL;
@@ -1133,7 +963,7 @@ static int cmd_search(int argc, char **argv)
 	rc_log_init("rclip-retrieve search");
 	if ((rc = search_parse(argc, argv, &o)) >= 0)
 		return rc;
-	int nt = rc_ops_set_threads((int)o.threads); /* OpenBLAS serial, OpenMP n */
+	int nt = rc_backend_cpu_threads((int)o.threads);
 	double t0 = rc_seconds();
 
 	if (rc_npy_map_f32(o.gallery, &g) < 0)
@@ -1146,7 +976,7 @@ static int cmd_search(int argc, char **argv)
 	if (o.ids && rc_search_read_ids(shown(o.ids), g.n, shown(o.gallery), &idbuf, &ids) < 0)
 		goto out;
 	if (o.text) {
-		if (text_queries(&o, g.d, &q, &nq) < 0)
+		if (text_queries(&o, nt, g.d, &q, &nq) < 0)
 			goto out;
 		dq = g.d;
 	} else {
@@ -1168,14 +998,10 @@ static int cmd_search(int argc, char **argv)
 	score = rc_calloc(nq * kk + 1, sizeof *score);
 	index = rc_calloc(nq * kk + 1, sizeof *index);
 	struct rc_topk_opts so = {.k = (size_t)o.k};
-	struct rc_backend_opts bo = {.threads = nt};
-	struct rc_backend *be = NULL;
+	struct rc_backend_opts bo = {.kind = RC_BACKEND_CPU, .threads = nt};
 	if (!score || !index || rc_backend_new(&be, NULL, &bo) < 0 ||
-	    rc_backend_topk(be, g.data, g.n, g.d, q, nq, &so, score, index) < 0) {
-		rc_backend_free(be);
+	    rc_backend_topk(be, g.data, g.n, g.d, q, nq, &so, score, index) < 0)
 		goto out;
-	}
-	rc_backend_free(be);
 	double t2 = rc_seconds();
 	/* finite rows can still overflow a product */
 	for (size_t i = 0; i < nq * kk; i++)
@@ -1191,6 +1017,7 @@ static int cmd_search(int argc, char **argv)
 		t2 > t1 ? (double)nq / (t2 - t1) : 0.0);
 	status = RC_EXIT_OK;
 out:
+	rc_backend_free(be);
 	rc_npy_unmap(&g);
 	free(q);
 	free(score);

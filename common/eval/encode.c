@@ -14,6 +14,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
+#include "model/ops_cpu.h"
 #include "base/thread.h"
 
 struct rc_encoder {
@@ -25,14 +26,19 @@ struct rc_encoder {
 	uint8_t *pixels;             /* [batch,S,S,3] CLIP-cropped RGB */
 	int32_t *tokens;             /* [batch,ctx] */
 	float *emb;                  /* [batch,D] the model's rows, in host memory */
-	uint8_t *good;               /* [batch] */
+	uint8_t *good;               /* [batch] image usable; text valid UTF-8 */
 	char (*why)[160];            /* [batch] */
 	struct rc_bpe_state **states; /* [nthreads] */
 	uint64_t truncated;
+	rc_encode_bad_fn on_invalid; /* rc_encoder_on_invalid */
+	void *invalid_ctx;
+	int32_t bad_id;              /* rc_encoder_bad_token */
+	int bad_pos;
 };
 
-int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
-	int batch, int nthreads)
+/* images 0: no image tower on the backend and no pixels (rc_encoder_new_texts). */
+static int encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads, int images)
 {
 	*out = NULL;
 	if (batch < 1 || nthreads < 1)
@@ -49,13 +55,13 @@ int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_b
 	e->D = m->cfg.projection_dim;
 	e->ctx = m->cfg.text.max_position;
 	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = nthreads,
-		.max_images = batch, .max_texts = bpe ? batch : 0 };
+		.max_images = images ? batch : 0, .max_texts = bpe ? batch : 0 };
 	int rc = rc_backend_new(&e->be, m, &bo);
 	if (rc < 0)
 		goto fail;
 	rc = RC_E_NOMEM;
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S;
-	if (!(e->pixels = rc_malloc((size_t)batch * plane)) ||
+	if ((images && !(e->pixels = rc_malloc((size_t)batch * plane))) ||
 	    !(e->emb = rc_malloc((size_t)batch * (size_t)e->D * sizeof *e->emb)) ||
 	    !(e->good = rc_malloc((size_t)batch)) ||
 	    !(e->why = rc_malloc((size_t)batch * sizeof *e->why)))
@@ -73,6 +79,21 @@ int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_b
 fail:
 	rc_encoder_free(e);
 	return rc;
+}
+
+int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
+	int batch, int nthreads)
+{
+	return encoder_new(out, m, bpe, batch, nthreads, 1);
+}
+
+int rc_encoder_new_texts(struct rc_encoder **out, struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads)
+{
+	*out = NULL;
+	if (!bpe)
+		return rc_log_error(RC_E_ARG, "encoder: texts need a tokenizer");
+	return encoder_new(out, m, bpe, batch, nthreads, 0);
 }
 
 void rc_encoder_free(struct rc_encoder *e)
@@ -100,6 +121,18 @@ uint64_t rc_encoder_truncated(const struct rc_encoder *e)
 struct rc_backend *rc_encoder_backend(struct rc_encoder *e)
 {
 	return e->be;
+}
+
+void rc_encoder_on_invalid(struct rc_encoder *e, rc_encode_bad_fn fn, void *ctx)
+{
+	e->on_invalid = fn;
+	e->invalid_ctx = ctx;
+}
+
+void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos)
+{
+	*id = e->bad_id;
+	*pos = e->bad_pos;
 }
 
 /* ---------------------------------------------------------------- images */
@@ -145,6 +178,8 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	char *why = e->why[k];
 	size_t nwhy = sizeof e->why[k];
 	e->good[k] = 0;
+	if (in->bad)
+		return;
 	if (!in->path && in->store == RC_STORE_RAW) {
 		if (in->len != (size_t)e->S * (size_t)e->S * 3) {
 			snprintf(why, nwhy, "%zu bytes of pixels, not %dx%dx3", in->len, e->S, e->S);
@@ -192,6 +227,8 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p)
 {
 	size_t plane = (size_t)3 * (size_t)e->S * (size_t)e->S, D = (size_t)e->D;
+	if (!e->pixels)
+		return rc_log_error(RC_E_ARG, "encoder: made for texts only");
 	for (size_t b0 = 0; b0 < n; b0 += (size_t)e->batch) {
 		int nb = (int)(n - b0 < (size_t)e->batch ? n - b0 : (size_t)e->batch);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads)
@@ -200,8 +237,9 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 		int g = 0;
 		for (int k = 0; k < nb; k++) {
 			if (!e->good[k]) {
+				const char *why = in[b0 + (size_t)k].bad;
 				if (bad)
-					bad(ctx, b0 + (size_t)k, e->why[k]);
+					bad(ctx, b0 + (size_t)k, why ? why : e->why[k]);
 				continue;
 			}
 			if (g != k)
@@ -256,11 +294,12 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 			const int32_t *ids;
 			size_t m;
 			int t = 0;
-			if (rc_bpe_encode(e->states[rc_thread_id()], s[b0 + (size_t)k], len[b0 + (size_t)k],
-				    &ids, &m) < 0) {
+			struct rc_bpe_state *st = e->states[rc_thread_id()];
+			if (rc_bpe_encode(st, s[b0 + (size_t)k], len[b0 + (size_t)k], &ids, &m) < 0) {
 				fail = 1;
 				continue;
 			}
+			e->good[k] = rc_bpe_state_invalid(st) == 0;
 			rc_bpe_pack(e->bpe, ids, m, e->tokens + (size_t)k * ctx, ctx, 0, &t);
 			trunc += (uint64_t)t;
 		}
@@ -273,8 +312,13 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 				if (row[q] < 0 || (size_t)row[q] >= V) {
 					if (bad_index)
 						*bad_index = b0 + (size_t)k;
+					e->bad_id = row[q];
+					e->bad_pos = (int)q;
 					return RC_E_RANGE;
 				}
+			if (!e->good[k] && e->on_invalid)
+				e->on_invalid(e->invalid_ctx, b0 + (size_t)k,
+					"invalid UTF-8 replaced with U+FFFD");
 		}
 		int rc = encode_tokens(e, nb, emb + b0 * (size_t)e->D);
 		if (rc < 0)

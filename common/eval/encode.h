@@ -26,6 +26,12 @@
  * told why, in input order, from the calling thread. A text is never bad,
  * except for a token id outside the model's vocabulary (a model made for
  * another tokenizer), which stops the call.
+ *
+ * A caller with its own batches (a stream it cannot hold whole) gives at
+ * most batch inputs a call: they are then one forward pass, packed as the
+ * encoder packs a batch, so the rows are those of one call with all the
+ * inputs. Inputs it already knows to be bad (a line that does not parse)
+ * keep their place with .bad, and it names what it reports as it likes.
  */
 #ifndef RCLIP_ENCODE_H
 #define RCLIP_ENCODE_H
@@ -43,6 +49,8 @@ struct rc_encode_image {
 	const uint8_t *data;   /* when path is NULL: the payload */
 	size_t len;
 	int store;             /* RC_STORE_RAW (S×S×3 RGB) or RC_STORE_JPEG */
+	const char *bad;       /* not NULL: known to be unusable, for this reason
+	                        * (a zero row, ok = 0, bad() told it) */
 };
 
 /* Told about each unusable image i, with a short reason. */
@@ -63,6 +71,12 @@ int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_b
  * encoder), for the metrics that compare its embeddings (eval.h). */
 struct rc_backend *rc_encoder_backend(struct rc_encoder *e);
 
+/* rc_encoder_new_texts - rc_encoder_new for texts only (bpe not NULL):
+ * no image workspace or pixels, and rc_encoder_images refuses it
+ * (RC_E_ARG, logged). Returns as rc_encoder_new. */
+int rc_encoder_new_texts(struct rc_encoder **out, struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads);
+
 /* rc_encoder_free - release the encoder; NULL does nothing. */
 void rc_encoder_free(struct rc_encoder *e);
 
@@ -82,6 +96,17 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
  * logged. */
 int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,
 	size_t n, float *emb, size_t *bad_index, struct rc_progress *p);
+
+/* rc_encoder_on_invalid - have rc_encoder_texts call fn(ctx, i, why) for
+ * each text i whose bytes were not valid UTF-8 (why: "invalid UTF-8
+ * replaced with U+FFFD"), in input order, from the calling thread; fn NULL
+ * (the default) calls nothing. */
+void rc_encoder_on_invalid(struct rc_encoder *e, rc_encode_bad_fn fn, void *ctx);
+
+/* rc_encoder_bad_token - after rc_encoder_texts returned RC_E_RANGE: the
+ * first id of that text's token row outside the vocabulary (*id) and its
+ * position in the row (*pos). */
+void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos);
 
 /* rc_encoder_truncated - texts cut to the context so far. */
 uint64_t rc_encoder_truncated(const struct rc_encoder *e);

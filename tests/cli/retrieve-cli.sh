@@ -3,14 +3,19 @@
 # errors; image embeddings from a manifest, from raw shards (the same bytes)
 # and from JPEG shards; text embeddings (refused by a model whose vocabulary
 # does not fit the tokenizer, equal to the library's one line at a time with
-# one that does); bad inputs failing the run or giving NaN rows with
-# --skip-bad; --ids and --report; -j and pipes giving the same bytes.
-# Models are the fixtures of tests/fixtures/clip; retrieve-helper (built
-# beside this script) makes a model with CLIP's vocabulary and checks rows.
+# one that does); the same rows from an open_clip export and from an
+# rclip-train checkpoint as from the HF directory of the same weights; bad
+# inputs failing the run or giving NaN rows with --skip-bad; --ids and
+# --report; -j and pipes giving the same bytes.
+# Models are the fixtures of tests/fixtures/clip and tests/fixtures/train;
+# retrieve-helper (built beside this script) makes a model with CLIP's
+# vocabulary and checks rows.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 rr="$top_builddir/tools/rclip-retrieve"
 sh_="$top_builddir/tools/rclip-shard"
+ex="$top_builddir/tools/rclip-export"
+train="$top_builddir/tools/rclip-train"
 helper="$top_builddir/tests/cli/retrieve-helper"
 fx="$top_srcdir/tests/fixtures"
 model="$fx/clip/tiny-img64" # image 64, projection 16, text vocabulary 256
@@ -161,6 +166,44 @@ same "$tmp/tok.npy" "$tmp/t.npy" "the model's vocab.json and merges.txt, and the
 : >"$d/empty.txt"
 expect 0 "$rr" embed --model "$tmp/clip" --text "$d/empty.txt" -o "$tmp/e.npy"
 has "$tmp/e.npy" "'shape': (0, 16)" "no lines, no rows"
+printf 'caf\351\nok\n\377\n' >"$d/latin1.txt"
+expect 0 "$rr" embed --model "$tmp/clip" --text - -o "$tmp/l1.npy" <"$d/latin1.txt"
+has "$tmp/err" "(stdin):1: invalid UTF-8 replaced with U+FFFD" "invalid UTF-8 named"
+has "$tmp/err" "(stdin):3: invalid UTF-8" "each line named"
+eq "$(grep -c invalid "$tmp/err")" 2 "a valid line is not warned about"
+
+# ---- any model rclip reads gives the rows of the HF directory of the same
+# weights: an open_clip directory or file and a vision tower with its
+# projection (rclip-export), an rclip-train checkpoint (one step from the
+# training fixture's model)
+expect 0 "$rr" embed --model "$tmp/clip" --images "$d/m.jsonl" -o "$tmp/hf.npy"
+expect 0 "$ex" -q --from "$tmp/clip" --to open_clip -o "$tmp/clip.oc"
+for oc in "$tmp/clip.oc" "$tmp/clip.oc/open_clip_model.safetensors"; do
+	expect 0 "$rr" embed --model "$oc" --images "$d/m.jsonl" -o "$tmp/oc.npy"
+	same "$tmp/oc.npy" "$tmp/hf.npy" "images, open_clip ${oc##*/}"
+	expect 0 "$rr" embed --model "$oc" --text "$d/t.txt" -o "$tmp/oc.npy"
+	same "$tmp/oc.npy" "$tmp/t.npy" "text, open_clip ${oc##*/}"
+done
+expect 0 "$ex" -q --from "$tmp/clip" --to hf-vision --with-projection -o "$tmp/vis"
+expect 0 "$rr" embed --model "$tmp/vis" --images "$d/m.jsonl" -o "$tmp/vis.npy"
+same "$tmp/vis.npy" "$tmp/hf.npy" "images, a CLIPVisionModelWithProjection export"
+expect 0 "$ex" -q --from "$tmp/clip" --to hf-vision -o "$tmp/vis0"
+expect 1 "$rr" embed --model "$tmp/vis0" --images "$d/m.jsonl" -o "$tmp/x.npy"
+has "$tmp/err" "vis0: a vision tower without its projection" "a vision tower without it"
+expect 0 "$sh_" -q --store raw -s 32 -o "$tmp/lite" "$fx/train/lite.jsonl"
+expect 0 "$train" --stage 0 --stream tb --init "$fx/train/init" --data "$tmp/lite.list" \
+	--batch 6 --steps 1 --out "$tmp/run" -q
+ck="$tmp/run/final.safetensors"
+expect 0 "$ex" -q --from "$ck" --to hf -o "$tmp/ck.hf"
+for kind in images text; do
+	input="$d/m.jsonl"; [ $kind = text ] && input="$d/t.txt"
+	expect 0 "$rr" embed --model "$ck" --$kind "$input" -o "$tmp/ck.npy" --json
+	has "$tmp/out" '"rows": 5' "$kind from a checkpoint"
+	expect 0 "$rr" embed --model "$tmp/ck.hf" --$kind "$input" -o "$tmp/ck-hf.npy"
+	same "$tmp/ck.npy" "$tmp/ck-hf.npy" "$kind, a checkpoint and its HF export"
+done
+expect 1 "$rr" embed --model "$d/t.txt" --text "$d/t.txt" -o "$tmp/x.npy"
+absent "$tmp/x.npy" "not a model: nothing written"
 
 # ---- bad images: the run fails naming file:line, or NaN rows with --skip-bad
 cat >"$d/bad.jsonl" <<'EOF'

@@ -3,13 +3,15 @@
 # `embed --text - -o - | search --gallery G.npy` on the tiny-quickgelu
 # fixture (given CLIP's vocabulary by retrieve-helper), its hits checked
 # against a brute force in awk over od's dump of the .npy files; the same
-# bytes from --model --text, from -j 1 and 2 and from --queries FILE; --ids
-# and --jsonl; k above N; and every refused input: one line on stderr
-# naming the file, exit status 1, no output written.
+# bytes from --model --text (an HF directory or an open_clip export), from
+# -j 1 and 2 and from --queries FILE; --ids and --jsonl; k above N; and
+# every refused input: one line on stderr naming the file, exit status 1,
+# no output written.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 rr="$top_builddir/tools/rclip-retrieve"
 helper="$top_builddir/tests/cli/retrieve-helper"
+ex="$top_builddir/tools/rclip-export"
 fx="$top_srcdir/tests/fixtures"
 tiny="$fx/clip/tiny-quickgelu" # projection 16, text vocabulary 256
 tmp=$(mktemp -d)
@@ -116,6 +118,9 @@ expect 0 "$rr" search -g "$tmp/g.npy" -m "$m" --text "$tmp/q.txt" -k 3
 same "$tmp/out" "$tmp/pipe.tsv" "--model --text and the pipe"
 expect 0 "$rr" search -g "$tmp/g.npy" -m "$m" --text - -k 3 <"$tmp/q.txt"
 same "$tmp/out" "$tmp/pipe.tsv" "--text - and the pipe"
+expect 0 "$ex" -q --from "$m" --to open_clip -o "$tmp/clip.oc"
+expect 0 "$rr" search -g "$tmp/g.npy" -m "$tmp/clip.oc" --text "$tmp/q.txt" -k 3
+same "$tmp/out" "$tmp/pipe.tsv" "--model an open_clip export of the model"
 expect 0 "$rr" search -j 1 -g "$tmp/g.npy" -Q "$tmp/q.npy" -k 3
 same "$tmp/out" "$tmp/pipe.tsv" "-j 1"
 expect 0 "$rr" search -j 2 -g "$tmp/g.npy" -Q "$tmp/q.npy" -k 3 -o "$tmp/o.tsv"
