@@ -7,8 +7,11 @@
 #   base < text < data < model < convert, eval < train < tools
 #
 # convert and eval are peers (neither includes the other); synth stands
-# apart: it includes only base, and only tools include it. tests/ may
-# include anything. Run by `make check`; `tests/layers.sh DIR` checks the
+# apart: it includes only base, and only tools include it. The compute
+# seam: the CPU backend's own headers (its forward and backward, ops,
+# losses, optimizer and search) are included only inside common/model/;
+# everything else computes through model/backend.h. tests/ may include
+# anything. Run by `make check`; `tests/layers.sh DIR` checks the
 # tree at DIR (default: $top_srcdir or the checkout this script is in).
 # Exit 0 when every include is allowed, 1 with one line per violation.
 root=${1:-${top_srcdir:-$(dirname "$0")/..}}
@@ -23,6 +26,9 @@ rank() {
 	synth) echo S ;; *) echo X ;;
 	esac
 }
+
+# the CPU backend's private headers
+private="model/cpu.h model/ops_cpu.h model/loss.h model/optim_cpu.h model/topk_cpu.h"
 
 # every header of the library, by file name, so a bare "shard.h" is caught
 headers=$(find common -name '*.h' | sed 's#.*/##' | sort)
@@ -56,6 +62,11 @@ for f in $(find common tools -name '*.[ch]' | sort); do
 			fi
 			continue ;;
 		esac
+		if [ "$from" != model ] && printf '%s\n' $private | grep -qx "$h"; then
+			echo "$f:$n: #include \"$h\": private to the CPU backend; compute through model/backend.h"
+			bad=$((bad + 1))
+			continue
+		fi
 		[ "$to" = "$from" ] && continue
 		rt=$(rank "$to")
 		why=

@@ -14,7 +14,6 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
-#include "model/ops_cpu.h"
 #include "base/thread.h"
 
 struct rc_encoder {

@@ -1,15 +1,20 @@
-/* loss.h - training losses on embeddings, forward and backward, on the
- * CPU. For now the CLIP contrastive loss, as transformers' CLIPModel
- * computes it with return_loss=True and as the training recipes use it
- * (DESIGN.md §5): for B images and B texts where image i and text i are
- * the positive pair and every other pairing a negative,
+/* loss.h - the training losses on embeddings, forward and backward, on
+ * the CPU: the CLIP contrastive loss, SigLIP's sigmoid loss, the stage-2
+ * heads' cross entropies and the L2 pull toward the starting weights.
+ * Private to the CPU backend (backend_cpu.c) and its tests; the recipe
+ * reaches them through backend.h.
+ *
+ * The CLIP contrastive loss, as transformers' CLIPModel computes it with
+ * return_loss=True and as the training recipes use it (DESIGN.md §5): for
+ * B images and B texts where image i and text i are the positive pair and
+ * every other pairing a negative,
  *
  *     L[i,j] = exp(s) · txt[i]·img[j]        logits_per_text [B,B]
  *     CE(X)  = mean_i (logsumexp_j X[i,j] - X[i,i])
  *     loss   = ½ · (CE(L) + CE(Lᵀ))          text→image and image→text
  *
  * with s = logit_scale, the parameter, which is stored as a log. The
- * embeddings are the L2-normalised ones (model.h's ws->vision.emb). The
+ * embeddings are the L2-normalised ones (cpu.h's ws->vision.emb). The
  * forward keeps the logits and the log-sum-exps of the rows and columns;
  * the backward ADDS dloss times the gradients into dimg, dtxt and
  * dlogit_scale, so that a weighted sum of losses (stage 1's
@@ -29,10 +34,6 @@
  * Memory: 2·B² floats (the logits and their gradient) and 2·B doubles.
  * Over a global batch gathered from several ranks, every rank runs the
  * loss on all B rows and keeps the gradient rows of its own slice.
- *
- * The rest of the module: SigLIP's sigmoid loss (same shape, with a
- * learned bias), the stage-2 heads' cross entropy and binary cross
- * entropy on logits, and stage 1's L2 pull toward the starting weights.
  */
 #ifndef RCLIP_LOSS_H
 #define RCLIP_LOSS_H
