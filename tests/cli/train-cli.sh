@@ -75,10 +75,11 @@ expect 1 "$T" --stage 0 --stream trl --verify --init "$fx/init" --data "$tmp/bad
 has "$tmp/err" 'badsum.list:2' "--verify names the list line"
 expect 0 "$T" --stage 0 --stream tb --loss siglip --init "$fx/init" --data "$tmp/lite.list" \
 	--batch 6 --steps 3 --out "$tmp/sig" -q
-has "$tmp/sig/metrics.jsonl" '"logit_bias": -' "siglip bias"
+has "$tmp/sig/metrics.jsonl" '"logit_bias": -' "siglip bias"   # its values: train-variants.sh
 
 # stage 2 from a model without heads (random heads), on JPEG shards, with
-# accumulation; its final model goes on as an --init, and to rclip-export
+# accumulation (whose update train-variants.sh checks against PyTorch); its
+# final model goes on as an --init, and to rclip-export
 expect 0 "$T" --stage 2 --init "$fx/init" --data "$tmp/pro.list" --batch 4 --accum 2 --steps 4 \
 	--out "$tmp/s2" -q
 has "$tmp/s2/metrics.jsonl" '"heads": 0.0015' "heads lr 15x"
