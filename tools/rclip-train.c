@@ -4,8 +4,8 @@
  * reasoning-category heads), from a model in any format rclip reads, over
  * a shard list, writing checkpoints that resume bit for bit. Under mpirun
  * every rank takes its slice of each batch (data parallelism with MPI).
- * The job itself is common/train/train.c; this file is options, signals and
- * the MPI communicator. */
+ * The job itself is common/train/train.c; this file is options, signals,
+ * the MPI communicator and the tests' interruption point. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -87,7 +87,7 @@ enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_R
 	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER,
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
 	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
-	OPT_VERSION };
+	OPT_TEST_KILL, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"stage", required_argument, NULL, OPT_STAGE},
@@ -119,6 +119,7 @@ static const struct option longopts[] = {
 	{"clip-norm", required_argument, NULL, OPT_CLIP},
 	{"save-every", required_argument, NULL, OPT_SAVE},
 	{"keep", required_argument, NULL, OPT_KEEP},
+	{"test-kill-after-checkpoint", required_argument, NULL, OPT_TEST_KILL},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -143,13 +144,44 @@ struct cli {
 	struct rc_train_opts o;
 	long threads;
 	int job_opts;       /* options that a --resume takes from the checkpoint */
+	long kill_step;     /* --test-kill-after-checkpoint: the step (-1: none) */
+	int kill_sig;       /* and the signal */
 };
+
+/* kill_arg - --test-kill-after-checkpoint N[:SIG] into c; -1 to go on,
+ * else the exit status. */
+static int kill_arg(const char *arg, struct cli *c)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "KILL", SIGKILL }, { "TERM", SIGTERM }, { "INT", SIGINT }, { "USR1", SIGUSR1 },
+	};
+	const char *opt = "--test-kill-after-checkpoint";
+	char num[32];
+	const char *colon = strchr(arg, ':');
+	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+	if (len >= sizeof num)
+		len = sizeof num - 1;
+	memcpy(num, arg, len);
+	num[len] = '\0';
+	if (rc_cli_int(opt, num, 1, 1L << 40, &c->kill_step) < 0)
+		return RC_EXIT_USAGE;
+	c->kill_sig = SIGKILL;
+	if (!colon)
+		return -1;
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		if (!strcmp(colon + 1, sigs[i].name)) {
+			c->kill_sig = sigs[i].sig;
+			return -1;
+		}
+	return rc_cli_usage_error("%s: signal '%s' (expected KILL, TERM, INT or USR1)", opt,
+		colon + 1);
+}
 
 static int parse_args(int argc, char **argv, struct cli *c)
 {
 	struct rc_train_opts *o = &c->o;
 	rc_train_opts_default(o);
-	c->threads = 0, c->job_opts = 0;
+	c->threads = 0, c->job_opts = 0, c->kill_step = -1;
 	int ch, have_stage = 0, r = -1;
 	long v;
 	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
@@ -245,6 +277,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 				return r;
 			o->keep = (int)v;
 			break;
+		case OPT_TEST_KILL: r = kill_arg(optarg, c); break;
 		case 'j':
 			if ((r = num("--threads", optarg, 0, 4096, &c->threads)) >= 0)
 				return r;
@@ -302,6 +335,25 @@ static void signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- testing */
+
+/* --test-kill-after-checkpoint N[:SIG] (rclip-train(1), Testing): once
+ * the checkpoint of step N is written, the process sends itself SIG, so
+ * that a test interrupts a run at a known point however fast the machine
+ * is. SIGKILL ends it there; the request of SIGTERM, SIGINT or SIGUSR1 is
+ * served after the next step (train.c keeps a request that comes while a
+ * checkpoint is written). */
+static struct {
+	long step;
+	int sig;
+} g_test = { -1, 0 };
+
+static void test_on_checkpoint(void *ctx, long step, const char *path)
+{
+	if (step == g_test.step)
+		raise(g_test.sig);
 }
 
 /* ---------------------------------------------------------------- MPI */
@@ -378,6 +430,10 @@ int main(int argc, char **argv)
 #else
 	(void)comm;
 #endif
+	if (c.kill_step >= 0) {
+		g_test.step = c.kill_step, g_test.sig = c.kill_sig;
+		c.o.on_checkpoint = test_on_checkpoint;
+	}
 	struct rc_train_result res;
 	int rc = rc_train_run(&c.o, cp, &res);
 	free(line);

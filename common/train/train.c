@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,13 +22,16 @@
 #include "train/sched.h"
 #include "train/train_impl.h"
 
-static volatile sig_atomic_t g_request;   /* 1: checkpoint, 2: and stop */
+/* 1: checkpoint, 2: and stop. Set from signal handlers, taken (read and
+ * cleared in one step) by the loop, so a request that comes while a
+ * checkpoint is written waits for the next step instead of being lost. */
+static atomic_int g_request;
 
 void rc_train_request(int checkpoint_and_stop)
 {
-	int r = checkpoint_and_stop ? 2 : 1;
-	if (g_request < r)
-		g_request = r;
+	int r = checkpoint_and_stop ? 2 : 1, cur = atomic_load(&g_request);
+	while (cur < r && !atomic_compare_exchange_weak(&g_request, &cur, r))
+		;
 }
 
 void rc_train_opts_default(struct rc_train_opts *o)
@@ -511,7 +515,7 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 				break;
 			rc_progress_update(&p, 1);
 		}
-		const int req = j.c->allmax(j.c->ctx, g_request);
+		const int req = j.c->allmax(j.c->ctx, atomic_exchange(&g_request, 0));
 		const int due = j.o.save_every > 0 && j.step % j.o.save_every == 0 &&
 			j.step < j.total;
 		if ((req || due) && (rc = rc_train_save_step(&j)) < 0)
@@ -522,7 +526,6 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 			stopped = 1;
 			break;
 		}
-		g_request = 0;
 	}
 	if (j.c->rank == 0)
 		rc_progress_end(&p);
