@@ -38,6 +38,7 @@ struct opts {
 	int task;
 	const char *model, *data, *classes, *templates, *errors, *compare, *image_root, *output;
 	long batch, threads, bootstrap, seed;
+	struct rc_device device;
 	int json, strict;
 };
 
@@ -80,6 +81,8 @@ static const char usage_text[] =
 "      --strict            a missing or unreadable image fails the run (default:\n"
 "                          skipped, with its items, and counted)\n"
 "  -b, --batch=N           inputs per forward pass (default 32)\n"
+"      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
+"                          rclip has the CUDA backend and one is present)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
@@ -91,7 +94,7 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -110,6 +113,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"device", required_argument, NULL, OPT_DEVICE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -118,6 +122,7 @@ static const struct option longopts[] = {
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.batch = 32, .seed = 1};
+	rc_device_parse("auto", &o->device);
 	int c;
 	while ((c = getopt_long(argc, argv, "m:o:b:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -138,6 +143,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_DEVICE:
+			if (rc_device_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
+					"auto)", optarg);
+			break;
 		case 'b':
 			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)
 				return RC_EXIT_USAGE;
@@ -227,7 +237,7 @@ static int setup(struct run *r)
 	if (r->m->cfg.text.max_position < 2)
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: the model has no text tower (a vision "
 			"model?): it cannot score captions", o->model);
-	return rc_encoder_new(&r->enc, r->m, r->bpe, (int)o->batch, r->nthreads);
+	return rc_encoder_new(&r->enc, &o->device, r->m, r->bpe, (int)o->batch, r->nthreads);
 }
 
 /* Images of the data that could not be read are dropped here with every

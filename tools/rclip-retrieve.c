@@ -61,6 +61,7 @@ struct embed_opts {
 	const char *out, *ids, *report, *image_root;
 	long batch, threads;
 	int skip_bad;
+	struct rc_device device;
 };
 
 static const char embed_usage[] =
@@ -91,6 +92,8 @@ static const char embed_usage[] =
 "      --skip-bad          a bad input (missing or corrupt image, malformed\n"
 "                          line, damaged record) gets a row of NaN and a\n"
 "                          warning instead of stopping the run\n"
+"      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
+"                          rclip has the CUDA backend and one is present)\n"
 "  -j, --threads=N         threads for decoding and for the model (default:\n"
 "                          $OMP_NUM_THREADS, else all cores)\n"
 "      --report=FILE       a JSON summary to FILE (- is standard output)\n"
@@ -106,7 +109,8 @@ static const char embed_usage[] =
 "2 usage error. See rclip-retrieve(1).\n";
 
 /* the long options of both commands */
-enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_VERSION };
+enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
+	OPT_VERSION };
 
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -123,6 +127,7 @@ static const struct option embed_longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"device", required_argument, NULL, OPT_DEVICE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -131,6 +136,7 @@ static const struct option embed_longopts[] = {
 static int embed_parse(int argc, char **argv, struct embed_opts *o)
 {
 	*o = (struct embed_opts){.batch = 32};
+	rc_device_parse("auto", &o->device);
 	int c, json = 0;
 	while ((c = getopt_long(argc, argv, "m:i:t:o:b:j:qvh", embed_longopts, NULL)) != -1) {
 		switch (c) {
@@ -145,6 +151,11 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_SKIP_BAD: o->skip_bad = 1; break;
+		case OPT_DEVICE:
+			if (rc_device_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
+					"auto)", optarg);
+			break;
 		case 'j':
 			if (rc_cli_int("--threads", optarg, 0, 4096, &o->threads) < 0)
 				return RC_EXIT_USAGE;
@@ -634,7 +645,7 @@ static int setup(struct embed *e)
 		e->txt = rc_calloc((size_t)B, sizeof *e->txt);
 		e->tlen = rc_calloc((size_t)B, sizeof *e->tlen);
 		if (!e->txt || !e->tlen || rc_bpe_load_model(&e->bpe, o->model) < 0 ||
-		    rc_encoder_new_texts(&e->enc, e->m, e->bpe, B, e->nthreads) < 0)
+		    rc_encoder_new_texts(&e->enc, &o->device, e->m, e->bpe, B, e->nthreads) < 0)
 			return -1;
 		if (!e->keep) /* search's queries are not warned about */
 			rc_encoder_on_invalid(e->enc, on_invalid, e);
@@ -644,7 +655,7 @@ static int setup(struct embed *e)
 	e->ok = rc_calloc((size_t)B, sizeof *e->ok);
 	if (!e->img || !e->ok)
 		return -1;
-	return rc_encoder_new(&e->enc, e->m, NULL, B, e->nthreads);
+	return rc_encoder_new(&e->enc, &o->device, e->m, NULL, B, e->nthreads);
 }
 
 static void teardown(struct embed *e)
@@ -783,6 +794,7 @@ struct search_opts {
 	const char *out;
 	long k, batch, threads;
 	int jsonl;
+	struct rc_device device;
 };
 
 static const char search_usage[] =
@@ -807,6 +819,8 @@ static const char search_usage[] =
 "      --jsonl             one JSON object per query instead of TSV:\n"
 "                          {\"query_index\": I, \"ids\": [...], \"scores\": [...]}\n"
 "  -b, --batch=N           text lines per forward pass (default 32)\n"
+"      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
+"                          rclip has the CUDA backend and one is present)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           timings and sizes on stderr\n"
@@ -833,6 +847,7 @@ static const struct option search_longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"device", required_argument, NULL, OPT_DEVICE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -841,6 +856,7 @@ static const struct option search_longopts[] = {
 static int search_parse(int argc, char **argv, struct search_opts *o)
 {
 	*o = (struct search_opts){.k = 10, .batch = 32, .out = "-"};
+	rc_device_parse("auto", &o->device);
 	int c;
 	while ((c = getopt_long(argc, argv, "g:Q:m:t:k:o:b:j:qvh", search_longopts, NULL)) != -1) {
 		switch (c) {
@@ -855,6 +871,11 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_DEVICE:
+			if (rc_device_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
+					"auto)", optarg);
+			break;
 		case 'b':
 			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)
 				return RC_EXIT_USAGE;
@@ -913,7 +934,8 @@ static const char *shown(const char *path)
 static int text_queries(const struct search_opts *o, int nthreads, size_t gd, float **out,
 	size_t *nq)
 {
-	struct embed_opts eo = {.model = o->model, .text = o->text, .batch = o->batch};
+	struct embed_opts eo = {.model = o->model, .text = o->text, .batch = o->batch,
+		.device = o->device};
 	struct embed e = {.o = &eo, .nthreads = nthreads, .keep = 1};
 	int rc = -1;
 
@@ -998,7 +1020,7 @@ static int cmd_search(int argc, char **argv)
 	score = rc_calloc(nq * kk + 1, sizeof *score);
 	index = rc_calloc(nq * kk + 1, sizeof *index);
 	struct rc_topk_opts so = {.k = (size_t)o.k};
-	struct rc_backend_opts bo = {.kind = RC_BACKEND_CPU, .threads = nt};
+	struct rc_backend_opts bo = {.device = o.device, .threads = nt};
 	if (!score || !index || rc_backend_new(&be, NULL, &bo) < 0 ||
 	    rc_backend_topk(be, g.data, g.n, g.d, q, nq, &so, score, index) < 0)
 		goto out;

@@ -36,8 +36,8 @@ struct rc_encoder {
 };
 
 /* images 0: no image tower on the backend and no pixels (rc_encoder_new_texts). */
-static int encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
-	int batch, int nthreads, int images)
+static int encoder_new(struct rc_encoder **out, const struct rc_device *dev, struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads, int images)
 {
 	*out = NULL;
 	if (batch < 1 || nthreads < 1)
@@ -53,7 +53,8 @@ static int encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct 
 	e->S = m->cfg.vision.image_size;
 	e->D = m->cfg.projection_dim;
 	e->ctx = m->cfg.text.max_position;
-	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = nthreads,
+	struct rc_backend_opts bo = { .device = dev ? *dev : (struct rc_device){ 0, 0 },
+		.threads = nthreads,
 		.max_images = images ? batch : 0, .max_texts = bpe ? batch : 0 };
 	int rc = rc_backend_new(&e->be, m, &bo);
 	if (rc < 0)
@@ -80,19 +81,19 @@ fail:
 	return rc;
 }
 
-int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
-	int batch, int nthreads)
+int rc_encoder_new(struct rc_encoder **out, const struct rc_device *dev, struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads)
 {
-	return encoder_new(out, m, bpe, batch, nthreads, 1);
+	return encoder_new(out, dev, m, bpe, batch, nthreads, 1);
 }
 
-int rc_encoder_new_texts(struct rc_encoder **out, struct rc_clip *m,
-	const struct rc_bpe *bpe, int batch, int nthreads)
+int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
+	struct rc_clip *m, const struct rc_bpe *bpe, int batch, int nthreads)
 {
 	*out = NULL;
 	if (!bpe)
 		return rc_log_error(RC_E_ARG, "encoder: texts need a tokenizer");
-	return encoder_new(out, m, bpe, batch, nthreads, 0);
+	return encoder_new(out, dev, m, bpe, batch, nthreads, 0);
 }
 
 void rc_encoder_free(struct rc_encoder *e)

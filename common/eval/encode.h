@@ -7,7 +7,7 @@
  * to turn a dataset into embeddings.
  *
  *     struct rc_encoder *enc;
- *     if (rc_encoder_new(&enc, m, bpe, 32, nthreads) < 0)     // logged
+ *     if (rc_encoder_new(&enc, NULL, m, bpe, 32, nthreads) < 0)   // CPU; logged
  *             return 1;
  *     struct rc_encode_image in[2] = {{.path = "a.jpg"},
  *             {.data = px, .len = S * S * 3, .store = RC_STORE_RAW}};
@@ -59,13 +59,13 @@ typedef void (*rc_encode_bad_fn)(void *ctx, size_t i, const char *why);
 struct rc_encoder;
 
 /* rc_encoder_new - an encoder for m (not copied; it must outlive the
- * encoder, and is the encoder's backend's while it lives) running batches
- * of up to batch inputs on nthreads threads (>= 1: the CPU backend's and
- * the input preparation's). bpe tokenizes the texts (not copied; may be
+ * encoder, and is the encoder's backend's while it lives) on device dev
+ * (NULL: the CPU), running batches of up to batch inputs on nthreads
+ * threads (>= 1: the CPU backend's and the input preparation's). bpe tokenizes the texts (not copied; may be
  * NULL for images only). Returns 0 and *out, or RC_E_ARG (batch or
  * nthreads < 1), RC_E_NOMEM or the backend's errors, logged. */
-int rc_encoder_new(struct rc_encoder **out, struct rc_clip *m, const struct rc_bpe *bpe,
-	int batch, int nthreads);
+int rc_encoder_new(struct rc_encoder **out, const struct rc_device *dev, struct rc_clip *m,
+	const struct rc_bpe *bpe, int batch, int nthreads);
 
 /* rc_encoder_backend - the backend the encoder computes on (owned by the
  * encoder), for the metrics that compare its embeddings (eval.h). */
@@ -74,8 +74,8 @@ struct rc_backend *rc_encoder_backend(struct rc_encoder *e);
 /* rc_encoder_new_texts - rc_encoder_new for texts only (bpe not NULL):
  * no image workspace or pixels, and rc_encoder_images refuses it
  * (RC_E_ARG, logged). Returns as rc_encoder_new. */
-int rc_encoder_new_texts(struct rc_encoder **out, struct rc_clip *m,
-	const struct rc_bpe *bpe, int batch, int nthreads);
+int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
+	struct rc_clip *m, const struct rc_bpe *bpe, int batch, int nthreads);
 
 /* rc_encoder_free - release the encoder; NULL does nothing. */
 void rc_encoder_free(struct rc_encoder *e);

@@ -3,6 +3,8 @@
 #include "model/backend.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -12,12 +14,64 @@
 int rc_backend_cpu_new(struct rc_backend **out, struct rc_clip *m,
 	const struct rc_backend_opts *o);
 
+/* ---------------------------------------------------------------- devices */
+
+int rc_backend_cuda_devices(void)
+{
+	return 0;   /* the CUDA backend is not built in (issue 12) */
+}
+
+int rc_device_parse(const char *s, struct rc_device *d)
+{
+	d->kind = RC_BACKEND_CPU, d->index = 0;
+	if (!strcmp(s, "cpu"))
+		return 0;
+	if (!strcmp(s, "auto")) {
+		if (rc_backend_cuda_devices() > 0)
+			d->kind = RC_BACKEND_CUDA;
+		return 0;
+	}
+	if (strncmp(s, "cuda", 4) != 0)
+		return RC_E_ARG;
+	d->kind = RC_BACKEND_CUDA;
+	if (!s[4])
+		return 0;
+	char *end;
+	long i = s[4] == ':' && s[5] >= '0' && s[5] <= '9' ? strtol(s + 5, &end, 10) : -1;
+	if (i < 0 || i > 1023 || *end)
+		return RC_E_ARG;
+	d->index = (int)i;
+	return 0;
+}
+
+const char *rc_device_name(const struct rc_device *d, char *buf, size_t n)
+{
+	if (d->kind == RC_BACKEND_CUDA)
+		snprintf(buf, n, "cuda:%d", d->index);
+	else
+		snprintf(buf, n, "cpu");
+	return buf;
+}
+
+int rc_device_check(const struct rc_device *d)
+{
+	char name[32];
+	if (d->kind != RC_BACKEND_CUDA)
+		return 0;
+	rc_log_error(RC_E_UNSUPPORTED, "%s: this rclip is built without the CUDA backend",
+		rc_device_name(d, name, sizeof name));
+	rc_log_hint("run on the CPU with --device cpu");
+	return RC_E_UNSUPPORTED;
+}
+
+/* ---------------------------------------------------------------- backends */
+
 int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_backend_opts *o)
 {
 	*out = NULL;
 	struct rc_backend_opts bo = *o;
-	if (!bo.kind)
-		bo.kind = RC_BACKEND_CPU;
+	if (!bo.device.kind)
+		bo.device.kind = RC_BACKEND_CPU;
 	if (bo.max_images < 0 || bo.max_texts < 0 || bo.loss_rows < 0 || bo.head_rows < 0)
 		return rc_log_error(RC_E_ARG, "backend: negative rows (%d images, %d texts, "
 			"%d loss rows, %d head rows)", bo.max_images, bo.max_texts, bo.loss_rows,
@@ -35,11 +89,13 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 			if (bo.group[i] < 0 || bo.group[i] >= bo.ngroups)
 				return rc_log_error(RC_E_ARG, "backend: %s: group %d of %d",
 					m->tensors[i].name, bo.group[i], bo.ngroups);
-	switch (bo.kind) {
+	switch (bo.device.kind) {
 	case RC_BACKEND_CPU:
 		return rc_backend_cpu_new(out, m, &bo);
+	case RC_BACKEND_CUDA:
+		return rc_device_check(&bo.device);
 	default:
-		return rc_log_error(RC_E_ARG, "backend: kind %d is not built in", bo.kind);
+		return rc_log_error(RC_E_ARG, "backend: device kind %d", bo.device.kind);
 	}
 }
 

@@ -5,7 +5,7 @@
  * (backend_cpu.c: fp32, OpenBLAS, OpenMP) is the reference; a CUDA backend
  * implements the same table.
  *
- *     struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = 0,
+ *     struct rc_backend_opts bo = { .device = { RC_BACKEND_CPU, 0 }, .threads = 0,
  *             .max_images = 32, .max_texts = 32 };
  *     struct rc_backend *be;
  *     if (rc_backend_new(&be, m, &bo) < 0)          // logged
@@ -46,11 +46,37 @@
 
 enum rc_backend_kind {
 	RC_BACKEND_CPU = 1,     /* fp32 on OpenBLAS and OpenMP */
+	RC_BACKEND_CUDA = 2,    /* NVIDIA GPUs (cuda/), when this rclip is built with it */
 };
 
-struct rc_backend_opts {
+/* Where a backend computes: the --device of the programs. A zeroed
+ * struct is the CPU. */
+struct rc_device {
 	int kind;               /* enum rc_backend_kind; 0: the CPU */
-	int threads;            /* CPU threads; 0: all cores */
+	int index;              /* the GPU of RC_BACKEND_CUDA */
+};
+
+/* rc_device_parse - s as --device takes it: "cpu", "cuda" (GPU 0),
+ * "cuda:N", or "auto": CUDA's GPU 0 when this rclip has the CUDA backend
+ * and a GPU is present, else the CPU. Returns 0, or RC_E_ARG for any
+ * other string (not logged: the caller names its option). */
+int rc_device_parse(const char *s, struct rc_device *d);
+
+/* rc_device_name - "cpu" or "cuda:N" into buf (n bytes); returns buf. */
+const char *rc_device_name(const struct rc_device *d, char *buf, size_t n);
+
+/* rc_device_check - 0 when this rclip can compute on d, else
+ * RC_E_UNSUPPORTED, logged with a hint (what rc_backend_new would say,
+ * before any work is done). */
+int rc_device_check(const struct rc_device *d);
+
+/* rc_backend_cuda_devices - the GPUs the CUDA backend can use: 0 when
+ * this rclip is built without it, or there is no GPU or driver. */
+int rc_backend_cuda_devices(void);
+
+struct rc_backend_opts {
+	struct rc_device device; /* where (zeroed: the CPU) */
+	int threads;            /* CPU threads (the CPU's ops, a GPU's input side); 0: all cores */
 	int max_images;         /* rows per image encode (0: no image tower) */
 	int max_texts;          /* rows per text encode (0: no text tower) */
 	/* training (train = 0: inference only) */
@@ -136,14 +162,15 @@ struct rc_backend {
 	long adamw_steps;           /* AdamW updates done (PyTorch's "step") */
 };
 
-/* rc_backend_new - a backend of kind o->kind for the model m (not copied:
+/* rc_backend_new - a backend on o->device for the model m (not copied:
  * it must outlive the backend, and its parameters are the backend's from
  * now on: change them only through the backend). m may be NULL for a
  * backend that only computes scores. On the CPU this also sets the
  * threads of the ops (o->threads; OpenBLAS single-threaded, see
  * ops_cpu.h). Returns 0 and *out (free with rc_backend_free), or RC_E_ARG
- * (options: a kind not built, negative rows, training without groups) or
- * RC_E_NOMEM, logged. */
+ * (options: negative rows, training without groups), RC_E_UNSUPPORTED (a
+ * device this rclip cannot compute on: "cuda:0: this rclip is built
+ * without the CUDA backend", with a hint) or RC_E_NOMEM, logged. */
 int rc_backend_new(struct rc_backend **out, struct rc_clip *m,
 	const struct rc_backend_opts *o);
 

@@ -193,7 +193,7 @@ static int backend(struct rc_train_job *j)
 		rc_assert(j->group[i] >= 0);
 	}
 	struct rc_backend_opts bo = {
-		.kind = RC_BACKEND_CPU, .threads = o->threads,
+		.device = o->device, .threads = o->threads,
 		.max_images = j->n, .max_texts = j->ntext * j->n,
 		.train = 1, .loss_rows = j->Bg, .head_rows = o->stage == 2 ? j->n : 0,
 		.ngroups = RC_NGROUPS, .group = j->group, .anchor = o->l2 > 0,
@@ -474,6 +474,8 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		memset(res, 0, sizeof *res);
 	rc_backend_cpu_threads(j.o.threads);
 	int rc, stopped = 0;
+	if ((rc = rc_device_check(&j.o.device)) < 0)
+		return rc;
 	if (j.o.resume) {
 		char ckpt[4200];
 		long s;

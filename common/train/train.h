@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/backend.h"
+
 enum rc_train_loss { RC_TRAIN_LOSS_CLIP = 1, RC_TRAIN_LOSS_SIGLIP = 2 };
 
 /* Parameter groups. */
@@ -72,6 +74,8 @@ struct rc_train_opts {
 	int keep;                /* checkpoints kept */
 	const char *argv_line;   /* the command line, for the checkpoint */
 	int threads;             /* CPU threads (0: all cores) */
+	struct rc_device device; /* where to train (zeroed: the CPU); not saved:
+	                            a run may resume on another device */
 	/* called on rank 0 after each periodic or requested checkpoint is
 	 * written and the old ones pruned (NULL: nothing); the tests use it
 	 * to stop a run at a known point */

@@ -38,8 +38,20 @@ expect 2 "$ev" retrieval -m "$m" --errors "$tmp/e" "$d/retrieval.jsonl"
 expect 2 "$ev" sets -m "$m" --bootstrap 0 "$d/sets.jsonl"
 expect 2 "$ev" sets -m "$m" "$d/sets.jsonl" "$d/sets.jsonl"
 
+# ---- --device: an unknown name is a usage error; a device this build
+# cannot use fails at once, in one line and a hint; cpu is the default's
+expect 2 "$ev" sets -m "$m" --device gpu "$d/sets.jsonl"
+has "$tmp/err" "^rclip-eval: --device: 'gpu' (expected cpu, cuda, cuda:N or auto)" "--device gpu"
+expect 2 "$ev" sets -m "$m" --device cuda:x "$d/sets.jsonl"
+expect 1 "$ev" sets -m "$m" --device cuda:1 -o "$tmp/dev.txt" "$d/sets.jsonl"
+has "$tmp/err" "^rclip-eval: cuda:1: this rclip is built without the CUDA backend$" "--device cuda:1"
+absent "$tmp/dev.txt" "--device cuda:1 writes nothing"
+expect 0 "$ev" sets -m "$m" --device cpu "$d/sets.jsonl"
+cp "$tmp/out" "$tmp/sets.cpu"
+
 # ---- the tasks: a table on stdout, the skipped image counted on stderr
 expect 0 "$ev" sets -m "$m" "$d/sets.jsonl"
+same "$tmp/out" "$tmp/sets.cpu" "--device cpu is what auto gives without a GPU"
 has "$tmp/out" "^overall  *[0-9][0-9]*  *[0-9][0-9]*  *[0-9.]*$" "sets table"
 has "$tmp/out" "^skipped: 1 unreadable image, 1 set" "sets: skipped count"
 has "$tmp/err" "sets.jsonl:6: cannot read image .*missing.png" "sets: missing image named"

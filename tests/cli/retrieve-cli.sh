@@ -66,7 +66,7 @@ has "$tmp/err" "no gallery" "search without a gallery (tests/cli/search-cli.sh h
 expect 2 "$rr" --model "$model" embed
 expect 0 "$rr" embed --help
 for opt in --model --images --text --output --ids --image-root --batch --skip-bad \
-	--threads --report --json --quiet --verbose --help --version; do
+	--threads --device --report --json --quiet --verbose --help --version; do
 	has "$tmp/out" -- "$opt" "embed --help lists $opt"
 done
 expect 2 "$rr" embed --images "$d/m.jsonl" -o "$tmp/x.npy"
@@ -81,7 +81,12 @@ expect 2 "$rr" embed --model "$model" --images "$d/m.jsonl" -o "$tmp/x.npy" --ba
 expect 2 "$rr" embed --model "$model" --text - --image-root "$d" -o "$tmp/x.npy"
 expect 2 "$rr" embed --model "$model" -o "$tmp/x.npy" "$d/m.jsonl"
 has "$tmp/err" "unexpected argument" "a stray argument"
+expect 2 "$rr" embed --model "$model" --images "$d/m.jsonl" -o "$tmp/x.npy" --device tpu
+has "$tmp/err" "--device: 'tpu'" "--device tpu"
 absent "$tmp/x.npy" "usage errors write nothing"
+expect 1 "$rr" embed --model "$model" --images "$d/m.jsonl" -o "$tmp/x.npy" --device cuda
+has "$tmp/err" "cuda:0: this rclip is built without the CUDA backend" "--device cuda"
+absent "$tmp/x.npy" "a device it cannot use writes nothing"
 
 # ---- images from a manifest: (5, 16) '<f4', normalised rows, keys
 expect 0 "$rr" embed --model "$model" --images "$d/m.jsonl" -o "$tmp/m.npy" --ids "$tmp/m.ids" \

@@ -36,6 +36,12 @@ expect 2 "$T" --stage 1 --stream tb --init "$fx/init" --data "$tmp/lite.list" --
 expect 2 "$T" --stage 1 --loss hinge --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
 expect 2 "$T" --stage 1 --lr -1 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
 expect 2 "$T" --stage 1 --warmup 2 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+expect 2 "$T" --stage 1 --device gpu --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+has "$tmp/err" "--device: 'gpu'" "--device gpu"
+# a device this build cannot use: one line and a hint, no run directory
+expect 1 "$T" --stage 1 --device cuda --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+has "$tmp/err" "^rclip-train: cuda:0: this rclip is built without the CUDA backend$" "--device cuda"
+absent "$tmp/x" "--device cuda makes no run directory"
 expect 2 "$T" --resume "$tmp/x" --batch 4
 has "$tmp/err" 'from the checkpoint' "resume with job options"
 expect 2 "$T" --stage 1 --init "$fx/init" --out "$tmp/x"

@@ -432,7 +432,7 @@ static Suite *search_suite(void)
 int main(void)
 {
 	rc_log_init("test_search");
-	struct rc_backend_opts bo = { .kind = RC_BACKEND_CPU, .threads = 2 };
+	struct rc_backend_opts bo = { .device = { RC_BACKEND_CPU, 0 }, .threads = 2 };
 	if (rc_backend_new(&be, NULL, &bo) < 0)
 		return 1;
 	int rc = rc_test_run(search_suite());
