@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -457,7 +458,13 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 		st->grad_norm, scalar(j, "logit_scale"));
 	if (j->m->extras & RC_CLIP_LOGIT_BIAS)
 		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", scalar(j, "logit_bias"));
-	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g}\n", sps);
+	/* The process's peak resident set so far (Linux: ru_maxrss in KiB), after
+	 * samples_per_s so that comparisons which cut the line there (a resumed
+	 * run against an uninterrupted one) ignore it as they ignore the speed. */
+	struct rusage ru;
+	const double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0;
+	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g, \"peak_rss_mib\": %.1f}\n", sps,
+		rss);
 }
 
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c,
