@@ -77,6 +77,9 @@ done
 [ -n "$cfg_given" ] && configs=$cfg_given
 [ -n "$configs" ] || configs="ViT-B-32:256 ViT-L-14:64"
 case $store in raw | jpeg) ;; *) usage ;; esac
+for c in $configs; do
+	case $c in *:*[!0-9]* | *: | :*) usage ;; *:*) ;; *) usage ;; esac
+done
 if [ -z "$json" ] && [ -n "${OUT:-}" ]; then json=$OUT/bench-gpu.json; fi
 build=${BUILD:-$root/build}
 if [ -z "${PYTHON:-}" ]; then
