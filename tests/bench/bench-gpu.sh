@@ -16,6 +16,8 @@
 # (default $OUT/bench-gpu.json when $OUT is set, else the last line of
 # stdout). When rclip cannot run on the device (no CUDA backend, no build)
 # its figures are null and the output says why; the reference still runs.
+# On SIGTERM or SIGINT (a caller's time limit) it stops the program running
+# and writes what it has, that side marked interrupted (exit 143).
 # Informative: exits 0 unless its own setup fails.
 #
 # usage: tests/bench/bench-gpu.sh [--smoke] [-d DEV] [-c MODEL:BATCH]... [-s STEPS]
@@ -82,17 +84,77 @@ for c in $configs; do
 done
 if [ -z "$json" ] && [ -n "${OUT:-}" ]; then json=$OUT/bench-gpu.json; fi
 build=${BUILD:-$root/build}
+tools="$build/tools"
 if [ -z "${PYTHON:-}" ]; then
 	venv=${RCLIP_VENV:-${HOME:-/root}/.cache/rclip/venv}
 	if [ -x "$venv/bin/python" ]; then PYTHON=$venv/bin/python; else PYTHON=python3; fi
 fi
 "$PYTHON" -c 'import json' 2>/dev/null || { echo "bench-gpu: no Python ($PYTHON; set PYTHON)" >&2; exit 1; }
 say() { echo "bench-gpu: $*" >&2; }
-lim() { timeout -k 5 "$limit" "$@"; }
+# lim OUT ERR CMD...: CMD with the time limit, stdout to OUT, stderr added
+# to ERR; waited for in the background so that a signal to this script (a
+# caller's own time limit) is handled at once: the figures so far are
+# written before it exits.
+lim() {
+	o=$1 e=$2
+	shift 2
+	timeout --foreground -k 5 "$limit" "$@" >"$o" 2>>"$e" &
+	child=$!
+	wait "$child"
+}
+child='' phase=''
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-gpu.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-tools="$build/tools"
+reports='' gpu=''
+
+# finish_config: the report of the current model, and its files under --logs.
+finish_config() {
+	echo
+	sm=
+	[ $smoke = 1 ] && sm=--smoke
+	# shellcheck disable=SC2086
+	"$PYTHON" "$py" report --model "$model" --batch "$batch" --device "$dev" --gpu-name "$gpu" \
+		$sm --steps "$steps" --warmup-steps "$warm" --embed-batch "$ebatch" --threads "$threads" \
+		--tb-len "$tb_len" --trl-len "$trl_len" ${peak:+--peak-tflops "$peak"} \
+		--ref "$w/ref.json" --ref-status "$pstatus" --ref-note "$pnote" \
+		--metrics "$w/run/metrics.jsonl" --rclip-status "$rstatus" --rclip-note "$rnote" \
+		--embed-status "$estatus" --embed-list "$w/embed.pairs" -o "$w/report.json" ||
+		{ say "report failed"; exit 1; }
+	reports="$reports $w/report.json"
+	if [ -n "$logs" ]; then
+		mkdir -p "$logs/$tag"
+		find "$w" -maxdepth 2 -type f \( -name '*.json' -o -name '*.err' -o -name '*.jsonl' \) \
+			-exec cp {} "$logs/$tag/" \;
+	fi
+}
+
+write_json() {
+	ver=$("$tools/rclip-train" --version 2>/dev/null | tr '\n' ' ') || ver=
+	# shellcheck disable=SC2086
+	"$PYTHON" "$py" combine --info "device=$dev" --info "gpu=$gpu" --info "threads=$threads" \
+		--info "store=$store" --info "build=$build" --info "rclip=$ver" \
+		--info "host=$(hostname 2>/dev/null || echo)" --info "nproc=$(nproc 2>/dev/null || echo)" \
+		--info "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o "${json:--}" $reports
+	[ -z "$json" ] || say "wrote $json"
+}
+
+# A signal (the caller's time limit): stop the program running, report
+# what there is, the side that was running as interrupted.
+# shellcheck disable=SC2317 # (the signal trap)
+on_signal() {
+	trap - INT TERM
+	[ -z "$child" ] || kill -TERM "$child" 2>/dev/null # timeout passes it on
+	case $phase in
+	train) rstatus=interrupted rnote="rclip-train stopped by a signal" ;;
+	embed) estatus="interrupted by a signal" ;;
+	ref) pstatus=interrupted pnote="stopped by a signal" ;;
+	esac
+	say "stopped by a signal${phase:+ during $phase}"
+	[ -z "$phase" ] || finish_config
+	write_json
+	exit 143
+}
+trap on_signal INT TERM
 have_rclip=1
 for t in rclip-synth rclip-shard rclip-train rclip-retrieve rclip-tokenize; do
 	[ -x "$tools/$t" ] || have_rclip=0
@@ -102,7 +164,6 @@ have_torch=0
 if "$PYTHON" -c 'import torch, transformers' 2>/dev/null; then have_torch=1; else
 	say "no torch and transformers in $PYTHON: rclip alone"
 fi
-gpu=
 case $dev in
 cpu) ;;
 *)
@@ -134,15 +195,15 @@ else
 	tb_len=9:26 trl_len=6:20 # the lengths of rclip-synth's captions
 fi
 
-reports=
+
 for c in $configs; do
 	model=${c%%:*} batch=${c#*:}
 	tag=$(echo "$model-$batch" | tr -c 'A-Za-z0-9.\n-' '_')
 	w="$tmp/$tag"
 	mkdir -p "$w"
 	size=$("$PYTHON" "$py" size "$model") || exit 1
-	rstatus=ok rnote='' estatus=ok
-	set --
+	rstatus=ok rnote='' estatus=ok pstatus="not run" pnote=''
+	: >"$w/embed.pairs"
 	if [ $have_rclip = 0 ]; then
 		rstatus=unavailable rnote="no rclip build at $build"
 	else
@@ -156,10 +217,10 @@ for c in $configs; do
 			{ grep '^#' "$d/lite.list"; grep -v '^#' "$d/lite.list" | head -n 1; } > "$d/first.list"
 		fi
 		say "$model batch $batch: rclip-train --device $dev, $warm + $steps steps"
-		rc=0
-		lim "$tools/rclip-train" --stage 1 --init-config "$model" --data "$d/lite.list" \
-			--batch "$batch" --steps $((warm + steps)) --shuffle none --device "$dev" \
-			-j "$threads" -q --out "$w/run" 2>"$w/train.err" || rc=$?
+		rc=0 phase=train
+		lim /dev/null "$w/train.err" "$tools/rclip-train" --stage 1 --init-config "$model" \
+			--data "$d/lite.list" --batch "$batch" --steps $((warm + steps)) --shuffle none \
+			--device "$dev" -j "$threads" -q --out "$w/run" || rc=$?
 		if [ $rc = 0 ]; then :
 		elif grep -q 'built without the CUDA backend' "$w/train.err"; then
 			rstatus=unavailable rnote="rclip cannot run on $dev: $(grep -m1 'built without' "$w/train.err")"
@@ -171,59 +232,41 @@ for c in $configs; do
 		[ "$rstatus" = ok ] || say "$rnote"
 		if [ "$rstatus" = ok ]; then
 			say "$model: rclip-retrieve embed, $runs x (1 and $ebatches batches of $ebatch)"
+			phase=embed
 			for r in $(seq "$runs"); do
 				for part in first lite; do
 					rc=0
-					lim "$tools/rclip-retrieve" embed --model "$w/run/final.safetensors" \
-						--images "$d/$part.list" -o "$w/emb.npy" -b "$ebatch" --device "$dev" \
-						-j "$threads" -q --report "$w/embed-$part-$r.json" 2>>"$w/embed.err" || rc=$?
+					lim /dev/null "$w/embed.err" "$tools/rclip-retrieve" embed \
+						--model "$w/run/final.safetensors" --images "$d/$part.list" -o "$w/emb.npy" \
+						-b "$ebatch" --device "$dev" -j "$threads" -q \
+						--report "$w/embed-$part-$r.json" || rc=$?
 					[ $rc = 0 ] || estatus="rclip-retrieve embed exit $rc: $(tail -n 1 "$w/embed.err")"
 				done
-				set -- "$@" --embed "$w/embed-first-$r.json,$w/embed-lite-$r.json"
+				echo "$w/embed-first-$r.json,$w/embed-lite-$r.json" >>"$w/embed.pairs"
 			done
 			rm -f "$w/emb.npy" "$w/run/final.safetensors"
 			[ "$estatus" = ok ] || say "$estatus"
 		fi
 	fi
-	pstatus=ok pnote=''
+	pstatus=ok
 	if [ $have_torch = 1 ]; then
 		say "$model batch $batch: PyTorch reference on $dev"
-		rc=0
+		rc=0 phase=ref
 		# shellcheck disable=SC2086 # $compile is empty or one word
-		lim env OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" "$PYTHON" "$py" bench \
-			--model "$model" --batch "$batch" --device "$dev" --steps "$steps" \
+		lim "$w/ref.json" "$w/ref.err" env OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" \
+			"$PYTHON" "$py" bench --model "$model" --batch "$batch" --device "$dev" --steps "$steps" \
 			--warmup-steps "$warm" --tb-len "$tb_len" --trl-len "$trl_len" \
 			--embed-batch "$ebatch" --embed-batches "$ebatches" -j "$threads" $compile \
-			${peak:+--peak-tflops "$peak"} >"$w/ref.json" 2>"$w/ref.err" || rc=$?
+			${peak:+--peak-tflops "$peak"} || rc=$?
 		if [ $rc = 124 ] || [ $rc = 137 ]; then pstatus="timed out" pnote="ran past ${limit}s"
 		elif [ $rc != 0 ]; then pstatus=failed pnote="exit $rc: $(tail -n 1 "$w/ref.err")"; fi
 		[ "$pstatus" = ok ] || say "the PyTorch side: $pstatus: $pnote"
 	else
 		pstatus=unavailable pnote="no torch and transformers in $PYTHON"
 	fi
-	echo
-	sm=
-	[ $smoke = 1 ] && sm=--smoke
-	# shellcheck disable=SC2086
-	"$PYTHON" "$py" report --model "$model" --batch "$batch" --device "$dev" --gpu-name "$gpu" \
-		$sm --steps "$steps" --warmup-steps "$warm" --embed-batch "$ebatch" --threads "$threads" \
-		--tb-len "$tb_len" --trl-len "$trl_len" ${peak:+--peak-tflops "$peak"} \
-		--ref "$w/ref.json" --ref-status "$pstatus" --ref-note "$pnote" \
-		--metrics "$w/run/metrics.jsonl" --rclip-status "$rstatus" --rclip-note "$rnote" \
-		--embed-status "$estatus" "$@" -o "$w/report.json" || { say "report failed"; exit 1; }
-	reports="$reports $w/report.json"
-	if [ -n "$logs" ]; then
-		mkdir -p "$logs/$tag"
-		find "$w" -maxdepth 2 -type f \( -name '*.json' -o -name '*.err' -o -name '*.jsonl' \) \
-			-exec cp {} "$logs/$tag/" \;
-	fi
+	phase=''
+	finish_config
 done
 
-ver=$("$tools/rclip-train" --version 2>/dev/null | tr '\n' ' ') || ver=
-# shellcheck disable=SC2086
-"$PYTHON" "$py" combine --info "device=$dev" --info "gpu=$gpu" --info "threads=$threads" \
-	--info "store=$store" --info "build=$build" --info "rclip=$ver" \
-	--info "host=$(hostname 2>/dev/null || echo)" --info "nproc=$(nproc 2>/dev/null || echo)" \
-	--info "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o "${json:--}" $reports
-[ -n "$json" ] && say "wrote $json"
+write_json
 exit 0

@@ -507,7 +507,8 @@ def report(a):
         if sps and peak:
             rc["mfu"] = round(sps * f["train"] / (peak * 1e12), 4)
     if a.rclip_status == "ok":
-        pairs = [p.split(",", 1) for p in a.embed]
+        lines = a.embed + (open(a.embed_list).read().split() if a.embed_list else [])
+        pairs = [p.split(",", 1) for p in lines]
         rc["embed_images_per_s"], rc["embed_runs"] = embed_rate(pairs)
         if not rc["embed_images_per_s"] and a.embed_status == "ok":
             rc["note"] = (rc["note"] or "") + " (embedding: no usable timing)"
@@ -657,6 +658,7 @@ def main():
     r.add_argument("--rclip-note", default="")
     r.add_argument("--embed-status", default="ok")
     r.add_argument("--embed", action="append", default=[], metavar="SMALL.json,BIG.json")
+    r.add_argument("--embed-list", help="a file of such pairs, one a line")
     r.add_argument("-o", "--output", required=True)
     m = sub.add_parser("combine")
     m.add_argument("-o", "--output", default="-")
