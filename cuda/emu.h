@@ -53,8 +53,8 @@
  * cp.async, inline PTX, cooperative groups; performance, occupancy,
  * registers and launch limits beyond the ones above. Three orders are
  * three schedules among many: a race they miss stays unseen. One host
- * thread at a time may launch. `extern __shared__` arrays are not supported: use
- * RC_DYNAMIC_SHARED(type, name), which is the real thing under nvcc.
+ * thread at a time may launch. `extern __shared__` arrays are not
+ * supported: use RC_DYNAMIC_SHARED(type, name), the real thing under nvcc.
  */
 #ifndef RCLIP_CUDA_EMU_H
 #define RCLIP_CUDA_EMU_H
