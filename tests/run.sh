@@ -117,8 +117,9 @@ if [ "${RCLIP_SKIP_ASAN:-0}" != 1 ]; then
 	# Leak checking stays on; UBSan stops at the first finding.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-	build build-asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	# CXXFLAGS too: the CUDA kernel tests are C++ (tests/cuda/)
+	san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	build build-asan CFLAGS="$san" CXXFLAGS="$san" \
 		LDFLAGS="-fsanitize=address,undefined" || status=1
 fi
 

@@ -41,6 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* for the C++ kernel tests (tests/cuda/) */
+#endif
+
 /* rc_ops_set_threads - use n threads (rc_thread_count(n): 0 = all cores)
  * for the ops, OpenBLAS itself single-threaded. Returns the number set. */
 int rc_ops_set_threads(int n);
@@ -187,5 +191,9 @@ void rc_ops_l2norm_backward(float *dinp, const float *dout, const float *out,
  * dx[b, idx[b]] += dpooled[b]; the other rows get nothing. */
 void rc_ops_pool_backward(float *dx, const float *dpooled, const int32_t *idx, int B, int T,
 	int C);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
