@@ -24,6 +24,9 @@
 #ifdef HAVE_MPI
 #include <mpi.h>
 #endif
+#if defined(HAVE_MPI) && defined(HAVE_NCCL)
+#include "cuda/comm_nccl.h"
+#endif
 
 static const char usage_text[] =
 "Usage: rclip-train --stage N --init MODEL --data LIST --out DIR [OPTION]...\n"
@@ -149,6 +152,7 @@ struct cli {
 	int job_opts;       /* options that a --resume takes from the checkpoint */
 	long kill_step;     /* --test-kill-after-checkpoint: the step (-1: none) */
 	int kill_sig;       /* and the signal */
+	int gpu_given;      /* --device cuda:N named the GPU */
 };
 
 /* kill_arg - --test-kill-after-checkpoint N[:SIG] into c; -1 to go on,
@@ -286,6 +290,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			if (rc_device_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
 					"auto)", optarg);
+			c->gpu_given = strchr(optarg, ':') != NULL;
 			break;
 		case 'j':
 			if ((r = num("--threads", optarg, 0, 4096, &c->threads)) >= 0)
@@ -399,6 +404,34 @@ static int mpi_max(void *ctx, int x)
 	return y;
 }
 
+#ifdef HAVE_NCCL
+/* nccl_setup - one process per GPU: --device cuda takes the GPU of the
+ * process's rank on its machine (cuda:N the GPU named), and the gradients
+ * and embeddings travel by NCCL; NCCL's unique id travels by MPI. */
+static int nccl_setup(struct cli *c, const struct rc_train_comm *mpi, struct rc_nccl **nc,
+	struct rc_train_comm *out)
+{
+	MPI_Comm node;
+	int local, rc = 0;
+	MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+	MPI_Comm_rank(node, &local);
+	MPI_Comm_free(&node);
+	if (!c->gpu_given)
+		c->o.device.index = local;
+	unsigned char id[RC_NCCL_ID_BYTES];
+	if (mpi->rank == 0)
+		rc = rc_nccl_unique_id(id);
+	MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+	if (rc < 0)
+		return rc;
+	MPI_Bcast(id, RC_NCCL_ID_BYTES, MPI_BYTE, 0, MPI_COMM_WORLD);
+	if ((rc = rc_nccl_new(nc, mpi->rank, mpi->size, c->o.device.index, id)) < 0)
+		return rc;
+	rc_nccl_comm(*nc, mpi, out);
+	return 0;
+}
+#endif
+
 /* launched - whether a launcher started this process as one of several
  * ranks (Open MPI, PMI, PMIx, Slurm); a plain start runs without MPI. */
 static int launched(void)
@@ -423,6 +456,7 @@ int main(int argc, char **argv)
 	c.o.threads = (int)c.threads;
 	signals();
 	struct rc_train_comm comm, *cp = NULL;
+	int rc = 0;
 #ifdef HAVE_MPI
 	int mpi = launched();
 	if (mpi) {
@@ -436,6 +470,14 @@ int main(int argc, char **argv)
 		if (comm.rank > 0 && rc_log_level() > RC_LOG_WARN)
 			rc_log_set_level(RC_LOG_WARN);
 	}
+#ifdef HAVE_NCCL
+	struct rc_nccl *nc = NULL;
+	struct rc_train_comm ncomm;
+	if (mpi && comm.size > 1 && c.o.device.kind == RC_BACKEND_CUDA &&
+	    (rc = rc_device_check(&c.o.device)) == 0 &&
+	    (rc = nccl_setup(&c, &comm, &nc, &ncomm)) == 0)
+		cp = &ncomm;
+#endif
 #else
 	(void)comm;
 #endif
@@ -443,11 +485,15 @@ int main(int argc, char **argv)
 		g_test.step = c.kill_step, g_test.sig = c.kill_sig;
 		c.o.on_checkpoint = test_on_checkpoint;
 	}
-	struct rc_train_result res;
-	int rc = rc_train_run(&c.o, cp, &res);
+	struct rc_train_result res = { 0 };
+	if (rc == 0)
+		rc = rc_train_run(&c.o, cp, &res);
 	free(line);
 	int status = rc < 0 ? RC_EXIT_FAILURE : res.stopped ?
 		128 + (g_signal ? g_signal : SIGTERM) : RC_EXIT_OK;
+#ifdef HAVE_NCCL
+	rc_nccl_free(nc);
+#endif
 #ifdef HAVE_MPI
 	if (mpi) {
 		if (rc < 0 && comm.size > 1)
