@@ -6,6 +6,9 @@
 #
 #   base < text < data < model < convert, eval < train < tools
 #
+# cuda/ (the CUDA backend, its kernels and the NCCL communicator) sits
+# between train and tools: it may include every layer of common/, and only
+# tools include it.
 # convert and eval are peers (neither includes the other); synth stands
 # apart: it includes only base, and only tools include it. The compute
 # seam: the CPU backend's own headers (its forward and backward, ops,
@@ -22,7 +25,7 @@ cd "$root" || exit 99
 rank() {
 	case $1 in
 	base) echo 0 ;; text) echo 1 ;; data) echo 2 ;; model) echo 3 ;;
-	convert | eval) echo 4 ;; train) echo 5 ;; tools) echo 6 ;;
+	convert | eval) echo 4 ;; train) echo 5 ;; cuda) echo 6 ;; tools) echo 7 ;;
 	synth) echo S ;; *) echo X ;;
 	esac
 }
@@ -34,9 +37,11 @@ private="model/cpu.h model/ops_cpu.h model/loss.h model/optim_cpu.h model/topk_c
 headers=$(find common -name '*.h' | sed 's#.*/##' | sort)
 
 bad=0
-for f in $(find common tools -name '*.[ch]' | sort); do
+for f in $(find common tools cuda -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh' -o \
+    -name '*.cc' 2>/dev/null | sort); do
 	case $f in
 	tools/*) from=tools ;;
+	cuda/*) from=cuda ;;
 	common/*/*) from=${f#common/}; from=${from%%/*} ;;
 	*) echo "$f: a file outside the layer folders of common/"; bad=$((bad + 1)); continue ;;
 	esac

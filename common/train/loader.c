@@ -492,7 +492,7 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 		memcpy(dst, l->rowtok + (size_t)r * l->o.ctx, (size_t)l->rowlen[r] * sizeof *dst);
 		memset(dst + l->rowlen[r], 0, (size_t)(T - l->rowlen[r]) * sizeof *dst);
 	}
-	l->b.n = n, l->b.T = T;
+	l->b.n = n, l->b.T = T, l->b.image_size = l->o.image_size, l->b.end = l->emitted;
 	*b = l->b;
 	return 0;
 }

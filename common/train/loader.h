@@ -81,8 +81,10 @@ struct rc_batch {
 	int32_t *ids;           /* [ntext·n, T]: text k of row r at row k·n + r */
 	uint8_t *cls;           /* stage 2: [n] trp_cls */
 	float *multi;           /* stage 2: [n,5] multi-hot of trp_cls_ls */
+	int image_size;         /* S */
 	long epoch;             /* where the batch came from */
 	uint64_t cursor;        /* items of the epoch before it */
+	uint64_t end;           /* and after it (rc_loader_tell's cursor then) */
 };
 
 struct rc_loader;

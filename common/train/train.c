@@ -224,6 +224,7 @@ static void job_free(struct rc_train_job *j)
 {
 	if (j->metrics)
 		fclose(j->metrics);
+	rc_prefetch_free(j->pf);
 	rc_loader_close(j->ld);
 	if (j->be)
 		rc_backend_release(j->be, j->img_g);
@@ -298,6 +299,10 @@ static int setup(struct rc_train_job *j)
 		return rc;
 	if (o->resume && (rc = rc_train_restore(j, ckpt)) < 0)
 		return rc;
+	/* a device computes while the CPU reads ahead; on the CPU both would
+	 * share the cores */
+	if (!rc_backend_is_host(j->be) && (rc = rc_prefetch_new(&j->pf, j->ld)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -305,6 +310,7 @@ static int setup(struct rc_train_job *j)
 
 struct step_stats {
 	double loss, part[3], l2, w, grad_norm;
+	double wait;             /* seconds waiting for the data */
 };
 
 /* contrastive - the CLIP or SigLIP loss of img_g against text stream k of
@@ -321,6 +327,16 @@ static double contrastive(struct rc_train_job *j, int k, float dl)
 		j->dtxt_g + at, scale);
 }
 
+/* next_batch - the next batch, and the seconds spent waiting for it added
+ * to *wait (without a prefetcher, the whole reading and decoding). */
+static int next_batch(struct rc_train_job *j, struct rc_batch *b, double *wait)
+{
+	double w = 0, t0 = rc_seconds();
+	int rc = j->pf ? rc_prefetch_next(j->pf, b, &w) : rc_loader_next(j->ld, b);
+	*wait += j->pf ? w : rc_seconds() - t0;
+	return rc;
+}
+
 static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 {
 	struct rc_batch b;
@@ -329,7 +345,7 @@ static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 	const size_t nd = (size_t)n * D, bd = (size_t)Bg * D;
 	const float dl = 1.0f / (float)j->o.accum;
 	const float *img, *txt;
-	if ((rc = rc_loader_next(j->ld, &b)) < 0)
+	if ((rc = next_batch(j, &b, &st->wait)) < 0)
 		return rc;
 	if ((rc = rc_backend_encode_images(j->be, b.rgb, n, &img)) < 0 ||
 	    (rc = rc_backend_encode_texts(j->be, b.ids, b.ntext * n, b.T, &txt)) < 0)
@@ -435,7 +451,7 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 	const double mult = rc_sched_lr_mult(j->step - 1, j->total, j->warm);
 	long epoch;
 	uint64_t cur;
-	rc_loader_tell(j->ld, &epoch, &cur);
+	rc_train_tell(j, &epoch, &cur);
 	int k = snprintf(buf, n, "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.9g", j->step, epoch,
 		st->loss);
 	if (j->o.stage == 1)
@@ -458,13 +474,14 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 		st->grad_norm, scalar(j, "logit_scale"));
 	if (j->m->extras & RC_CLIP_LOGIT_BIAS)
 		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", scalar(j, "logit_bias"));
-	/* The process's peak resident set so far (Linux: ru_maxrss in KiB), after
-	 * samples_per_s so that comparisons which cut the line there (a resumed
-	 * run against an uninterrupted one) ignore it as they ignore the speed. */
+	/* The seconds the step waited for its data, and the process's peak
+	 * resident set so far (Linux: ru_maxrss in KiB), after samples_per_s
+	 * so that comparisons which cut the line there (a resumed run against
+	 * an uninterrupted one) ignore them as they ignore the speed. */
 	struct rusage ru;
 	const double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0;
-	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g, \"peak_rss_mib\": %.1f}\n", sps,
-		rss);
+	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g, \"data_wait_s\": %.4g, "
+		"\"peak_rss_mib\": %.1f}\n", sps, st->wait, rss);
 }
 
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c,

@@ -304,7 +304,7 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 		goto out;
 	long epoch;
 	uint64_t cursor;
-	rc_loader_tell(j->ld, &epoch, &cursor);
+	rc_train_tell(j, &epoch, &cursor);
 	rc = RC_E_NOMEM;
 	if (!(ov = options_json(j)) || !(sv = json_object()))
 		goto out;

@@ -7,6 +7,7 @@
 
 #include "model/backend.h"
 #include "train/loader.h"
+#include "train/prefetch.h"
 #include "train/train.h"
 
 #define RC_CKPT_FORMAT "rclip-checkpoint"
@@ -21,6 +22,7 @@ struct rc_train_job {
 	struct rc_backend *be;           /* where they train */
 	int *group;                      /* [ntensors] each tensor's RC_GROUP_* */
 	struct rc_loader *ld;
+	struct rc_prefetch *pf;          /* reading ahead for a device backend, or NULL */
 	int n, Bg, ntext, D;             /* local rows, global rows, texts per row */
 	/* backend memory: the gathered embeddings [Bg,D], [ntext·Bg,D], their
 	 * gradients, and this rank's rows of those [n,D], [ntext·n,D] */
@@ -31,6 +33,16 @@ struct rc_train_job {
 	long resumed_from;               /* the checkpoint's step, or -1 */
 	FILE *metrics;
 };
+
+/* rc_train_tell - where the next batch starts: the loader's position, or
+ * the prefetcher's when it reads ahead. */
+static inline void rc_train_tell(const struct rc_train_job *j, long *epoch, uint64_t *cursor)
+{
+	if (j->pf)
+		rc_prefetch_tell(j->pf, epoch, cursor);
+	else
+		rc_loader_tell(j->ld, epoch, cursor);
+}
 
 /* train_ckpt.c */
 int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer);

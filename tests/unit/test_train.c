@@ -18,6 +18,7 @@
 #include "data/shard.h"
 #include "data/safetensors.h"
 #include "base/thread.h"
+#include "train/prefetch.h"
 #include "train/train.h"
 
 #include <check.h>
@@ -380,6 +381,45 @@ START_TEST(test_loader_dataset_order)
 }
 END_TEST
 
+/* A prefetcher hands out the loader's batches, bit for bit, in order,
+ * with the positions rc_loader_tell gives, from a seek and across
+ * epochs; a reader that stops and starts again goes on where it was. */
+START_TEST(test_prefetch_same_batches)
+{
+	const char *list = make_lite();
+	struct rc_loader *a = open_lite(list, 4, 1, 3, 0, 1), *b = open_lite(list, 4, 1, 3, 0, 1);
+	ck_assert_int_eq(rc_loader_seek(a, 1, 8), 0);
+	ck_assert_int_eq(rc_loader_seek(b, 1, 8), 0);
+	struct rc_prefetch *pf;
+	ck_assert_int_eq(rc_prefetch_new(&pf, b), 0);
+	long ea, eb;
+	uint64_t ca, cb;
+	for (int step = 0; step < 16; step++) {            /* 6 steps an epoch: into epoch 3 */
+		struct rc_batch x, y;
+		double wait = -1;
+		rc_loader_tell(a, &ea, &ca);
+		rc_prefetch_tell(pf, &eb, &cb);
+		ck_assert(ea == eb && ca == cb);
+		ck_assert_int_eq(rc_loader_next(a, &x), 0);
+		ck_assert_int_eq(rc_prefetch_next(pf, &y, &wait), 0);
+		ck_assert(wait >= 0);
+		ck_assert(x.n == y.n && x.T == y.T && x.ntext == y.ntext);
+		ck_assert(x.epoch == y.epoch && x.cursor == y.cursor && x.end == y.end);
+		ck_assert(memcmp(x.rgb, y.rgb, (size_t)x.n * S * S * 3) == 0);
+		ck_assert(memcmp(x.ids, y.ids, (size_t)x.ntext * x.n * x.T * sizeof *x.ids) == 0);
+		if (step == 7) {                            /* a checkpoint: stop, start again */
+			rc_prefetch_tell(pf, &eb, &cb);
+			rc_prefetch_free(pf);
+			ck_assert_int_eq(rc_loader_seek(b, eb, cb), 0);
+			ck_assert_int_eq(rc_prefetch_new(&pf, b), 0);
+		}
+	}
+	rc_prefetch_free(pf);
+	rc_loader_close(a);
+	rc_loader_close(b);
+}
+END_TEST
+
 START_TEST(test_loader_shuffle)
 {
 	const char *list = make_lite();
@@ -594,6 +634,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_l2_anchor);
 	tcase_add_test(tc, test_schedules);
 	tcase_add_test(tc, test_adamw);
+	tcase_add_test(tc, test_prefetch_same_batches);
 	tcase_add_test(tc, test_norm_and_clip);
 	tcase_add_test(tc, test_init_random);
 	tcase_add_test(tc, test_loader_dataset_order);
