@@ -237,24 +237,6 @@ int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const f
 
 /* ---------------------------------------------------------------- text */
 
-/* pool_position - HF's CLIPTextModel: eos_token_id 2 (configs before
- * transformers PR #24773) takes the argmax of the ids, any other the first
- * eos_token_id; argmax returns the first maximum, and 0 when no id is
- * eos. */
-static int pool_position(const int32_t *ids, int T, int eos)
-{
-	int best = 0;
-	if (eos == 2) {
-		for (int i = 1; i < T; i++)
-			best = ids[i] > ids[best] ? i : best;
-		return best;
-	}
-	for (int i = 0; i < T; i++)
-		if (ids[i] == eos)
-			return i;
-	return 0;
-}
-
 int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const int32_t *ids,
 	int B, int T, float *emb)
 {
@@ -280,7 +262,7 @@ int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const in
 		(float)t->layer_norm_eps);
 	a->last_hidden = a->lnf;
 	for (int b = 0; b < B; b++) {
-		int i = pool_position(a->ids + (size_t)b * T, T, t->eos_token_id);
+		int i = rc_clip_pool_position(a->ids + (size_t)b * T, T, t->eos_token_id);
 		a->pool_idx[b] = i;
 		memcpy(a->pooled + (size_t)b * C, a->lnf + ((size_t)b * T + i) * C,
 			(size_t)C * sizeof *a->pooled);

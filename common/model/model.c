@@ -295,6 +295,20 @@ const struct rc_clip_param *rc_clip_find_param(const struct rc_clip *m, const ch
 
 /* ---------------------------------------------------------------- text rows */
 
+int rc_clip_pool_position(const int32_t *ids, int T, int eos)
+{
+	int best = 0;
+	if (eos == 2) {
+		for (int i = 1; i < T; i++)
+			best = ids[i] > ids[best] ? i : best;
+		return best;
+	}
+	for (int i = 0; i < T; i++)
+		if (ids[i] == eos)
+			return i;
+	return 0;
+}
+
 int rc_clip_check_ids(const struct rc_clip_config *cfg, const int32_t *ids, int B, int T)
 {
 	const int V = cfg->text.vocab_size;

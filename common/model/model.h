@@ -150,6 +150,13 @@ void rc_clip_init_extras(struct rc_clip *m, int extras, uint64_t seed, float log
  * moved to the shorter stride in place (ids becomes [B,T]). Returns T. */
 int rc_clip_text_cut(const struct rc_clip_config *cfg, int32_t *ids, int B, int ctx);
 
+/* rc_clip_pool_position - the position of a text row ids[T] whose state
+ * the text tower pools, as HF's CLIPTextModel: with eos_token_id 2
+ * (configs before transformers PR #24773) the argmax of the ids (the
+ * first maximum), with any other the first eos_token_id, 0 when no id is
+ * eos. */
+int rc_clip_pool_position(const int32_t *ids, int T, int eos);
+
 /* rc_clip_check_ids - 0 when every id of ids[B,T] is in the vocabulary,
  * else RC_E_RANGE, logged: "text B, position T: id X is outside the
  * vocabulary (V)". */
