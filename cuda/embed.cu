@@ -479,6 +479,8 @@ int rc_cuda_embed_tokens_backward_v(int block, float *dwte, float *dwpe, void *w
 	if (!dout || (dwte && (!work || !host_ids || V <= 0)))
 		return rc_log_error(RC_E_ARG, "%s: dout NULL, or dwte without work, host_ids or a "
 			"vocabulary", fn);
+	if ((uintptr_t)work % 16)
+		return rc_log_error(RC_E_ARG, "%s: work %p: not aligned to 16 bytes", fn, work);
 	if (dtype == RC_CUDA_F32)
 		return emb_tokens_backward(block, dwte, dwpe, work, (const float *)dout, host_ids,
 			B, T, C, V, stream);

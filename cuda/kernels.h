@@ -142,8 +142,9 @@ int rc_cuda_embed_tokens(void *out, const int32_t *ids, const void *wte, const v
  * any launch). On the host the launcher groups the positions by id, in
  * position order, and cuts each group into runs of at most 32 rows, and
  * copies that plan into work (device memory of
- * rc_cuda_embed_tokens_backward_work(B, T, C) bytes; the copy is from
- * pageable memory: the call returns once it is staged). Each run is
+ * rc_cuda_embed_tokens_backward_work(B, T, C) bytes, aligned to 16 as
+ * cudaMalloc's; the copy is from pageable memory: the call returns once
+ * it is staged). Each run is
  * summed by one warp in fp32, in order: an id of at most 32 positions
  * from dwte's value, as the CPU (its bits); a longer one in partial rows
  * of work that are then added to dwte in order. No float atomics: the

@@ -46,18 +46,18 @@ __global__ void pool_rows(A *dst, const A *src, const int32_t *__restrict__ idx,
 	}
 }
 
-/* l2_warp_sum - rc_warp_sum in double. */
-__device__ __forceinline__ double l2_warp_sum(double v)
+/* pool_warp_sum - rc_warp_sum in double. */
+static __device__ __forceinline__ double pool_warp_sum(double v)
 {
 	for (int o = 16; o > 0; o >>= 1)
 		v += __shfl_xor_sync(0xffffffffu, v, o);
 	return v;
 }
 
-/* l2_forward - one warp per row: out = inp / sqrt(Σ inp²), norm kept. A
+/* pool_l2norm - one warp per row: out = inp / sqrt(Σ inp²), norm kept. A
  * lane writes only the values it read: out may be inp. */
 template <class A>
-__global__ void l2_forward(A *out, float *norm, const A *inp, int N, int D)
+__global__ void pool_l2norm(A *out, float *norm, const A *inp, int N, int D)
 {
 	const int lane = threadIdx.x % 32;
 	const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
@@ -69,7 +69,7 @@ __global__ void l2_forward(A *out, float *norm, const A *inp, int N, int D)
 		const double v = rc_load(x + j);
 		s += v * v;
 	}
-	const float nrm = sqrtf((float)l2_warp_sum(s));
+	const float nrm = sqrtf((float)pool_warp_sum(s));
 	A *y = out + (size_t)row * D;
 	for (int j = lane; j < D; j += 32)
 		rc_store(y + j, rc_load(x + j) / nrm);
@@ -77,10 +77,10 @@ __global__ void l2_forward(A *out, float *norm, const A *inp, int N, int D)
 		norm[row] = nrm;
 }
 
-/* l2_backward - one warp per row: dinp += (dout - out·(out·dout))·(1/norm),
+/* pool_l2norm_backward - one warp per row: dinp += (dout - out·(out·dout))·(1/norm),
  * the CPU's operations in its order. */
 template <class A>
-__global__ void l2_backward(A *dinp, const A *dout, const A *out, const float *norm, int N,
+__global__ void pool_l2norm_backward(A *dinp, const A *dout, const A *out, const float *norm, int N,
 	int D)
 {
 	const int lane = threadIdx.x % 32;
@@ -91,7 +91,7 @@ __global__ void l2_backward(A *dinp, const A *dout, const A *out, const float *n
 	double s = 0.0;
 	for (int j = lane; j < D; j += 32)
 		s += (double)rc_load(out + o + j) * rc_load(dout + o + j);
-	const float dot = (float)l2_warp_sum(s), inv = 1.0f / norm[row];
+	const float dot = (float)pool_warp_sum(s), inv = 1.0f / norm[row];
 	for (int j = lane; j < D; j += 32) {
 		const float t = rc_load(dout + o + j) - __fmul_rn(rc_load(out + o + j), dot);
 		rc_store(dinp + o + j, rc_load(dinp + o + j) + __fmul_rn(t, inv));
@@ -171,10 +171,10 @@ int rc_cuda_l2norm_v(int block, void *out, float *norm, const void *inp, int N, 
 		return rc_log_error(RC_E_ARG, "%s: out and inp may not be NULL", fn);
 	const int grid = rc_ceil_div(N, block / 32);
 	if (dtype == RC_CUDA_F32)
-		RC_LAUNCH(l2_forward<float>, grid, block, 0, stream, (float *)out, norm,
+		RC_LAUNCH(pool_l2norm<float>, grid, block, 0, stream, (float *)out, norm,
 			(const float *)inp, N, D);
 	else
-		RC_LAUNCH(l2_forward<rc_bf16>, grid, block, 0, stream, (rc_bf16 *)out, norm,
+		RC_LAUNCH(pool_l2norm<rc_bf16>, grid, block, 0, stream, (rc_bf16 *)out, norm,
 			(const rc_bf16 *)inp, N, D);
 	RC_CUDA_CHECK(cudaGetLastError());
 	return 0;
@@ -191,10 +191,10 @@ int rc_cuda_l2norm_backward_v(int block, void *dinp, const void *dout, const voi
 		return rc_log_error(RC_E_ARG, "%s: dinp, dout, out and norm may not be NULL", fn);
 	const int grid = rc_ceil_div(N, block / 32);
 	if (dtype == RC_CUDA_F32)
-		RC_LAUNCH(l2_backward<float>, grid, block, 0, stream, (float *)dinp,
+		RC_LAUNCH(pool_l2norm_backward<float>, grid, block, 0, stream, (float *)dinp,
 			(const float *)dout, (const float *)out, norm, N, D);
 	else
-		RC_LAUNCH(l2_backward<rc_bf16>, grid, block, 0, stream, (rc_bf16 *)dinp,
+		RC_LAUNCH(pool_l2norm_backward<rc_bf16>, grid, block, 0, stream, (rc_bf16 *)dinp,
 			(const rc_bf16 *)dout, (const rc_bf16 *)out, norm, N, D);
 	RC_CUDA_CHECK(cudaGetLastError());
 	return 0;

@@ -221,7 +221,8 @@ static void check_arguments(void)
 	rc_dev<float> a(4096), w(4096);
 	rc_dev<uint8_t> px(3 * 32 * 32);
 	rc_dev<int32_t> ids(8);
-	fprintf(stderr, "test_embed: 10 refusals expected:\n");
+	rc_dev<char> work(rc_cuda_embed_tokens_backward_work(1, 8, 64) + 16);
+	fprintf(stderr, "test_embed: 11 refusals expected:\n");
 	const int refusals[] = {
 		rc_cuda_patches_v(48, a.p, px.p, 1, 32, 8, RC_CUDA_F32, NULL),
 		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 7, RC_CUDA_F32, NULL),
@@ -235,6 +236,8 @@ static void check_arguments(void)
 			NULL),
 		rc_cuda_embed_tokens_backward_v(64, w.p, NULL, NULL, a.p, NULL, 1, 8, 64, V,
 			RC_CUDA_F32, NULL),
+		rc_cuda_embed_tokens_backward_v(64, w.p, NULL, work.p + 4, a.p, ids.p, 1, 8, 64, V,
+			RC_CUDA_F32, NULL),
 	};
 	for (size_t i = 0; i < sizeof refusals / sizeof(int); i++)
 		if (refusals[i] != RC_E_ARG)
@@ -242,7 +245,6 @@ static void check_arguments(void)
 
 	const int32_t bad[8] = { 1, 2, 3, V, 5, 6, 7, 8 };
 	const std::vector<float> zero(8 * 64, 0.0f), dy(8 * 64, 1.0f);
-	rc_dev<char> work(rc_cuda_embed_tokens_backward_work(1, 8, 64));
 	rc_test_upload(w.p, zero, RC_CUDA_F32);
 	rc_test_upload(a.p, dy, RC_CUDA_F32);
 	if (rc_cuda_embed_tokens_backward(a.p, w.p, work.p, a.p, bad, 1, 8, 64, V, RC_CUDA_F32,
