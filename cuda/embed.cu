@@ -14,7 +14,8 @@
  * of at most EMB_RUN rows; one warp sums a run, in fp32 from dwte's value
  * for an id that fits one run (the CPU's order, its bits), into a partial
  * row otherwise, and the partials of an id are added to dwte in order. No
- * float atomics: the result does not depend on timing.
+ * float atomics: the result depends neither on timing nor on the block
+ * size.
  */
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
@@ -33,7 +34,7 @@ extern "C" {
 #define EMB_RUN 32
 
 /* CLIPImageProcessor's normalisation of each byte value, per channel R, G,
- * B, computed on the host (emb_pixel_table): a kernel argument (3 KiB of
+ * B, computed on the host (emb_pixel_table_get): a kernel argument (3 KiB of
  * constant bank), copied to shared memory by each block. */
 struct emb_pixel_table {
 	float v[3 * 256];
@@ -55,7 +56,8 @@ __global__ void emb_patches(A *patches, const uint8_t *__restrict__ rgb,
 	const int g = S / P, PP = P * P, K = 3 * PP;
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const int b = r / (g * g), gy = r % (g * g) / g, gx = r % g;
-		const uint8_t *img = rgb + (((size_t)b * S + (size_t)gy * P) * S + (size_t)gx * P) * 3;
+		const size_t y0 = (size_t)b * S + (size_t)gy * P, x0 = (size_t)gx * P;
+		const uint8_t *img = rgb + (y0 * S + x0) * 3;
 		A *row = patches + (size_t)r * K;
 		for (int k = threadIdx.x; k < K; k += blockDim.x) {
 			const int c = k / PP, ky = k % PP / P, kx = k % P;
@@ -119,7 +121,8 @@ __global__ void emb_tokens(A *out, const int32_t *__restrict__ ids, const A *__r
 		rc_store(out + i, NAN);
 		return;
 	}
-	const float e = rc_load(wte + (size_t)id * C + c), p = rc_load(wpe + (size_t)(bt % T) * C + c);
+	const float e = rc_load(wte + (size_t)id * C + c);
+	const float p = rc_load(wpe + (size_t)(bt % T) * C + c);
 	rc_store(out + i, e + p);
 }
 
@@ -359,8 +362,8 @@ static int emb_plan(std::vector<int32_t> &plan, int *nrun, int *nmulti, const in
 	static thread_local std::vector<int32_t> a, b, count, multi;
 	for (int i = 0; i < n; i++)
 		if (ids[i] < 0 || ids[i] >= V)
-			return rc_log_error(RC_E_RANGE, "rc_cuda_embed_tokens_backward: position %d: id "
-				"%d is outside the vocabulary (%d)", i, ids[i], V);
+			return rc_log_error(RC_E_RANGE, "rc_cuda_embed_tokens_backward: position %d: "
+				"id %d is outside the vocabulary (%d)", i, ids[i], V);
 	a.resize(n);
 	b.resize(n);
 	count.resize(1 << 16);
