@@ -32,6 +32,7 @@
 #define RCLIP_CUDA_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +80,126 @@ int rc_cuda_layernorm_forward_v(int variant, int block, void *out, float *mean, 
 int rc_cuda_layernorm_backward_v(int variant, int block, void *dinp, float *dw, float *db,
 	float *scratch, const void *dout, const void *inp, const void *w, const float *mean,
 	const float *rstd, int N, int C, int dtype, struct CUstream_st *stream);
+
+/* ---------------------------------------------------------------- embeddings, pooling
+ *
+ * The two ends of the towers (cuda/embed.cu, cuda/pool.cu). Pixels come as
+ * uint8, ids and pooled positions as int32 (device memory, but for the
+ * token backward's host_ids); activations and the weights they meet (cls,
+ * pos, wte, wpe) are of the dtype given; parameter gradients are fp32. One
+ * kernel shape each: the _v forms take the block size (a multiple of 32,
+ * at most 1024) first. The largest tensor of a call may hold at most
+ * INT_MAX - 1024 values (RC_E_ARG beyond).
+ *
+ *     // vision: pixels to patches, the conv as a GEMM, then the embeddings
+ *     rc_cuda_patches(patches, rgb, B, S, P, RC_CUDA_BF16, stream);
+ *     ... patch_out[B·(T-1), C] = patches · conv_wᵀ ...
+ *     rc_cuda_embed_patches(embed, patch_out, cls, pos, B, T, C, RC_CUDA_BF16, stream);
+ *     // text
+ *     rc_cuda_embed_tokens(embed, ids, wte, wpe, B, T, C, V, RC_CUDA_BF16, stream);
+ *     ...
+ *     rc_cuda_embed_tokens_backward(dwte, dwpe, work, dembed, host_ids, B, T, C, V,
+ *             RC_CUDA_BF16, stream);
+ */
+
+/* rc_cuda_patches - B uint8 RGB images rgb[B,S,S,3] (HWC, as shards store
+ * them) as normalised patch rows patches[B, (S/P)², 3·P·P] of dtype: patch
+ * (gy, gx) at row gy·(S/P) + gx, each row ordered channel, row, column (a
+ * Conv2d weight's order), each value ((float)(v·(1/255)) - mean[c]) /
+ * std[c] with CLIP's mean and std (model/clip_config.h): what
+ * rc_clip_pixels_from_rgb then rc_ops_im2col give, bit for bit in fp32,
+ * rounded in bf16. S a positive multiple of P. */
+int rc_cuda_patches(void *patches, const uint8_t *rgb, int B, int S, int P, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_embed_patches - HF's vision embeddings: embed[B,T,C] = [cls;
+ * patch_out[b]] + pos, the class token cls[C] at position 0 and the patch
+ * rows patch_out[B,T-1,C] at 1..T-1, pos[T,C] added (T >= 2); the fp32
+ * sum of the two, as rc_clip_encode_image's loop. */
+int rc_cuda_embed_patches(void *embed, const void *patch_out, const void *cls, const void *pos,
+	int B, int T, int C, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_embed_patches_backward - as rc_ops_embed_patches_backward:
+ * dpatch[B,T-1,C] (dtype) += the patch rows of dembed[B,T,C], dcls[C] +=
+ * Σ_b dembed[b,0], dpos[T,C] += Σ_b dembed[b]: batch sums in double, b in
+ * order (the CPU's bits), deterministic. Any of dpatch, dcls, dpos may be
+ * NULL. */
+int rc_cuda_embed_patches_backward(void *dpatch, float *dcls, float *dpos, const void *dembed,
+	int B, int T, int C, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_embed_tokens - out[B,T,C] = wte[ids[b,t]] + wpe[t], as
+ * rc_ops_embed_tokens; wte[V,C], wpe[>=T,C]. ids must be in [0, V) (the
+ * caller checks them, as rc_clip_check_ids): the kernel writes NaN for
+ * one outside rather than read out of bounds. */
+int rc_cuda_embed_tokens(void *out, const int32_t *ids, const void *wte, const void *wpe, int B,
+	int T, int C, int V, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_embed_tokens_backward - as rc_ops_embed_tokens_backward:
+ * dwte[ids[b,t]] += dout[b,t] (repeated ids add up) and dwpe[t] +=
+ * Σ_b dout[b,t] (in double, b in order: the CPU's bits). Only the rows of
+ * dwte[V,C] whose ids occur are touched. host_ids: the ids in HOST memory
+ * (the forward's, checked here: RC_E_RANGE for one outside [0, V), before
+ * any launch). On the host the launcher groups the positions by id, in
+ * position order, and cuts each group into runs of at most 32 rows, and
+ * copies that plan into work (device memory of
+ * rc_cuda_embed_tokens_backward_work(B, T, C) bytes, aligned to 16 as
+ * cudaMalloc's; the copy is from pageable memory: the call returns once
+ * it is staged). Each run is
+ * summed by one warp in fp32, in order: an id of at most 32 positions
+ * from dwte's value, as the CPU (its bits); a longer one in partial rows
+ * of work that are then added to dwte in order. No float atomics: the
+ * same ids and dout give the same bits. dwte or dwpe may be NULL (then
+ * host_ids and work may be NULL with dwte). One work buffer per stream
+ * that runs this concurrently. */
+int rc_cuda_embed_tokens_backward(float *dwte, float *dwpe, void *work, const void *dout,
+	const int32_t *host_ids, int B, int T, int C, int V, int dtype, struct CUstream_st *stream);
+size_t rc_cuda_embed_tokens_backward_work(int B, int T, int C);
+
+/* rc_cuda_pool - pooled[B,C] = x[b, idx[b]] of x[B,T,C]: the text's pooled
+ * positions idx[B] (device memory, computed by the caller as
+ * rc_clip_encode_text does), or with idx NULL position 0, the vision
+ * class token. An index outside [0, T) gives a row of NaN. */
+int rc_cuda_pool(void *pooled, const void *x, const int32_t *idx, int B, int T, int C,
+	int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_pool_backward - as rc_ops_pool_backward: dx[b, idx[b]] +=
+ * dpooled[b] (idx NULL: position 0); the other rows are not touched; an
+ * index outside [0, T) adds nothing. */
+int rc_cuda_pool_backward(void *dx, const void *dpooled, const int32_t *idx, int B, int T,
+	int C, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_l2norm - out[N,D] = inp / ‖inp‖ per row, as rc_ops_l2norm: the
+ * sum of squares in double, its float square root kept in norm[N] (fp32,
+ * may be NULL); fp32 gives the CPU's bits (see pool.cu). A zero row gives
+ * NaNs. out may equal inp. */
+int rc_cuda_l2norm(void *out, float *norm, const void *inp, int N, int D, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_l2norm_backward - as rc_ops_l2norm_backward, with the forward's
+ * out and norm: dinp += (dout - out·(out·dout)) / norm, the dot product in
+ * double. */
+int rc_cuda_l2norm_backward(void *dinp, const void *dout, const void *out, const float *norm,
+	int N, int D, int dtype, struct CUstream_st *stream);
+
+int rc_cuda_patches_v(int block, void *patches, const uint8_t *rgb, int B, int S, int P,
+	int dtype, struct CUstream_st *stream);
+int rc_cuda_embed_patches_v(int block, void *embed, const void *patch_out, const void *cls,
+	const void *pos, int B, int T, int C, int dtype, struct CUstream_st *stream);
+int rc_cuda_embed_patches_backward_v(int block, void *dpatch, float *dcls, float *dpos,
+	const void *dembed, int B, int T, int C, int dtype, struct CUstream_st *stream);
+int rc_cuda_embed_tokens_v(int block, void *out, const int32_t *ids, const void *wte,
+	const void *wpe, int B, int T, int C, int V, int dtype, struct CUstream_st *stream);
+int rc_cuda_embed_tokens_backward_v(int block, float *dwte, float *dwpe, void *work,
+	const void *dout, const int32_t *host_ids, int B, int T, int C, int V, int dtype,
+	struct CUstream_st *stream);
+int rc_cuda_pool_v(int block, void *pooled, const void *x, const int32_t *idx, int B, int T,
+	int C, int dtype, struct CUstream_st *stream);
+int rc_cuda_pool_backward_v(int block, void *dx, const void *dpooled, const int32_t *idx, int B,
+	int T, int C, int dtype, struct CUstream_st *stream);
+int rc_cuda_l2norm_v(int block, void *out, float *norm, const void *inp, int N, int D, int dtype,
+	struct CUstream_st *stream);
+int rc_cuda_l2norm_backward_v(int block, void *dinp, const void *dout, const void *out,
+	const float *norm, int N, int D, int dtype, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }
