@@ -201,6 +201,16 @@ int rc_cuda_l2norm_v(int block, void *out, float *norm, const void *inp, int N, 
 int rc_cuda_l2norm_backward_v(int block, void *dinp, const void *dout, const void *out,
 	const float *norm, int N, int D, int dtype, struct CUstream_st *stream);
 
+/* ---------------------------------------------------------------- cast (cast.cu) */
+
+/* rc_cuda_cast - dst[n] of dst_dtype = src[n] of src_dtype: fp32 to bf16
+ * rounds to nearest even (__float2bfloat16_rn), bf16 to fp32 is exact,
+ * the same types copy. Returns 0 or RC_E_ARG (a dtype), logged. */
+int rc_cuda_cast(void *dst, int dst_dtype, const void *src, int src_dtype, size_t n,
+	struct CUstream_st *stream);
+int rc_cuda_cast_v(int block, void *dst, int dst_dtype, const void *src, int src_dtype,
+	size_t n, struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif
