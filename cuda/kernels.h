@@ -80,6 +80,49 @@ int rc_cuda_layernorm_backward_v(int variant, int block, void *dinp, float *dw, 
 	float *scratch, const void *dout, const void *inp, const void *w, const float *mean,
 	const float *rstd, int N, int C, int dtype, struct CUstream_st *stream);
 
+/* ---------------------------------------------------------------- elementwise (act.cu) */
+
+/* The variants of the elementwise kernels and of the bias gradient: one
+ * value per thread access, or 16-byte packs (4 floats, 8 bf16), which
+ * need every buffer 16-byte aligned (the _v launchers refuse others with
+ * RC_E_ARG; the plain ones take the packs where the buffers allow). */
+enum rc_cuda_ew_variant {
+	RC_CUDA_EW_SCALAR = 0,
+	RC_CUDA_EW_VEC = 1,
+	RC_CUDA_EW_VARIANTS = 2,
+};
+
+/* rc_cuda_act_forward - out[n] = act(inp) as rc_ops_act: act is an enum
+ * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x) or
+ * RC_ACT_GELU (1), the exact erf GELU. out may equal inp; n = 0 does
+ * nothing. */
+int rc_cuda_act_forward(void *out, const void *inp, size_t n, int act, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_act_backward - dinp[n] += dout·act'(inp), as rc_ops_act_backward
+ * (inp is the activation's input, the pre-activation). */
+int rc_cuda_act_backward(void *dinp, const void *inp, const void *dout, size_t n, int act,
+	int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_add - out[n] = a + b, as rc_ops_add (the residual); out may
+ * equal a or b. */
+int rc_cuda_add(void *out, const void *a, const void *b, size_t n, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_add_backward - da += dout and db += dout, as rc_ops_add_backward;
+ * either may be NULL. */
+int rc_cuda_add_backward(void *da, void *db, const void *dout, size_t n, int dtype,
+	struct CUstream_st *stream);
+
+int rc_cuda_act_forward_v(int variant, int block, void *out, const void *inp, size_t n, int act,
+	int dtype, struct CUstream_st *stream);
+int rc_cuda_act_backward_v(int variant, int block, void *dinp, const void *inp, const void *dout,
+	size_t n, int act, int dtype, struct CUstream_st *stream);
+int rc_cuda_add_v(int variant, int block, void *out, const void *a, const void *b, size_t n,
+	int dtype, struct CUstream_st *stream);
+int rc_cuda_add_backward_v(int variant, int block, void *da, void *db, const void *dout, size_t n,
+	int dtype, struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif
