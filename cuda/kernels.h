@@ -210,6 +210,125 @@ int rc_cuda_cast(void *dst, int dst_dtype, const void *src, int src_dtype, size_
 	struct CUstream_st *stream);
 int rc_cuda_cast_v(int block, void *dst, int dst_dtype, const void *src, int src_dtype,
 	size_t n, struct CUstream_st *stream);
+/* ---------------------------------------------------------------- elementwise (act.cu) */
+
+/* The variants of the elementwise kernels and of the bias gradient: one
+ * value per thread access, or 16-byte packs (4 floats, 8 bf16), which
+ * need every buffer 16-byte aligned (the _v launchers refuse others with
+ * RC_E_ARG; the plain ones take the packs where the buffers allow). */
+enum rc_cuda_ew_variant {
+	RC_CUDA_EW_SCALAR = 0,
+	RC_CUDA_EW_VEC = 1,
+	RC_CUDA_EW_VARIANTS = 2,
+};
+
+/* rc_cuda_act_forward - out[n] = act(inp) as rc_ops_act: act is an enum
+ * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x) or
+ * RC_ACT_GELU (1), the exact erf GELU. out may equal inp; n = 0 does
+ * nothing. */
+int rc_cuda_act_forward(void *out, const void *inp, size_t n, int act, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_act_backward - dinp[n] += dout·act'(inp), as rc_ops_act_backward
+ * (inp is the activation's input, the pre-activation). */
+int rc_cuda_act_backward(void *dinp, const void *inp, const void *dout, size_t n, int act,
+	int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_add - out[n] = a + b, as rc_ops_add (the residual); out may
+ * equal a or b. */
+int rc_cuda_add(void *out, const void *a, const void *b, size_t n, int dtype,
+	struct CUstream_st *stream);
+
+/* rc_cuda_add_backward - da += dout and db += dout, as rc_ops_add_backward;
+ * either may be NULL. */
+int rc_cuda_add_backward(void *da, void *db, const void *dout, size_t n, int dtype,
+	struct CUstream_st *stream);
+
+int rc_cuda_act_forward_v(int variant, int block, void *out, const void *inp, size_t n, int act,
+	int dtype, struct CUstream_st *stream);
+int rc_cuda_act_backward_v(int variant, int block, void *dinp, const void *inp, const void *dout,
+	size_t n, int act, int dtype, struct CUstream_st *stream);
+int rc_cuda_add_v(int variant, int block, void *out, const void *a, const void *b, size_t n,
+	int dtype, struct CUstream_st *stream);
+int rc_cuda_add_backward_v(int variant, int block, void *da, void *db, const void *dout, size_t n,
+	int dtype, struct CUstream_st *stream);
+
+/* ---------------------------------------------------------------- gemm (gemm.cu) */
+
+/* struct rc_cuda_blas - what the GEMMs run with: a cuBLASLt handle, a
+ * 32 MiB workspace and the stream they are queued on. One per host
+ * thread (a GEMM uses the workspace until it completes on the stream).
+ * rc_cuda_blas_create returns 0, RC_E_UNSUPPORTED where cuBLASLt cannot
+ * start (no GPU or driver: cublasLtCreate's CUBLAS_STATUS_NOT_INITIALIZED)
+ * or RC_E_NOMEM, logged; *h is NULL on error. destroy(NULL) is a no-op. */
+struct rc_cuda_blas;
+int rc_cuda_blas_create(struct rc_cuda_blas **h, struct CUstream_st *stream);
+void rc_cuda_blas_destroy(struct rc_cuda_blas *h);
+void rc_cuda_blas_set_stream(struct rc_cuda_blas *h, struct CUstream_st *stream);
+
+/* rc_cuda_gemm - C = alpha·op(A)·op(B) + beta·C [+ bias] in row-major
+ * terms, for each of batch matrices: C is M×N with rows ldc elements
+ * apart; op(A) is M×K, A itself stored M×K (lda >= K) or, with transa,
+ * K×M (lda >= M), Aᵀ being used; op(B) is K×N, B stored K×N (ldb >= N)
+ * or, with transb, N×K (ldb >= K). Batch entry i starts stride_x elements
+ * after entry i-1 (0 repeats one A or B; C's entries may not overlap).
+ * bias: NULL or N values of C's type, added to every row before C is
+ * stored. beta = 0 does not read C (it may hold NaN).
+ * Types: ab_dtype for A and B, c_dtype for C and bias: fp32 → fp32,
+ * bf16 → bf16 or bf16 → fp32 (a weight gradient); the products are summed
+ * in fp32 either way (CUBLAS_COMPUTE_32F: no TF32), and any split of K is
+ * reduced in fp32.
+ * Returns 0, or RC_E_ARG for a shape, leading dimension, stride or type
+ * this does not take (logged: which), RC_E_UNSUPPORTED where cuBLASLt
+ * has no algorithm or fails. */
+struct rc_cuda_gemm_args {
+	int M, N, K, batch;
+	int transa, transb;
+	const void *A;
+	int lda;
+	long long stride_a;
+	const void *B;
+	int ldb;
+	long long stride_b;
+	void *C;
+	int ldc;
+	long long stride_c;
+	const void *bias;
+	float alpha, beta;
+	int ab_dtype, c_dtype;
+};
+int rc_cuda_gemm(struct rc_cuda_blas *h, const struct rc_cuda_gemm_args *g);
+
+#define RC_CUDA_ACT_NONE (-1)
+
+/* rc_cuda_matmul_forward - the linear layer, as rc_ops_matmul:
+ * out[N,OC] = inp[N,C]·w[OC,C]ᵀ + bias[OC] (bias may be NULL), then
+ * act: RC_CUDA_ACT_NONE, or an enum rc_act applied by rc_cuda_act_forward
+ * (cuBLASLt's GELU epilogue is the tanh approximation, and it has no
+ * quick_gelu). With an activation, pre[N,OC] receives the product (the
+ * backward's input) and out the activation; pre NULL computes in out and
+ * applies the activation in place. out, pre, inp, w, bias of dtype. */
+int rc_cuda_matmul_forward(struct rc_cuda_blas *h, void *out, void *pre, const void *inp,
+	const void *w, const void *bias, int N, int C, int OC, int act, int dtype);
+
+/* rc_cuda_matmul_backward - as rc_ops_matmul_backward: dinp[N,C] +=
+ * dout·w, dw[OC,C] += doutᵀ·inp (GEMMs with beta = 1), dbias[OC] += the
+ * column sums of dout (a kernel of this file: partial sums over groups
+ * of rows, added in a fixed order, so the bits do not depend on timing).
+ * dinp, dout, inp, w of dtype; dw, dbias fp32; any of dinp, dw, dbias may
+ * be NULL. scratch: rc_cuda_matmul_backward_scratch(N, OC) bytes of
+ * device memory when dbias is wanted. */
+int rc_cuda_matmul_backward(struct rc_cuda_blas *h, void *dinp, float *dw, float *dbias,
+	float *scratch, const void *dout, const void *inp, const void *w, int N, int C, int OC,
+	int dtype);
+size_t rc_cuda_matmul_backward_scratch(int N, int OC);
+
+/* rc_cuda_matmul_dbias_v - dbias[OC] += the column sums of dout[N,OC] by
+ * a given variant (enum rc_cuda_ew_variant: a column per thread, or 16
+ * bytes of columns, which needs OC·sizeof(dtype) a multiple of 16 and
+ * dout aligned) at a given block size; for the tests. */
+int rc_cuda_matmul_dbias_v(int variant, int block, float *dbias, float *scratch,
+	const void *dout, int N, int OC, int dtype, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }
