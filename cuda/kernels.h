@@ -80,6 +80,71 @@ int rc_cuda_layernorm_backward_v(int variant, int block, void *dinp, float *dw, 
 	float *scratch, const void *dout, const void *inp, const void *w, const float *mean,
 	const float *rstd, int N, int C, int dtype, struct CUstream_st *stream);
 
+/* ---------------------------------------------------------------- optimizer */
+/* cuda/adamw.cu; CPU twins in model/optim_cpu.h. The parameters, their
+ * gradients, AdamW's moments (and the L2 anchor) are each one fp32
+ * allocation of N floats laid out as the parameters; a table of the
+ * tensors, in device memory, gives each its offset, size and group. */
+
+#define RC_CUDA_MAX_GROUPS 8    /* = RC_OPTIM_MAX_GROUPS */
+
+/* One tensor of the table: n floats from offset in every buffer laid out
+ * as the parameters. The table is sorted by offset and covers [0, N)
+ * without gaps or overlaps (rc_cuda_tensor_table_check says so). */
+struct rc_cuda_tensor {
+	size_t offset, n;
+	int group;              /* 0 .. ngroups-1 */
+};
+
+/* rc_cuda_tensor_table_check - check a host copy of a table before it is
+ * uploaded: sorted, from 0, no gaps or overlaps, groups in 0..ngroups-1
+ * (ngroups <= RC_CUDA_MAX_GROUPS). Returns 0 and *N (the floats it
+ * covers), or RC_E_ARG, logged. */
+int rc_cuda_tensor_table_check(const struct rc_cuda_tensor *t, int nt, int ngroups, size_t *N);
+
+/* rc_cuda_adamw_step - one AdamW update of all N parameters in one
+ * launch, as rc_adamw_step (torch.optim.AdamW's single-tensor update in
+ * float): with a = lr[group], p ← p·(1 - a·wd[group]); m ← m + (1-β1)(g -
+ * m); v ← β2·v + (1-β2)·g²; p ← p - a/(1-β1ᵗ)·m/(√v/√(1-β2ᵗ) + eps), t =
+ * step (this update's number, from 1). The bias corrections and the
+ * per-group factors are computed on the host as the CPU does, and every
+ * operation is rounded as there (no FMA contraction): the result has the
+ * CPU's bits. p16 (may be NULL): a bf16 copy of the updated parameters
+ * (round to nearest even) for the forward pass. lr, wd: host arrays of
+ * ngroups. */
+int rc_cuda_adamw_step(float *p, void *p16, float *m, float *v, const float *g,
+	const struct rc_cuda_tensor *table, int nt, size_t N, int ngroups, const float *lr,
+	const float *wd, long step, float beta1, float beta2, float eps,
+	struct CUstream_st *stream);
+
+/* rc_cuda_grad_norm - *norm = √(Σ g²) over the N gradients, summed in
+ * double (per-part sums, then the parts in order) and rounded to float
+ * once: the CPU's rc_grad_norm to the float. A NaN or an infinity makes
+ * it non-finite. */
+int rc_cuda_grad_norm(float *norm, void *scratch, const float *g, size_t N,
+	struct CUstream_st *stream);
+size_t rc_cuda_grad_scratch(size_t N);
+
+/* rc_cuda_grad_finite - *bad = the index in the table of the first tensor
+ * whose gradient holds a NaN or an infinity, or -1 (rc_grad_finite). */
+int rc_cuda_grad_finite(int *bad, void *scratch, const float *g,
+	const struct rc_cuda_tensor *table, int nt, size_t N, struct CUstream_st *stream);
+
+/* rc_cuda_grad_scale_all - g *= c over the N gradients (rc_grad_scale_all,
+ * the clipping: c = max_norm/(norm + 1e-6) when that is below 1). */
+int rc_cuda_grad_scale_all(float *g, size_t N, float c, struct CUstream_st *stream);
+
+int rc_cuda_adamw_step_v(int block, float *p, void *p16, float *m, float *v,
+	const float *g, const struct rc_cuda_tensor *table, int nt, size_t N, int ngroups,
+	const float *lr, const float *wd, long step, float beta1, float beta2, float eps,
+	struct CUstream_st *stream);
+int rc_cuda_grad_norm_v(int block, float *norm, void *scratch, const float *g, size_t N,
+	struct CUstream_st *stream);
+int rc_cuda_grad_finite_v(int block, int *bad, void *scratch, const float *g,
+	const struct rc_cuda_tensor *table, int nt, size_t N, struct CUstream_st *stream);
+int rc_cuda_grad_scale_all_v(int block, float *g, size_t N, float c,
+	struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif
