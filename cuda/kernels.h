@@ -80,6 +80,136 @@ int rc_cuda_layernorm_backward_v(int variant, int block, void *dinp, float *dw, 
 	float *scratch, const void *dout, const void *inp, const void *w, const float *mean,
 	const float *rstd, int N, int C, int dtype, struct CUstream_st *stream);
 
+/* ---------------------------------------------------------------- losses */
+/* cuda/loss.cu; CPU twins in model/loss.h. Everything is fp32 on the
+ * device: logits, their gradients, log-sum-exps, the scalars out.
+ *
+ * The contrastive losses take the raw products P[B,B] = txt·imgᵀ (row i a
+ * text, column j an image), which the caller's GEMM computes with alpha
+ * 1, and the parameters by device pointer: logit_scale s (a log; the
+ * kernels scale by expf(s) themselves, so the scale stays on the device
+ * and needs no synchronisation) and SigLIP's logit_bias b. The backward
+ * writes dP[B,B], the gradient of the loss with respect to P (exp(s) is
+ * in it), so that the caller's GEMMs finish it: dtxt += dP·img, dimg +=
+ * dPᵀ·txt. dP may be P itself (in place: B² floats saved).
+ *
+ *     // one CLIP stream of a step, all on stream s; P, lse, scratch and
+ *     // the loss slot are the backend's
+ *     gemm(P = txt·imgᵀ, alpha 1);                       // [B,B] fp32
+ *     rc_cuda_loss_clip_forward(&slot[k], lse, scratch, P, &params[ls], B, s);
+ *     rc_cuda_loss_clip_backward(P, &grads[ls], scratch, P, lse, &params[ls],
+ *             B, w, s);                                   // dP in place
+ *     gemm(dtxt += P·img), gemm(dimg += Pᵀ·txt);
+ *     ...                                                 // later, once
+ *     cudaMemcpyAsync(host, slot, ..., s), cudaStreamSynchronize(s);
+ *
+ * Scalars: a loss is WRITTEN (as a float) to a device float the caller
+ * names; gradients of the scalar parameters are ADDED (dlogit_scale,
+ * dlogit_bias: device floats, e.g. in the gradient buffer), as the CPU
+ * backend does. Nothing here synchronises: the caller downloads a loss
+ * when it needs it (cudaMemcpyAsync on the same stream, then
+ * cudaStreamSynchronize), so several can be fetched at once.
+ *
+ * Sums: every sum over elements goes through per-row or per-block parts
+ * in a scratch buffer (the *_scratch functions give its size in bytes),
+ * added by one block in a fixed order, in double: the same launch gives
+ * the same bits run after run. Scratch may be shared by the launches of
+ * one stream; it holds nothing between them.
+ */
+
+struct rc_cuda_tensor; /* the parameter table, in the optimizer's section */
+
+enum rc_cuda_loss_variant {
+	RC_CUDA_LOSS_WARP = 0,   /* the B×B row passes: one warp per row */
+	RC_CUDA_LOSS_BLOCK = 1,  /* one block per row */
+	RC_CUDA_LOSS_VARIANTS = 2,
+};
+
+/* rc_cuda_loss_clip_forward - the CLIP loss ½(CE(L) + CE(Lᵀ)) of the
+ * logits L = expf(s)·P, as rc_loss_clip_forward: lse[0..B) gets the
+ * log-sum-exp of each row of L (text i over the images), lse[B..2B) of
+ * each column (image j over the texts), in fp32 (a running maximum and
+ * sum); both are kept for the backward. *loss = the loss (0 for B = 1).
+ * Rows are read along the row, columns in row order by threads of
+ * consecutive columns (coalesced both ways), in groups of rows (at most
+ * 64, a function of B) whose partial maxima and sums meet in scratch. */
+int rc_cuda_loss_clip_forward(float *loss, float *lse, void *scratch, const float *P,
+	const float *logit_scale, int B, struct CUstream_st *stream);
+
+/* rc_cuda_loss_clip_backward - after the forward (lse as it left it):
+ * dP[B,B] = dloss·∂loss/∂P = expf(s)·dloss·(softmax_row(L) +
+ * softmax_col(L) - 2·I)/(2B), and *dlogit_scale += dloss·∂loss/∂s =
+ * Σ (∂loss/∂L)⊙L (dlogit_scale may be NULL). */
+int rc_cuda_loss_clip_backward(float *dP, float *dlogit_scale, void *scratch, const float *P,
+	const float *lse, const float *logit_scale, int B, float dloss,
+	struct CUstream_st *stream);
+size_t rc_cuda_loss_clip_scratch(int B);
+
+/* rc_cuda_loss_siglip_forward - SigLIP's loss -(1/B)·Σ log σ(y·z), z =
+ * expf(s)·P + b, y = +1 on the diagonal and -1 off it, as
+ * rc_loss_siglip_forward: *loss. */
+int rc_cuda_loss_siglip_forward(float *loss, void *scratch, const float *P,
+	const float *logit_scale, const float *logit_bias, int B, struct CUstream_st *stream);
+
+/* rc_cuda_loss_siglip_backward - dP[B,B] = dloss·∂loss/∂P; *dlogit_scale
+ * and *dlogit_bias += dloss·∂loss/∂s, ∂loss/∂b (either may be NULL). */
+int rc_cuda_loss_siglip_backward(float *dP, float *dlogit_scale, float *dlogit_bias,
+	void *scratch, const float *P, const float *logit_scale, const float *logit_bias, int B,
+	float dloss, struct CUstream_st *stream);
+size_t rc_cuda_loss_siglip_scratch(int B);
+
+/* rc_cuda_loss_softmax_ce - the stage-2 text head, as rc_loss_softmax_ce:
+ * *loss = Σ_r (logsumexp(x[r]) - x[r,y[r]]) / norm over x[n,K] (fp32)
+ * with labels y[n] (uint8, 0..K-1; another label gives a NaN loss); dx
+ * (may be NULL) += dloss·(softmax(x[r]) - onehot(y[r]))/norm. One
+ * thread per row: K is small (the heads' 5 classes). */
+int rc_cuda_loss_softmax_ce(float *loss, float *dx, void *scratch, const float *x,
+	const unsigned char *y, int n, int K, int norm, float dloss, struct CUstream_st *stream);
+
+/* rc_cuda_loss_bce_logits - the stage-2 image head, as
+ * rc_loss_bce_logits: *loss = Σ (max(x,0) - x·t + log(1 + exp(-|x|))) /
+ * (norm·K) over x[n,K] against targets t[n,K]; dx (may be NULL) +=
+ * dloss·(σ(x) - t)/(norm·K). */
+int rc_cuda_loss_bce_logits(float *loss, float *dx, void *scratch, const float *x,
+	const float *t, int n, int K, int norm, float dloss, struct CUstream_st *stream);
+size_t rc_cuda_loss_heads_scratch(int n, int K);
+
+/* rc_cuda_loss_l2_anchor - the L2 pull toward the starting weights over
+ * the tensors of the table (struct rc_cuda_tensor below, in device
+ * memory) whose group is in the bit mask groups: *loss = beta·Σ (p -
+ * p0)² (each difference in fp32, the squares summed in double, as
+ * rc_loss_l2_anchor), and grad (may be NULL) += 2·beta·(p - p0) with the
+ * CPU's roundings (the same bits). p, p0, grad: the buffers laid out as
+ * the parameters, N floats. */
+int rc_cuda_loss_l2_anchor(float *loss, float *grad, void *scratch, const float *p,
+	const float *p0, const struct rc_cuda_tensor *table, int nt, size_t N, unsigned groups,
+	float beta, struct CUstream_st *stream);
+size_t rc_cuda_loss_l2_scratch(size_t N);
+
+/* The _v forms run a given variant (the B×B losses) at a given block
+ * size, for the tests; the heads and the L2 pull have one variant. */
+int rc_cuda_loss_clip_forward_v(int variant, int block, float *loss, float *lse,
+	void *scratch, const float *P, const float *logit_scale, int B,
+	struct CUstream_st *stream);
+int rc_cuda_loss_clip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
+	void *scratch, const float *P, const float *lse, const float *logit_scale, int B,
+	float dloss, struct CUstream_st *stream);
+int rc_cuda_loss_siglip_forward_v(int variant, int block, float *loss, void *scratch,
+	const float *P, const float *logit_scale, const float *logit_bias, int B,
+	struct CUstream_st *stream);
+int rc_cuda_loss_siglip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
+	float *dlogit_bias, void *scratch, const float *P, const float *logit_scale,
+	const float *logit_bias, int B, float dloss, struct CUstream_st *stream);
+int rc_cuda_loss_softmax_ce_v(int block, float *loss, float *dx, void *scratch,
+	const float *x, const unsigned char *y, int n, int K, int norm, float dloss,
+	struct CUstream_st *stream);
+int rc_cuda_loss_bce_logits_v(int block, float *loss, float *dx, void *scratch,
+	const float *x, const float *t, int n, int K, int norm, float dloss,
+	struct CUstream_st *stream);
+int rc_cuda_loss_l2_anchor_v(int block, float *loss, float *grad, void *scratch,
+	const float *p, const float *p0, const struct rc_cuda_tensor *table, int nt, size_t N,
+	unsigned groups, float beta, struct CUstream_st *stream);
+
 /* ---------------------------------------------------------------- optimizer */
 /* cuda/adamw.cu; CPU twins in model/optim_cpu.h. The parameters, their
  * gradients, AdamW's moments (and the L2 anchor) are each one fp32
