@@ -8,6 +8,9 @@
  * scale and bias gradients, and dimg, dtxt: the kernels' dP through the
  * twin's own rc_ops_matmul_backward) and on what they keep inside (the
  * log-sum-exps, dP), recomputed here in double by the twins' formulas.
+ * Every output must also have the same bits in every thread order (on a
+ * GPU: in two runs), as sums in a fixed order do: a float atomic in a
+ * sum fails that while it passes the tolerances.
  *
  * Tolerances, |d| <= atol + rtol·|ref|:
  *   - the losses, the log-sum-exps, the heads' dx: rtol 1e-5 (fp32
@@ -30,6 +33,7 @@
  *     (both sum in double, in other orders).
  */
 #include "tests/cuda/harness.h"
+#include "tests/cuda/same_bits.h"
 
 #include <float.h>
 
@@ -191,18 +195,18 @@ static void check_clip(const bb_case &c, int variant, int block, bool inplace,
 	const float ls_ref = 0.25f + ds;
 	const rc_tol tol_loss = { 1e-6, 1e-5 };
 	const float got_loss = download1(dloss_d.p);
-	rc_test_close(key + " loss", what, &got_loss, &loss, 1, tol_loss);
-	rc_test_close(key + " lse", what, rc_test_download(dlse.p, 2 * B, RC_CUDA_F32).data(),
+	check_close(key + " loss", what, &got_loss, &loss, 1, tol_loss);
+	check_close(key + " lse", what, rc_test_download(dlse.p, 2 * B, RC_CUDA_F32).data(),
 		lse.data(), 2 * B, tol_loss);
 	const std::vector<float> got = rc_test_download(out, bb, RC_CUDA_F32);
 	double lmax = 0;
 	for (float v : lse)
 		lmax = fmax(lmax, fabs(v));
 	const double u = fabs(dloss) * scale / (2.0 * B);
-	rc_test_close(key + " dP", what, got.data(), dP.data(), bb, { 4 * FLT_EPSILON * lmax * u,
+	check_close(key + " dP", what, got.data(), dP.data(), bb, { 4 * FLT_EPSILON * lmax * u,
 		1e-5 });
 	const float got_ls = download1(dls.p);
-	rc_test_close(key + " dlogit_scale", what, &got_ls, &ls_ref, 1,
+	check_close(key + " dlogit_scale", what, &got_ls, &ls_ref, 1,
 		{ 1e-5 * ds_scale, 1e-5 });
 	check_embedding_grads(key, what, c, in, got, dimg, dtxt);
 }
@@ -261,14 +265,14 @@ static void check_siglip(const bb_case &c, int variant, int block, bool inplace,
 		return;
 	}
 	const float got_loss = download1(dloss_d.p);
-	rc_test_close(key + " loss", what, &got_loss, &loss, 1, { 1e-6, 1e-5 });
+	check_close(key + " loss", what, &got_loss, &loss, 1, { 1e-6, 1e-5 });
 	const std::vector<float> got = rc_test_download(out, bb, RC_CUDA_F32);
-	rc_test_close(key + " dP", what, got.data(), dP.data(), bb,
+	check_close(key + " dP", what, got.data(), dP.data(), bb,
 		{ 1e-7 * fabs(dloss) * scale / B, 1e-5 });
 	const float ls_ref = -0.5f + ds, lb_ref = 0.125f + db;
 	const float got_ls = download1(dls.p), got_lb = download1(dlb.p);
-	rc_test_close(key + " dlogit_scale", what, &got_ls, &ls_ref, 1, { 1e-5 * sum_s, 1e-5 });
-	rc_test_close(key + " dlogit_bias", what, &got_lb, &lb_ref, 1, { 1e-5 * sum_b, 1e-5 });
+	check_close(key + " dlogit_scale", what, &got_ls, &ls_ref, 1, { 1e-5 * sum_s, 1e-5 });
+	check_close(key + " dlogit_bias", what, &got_lb, &lb_ref, 1, { 1e-5 * sum_b, 1e-5 });
 	check_embedding_grads(key, what, c, in, got, dimg, dtxt);
 }
 
@@ -308,8 +312,8 @@ static void check_heads(int n, int K, int block, const rc_test_order &o)
 		    dloss, NULL) < 0)
 		rc_test_fail("softmax ce %s: failed", what);
 	float got = download1(dloss_d.p);
-	rc_test_close("softmax ce loss", what, &got, &ce, 1, tol);
-	rc_test_close("softmax ce dx", what, rc_test_download(ddx.p, nk, RC_CUDA_F32).data(),
+	check_close("softmax ce loss", what, &got, &ce, 1, tol);
+	check_close("softmax ce dx", what, rc_test_download(ddx.p, nk, RC_CUDA_F32).data(),
 		dce.data(), nk, tol);
 
 	rc_test_upload(ddx.p, dx0, RC_CUDA_F32);
@@ -317,8 +321,8 @@ static void check_heads(int n, int K, int block, const rc_test_order &o)
 		    dloss, NULL) < 0)
 		rc_test_fail("bce %s: failed", what);
 	got = download1(dloss_d.p);
-	rc_test_close("bce loss", what, &got, &bce, 1, tol);
-	rc_test_close("bce dx", what, rc_test_download(ddx.p, nk, RC_CUDA_F32).data(),
+	check_close("bce loss", what, &got, &bce, 1, tol);
+	check_close("bce dx", what, rc_test_download(ddx.p, nk, RC_CUDA_F32).data(),
 		dbce.data(), nk, tol);
 
 	/* the loss alone (dx NULL) */
@@ -326,7 +330,7 @@ static void check_heads(int n, int K, int block, const rc_test_order &o)
 		    dloss, NULL) < 0)
 		rc_test_fail("softmax ce without dx %s: failed", what);
 	got = download1(dloss_d.p);
-	rc_test_close("softmax ce loss", what, &got, &ce, 1, tol);
+	check_close("softmax ce loss", what, &got, &ce, 1, tol);
 }
 
 /* ---------------------------------------------------------------- L2 */
@@ -370,8 +374,8 @@ static void check_l2(int block, const rc_test_order &o)
 		    mask, beta, NULL) < 0)
 		rc_test_fail("l2 %s: failed", what);
 	const float got = download1(dloss.p);
-	rc_test_close("l2 loss", what, &got, &loss, 1, { 0, 1e-9 });
-	rc_test_close("l2 grad", what, rc_test_download(dg.p, N, RC_CUDA_F32).data(), g.data(), N,
+	check_close("l2 loss", what, &got, &loss, 1, { 0, 1e-9 });
+	check_close("l2 grad", what, rc_test_download(dg.p, N, RC_CUDA_F32).data(), g.data(), N,
 		{ 0, 0 });
 }
 
@@ -440,33 +444,40 @@ static void check_defaults(void)
 	rc_test_close("default siglip loss", "B=37", &got[1], &lsig, 1, { 1e-6, 1e-5 });
 }
 
+/* every check in thread order o */
+static void check_all(const rc_test_order &o)
+{
+	for (int v = 0; v < RC_CUDA_LOSS_VARIANTS; v++)
+		for (int block : blocks)
+			for (const bb_case &c : cases) {
+				if (v == RC_CUDA_LOSS_BLOCK && block > c.block_max)
+					continue;
+				check_clip(c, v, block, false, o);
+				check_siglip(c, v, block, false, o);
+			}
+	for (int v = 0; v < RC_CUDA_LOSS_VARIANTS; v++) {
+		check_clip(cases[3], v, 64, true, o);
+		check_siglip(cases[3], v, 64, true, o);
+	}
+	for (int block : blocks) {
+		check_heads(1, 5, block, o);
+		check_heads(37, 5, block, o);
+		check_heads(300, 5, block, o);
+		check_heads(9, 1, block, o);
+		check_heads(20, 13, block, o);
+		check_l2(block, o);
+	}
+}
+
 int main(void)
 {
 	rc_test_start("test_loss");
 	rc_ops_set_threads(1);
-	for (const rc_test_order &o : rc_test_orders()) {
-		rc_test_set_order(o);
-		for (int v = 0; v < RC_CUDA_LOSS_VARIANTS; v++)
-			for (int block : blocks)
-				for (const bb_case &c : cases) {
-					if (v == RC_CUDA_LOSS_BLOCK && block > c.block_max)
-						continue;
-					check_clip(c, v, block, false, o);
-					check_siglip(c, v, block, false, o);
-				}
-		for (int v = 0; v < RC_CUDA_LOSS_VARIANTS; v++) {
-			check_clip(cases[3], v, 64, true, o);
-			check_siglip(cases[3], v, 64, true, o);
+	for (int pass = 0; pass < rc_test_passes; pass++)
+		for (const rc_test_order &o : rc_test_orders()) {
+			rc_test_set_order(o);
+			check_all(o);
 		}
-		for (int block : blocks) {
-			check_heads(1, 5, block, o);
-			check_heads(37, 5, block, o);
-			check_heads(300, 5, block, o);
-			check_heads(9, 1, block, o);
-			check_heads(20, 13, block, o);
-			check_l2(block, o);
-		}
-	}
 #ifndef RC_CUDA_EMU
 	/* on a GPU only (too slow emulated): a batch over 2048, where the
 	 * column pass has its most groups (64) */
