@@ -34,8 +34,11 @@
  * which keeps those float4 loads free of bank conflicts. The head width D
  * is a template (16, 32, 64, 128: the variants); a narrower head (CLIP's
  * is 64, the test fixtures' 8 or 16) is padded with zero columns.
- * Shared memory over 48 KiB is requested with cudaFuncSetAttribute (the
- * backward at 128 threads or more, the forward at 256, for D = 64).
+ * Shared memory over 48 KiB is requested with cudaFuncSetAttribute: for
+ * D = 64 the backward from 96 threads on, the forward from 160; for D =
+ * 128 the backward always and the forward from 64. The most, 190 KiB (D =
+ * 128, backward, 256 threads), fits an H100 but not an A100 (163 KiB): the
+ * runtime refuses it there and the launcher says so.
  *
  * Plain FFMA, no tensor cores: what the emulation can run and check. A
  * tensor-core version (mma.sync) is the next step for long sequences.
