@@ -64,10 +64,10 @@ template <int D> __device__ __forceinline__ int att_col(int kg, int n)
 }
 
 /* att_load - rows r0 .. r0+n-1 of a head's [T, ld] slice src (columns
- * 0..d-1) into shared rows of D + 4 floats, zeros past T and past d: the
- * padding never turns into NaN (0·NaN is NaN) and adds nothing. Every
- * thread of the block takes part; consecutive threads read consecutive
- * columns. */
+ * 0..d-1) into shared rows of D + 4 floats, zeros past T and past d, so
+ * that the padding adds nothing (a probability of 0 times a stale NaN
+ * would be NaN). Every thread of the block takes part; consecutive
+ * threads read consecutive columns. */
 template <class F, int D>
 __device__ __forceinline__ void att_load(float *dst, const F *src, size_t ld, int r0, int n,
 	int T, int d)
@@ -210,7 +210,10 @@ __device__ __forceinline__ int att_tile_reversed(int ntiles)
 
 /* att_forward - block (32W threads) of queries q0 .. q0+16W-1 of head bh:
  * shared memory Qs[16W][D+4], Ks and Vs[32][D+4] (the key tile), and a
- * [32][ATT_PLD] P tile per warp. out of dtype F, lse (may be NULL) fp32. */
+ * [32][ATT_PLD] P tile per warp. out of dtype F, lse (may be NULL) fp32.
+ * Up to D = 64 at most 128 registers (two blocks of 256 threads fit an
+ * SM), which it takes without spilling; the backward kernels' two sets of
+ * accumulators need more. */
 template <class F, int D>
 __global__ void __launch_bounds__(32 * ATT_MAX_WARPS, D <= 64 ? 2 : 1)
 	att_forward(F *out, float *lse, const F *qkv, int T, int C, int H, float scale, int causal)
