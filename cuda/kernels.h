@@ -523,6 +523,54 @@ int rc_cuda_grad_finite_v(int block, int *bad, void *scratch, const float *g,
 	const struct rc_cuda_tensor *table, int nt, size_t N, struct CUstream_st *stream);
 int rc_cuda_grad_scale_all_v(int block, float *g, size_t N, float c,
 	struct CUstream_st *stream);
+/* ---------------------------------------------------------------- attention */
+
+/* Variants: the head width the kernels are built for; a head of d = C/H
+ * columns runs on any variant at least as wide (the rest is padded with
+ * zeros, the work of the full width). The plain launchers take the
+ * narrowest. Block sizes: 32 to 256 threads, 16 rows (queries or keys)
+ * per warp. */
+enum rc_cuda_att_variant {
+	RC_CUDA_ATT_D16 = 0,   /* d <= 16 */
+	RC_CUDA_ATT_D32 = 1,   /* d <= 32 */
+	RC_CUDA_ATT_D64 = 2,   /* d <= 64: CLIP's heads */
+	RC_CUDA_ATT_D128 = 3,  /* d <= 128 */
+	RC_CUDA_ATT_VARIANTS = 4,
+};
+
+/* rc_cuda_attention_forward - multi-head self-attention without the
+ * projections, as rc_ops_attention: qkv[B,T,3C] holds q, k, v side by
+ * side in each row (head h at columns h·C/H of each third); out[B,T,C] =
+ * softmax(q·kᵀ·scale [+ causal mask])·v per (b, h), heads side by side,
+ * scale = (C/H)^-½ applied to the product. Fused (flash attention): the
+ * T×T probabilities are never stored. Where the CPU op keeps them
+ * (att[B,H,T,T]) for its backward, this keeps lse[B,H,T] (fp32), the
+ * natural log of each row's sum of exp(scores), from which
+ * rc_cuda_attention_backward recomputes them; lse may be NULL (no
+ * backward to follow). qkv and out of dtype, distinct buffers; C/H <= 128.
+ * Shared memory over 48 KiB is requested from the runtime where a block
+ * needs it (cudaFuncSetAttribute). */
+int rc_cuda_attention_forward(void *out, float *lse, const void *qkv, int B, int T, int C,
+	int H, int causal, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_attention_backward - for rc_cuda_attention_forward, as
+ * rc_ops_attention_backward: dqkv[B,T,3C] += the gradients of q, k and v
+ * (laid out as qkv) given dout[B,T,C], the forward's qkv, out and lse,
+ * and causal as there (masked scores get no gradient). dqkv, dout, qkv,
+ * out of dtype; lse fp32. scratch: device memory of
+ * rc_cuda_attention_backward_scratch(B, T, H) bytes (D = rowsum(dout ∘
+ * out) per row, fp32). Two kernels, each writing its own part of dqkv (no
+ * atomics): the same inputs give the same bits. */
+int rc_cuda_attention_backward(void *dqkv, float *scratch, const void *dout, const void *qkv,
+	const void *out, const float *lse, int B, int T, int C, int H, int causal, int dtype,
+	struct CUstream_st *stream);
+size_t rc_cuda_attention_backward_scratch(int B, int T, int H);
+
+int rc_cuda_attention_forward_v(int variant, int block, void *out, float *lse, const void *qkv,
+	int B, int T, int C, int H, int causal, int dtype, struct CUstream_st *stream);
+int rc_cuda_attention_backward_v(int variant, int block, void *dqkv, float *scratch,
+	const void *dout, const void *qkv, const void *out, const float *lse, int B, int T, int C,
+	int H, int causal, int dtype, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }
