@@ -83,6 +83,8 @@ static const char usage_text[] =
 "  -b, --batch=N           inputs per forward pass (default 32)\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
+"      --precision=P       fp32, bf16 or auto (default: fp32 on the CPU, bf16 on\n"
+"                          a GPU)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
@@ -94,7 +96,7 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -114,6 +116,7 @@ static const struct option longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
+	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -122,7 +125,9 @@ static const struct option longopts[] = {
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.batch = 32, .seed = 1};
-	rc_device_parse("auto", &o->device);
+	if (rc_device_parse("auto", &o->device) < 0)
+		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
+			getenv("RCLIP_DEVICE"));
 	int c;
 	while ((c = getopt_long(argc, argv, "m:o:b:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -143,6 +148,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_PRECISION:
+			if (rc_precision_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or auto)",
+					optarg);
+			break;
 		case OPT_DEVICE:
 			if (rc_device_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "

@@ -94,6 +94,8 @@ static const char embed_usage[] =
 "                          warning instead of stopping the run\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
+"      --precision=P       fp32, bf16 or auto (default: fp32 on the CPU, bf16 on\n"
+"                          a GPU)\n"
 "  -j, --threads=N         threads for decoding and for the model (default:\n"
 "                          $OMP_NUM_THREADS, else all cores)\n"
 "      --report=FILE       a JSON summary to FILE (- is standard output)\n"
@@ -110,7 +112,7 @@ static const char embed_usage[] =
 
 /* the long options of both commands */
 enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
-	OPT_VERSION };
+	OPT_PRECISION, OPT_VERSION };
 
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -128,6 +130,7 @@ static const struct option embed_longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
+	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -136,7 +139,9 @@ static const struct option embed_longopts[] = {
 static int embed_parse(int argc, char **argv, struct embed_opts *o)
 {
 	*o = (struct embed_opts){.batch = 32};
-	rc_device_parse("auto", &o->device);
+	if (rc_device_parse("auto", &o->device) < 0)
+		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
+			getenv("RCLIP_DEVICE"));
 	int c, json = 0;
 	while ((c = getopt_long(argc, argv, "m:i:t:o:b:j:qvh", embed_longopts, NULL)) != -1) {
 		switch (c) {
@@ -151,6 +156,11 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_SKIP_BAD: o->skip_bad = 1; break;
+		case OPT_PRECISION:
+			if (rc_precision_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or auto)",
+					optarg);
+			break;
 		case OPT_DEVICE:
 			if (rc_device_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
@@ -821,6 +831,8 @@ static const char search_usage[] =
 "  -b, --batch=N           text lines per forward pass (default 32)\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
+"      --precision=P       fp32, bf16 or auto (default: fp32 on the CPU, bf16 on\n"
+"                          a GPU)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           timings and sizes on stderr\n"
@@ -848,6 +860,7 @@ static const struct option search_longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
+	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -856,7 +869,9 @@ static const struct option search_longopts[] = {
 static int search_parse(int argc, char **argv, struct search_opts *o)
 {
 	*o = (struct search_opts){.k = 10, .batch = 32, .out = "-"};
-	rc_device_parse("auto", &o->device);
+	if (rc_device_parse("auto", &o->device) < 0)
+		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
+			getenv("RCLIP_DEVICE"));
 	int c;
 	while ((c = getopt_long(argc, argv, "g:Q:m:t:k:o:b:j:qvh", search_longopts, NULL)) != -1) {
 		switch (c) {
@@ -871,6 +886,11 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case OPT_JSONL: o->jsonl = 1; break;
+		case OPT_PRECISION:
+			if (rc_precision_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or auto)",
+					optarg);
+			break;
 		case OPT_DEVICE:
 			if (rc_device_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "

@@ -79,6 +79,8 @@ static const char usage_text[] =
 "\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
+"      --precision=P       fp32, bf16 or auto (default: fp32 on the CPU, bf16 on\n"
+"                          a GPU)\n"
 "  -j, --threads=N         threads (default: all cores or OMP_NUM_THREADS)\n"
 "  -q, --quiet             errors only\n"
 "  -v, --verbose           more detail\n"
@@ -92,7 +94,7 @@ enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_R
 	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER,
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
 	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
-	OPT_TEST_KILL, OPT_DEVICE, OPT_VERSION };
+	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"stage", required_argument, NULL, OPT_STAGE},
@@ -130,6 +132,7 @@ static const struct option longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
+	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -189,7 +192,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	struct rc_train_opts *o = &c->o;
 	rc_train_opts_default(o);
 	c->threads = 0, c->job_opts = 0, c->kill_step = -1;
-	rc_device_parse("auto", &o->device);
+	if (rc_device_parse("auto", &o->device) < 0)
+		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
+			getenv("RCLIP_DEVICE"));
 	int ch, have_stage = 0, r = -1;
 	long v;
 	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
@@ -286,6 +291,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			o->keep = (int)v;
 			break;
 		case OPT_TEST_KILL: r = kill_arg(optarg, c); break;
+		case OPT_PRECISION:
+			if (rc_precision_parse(optarg, &o->device) < 0)
+				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or auto)",
+					optarg);
+			break;
 		case OPT_DEVICE:
 			if (rc_device_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "

@@ -53,7 +53,7 @@ static int encoder_new(struct rc_encoder **out, const struct rc_device *dev, str
 	e->S = m->cfg.vision.image_size;
 	e->D = m->cfg.projection_dim;
 	e->ctx = m->cfg.text.max_position;
-	struct rc_backend_opts bo = { .device = dev ? *dev : (struct rc_device){ 0, 0 },
+	struct rc_backend_opts bo = { .device = dev ? *dev : (struct rc_device){ 0, 0, 0 },
 		.threads = nthreads,
 		.max_images = images ? batch : 0, .max_texts = bpe ? batch : 0 };
 	int rc = rc_backend_new(&e->be, m, &bo);

@@ -2,6 +2,8 @@
  * backend shares, then a call through the backend's table. */
 #include "model/backend.h"
 
+#include "config.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +16,23 @@
 int rc_backend_cpu_new(struct rc_backend **out, struct rc_clip *m,
 	const struct rc_backend_opts *o);
 
+/* cuda/backend_cuda.cu, when this rclip is built with it */
+#ifdef HAVE_CUDA
+int rc_backend_cuda_new(struct rc_backend **out, struct rc_clip *m,
+	const struct rc_backend_opts *o);
+int rc_cuda_device_count(void);
+#else
+static int rc_cuda_device_count(void)
+{
+	return 0;
+}
+#endif
+
 /* ---------------------------------------------------------------- devices */
 
 int rc_backend_cuda_devices(void)
 {
-	return 0;   /* the CUDA backend is not built in (issue 12) */
+	return rc_cuda_device_count();
 }
 
 int rc_device_parse(const char *s, struct rc_device *d)
@@ -27,6 +41,9 @@ int rc_device_parse(const char *s, struct rc_device *d)
 	if (!strcmp(s, "cpu"))
 		return 0;
 	if (!strcmp(s, "auto")) {
+		const char *env = getenv("RCLIP_DEVICE");
+		if (env && *env && strcmp(env, "auto") != 0)
+			return rc_device_parse(env, d);
 		if (rc_backend_cuda_devices() > 0)
 			d->kind = RC_BACKEND_CUDA;
 		return 0;
@@ -44,6 +61,19 @@ int rc_device_parse(const char *s, struct rc_device *d)
 	return 0;
 }
 
+int rc_precision_parse(const char *s, struct rc_device *d)
+{
+	if (!strcmp(s, "fp32"))
+		d->precision = RC_PRECISION_FP32;
+	else if (!strcmp(s, "bf16"))
+		d->precision = RC_PRECISION_BF16;
+	else if (!strcmp(s, "auto"))
+		d->precision = RC_PRECISION_AUTO;
+	else
+		return RC_E_ARG;
+	return 0;
+}
+
 const char *rc_device_name(const struct rc_device *d, char *buf, size_t n)
 {
 	if (d->kind == RC_BACKEND_CUDA)
@@ -58,8 +88,16 @@ int rc_device_check(const struct rc_device *d)
 	char name[32];
 	if (d->kind != RC_BACKEND_CUDA)
 		return 0;
+#ifdef HAVE_CUDA
+	const int n = rc_cuda_device_count();
+	if (d->index < n)
+		return 0;
+	rc_log_error(RC_E_UNSUPPORTED, "%s: %s", rc_device_name(d, name, sizeof name),
+		n ? "no such GPU" : "no GPU (or no driver) on this machine");
+#else
 	rc_log_error(RC_E_UNSUPPORTED, "%s: this rclip is built without the CUDA backend",
 		rc_device_name(d, name, sizeof name));
+#endif
 	rc_log_hint("run on the CPU with --device cpu");
 	return RC_E_UNSUPPORTED;
 }
@@ -72,6 +110,8 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 	struct rc_backend_opts bo = *o;
 	if (!bo.device.kind)
 		bo.device.kind = RC_BACKEND_CPU;
+	if (bo.device.kind == RC_BACKEND_CPU && bo.device.precision == RC_PRECISION_BF16)
+		return rc_log_error(RC_E_UNSUPPORTED, "cpu: the CPU backend computes in fp32 only");
 	if (bo.max_images < 0 || bo.max_texts < 0 || bo.loss_rows < 0 || bo.head_rows < 0)
 		return rc_log_error(RC_E_ARG, "backend: negative rows (%d images, %d texts, "
 			"%d loss rows, %d head rows)", bo.max_images, bo.max_texts, bo.loss_rows,
@@ -93,7 +133,13 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 	case RC_BACKEND_CPU:
 		return rc_backend_cpu_new(out, m, &bo);
 	case RC_BACKEND_CUDA:
+#ifdef HAVE_CUDA
+		if (rc_device_check(&bo.device) < 0)
+			return RC_E_UNSUPPORTED;
+		return rc_backend_cuda_new(out, m, &bo);
+#else
 		return rc_device_check(&bo.device);
+#endif
 	default:
 		return rc_log_error(RC_E_ARG, "backend: device kind %d", bo.device.kind);
 	}

@@ -49,18 +49,33 @@ enum rc_backend_kind {
 	RC_BACKEND_CUDA = 2,    /* NVIDIA GPUs (cuda/), when this rclip is built with it */
 };
 
-/* Where a backend computes: the --device of the programs. A zeroed
- * struct is the CPU. */
+/* The arithmetic of activations and GEMMs (losses, statistics, master
+ * weights, gradients and moments are fp32 everywhere). */
+enum rc_precision {
+	RC_PRECISION_AUTO = 0,  /* the device's: fp32 on the CPU, bf16 on a GPU */
+	RC_PRECISION_FP32 = 1,  /* fp32, TF32 off: the parity mode */
+	RC_PRECISION_BF16 = 2,  /* bf16 storage, fp32 accumulation */
+};
+
+/* Where a backend computes, and in what: the --device and --precision of
+ * the programs. A zeroed struct is the CPU in fp32. */
 struct rc_device {
 	int kind;               /* enum rc_backend_kind; 0: the CPU */
 	int index;              /* the GPU of RC_BACKEND_CUDA */
+	int precision;          /* enum rc_precision */
 };
 
-/* rc_device_parse - s as --device takes it: "cpu", "cuda" (GPU 0),
- * "cuda:N", or "auto": CUDA's GPU 0 when this rclip has the CUDA backend
- * and a GPU is present, else the CPU. Returns 0, or RC_E_ARG for any
- * other string (not logged: the caller names its option). */
+/* rc_device_parse - s as --device takes it into d's kind and index:
+ * "cpu", "cuda" (GPU 0), "cuda:N", or "auto": $RCLIP_DEVICE when it is set
+ * (one of the others; the test suite sets it to cpu), else CUDA's GPU 0
+ * when this rclip has the CUDA backend and a GPU is present, else the
+ * CPU. Returns 0, or RC_E_ARG for any other string (not logged: the
+ * caller names its option). */
 int rc_device_parse(const char *s, struct rc_device *d);
+
+/* rc_precision_parse - "fp32", "bf16" or "auto" as --precision takes them
+ * into d->precision. Returns 0 or RC_E_ARG (not logged). */
+int rc_precision_parse(const char *s, struct rc_device *d);
 
 /* rc_device_name - "cpu" or "cuda:N" into buf (n bytes); returns buf. */
 const char *rc_device_name(const struct rc_device *d, char *buf, size_t n);
@@ -75,7 +90,7 @@ int rc_device_check(const struct rc_device *d);
 int rc_backend_cuda_devices(void);
 
 struct rc_backend_opts {
-	struct rc_device device; /* where (zeroed: the CPU) */
+	struct rc_device device; /* where and how (zeroed: the CPU, fp32) */
 	int threads;            /* CPU threads (the CPU's ops, a GPU's input side); 0: all cores */
 	int max_images;         /* rows per image encode (0: no image tower) */
 	int max_texts;          /* rows per text encode (0: no text tower) */

@@ -1,0 +1,122 @@
+/* backend_cuda.h - what the CUDA backend's files share (backend_cuda.cu:
+ * setup, memory, the training operations, the ops table; tower_cuda.cu:
+ * the towers' forward and backward). Not an interface: the backend is
+ * reached through model/backend.h.
+ *
+ * Precision: fp32 master weights, gradients, AdamW moments, losses and
+ * normalisation statistics; activations and the weights the GEMMs read in
+ * the compute dtype: fp32 (TF32 off: the parity mode) or bf16 (a bf16
+ * copy of the weights that AdamW refreshes, fp32 accumulation). The
+ * embeddings handed to the recipe are fp32.
+ */
+#ifndef RCLIP_BACKEND_CUDA_H
+#define RCLIP_BACKEND_CUDA_H
+
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+extern "C" {
+#include "model/backend.h"
+}
+
+/* One encoder layer's activations, [B·T, …] rows (device memory). */
+struct cu_layer {
+	void *ln1, *qkv, *atty, *res2, *ln2, *fch, *fch_act, *res3;   /* dtype */
+	float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;            /* [B·T] */
+	float *lse;                                                  /* [B,H,T] */
+};
+
+/* One tower's activations, sized for max_b rows of max_t tokens. */
+struct cu_tower {
+	int max_b, max_t, B, T;
+	int C, I, H, L, D, text;
+	void *patches, *patch_out;            /* vision [B·N, 3PP], [B·N, C] */
+	uint8_t *rgb;                         /* vision [B,S,S,3] */
+	int32_t *ids, *pool_idx;              /* text [B,T], [B] */
+	int32_t *host_ids;                    /* text: the last ids, for the backward */
+	void *embed, *pre, *lnf;              /* [B·T, C] */
+	float *pre_mean, *pre_rstd, *lnf_mean, *lnf_rstd;
+	struct cu_layer *layer;               /* [L]: all alike unless training */
+	void *pool_in, *pooled;               /* [B,C] before and after post_layernorm */
+	float *pool_mean, *pool_rstd;         /* vision [B] */
+	float *proj, *emb, *norm;             /* fp32 [B,D], [B,D], [B] */
+	void *proj_c;                         /* the projection in dtype (bf16 mode) */
+};
+
+/* The scratch of the backward: one layer's activation gradients, sized
+ * for the larger tower. */
+struct cu_grads {
+	void *dx, *dc, *dqkv, *dh, *dha, *dpooled, *dpool_in, *dproj_c;
+	float *dproj;
+	void *scratch;                        /* per-op scratch, the largest any op needs */
+	size_t scratch_bytes;
+	void *tok_work;                       /* rc_cuda_embed_tokens_backward's */
+};
+
+struct cuda_be {
+	struct rc_backend be;                 /* first: the backend is a struct cuda_be */
+	int gpu, dtype;
+	size_t esize;                         /* bytes of a dtype value */
+	cudaStream_t stream;
+	struct rc_cuda_blas *blas;
+	float *params;                        /* [nparams] fp32 masters on the device */
+	void *wc;                             /* the weights the GEMMs read: params or a bf16 copy */
+	float *grads, *exp_avg, *exp_avg_sq, *anchor;
+	float *host[RC_BUF_COUNT];            /* host copies (params: the model's) */
+	struct rc_cuda_tensor *table, *table_d; /* [ntensors] by offset, host and device */
+	int *order;                           /* [ntensors] table entry k is model tensor order[k] */
+	void *act;                            /* the activations' one allocation */
+	struct cu_tower vision, text;
+	struct cu_layer *layers;              /* vision's then text's */
+	struct cu_grads g;
+	/* the losses: P = txt·imgᵀ [Bg,Bg], its gradient, small results */
+	float *P, *dP, *lse, *small;          /* lse [2Bg]; small: [64] loss values, norms */
+	void *loss_scratch;
+	float *hx, *dhx;                      /* the heads' logits [n,5] and gradient */
+	uint8_t *cls;                         /* [n] */
+	float *multi;                         /* [n,5] */
+	int *flag;                            /* the non-finite check's answer */
+};
+
+static inline struct cuda_be *cu_of(struct rc_backend *be)
+{
+	return (struct cuda_be *)be;
+}
+
+/* cu_w - the compute-dtype view of a parameter (a view of m's host
+ * params, as model.h's struct rc_clip_weights gives) on the device. */
+static inline void *cu_w(const struct cuda_be *c, const float *host_view)
+{
+	return (char *)c->wc + (size_t)(host_view - c->be.m->params) * c->esize;
+}
+
+/* cu_p - the fp32 master of a parameter on the device. */
+static inline float *cu_p(const struct cuda_be *c, const float *host_view)
+{
+	return c->params + (host_view - c->be.m->params);
+}
+
+/* cu_g - its gradient on the device. */
+static inline float *cu_g(const struct cuda_be *c, const float *host_view)
+{
+	return c->grads + (host_view - c->be.m->params);
+}
+
+/* tower_cuda.cu */
+size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *base);
+size_t cu_grads_bytes(struct cuda_be *c, char *base);
+int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B);
+int cu_encode_texts(struct cuda_be *c, const int32_t *ids, int B, int T);
+int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt);
+
+/* a CUDA call in a function returning an RC_E_* code */
+#define CU(call) RC_CUDA_CHECK(call)
+/* a launcher's code */
+#define RC(call) \
+	do { \
+		int rc_ = (call); \
+		if (rc_ < 0) \
+			return rc_; \
+	} while (0)
+
+#endif
