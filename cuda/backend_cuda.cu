@@ -30,6 +30,7 @@ static float *cu_alloc(struct rc_backend *be, size_t n)
 		cudaFree(p);
 		return NULL;
 	}
+	be->device_peak += n * sizeof *p;   /* the recipe's buffers live as long as the run */
 	return p;
 }
 
@@ -160,9 +161,8 @@ out:
 	return rc;
 }
 
-/* cu_topk - the search: the gallery in blocks through cu_scores and a
- * host selection. A device top-k is issue 12's later work; this keeps
- * the contract (order, ties) with a bounded memory. */
+/* cu_topk - no search on the device yet: rclip-retrieve searches with the
+ * CPU backend, whose tiles and heaps read the mapped gallery directly. */
 static int cu_topk(struct rc_backend *be, const float *gallery, size_t n, size_t d,
 	const float *queries, size_t q, const struct rc_topk_opts *o, float *score,
 	int64_t *index)
@@ -402,6 +402,7 @@ static int dmalloc(struct cuda_be *c, void **p, size_t n)
 		return RC_E_NOMEM;
 	}
 	CU(cudaMemsetAsync(*p, 0, n ? n : 1, c->stream));
+	c->be.device_peak += n;
 	return 0;
 }
 
@@ -549,6 +550,7 @@ extern "C" int rc_backend_cuda_new(struct rc_backend **out, struct rc_clip *m,
 	}
 	if ((rc = rc_cuda_blas_create(&c->blas, c->stream)) < 0)
 		goto fail;
+	c->be.device_peak += (size_t)32 << 20;   /* cuBLASLt's workspace (gemm.cu) */
 	if (m && ((rc = model_setup(c, o)) < 0 || (rc = work_setup(c, o)) < 0))
 		goto fail;
 	if ((e = cudaStreamSynchronize(c->stream)) != cudaSuccess) {

@@ -1040,7 +1040,9 @@ static int cmd_search(int argc, char **argv)
 	score = rc_calloc(nq * kk + 1, sizeof *score);
 	index = rc_calloc(nq * kk + 1, sizeof *index);
 	struct rc_topk_opts so = {.k = (size_t)o.k};
-	struct rc_backend_opts bo = {.device = o.device, .threads = nt};
+	/* the search runs on the CPU's tiles and heaps whatever --device (which
+	 * --text's encoding uses): the gallery is in host memory */
+	struct rc_backend_opts bo = {.threads = nt};
 	if (!score || !index || rc_backend_new(&be, NULL, &bo) < 0 ||
 	    rc_backend_topk(be, g.data, g.n, g.d, q, nq, &so, score, index) < 0)
 		goto out;

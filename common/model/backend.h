@@ -175,6 +175,7 @@ struct rc_backend {
 	int host_memory;            /* its memory is the host's */
 	int D;                      /* the projection width */
 	long adamw_steps;           /* AdamW updates done (PyTorch's "step") */
+	size_t device_peak;         /* a device's: the most bytes it has held (0 on the CPU) */
 };
 
 /* rc_backend_new - a backend on o->device for the model m (not copied:

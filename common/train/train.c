@@ -474,14 +474,19 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 		st->grad_norm, scalar(j, "logit_scale"));
 	if (j->m->extras & RC_CLIP_LOGIT_BIAS)
 		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", scalar(j, "logit_bias"));
-	/* The seconds the step waited for its data, and the process's peak
-	 * resident set so far (Linux: ru_maxrss in KiB), after samples_per_s
-	 * so that comparisons which cut the line there (a resumed run against
-	 * an uninterrupted one) ignore them as they ignore the speed. */
+	/* The seconds the step waited for its data, the process's peak
+	 * resident set so far (Linux: ru_maxrss in KiB) and a device's peak,
+	 * after samples_per_s so that comparisons which cut the line there (a
+	 * resumed run against an uninterrupted one) ignore them as they ignore
+	 * the speed. */
 	struct rusage ru;
 	const double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0;
-	snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g, \"data_wait_s\": %.4g, "
-		"\"peak_rss_mib\": %.1f}\n", sps, st->wait, rss);
+	k += snprintf(buf + k, n - k, ", \"samples_per_s\": %.4g, \"data_wait_s\": %.4g, "
+		"\"peak_rss_mib\": %.1f", sps, st->wait, rss);
+	if (j->be->device_peak)
+		k += snprintf(buf + k, n - k, ", \"peak_device_mib\": %.1f",
+			j->be->device_peak / 1048576.0);
+	snprintf(buf + k, n - k, "}\n");
 }
 
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c,

@@ -1,14 +1,15 @@
-/* train-emu.c - the training job (rc_train_run) linked with the emulated
- * CUDA backend, so that tests/cuda/train-emu.sh can train on "cuda:0"
- * without a GPU: every kernel of the backend runs on the CPU (cuda/emu.h).
- * A test driver, not a tool: a few options in a fixed order.
+/* train-emu.c - the training job (rc_train_run) for the CUDA backend's
+ * whole-job tests: linked with the emulated backend as tests/cuda/train-emu
+ * (every kernel on the CPU, cuda/emu.h: tests/cuda/train-emu.sh), and with
+ * the real one as tests/cuda/train-gpu (on a GPU: train-gpu.sh). A test
+ * driver, not a tool: a few options in a fixed order.
  *
  * usage: train-emu DEVICE PRECISION STAGE INIT DATA OUT STEPS [STOP]
  *        train-emu DEVICE PRECISION resume DIR
  * DEVICE cpu or cuda; PRECISION fp32 or bf16; STOP: stop after the
  * checkpoint of that step (checkpoints every STOP steps), as a SIGTERM
  * would. Exit 0 finished, 3 stopped, 1 failed, 77 without the CUDA
- * backend in this build. */
+ * backend in this build or a device to run it on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.threads = 1;
+	if (o.device.kind == RC_BACKEND_CUDA && rc_device_check(&o.device) < 0)
+		return 77;
 	if (!strcmp(argv[3], "resume")) {
 		o.resume = argv[4];
 	} else {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # train-emu.sh - the training job on the CUDA backend, end to end, without
 # a GPU: tests/cuda/train-emu runs rc_train_run with every kernel in the
-# emulation (cuda/emu.h). In fp32 (the parity mode) stage 1 and stage 2
+# emulation (cuda/emu.h); with DRIVER=train-gpu (tests/cuda/train-gpu.sh)
+# the same checks run on a real GPU. In fp32 (the parity mode) stage 1 and stage 2
 # on the training fixtures end where the CPU backend ends: each step's
 # losses within 1e-4, the final parameters within 1e-4 and, but for the
 # attention's k_proj biases (their true gradient is 0, so AdamW turns
@@ -17,10 +18,11 @@
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 bin="$top_builddir/tools"
-emu="$top_builddir/tests/cuda/train-emu"
+emu="$top_builddir/tests/cuda/${DRIVER:-train-emu}"
 help="$top_builddir/tests/cli/train-helper"
 fx="$top_srcdir/tests/fixtures/train"
 [ -x "$emu" ] || { echo "train-emu.sh: no $emu"; exit 77; }
+name=$(basename "$emu")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -79,5 +81,5 @@ losses "$tmp/f10" > "$tmp/b"
 [ "$(wc -l < "$tmp/c")" -eq 10 ] || fail "bf16: not 10 steps"
 close "$tmp/c" "$tmp/b" rel:0.02 || fail "bf16: a loss more than 2 % from fp32's"
 
-echo "train-emu: $fails failed"
+echo "$name: $fails failed"
 [ "$fails" -eq 0 ]
