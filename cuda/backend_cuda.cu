@@ -540,6 +540,7 @@ extern "C" int rc_backend_cuda_new(struct rc_backend **out, struct rc_clip *m,
 	c->be.D = m ? m->cfg.projection_dim : 0;
 	c->gpu = o->device.index;
 	c->dtype = o->device.precision == RC_PRECISION_FP32 ? RC_CUDA_F32 : RC_CUDA_BF16;
+	c->recompute = o->train && o->recompute;
 	c->esize = c->dtype == RC_CUDA_F32 ? sizeof(float) : sizeof(rc_bf16);
 	int rc = RC_E_UNSUPPORTED;
 	cudaError_t e;

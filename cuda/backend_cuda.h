@@ -56,6 +56,7 @@ struct cu_grads {
 struct cuda_be {
 	struct rc_backend be;                 /* first: the backend is a struct cuda_be */
 	int gpu, dtype;
+	int recompute;                        /* keep only each layer's output (cu_tower_bytes) */
 	size_t esize;                         /* bytes of a dtype value */
 	cudaStream_t stream;
 	struct rc_cuda_blas *blas;

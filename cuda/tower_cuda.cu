@@ -49,8 +49,14 @@ static void layer_bytes(struct cu_carve *cv, struct cu_layer *la, const struct c
 	la->res3 = take(cv, BT * C * e);
 }
 
+/* The layers' buffers. Inference: one set for all (forward() order allows
+ * it). Training: a set per layer, or with recompute one set for all and
+ * only each layer's output (res3, the next layer's input) of its own; the
+ * backward then runs each layer's forward again from that input before
+ * going back through it (encoder_backward). */
 size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *base)
 {
+	const int recompute = train && c->recompute;
 	const struct rc_clip_config *cfg = &c->be.m->cfg;
 	const struct rc_clip_tower_config *tc = text ? &cfg->text : &cfg->vision;
 	struct cu_tower *t = text ? &c->text : &c->vision;
@@ -88,10 +94,12 @@ size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *b
 		t->pool_rstd = takef(&cv, B);
 	}
 	for (int l = 0; l < t->L; l++) {
-		if (train || l == 0)
+		if ((train && !recompute) || l == 0)
 			layer_bytes(&cv, &layers[l], t, e, train);
 		else
 			layers[l] = layers[0];
+		if (recompute && l > 0)
+			layers[l].res3 = take(&cv, (size_t)max_b * t->max_t * C * e);
 	}
 	t->pooled = take(&cv, B * C * e);
 	t->proj = takef(&cv, B * D);
@@ -148,15 +156,16 @@ size_t cu_grads_bytes(struct cuda_be *c, char *base)
  * Without training the layers share one set of buffers, which the order
  * allows (forward.c): x is last read by the first residual add, before
  * fc2 writes res3. */
-static int encoder(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_tower_config *tc,
-	const struct rc_clip_tower_weights *w, const void *x, int causal, const void **out)
+/* layer - block l of the encoder on x into la (its output la->res3). */
+static int layer(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_tower_config *tc,
+	const struct rc_clip_tower_weights *w, int l, const void *x, struct cu_layer *la,
+	int causal)
 {
 	const int B = t->B, T = t->T, C = tc->hidden, I = tc->intermediate, BT = B * T;
 	const float eps = (float)tc->layer_norm_eps;
 	const int dt = c->dtype;
 	cudaStream_t s = c->stream;
-	for (int l = 0; l < tc->layers; l++) {
-		struct cu_layer *la = &t->layer[l];
+	{
 		const size_t lc = (size_t)l * C, li = (size_t)l * I;
 		const int train = la->fch_act != la->fch;
 		RC(rc_cuda_layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, x,
@@ -176,7 +185,16 @@ static int encoder(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_t
 			cu_w(c, w->fc2_w + lc * I), cu_w(c, w->fc2_b + lc), BT, I, C, RC_CUDA_ACT_NONE,
 			dt));
 		RC(rc_cuda_add(la->res3, la->res2, la->res3, (size_t)BT * C, dt, s));
-		x = la->res3;
+	}
+	return 0;
+}
+
+static int encoder(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_tower_config *tc,
+	const struct rc_clip_tower_weights *w, const void *x, int causal, const void **out)
+{
+	for (int l = 0; l < tc->layers; l++) {
+		RC(layer(c, t, tc, w, l, x, &t->layer[l], causal));
+		x = t->layer[l].res3;
 	}
 	*out = x;
 	return 0;
@@ -268,7 +286,7 @@ static int zero(struct cuda_be *c, void *p, size_t bytes)
  * gradient of the last layer's output, on return that of x0. The
  * residual adds need no op: dx carries the stream's gradient and each
  * branch's layernorm backward adds into it. */
-static int encoder_backward(struct cuda_be *c, const struct cu_tower *t,
+static int encoder_backward(struct cuda_be *c, struct cu_tower *t,
 	const struct rc_clip_tower_config *tc, const struct rc_clip_tower_weights *w,
 	const void *x0, int causal)
 {
@@ -279,9 +297,13 @@ static int encoder_backward(struct cuda_be *c, const struct cu_tower *t,
 	float *sc = (float *)g->scratch;
 	cudaStream_t s = c->stream;
 	for (int l = tc->layers - 1; l >= 0; l--) {
-		const struct cu_layer *la = &t->layer[l];
+		struct cu_layer *la = &t->layer[l];
 		const void *x = l ? t->layer[l - 1].res3 : x0;
 		const size_t lc = (size_t)l * C, li = (size_t)l * I;
+		/* the shared set holds the last layer's activations: run this one
+		 * again (the same kernels on the same input: the same bits) */
+		if (c->recompute && l < tc->layers - 1)
+			RC(layer(c, t, tc, w, l, x, la, causal));
 		/* res3 = res2 + fc2(act(fc1(ln2(res2)))) */
 		RC(zero(c, g->dha, bti));
 		RC(rc_cuda_matmul_backward(c->blas, g->dha, cu_g(c, w->fc2_w + lc * I),
@@ -333,7 +355,7 @@ static int vision_backward(struct cuda_be *c, const float *demb)
 {
 	const struct rc_clip_tower_config *tc = &c->be.m->cfg.vision;
 	const struct rc_clip_tower_weights *w = &c->be.m->w.vision;
-	const struct cu_tower *t = &c->vision;
+	struct cu_tower *t = &c->vision;
 	struct cu_grads *g = &c->g;
 	const int B = t->B, T = t->T, C = tc->hidden, N = T - 1, P = tc->patch_size, dt = c->dtype;
 	const size_t e = c->esize;
@@ -362,7 +384,7 @@ static int text_backward(struct cuda_be *c, const float *demb)
 {
 	const struct rc_clip_tower_config *tc = &c->be.m->cfg.text;
 	const struct rc_clip_tower_weights *w = &c->be.m->w.text;
-	const struct cu_tower *t = &c->text;
+	struct cu_tower *t = &c->text;
 	struct cu_grads *g = &c->g;
 	const int B = t->B, T = t->T, C = tc->hidden, dt = c->dtype;
 	const size_t btc = (size_t)B * T * C * c->esize;

@@ -102,6 +102,10 @@ struct rc_backend_opts {
 	const int *group;       /* [ntensors] the group of each tensor of the table */
 	int anchor;             /* keep θ₀, the parameters now, for rc_backend_l2 */
 	int siglip;             /* the loss is SigLIP's (else CLIP's) */
+	int recompute;          /* a device: keep each block's output only and run
+	                           the block again in the backward (less memory,
+	                           a third more compute; the same gradients); the
+	                           CPU keeps everything */
 };
 
 /* A top-k search's knobs (rc_backend_topk). */

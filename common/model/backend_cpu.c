@@ -344,6 +344,8 @@ int rc_backend_cpu_new(struct rc_backend **out, struct rc_clip *m,
 	c->be.o.group = NULL;
 	c->be.host_memory = 1;
 	c->be.o.threads = rc_ops_set_threads(o->threads);
+	if (o->recompute)
+		rc_log_warn("cpu: recomputation is a device's; the CPU keeps every activation");
 	int rc = 0;
 	if (m) {
 		const int S = m->cfg.vision.image_size;

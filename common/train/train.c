@@ -198,7 +198,7 @@ static int backend(struct rc_train_job *j)
 		.max_images = j->n, .max_texts = j->ntext * j->n,
 		.train = 1, .loss_rows = j->Bg, .head_rows = o->stage == 2 ? j->n : 0,
 		.ngroups = RC_NGROUPS, .group = j->group, .anchor = o->l2 > 0,
-		.siglip = o->loss == RC_TRAIN_LOSS_SIGLIP,
+		.siglip = o->loss == RC_TRAIN_LOSS_SIGLIP, .recompute = o->recompute,
 	};
 	int rc = rc_backend_new(&j->be, j->m, &bo);
 	if (rc < 0)

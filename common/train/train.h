@@ -76,6 +76,7 @@ struct rc_train_opts {
 	int threads;             /* CPU threads (0: all cores) */
 	struct rc_device device; /* where to train (zeroed: the CPU); not saved:
 	                            a run may resume on another device */
+	int recompute;           /* a device: recompute each block in the backward */
 	/* called on rank 0 after each periodic or requested checkpoint is
 	 * written and the old ones pruned (NULL: nothing); the tests use it
 	 * to stop a run at a known point */
