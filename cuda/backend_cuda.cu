@@ -173,9 +173,10 @@ static int cu_topk(struct rc_backend *be, const float *gallery, size_t n, size_t
 
 /* ---------------------------------------------------------------- training */
 
-static int cu_back(struct rc_backend *be, const float *dimg, const float *dtxt)
+static int cu_back(struct rc_backend *be, const float *dimg, const float *dtxt,
+	const struct rc_grads_sink *sink)
 {
-	return cu_backward(cu_of(be), dimg, dtxt);
+	return cu_backward(cu_of(be), dimg, dtxt, sink);
 }
 
 /* read_small - n floats of the small results buffer, after the stream. */

@@ -108,7 +108,8 @@ size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *b
 size_t cu_grads_bytes(struct cuda_be *c, char *base);
 int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B);
 int cu_encode_texts(struct cuda_be *c, const int32_t *ids, int B, int T);
-int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt);
+int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt,
+	const struct rc_grads_sink *sink);
 
 /* a CUDA call in a function returning an RC_E_* code */
 #define CU(call) RC_CUDA_CHECK(call)

@@ -19,6 +19,7 @@
 struct rc_nccl {
 	ncclComm_t comm;
 	cudaStream_t stream;
+	cudaEvent_t ev;                 /* the ordering of queued sums (nccl_reduce_queued) */
 	int rank, size, gpu;
 	const struct rc_train_comm *host;
 };
@@ -67,6 +68,10 @@ int rc_nccl_new(struct rc_nccl **out, int rank, int size, int gpu,
 		rc = cuda_error(e, "cudaStreamCreate");
 		goto fail;
 	}
+	if ((e = cudaEventCreateWithFlags(&n->ev, cudaEventDisableTiming)) != cudaSuccess) {
+		rc = cuda_error(e, "cudaEventCreate");
+		goto fail;
+	}
 	ncclUniqueId u;
 	memcpy(&u, id, sizeof u);
 	ncclResult_t r = ncclCommInitRank(&n->comm, size, u, rank);
@@ -88,6 +93,8 @@ void rc_nccl_free(struct rc_nccl *n)
 		return;
 	if (n->comm)
 		ncclCommDestroy(n->comm);
+	if (n->ev)
+		cudaEventDestroy(n->ev);
 	if (n->stream)
 		cudaStreamDestroy(n->stream);
 	free(n);
@@ -127,6 +134,25 @@ static int nccl_reduce(void *ctx, float *buf, size_t n)
 		c->stream), "ncclAllReduce");
 }
 
+/* nccl_reduce_queued - the sum on the communicator's stream after the
+ * work queued on queue so far (an event between the two streams, no
+ * wait on the host), so that it runs while queue goes on with the
+ * backward; buf NULL: queue waits for every sum queued so far. */
+static int nccl_reduce_queued(void *ctx, float *buf, size_t n, void *queue)
+{
+	struct rc_nccl *c = ctx;
+	cudaStream_t q = queue;
+	cudaStream_t from = buf ? q : c->stream, to = buf ? c->stream : q;
+	cudaError_t e;
+	if ((e = cudaEventRecord(c->ev, from)) != cudaSuccess ||
+	    (e = cudaStreamWaitEvent(to, c->ev, 0)) != cudaSuccess)
+		return cuda_error(e, "ordering the gradients' sum");
+	if (!buf)
+		return 0;
+	ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream);
+	return r == ncclSuccess ? 0 : nccl_error(r, "ncclAllReduce");
+}
+
 static int host_reduce_d(void *ctx, double *buf, size_t n)
 {
 	const struct rc_nccl *c = ctx;
@@ -146,6 +172,7 @@ void rc_nccl_comm(struct rc_nccl *n, const struct rc_train_comm *host,
 	*out = (struct rc_train_comm){
 		.rank = n->rank, .size = n->size, .ctx = n, .device_memory = 1,
 		.allgather = nccl_gather, .allreduce = nccl_reduce,
+		.allreduce_queued = nccl_reduce_queued,
 		.allreduce_d = host_reduce_d, .allmax = host_max,
 	};
 }

@@ -18,8 +18,11 @@
  * Ordering: a collective waits for the work queued on the device before
  * it (it synchronises the device, then runs on the communicator's own
  * stream and waits for it), so it needs nothing from the backend's
- * streams; overlapping the all-reduce with the backward pass is a later
- * step (issue 12, item 2).
+ * streams. The exception is the gradients' sum during the backward
+ * (allreduce_queued, rc_backend_backward_reduce): each tower's piece is
+ * summed on the communicator's stream behind an event on the backend's,
+ * while the backend's stream goes on, and the backend's stream waits for
+ * the sums before the gradient norm reads them.
  */
 #ifndef RCLIP_COMM_NCCL_H
 #define RCLIP_COMM_NCCL_H

@@ -4,6 +4,8 @@
  * of the CPU's forward.c and backward.c, so that the two read alike. */
 #include "cuda/backend_cuda.h"
 
+#include <string.h>
+
 extern "C" {
 #include "base/io.h"
 #include "model/model.h"
@@ -403,14 +405,64 @@ static int text_backward(struct cuda_be *c, const float *demb)
 		t->host_ids, B, T, C, tc->vocab_size, dt, s);
 }
 
-int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt)
+/* tower_piece - the range of the gradient buffer that holds the
+ * parameters of the vision (text 0) or text tower with its projection:
+ * *off and the count, 0 when they are not one contiguous run. */
+static size_t tower_piece(const struct rc_clip *m, int text, size_t *off)
+{
+	const char *a = text ? "text_model." : "vision_model.";
+	const char *b = text ? "text_projection." : "visual_projection.";
+	size_t lo = (size_t)-1, hi = 0, sum = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		if (strncmp(p->name, a, strlen(a)) && strncmp(p->name, b, strlen(b)))
+			continue;
+		const size_t o = (size_t)(p->data - m->params);
+		lo = o < lo ? o : lo;
+		hi = o + p->numel > hi ? o + p->numel : hi;
+		sum += p->numel;
+	}
+	*off = lo;
+	return sum && hi - lo == sum ? sum : 0;
+}
+
+/* hand - give the sink [off, off+n) of the gradients (n > 0). */
+static int hand(struct cuda_be *c, const struct rc_grads_sink *sink, size_t off, size_t n)
+{
+	return sink->fn(sink->ctx, c->grads + off, n, (void *)c->stream);
+}
+
+int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt,
+	const struct rc_grads_sink *sink)
 {
 	if ((dimg && c->vision.B < 1) || (dtxt && c->text.B < 1))
 		return rc_log_error(RC_E_ARG, "backward: no forward of the %s tower to go back "
 			"through", dimg && c->vision.B < 1 ? "image" : "text");
-	if (dimg)
-		RC(vision_backward(c, dimg));
-	if (dtxt)
-		RC(text_backward(c, dtxt));
-	return 0;
+	/* each tower's piece as soon as its backward is queued (nothing
+	 * later in the pass writes it), then what lies around them */
+	const struct rc_clip *m = c->be.m;
+	size_t off[2] = { 0, 0 }, n[2] = { 0, 0 };
+	for (int t = 0; t < 2; t++) {
+		if (sink && (t ? dtxt : dimg))
+			n[t] = tower_piece(m, t, &off[t]);
+		if (t ? dtxt : dimg)
+			RC(t ? text_backward(c, dtxt) : vision_backward(c, dimg));
+		if (n[t])
+			RC(hand(c, sink, off[t], n[t]));
+	}
+	if (!sink)
+		return 0;
+	int first = n[1] && (!n[0] || off[1] < off[0]);   /* the earlier of the two */
+	size_t at = 0;
+	for (int k = 0; k < 2; k++) {
+		const int t = k ? !first : first;
+		if (!n[t])
+			continue;
+		if (off[t] > at)
+			RC(hand(c, sink, at, off[t] - at));
+		at = off[t] + n[t];
+	}
+	if (m->nparams > at)
+		RC(hand(c, sink, at, m->nparams - at));
+	return sink->fn(sink->ctx, NULL, 0, (void *)c->stream);
 }

@@ -406,6 +406,13 @@ static int mpi_reduce(void *ctx, float *buf, size_t n)
 	return 0;
 }
 
+/* host memory: each piece at once, nothing to wait for at the end */
+static int mpi_reduce_queued(void *ctx, float *buf, size_t n, void *queue)
+{
+	(void)queue;
+	return buf ? mpi_reduce(ctx, buf, n) : 0;
+}
+
 static int mpi_reduce_d(void *ctx, double *buf, size_t n)
 {
 	return MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) ==
@@ -480,6 +487,7 @@ int main(int argc, char **argv)
 		MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank);
 		MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
 		comm.allgather = mpi_gather, comm.allreduce = mpi_reduce;
+		comm.allreduce_queued = mpi_reduce_queued;
 		comm.allreduce_d = mpi_reduce_d, comm.allmax = mpi_max;
 		cp = &comm;
 		if (comm.rank > 0 && rc_log_level() > RC_LOG_WARN)

@@ -314,7 +314,15 @@ int rc_backend_heads(struct rc_backend *be, const float *txt, const float *img, 
 int rc_backend_backward(struct rc_backend *be, const float *dimg, const float *dtxt)
 {
 	trains(be);
-	return be->ops->backward(be, dimg, dtxt);
+	return be->ops->backward(be, dimg, dtxt, NULL);
+}
+
+int rc_backend_backward_reduce(struct rc_backend *be, const float *dimg, const float *dtxt,
+	int (*fn)(void *ctx, float *p, size_t n, void *queue), void *ctx)
+{
+	trains(be);
+	const struct rc_grads_sink sink = { fn, ctx };
+	return be->ops->backward(be, dimg, dtxt, &sink);
 }
 
 void rc_backend_grad_zero(struct rc_backend *be)

@@ -130,6 +130,16 @@ enum rc_backend_buf {
 
 struct rc_backend;
 
+/* Where a backward pass hands its gradients as they become final
+ * (rc_backend_backward_reduce): fn(ctx, p, n, queue) for each piece
+ * [p, p+n) of the gradient buffer, then fn(ctx, NULL, 0, queue) once.
+ * queue is the backend's device queue (a cudaStream_t), in whose order
+ * the piece is final; NULL on the host, where it is final now. */
+struct rc_grads_sink {
+	int (*fn)(void *ctx, float *p, size_t n, void *queue);
+	void *ctx;
+};
+
 /* The operations a backend implements; rc_backend_* below check their
  * arguments and call these. */
 struct rc_backend_ops {
@@ -154,8 +164,9 @@ struct rc_backend_ops {
 	int (*topk)(struct rc_backend *be, const float *gallery, size_t n, size_t d,
 		const float *queries, size_t q, const struct rc_topk_opts *o, float *score,
 		int64_t *index);
-	/* training */
-	int (*backward)(struct rc_backend *be, const float *dimg, const float *dtxt);
+	/* training; sink may be NULL */
+	int (*backward)(struct rc_backend *be, const float *dimg, const float *dtxt,
+		const struct rc_grads_sink *sink);
 	double (*loss_clip)(struct rc_backend *be, const float *img, const float *txt, int B,
 		float dloss, float *dimg, float *dtxt, int grad_scale);
 	double (*loss_siglip)(struct rc_backend *be, const float *img, const float *txt, int B,
@@ -325,6 +336,21 @@ int rc_backend_heads(struct rc_backend *be, const float *txt, const float *img, 
  * encoded; either may be NULL to leave that tower out). Returns 0 or
  * RC_E_ARG, logged. */
 int rc_backend_backward(struct rc_backend *be, const float *dimg, const float *dtxt);
+
+/* rc_backend_backward_reduce - rc_backend_backward that also hands the
+ * gradient buffer to fn piece by piece, so that a communicator can sum
+ * each piece over the ranks while the pass goes on: fn(ctx, p, n, queue)
+ * as soon as [p, p+n) is final (in queue's order on a device), every
+ * float of the buffer in exactly one piece, the pieces in the same order
+ * on every rank; then fn(ctx, NULL, 0, queue) once, after which the
+ * backend's later work must see what fn did to the pieces (a device
+ * communicator makes queue wait for its collectives). The CUDA backend
+ * hands each tower's parameters as its backward ends, then the rest; the
+ * CPU backend hands the whole buffer after the pass. Use it on the last
+ * micro-batch of a step only (earlier ones still accumulate). Returns 0,
+ * RC_E_ARG (as rc_backend_backward) or fn's first error. */
+int rc_backend_backward_reduce(struct rc_backend *be, const float *dimg, const float *dtxt,
+	int (*fn)(void *ctx, float *p, size_t n, void *queue), void *ctx);
 
 /* rc_backend_grad_zero - every gradient to 0. */
 void rc_backend_grad_zero(struct rc_backend *be);

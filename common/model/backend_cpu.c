@@ -142,10 +142,18 @@ static int cpu_topk(struct rc_backend *be, const float *gallery, size_t n, size_
 
 /* ---------------------------------------------------------------- training */
 
-static int cpu_backward(struct rc_backend *be, const float *dimg, const float *dtxt)
+/* The pass, then (sink) the whole gradient buffer as one piece: the
+ * CPU's cores are busy with the pass, so there is nothing to overlap. */
+static int cpu_backward(struct rc_backend *be, const float *dimg, const float *dtxt,
+	const struct rc_grads_sink *sink)
 {
 	struct cpu *c = cpu_of(be);
-	return rc_clip_backward(be->m, c->ws, c->gw, dimg, dtxt, c->grads);
+	int rc = rc_clip_backward(be->m, c->ws, c->gw, dimg, dtxt, c->grads);
+	if (rc < 0 || !sink)
+		return rc;
+	if ((rc = sink->fn(sink->ctx, c->grads, be->m->nparams, NULL)) < 0)
+		return rc;
+	return sink->fn(sink->ctx, NULL, 0, NULL);
 }
 
 /* scale_grad - the gradient of scalar parameter p (the logit scale or

@@ -156,6 +156,13 @@ static int reduce(struct rc_train_job *j, float *buf, size_t n)
 	return 0;
 }
 
+/* queued - the gradients are summed during the last micro-batch's
+ * backward (rc_backend_backward_reduce), not after it. */
+static int queued(const struct rc_train_job *j)
+{
+	return j->c->size > 1 && j->c->allreduce_queued && direct(j);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 /* extras - give the model exactly the extras of the stage and the loss:
@@ -337,7 +344,7 @@ static int next_batch(struct rc_train_job *j, struct rc_batch *b, double *wait)
 	return rc;
 }
 
-static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
+static int micro_batch(struct rc_train_job *j, double w, int last, struct step_stats *st)
 {
 	struct rc_batch b;
 	int rc;
@@ -381,7 +388,10 @@ static int micro_batch(struct rc_train_job *j, double w, struct step_stats *st)
 		part[1] = sum[0], part[2] = sum[1];
 		loss += j->o.gamma * (part[1] + part[2]);
 	}
-	if ((rc = rc_backend_backward(j->be, j->dimg, j->dtxt)) < 0)
+	if ((rc = last && queued(j)
+	    ? rc_backend_backward_reduce(j->be, j->dimg, j->dtxt, j->c->allreduce_queued,
+		j->c->ctx)
+	    : rc_backend_backward(j->be, j->dimg, j->dtxt)) < 0)
 		return rc;
 	st->loss += loss * dl;
 	for (int k = 0; k < 3; k++)
@@ -396,9 +406,10 @@ static int step(struct rc_train_job *j, struct step_stats *st)
 	rc_backend_grad_zero(j->be);
 	st->w = j->o.stage == 1 ? rc_sched_stage1_w((double)j->step / (double)j->total) : 1.0;
 	for (int a = 0; a < j->o.accum; a++)
-		if ((rc = micro_batch(j, st->w, st)) < 0)
+		if ((rc = micro_batch(j, st->w, a == j->o.accum - 1, st)) < 0)
 			return rc;
-	if ((rc = reduce(j, rc_backend_buffer(j->be, RC_BUF_GRADS), j->m->nparams)) < 0)
+	if (!queued(j) &&
+	    (rc = reduce(j, rc_backend_buffer(j->be, RC_BUF_GRADS), j->m->nparams)) < 0)
 		return rc;
 	if (j->o.l2 > 0) {
 		st->l2 = rc_backend_l2(j->be, (float)j->o.l2,

@@ -97,6 +97,12 @@ struct rc_train_comm {
 	int (*allgather)(void *ctx, const float *local, size_t n, float *global);
 	/* buf[n] = the sum over ranks, in place */
 	int (*allreduce)(void *ctx, float *buf, size_t n);
+	/* optional (NULL: not offered): the same sum queued behind the work
+	 * on queue (a device's stream; NULL: host memory, at once), and with
+	 * buf NULL, make queue wait for every sum queued so far. The job hands
+	 * it to rc_backend_backward_reduce, so the gradients' sum overlaps the
+	 * backward pass. */
+	int (*allreduce_queued)(void *ctx, float *buf, size_t n, void *queue);
 	int (*allreduce_d)(void *ctx, double *buf, size_t n);
 	/* the largest of x over ranks (the signal flag) */
 	int (*allmax)(void *ctx, int x);

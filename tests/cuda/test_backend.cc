@@ -276,6 +276,61 @@ static void embed_bf16(const char *order)
 	drop(&g);
 }
 
+/* What a gradient sink saw (rc_backend_backward_reduce): each piece's
+ * offset and its values when handed; it doubles each piece in place, as
+ * a sum over two ranks with the same gradients would. */
+struct pieces {
+	const float *base;
+	std::vector<std::pair<size_t, std::vector<float>>> seen;
+	int ends, after_end;
+};
+
+static int sink(void *ctx, float *p, size_t n, void *queue)
+{
+	pieces *s = (pieces *)ctx;
+	cudaStream_t q = (cudaStream_t)queue;
+	if (!p) {
+		s->ends++;
+		return 0;
+	}
+	s->after_end += s->ends > 0;
+	std::vector<float> v(n);
+	if (q) {
+		if (cudaMemcpyAsync(v.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost, q) ||
+		    cudaStreamSynchronize(q))
+			return -1;
+	} else {
+		memcpy(v.data(), p, n * sizeof(float));
+	}
+	s->seen.push_back({ (size_t)(p - s->base), v });
+	std::vector<float> d(v);
+	for (float &x : d)
+		x *= 2;
+	if (q)
+		return cudaMemcpyAsync(p, d.data(), n * sizeof(float), cudaMemcpyHostToDevice, q) ||
+			cudaStreamSynchronize(q) ? -1 : 0;
+	memcpy(p, d.data(), n * sizeof(float));
+	return 0;
+}
+
+/* pass - a training pass on s: gradients zeroed, both encodes, the CLIP
+ * loss, the backward (its pieces to sink, into pc, when pc is not NULL) */
+static void pass(struct side *s, const inputs &in, const char *order, pieces *pc)
+{
+	const float *i, *t;
+	rc_backend_grad_zero(s->be);
+	if (rc_backend_encode_images(s->be, in.rgb.data(), B, &i) < 0 ||
+	    rc_backend_encode_texts(s->be, in.ids.data(), 2 * B, in.T, &t) < 0) {
+		rc_test_fail("%s: an encode failed", order);
+		return;
+	}
+	rc_backend_loss_clip(s->be, i, t, B, 1.0f, s->dimg, s->dtxt, 1);
+	int rc = pc ? rc_backend_backward_reduce(s->be, s->dimg, s->dtxt, sink, pc)
+		: rc_backend_backward(s->be, s->dimg, s->dtxt);
+	if (rc < 0)
+		rc_test_fail("%s: backward failed", order);
+}
+
 /* recomputation: the same gradients bit for bit, in less memory */
 static void recompute(const char *order)
 {
@@ -283,22 +338,65 @@ static void recompute(const char *order)
 	make(&a, 1, RC_PRECISION_FP32, 0, 0);
 	make(&r, 1, RC_PRECISION_FP32, 0, 1);
 	const inputs in = make_inputs(a.m);
-	for (struct side *s : { &a, &r }) {
-		const float *i, *t;
-		rc_backend_grad_zero(s->be);
-		if (rc_backend_encode_images(s->be, in.rgb.data(), B, &i) < 0 ||
-		    rc_backend_encode_texts(s->be, in.ids.data(), 2 * B, in.T, &t) < 0) {
-			rc_test_fail("%s: an encode failed", order);
-			break;
-		}
-		rc_backend_loss_clip(s->be, i, t, B, 1.0f, s->dimg, s->dtxt, 1);
-		if (rc_backend_backward(s->be, s->dimg, s->dtxt) < 0)
-			rc_test_fail("%s: backward failed", order);
-	}
+	for (struct side *s : { &a, &r })
+		pass(s, in, order, NULL);
 	close_table("recomputed grad", &r, &a, RC_BUF_GRADS, 0, 0, 0, order);
 	if (!(r.be->device_peak < a.be->device_peak))
 		rc_test_fail("%s: recomputation holds %zu bytes, keeping everything %zu", order,
 			r.be->device_peak, a.be->device_peak);
+	drop(&a);
+	drop(&r);
+}
+
+/* the gradients handed in pieces: each final when handed (its values
+ * those of a plain backward), the pieces covering the buffer once, the
+ * end once after them, and what the sink did to them kept (nothing later
+ * in the pass writes a handed piece). On the CUDA backend the towers
+ * come first, one piece each; the CPU backend hands everything at once. */
+static void reduce(const char *order, int cuda)
+{
+	struct side a, r;
+	make(&a, cuda, RC_PRECISION_FP32, 0);
+	make(&r, cuda, RC_PRECISION_FP32, 0);
+	const inputs in = make_inputs(a.m);
+	pieces pc = { rc_backend_buffer(r.be, RC_BUF_GRADS), {}, 0, 0 };
+	pass(&a, in, order, NULL);
+	pass(&r, in, order, &pc);
+	const char *dev = cuda ? "cuda" : "cpu";
+	const float *ha = rc_backend_host(a.be, RC_BUF_GRADS), *hr = rc_backend_host(r.be,
+		RC_BUF_GRADS);
+	const size_t N = a.m->nparams;
+	std::vector<int> covered(N, 0);
+	for (auto &piece : pc.seen) {
+		const size_t off = piece.first, n = piece.second.size();
+		if (off + n > N) {
+			rc_test_fail("%s %s: a piece [%zu, +%zu) beyond the %zu gradients", order, dev,
+				off, n, N);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			covered[off + k]++;
+		if (memcmp(piece.second.data(), ha + off, n * sizeof(float)))
+			rc_test_fail("%s %s: the piece [%zu, +%zu) was handed before it was final",
+				order, dev, off, n);
+	}
+	for (size_t k = 0; k < N; k++)
+		if (covered[k] != 1) {
+			rc_test_fail("%s %s: gradient %zu handed %d times", order, dev, k, covered[k]);
+			break;
+		}
+	if (pc.ends != 1 || pc.after_end)
+		rc_test_fail("%s %s: the end handed %d times, %d pieces after it", order, dev,
+			pc.ends, pc.after_end);
+	size_t want = cuda ? 3 : 1;   /* vision, text, the rest */
+	if (pc.seen.size() != want)
+		rc_test_fail("%s %s: %zu pieces, expected %zu", order, dev, pc.seen.size(), want);
+	for (size_t k = 0; k < N && ha && hr; k++)
+		if (hr[k] != 2 * ha[k]) {
+			rc_test_fail("%s %s: gradient %zu is %.9g after the sink, expected %.9g", order,
+				dev, k, hr[k], 2 * ha[k]);
+			break;
+		}
 	drop(&a);
 	drop(&r);
 }
@@ -313,6 +411,8 @@ int main(void)
 		step_fp32(o.name, 1);
 		embed_bf16(o.name);
 		recompute(o.name);
+		reduce(o.name, 1);
+		reduce(o.name, 0);
 	}
 	return rc_test_end();
 }
