@@ -105,6 +105,20 @@ static int cu_commit(struct rc_backend *be, int buf)
 	return buf == RC_BUF_PARAMS ? refresh(c) : 0;
 }
 
+/* page-locked: the images' upload is a DMA on the copy stream */
+static void *cu_pinned_alloc(struct rc_backend *be, size_t bytes)
+{
+	void *p;
+	(void)be;
+	return cudaMallocHost(&p, bytes ? bytes : 1) == cudaSuccess ? p : NULL;
+}
+
+static void cu_pinned_free(struct rc_backend *be, void *p)
+{
+	(void)be;
+	cudaFreeHost(p);
+}
+
 /* ---------------------------------------------------------------- forward */
 
 static int cu_images(struct rc_backend *be, const uint8_t *rgb, int B, const float **emb)
@@ -358,6 +372,12 @@ static void cu_destroy(struct rc_backend *be)
 	free(c->layers);
 	free(c->vision.host_ids);
 	free(c->text.host_ids);
+	if (c->copy)
+		cudaStreamSynchronize(c->copy), cudaStreamDestroy(c->copy);
+	if (c->rgb_free)
+		cudaEventDestroy(c->rgb_free);
+	if (c->uploaded)
+		cudaEventDestroy(c->uploaded);
 	if (c->stream)
 		cudaStreamDestroy(c->stream);
 	free(c);
@@ -375,6 +395,8 @@ static const struct rc_backend_ops cuda_ops = {
 	.buffer = cu_buffer,
 	.host = cu_host,
 	.commit = cu_commit,
+	.pinned_alloc = cu_pinned_alloc,
+	.pinned_free = cu_pinned_free,
 	.encode_images = cu_images,
 	.encode_texts = cu_texts,
 	.scores = cu_scores,
@@ -546,7 +568,11 @@ extern "C" int rc_backend_cuda_new(struct rc_backend **out, struct rc_clip *m,
 	int rc = RC_E_UNSUPPORTED;
 	cudaError_t e;
 	if ((e = cudaSetDevice(c->gpu)) != cudaSuccess ||
-	    (e = cudaStreamCreate(&c->stream)) != cudaSuccess) {
+	    (e = cudaStreamCreate(&c->stream)) != cudaSuccess ||
+	    (e = cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking)) != cudaSuccess ||
+	    (e = cudaEventCreateWithFlags(&c->rgb_free, cudaEventDisableTiming)) != cudaSuccess ||
+	    (e = cudaEventCreateWithFlags(&c->uploaded, cudaEventDisableTiming)) != cudaSuccess ||
+	    (e = cudaEventRecord(c->rgb_free, c->stream)) != cudaSuccess) {
 		rc_log_error(rc, "cuda:%d: %s", c->gpu, cudaGetErrorString(e));
 		goto fail;
 	}

@@ -59,6 +59,10 @@ struct cuda_be {
 	int recompute;                        /* keep only each layer's output (cu_tower_bytes) */
 	size_t esize;                         /* bytes of a dtype value */
 	cudaStream_t stream;
+	/* the images' upload: on its own stream, behind the last read of the
+	 * device buffer (rgb_free), ahead of the patches (uploaded) */
+	cudaStream_t copy;
+	cudaEvent_t rgb_free, uploaded;
 	struct rc_cuda_blas *blas;
 	float *params;                        /* [nparams] fp32 masters on the device */
 	void *wc;                             /* the weights the GEMMs read: params or a bf16 copy */

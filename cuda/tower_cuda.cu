@@ -227,10 +227,19 @@ int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B)
 	const float eps = (float)tc->layer_norm_eps;
 	cudaStream_t s = c->stream;
 	t->B = B, t->T = T;
-	CU(cudaMemcpyAsync(t->rgb, rgb, (size_t)B * S * S * 3, cudaMemcpyHostToDevice, s));
+	/* the upload on the copy stream once the last batch's patches have
+	 * read t->rgb, while the compute stream finishes what is queued on it
+	 * (the last step's optimizer); the host waits for the copy only, so
+	 * that rgb is free again on return, as the seam promises */
+	CU(cudaStreamWaitEvent(c->copy, c->rgb_free, 0));
+	CU(cudaMemcpyAsync(t->rgb, rgb, (size_t)B * S * S * 3, cudaMemcpyHostToDevice, c->copy));
+	CU(cudaEventRecord(c->uploaded, c->copy));
+	CU(cudaStreamWaitEvent(s, c->uploaded, 0));
 	/* HF's CLIPVisionEmbeddings: the conv as im2col + a GEMM, the class
 	 * token first, the positions added; then pre_layrnorm */
 	RC(rc_cuda_patches(t->patches, t->rgb, B, S, P, dt, s));
+	CU(cudaEventRecord(c->rgb_free, s));
+	CU(cudaEventSynchronize(c->uploaded));
 	RC(rc_cuda_matmul_forward(c->blas, t->patch_out, NULL, t->patches, cu_w(c, w->patch_w), NULL,
 		B * N, 3 * P * P, C, RC_CUDA_ACT_NONE, dt));
 	RC(rc_cuda_embed_patches(t->embed, t->patch_out, cu_w(c, w->cls), cu_w(c, w->pos), B, T, C,

@@ -216,6 +216,21 @@ int rc_backend_commit(struct rc_backend *be, int buf)
 	return be->ops->commit(be, buf);
 }
 
+void *rc_backend_pinned_alloc(struct rc_backend *be, size_t bytes)
+{
+	return be->ops->pinned_alloc ? be->ops->pinned_alloc(be, bytes) : malloc(bytes ? bytes : 1);
+}
+
+void rc_backend_pinned_free(struct rc_backend *be, void *p)
+{
+	if (!p)
+		return;
+	if (be->ops->pinned_free)
+		be->ops->pinned_free(be, p);
+	else
+		free(p);
+}
+
 int rc_backend_read(struct rc_backend *be, int buf, size_t i, float *host)
 {
 	const float *b = rc_backend_buffer(be, buf);

@@ -155,6 +155,8 @@ struct rc_backend_ops {
 	float *(*buffer)(struct rc_backend *be, int buf);
 	float *(*host)(struct rc_backend *be, int buf);
 	int (*commit)(struct rc_backend *be, int buf);
+	void *(*pinned_alloc)(struct rc_backend *be, size_t bytes);   /* NULL: malloc */
+	void (*pinned_free)(struct rc_backend *be, void *p);
 	/* forward */
 	int (*encode_images)(struct rc_backend *be, const uint8_t *rgb, int B, const float **emb);
 	int (*encode_texts)(struct rc_backend *be, const int32_t *ids, int B, int T,
@@ -248,6 +250,15 @@ float *rc_backend_buffer(struct rc_backend *be, int buf);
  * copy: make it the backend's. Returns 0 or RC_E_IO. */
 float *rc_backend_host(struct rc_backend *be, int buf);
 int rc_backend_commit(struct rc_backend *be, int buf);
+
+/* rc_backend_pinned_alloc - bytes of host memory that the backend's
+ * device copies from at full speed and alongside its compute (CUDA:
+ * page-locked), for the batches the caller hands to the encodes; plain
+ * heap memory on the CPU. NULL when out of memory (not logged).
+ * rc_backend_pinned_free releases it (NULL does nothing). Page-locked
+ * memory is scarce: for batch buffers, not for the model. */
+void *rc_backend_pinned_alloc(struct rc_backend *be, size_t bytes);
+void rc_backend_pinned_free(struct rc_backend *be, void *p);
 
 /* rc_backend_read - tensor i of the table, from buffer buf, into host
  * memory (numel floats): a scalar for the metrics without copying the

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "data/record.h"
+#include "model/backend.h"
 
 struct slot {
 	struct rc_batch b;       /* points into the buffers below */
@@ -22,6 +23,7 @@ struct slot {
 
 struct rc_prefetch {
 	struct rc_loader *l;
+	struct rc_backend *be;   /* the images' memory (pinned), or NULL: the heap */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -46,14 +48,30 @@ static int grow(void **p, size_t *cap, size_t n)
 	return 0;
 }
 
+/* grow_rgb - grow for the images, in be's pinned memory (the contents
+ * need not survive: the batch is copied in after). */
+static int grow_rgb(struct rc_backend *be, uint8_t **p, size_t *cap, size_t n)
+{
+	if (!be)
+		return grow((void **)p, cap, n);
+	if (n <= *cap)
+		return 0;
+	rc_backend_pinned_free(be, *p);
+	*cap = 0;
+	if (!(*p = rc_backend_pinned_alloc(be, n)))
+		return RC_E_NOMEM;
+	*cap = n;
+	return 0;
+}
+
 /* copy - batch b (the loader's buffers) into slot s's own. */
-static int copy(struct slot *s, const struct rc_batch *b)
+static int copy(struct rc_backend *be, struct slot *s, const struct rc_batch *b)
 {
 	const size_t S = (size_t)b->image_size, rgb = (size_t)b->n * S * S * 3;
 	const size_t ids = (size_t)b->ntext * b->n * b->T * sizeof *b->ids;
 	const size_t rows = (size_t)b->n, multi = rows * RC_CATEGORIES * sizeof *b->multi;
 	struct rc_batch *d = &s->b;
-	if (grow((void **)&d->rgb, &s->cap_rgb, rgb) < 0 ||
+	if (grow_rgb(be, &d->rgb, &s->cap_rgb, rgb) < 0 ||
 	    grow((void **)&d->ids, &s->cap_ids, ids) < 0 ||
 	    grow((void **)&d->cls, &s->cap_cls, rows) < 0 ||
 	    grow((void **)&d->multi, &s->cap_multi, multi) < 0)
@@ -84,7 +102,7 @@ static void *run(void *arg)
 		struct rc_batch b;
 		int rc = rc_loader_next(p->l, &b);
 		if (rc == 0)
-			rc = copy(s, &b);
+			rc = copy(p->be, s, &b);
 		pthread_mutex_lock(&p->mu);
 		s->rc = rc;
 		p->full[p->fill] = 1;
@@ -99,13 +117,14 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int rc_prefetch_new(struct rc_prefetch **out, struct rc_loader *l)
+int rc_prefetch_new(struct rc_prefetch **out, struct rc_loader *l, struct rc_backend *be)
 {
 	*out = NULL;
 	struct rc_prefetch *p = rc_calloc(1, sizeof *p);
 	if (!p)
 		return RC_E_NOMEM;
 	p->l = l;
+	p->be = be;
 	p->held = -1;
 	rc_loader_tell(l, &p->epoch, &p->cursor);
 	pthread_mutex_init(&p->mu, NULL);
@@ -167,7 +186,10 @@ void rc_prefetch_free(struct rc_prefetch *p)
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	for (int k = 0; k < 2; k++) {
-		free(p->s[k].b.rgb);
+		if (p->be)
+			rc_backend_pinned_free(p->be, p->s[k].b.rgb);
+		else
+			free(p->s[k].b.rgb);
 		free(p->s[k].b.ids);
 		free(p->s[k].b.cls);
 		free(p->s[k].b.multi);

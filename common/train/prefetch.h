@@ -6,7 +6,7 @@
  *
  *     struct rc_prefetch *pf;
  *     rc_loader_seek(ld, epoch, cursor);          // position first
- *     if (rc_prefetch_new(&pf, ld) < 0)           // starts the thread
+ *     if (rc_prefetch_new(&pf, ld, be) < 0)       // starts the thread
  *             return RC_E_NOMEM;                  // logged
  *     struct rc_batch b;
  *     double wait;
@@ -32,8 +32,13 @@ struct rc_prefetch;
 
 /* rc_prefetch_new - a prefetcher over l (not owned; it must outlive the
  * prefetcher), which starts reading the batch at l's position at once.
- * Returns 0 and *out, or RC_E_NOMEM or RC_E_IO (no thread), logged. */
-int rc_prefetch_new(struct rc_prefetch **out, struct rc_loader *l);
+ * The batches' images lie in be's pinned memory (rc_backend_pinned_alloc:
+ * a GPU's upload of them is a DMA alongside its compute); be may be NULL
+ * (the heap) and must outlive the prefetcher. Returns 0 and *out, or
+ * RC_E_NOMEM or RC_E_IO (no thread), logged. */
+struct rc_backend;
+
+int rc_prefetch_new(struct rc_prefetch **out, struct rc_loader *l, struct rc_backend *be);
 
 /* rc_prefetch_next - the next batch, as rc_loader_next gives it (the
  * memory belongs to the prefetcher and is reused by the call after next);

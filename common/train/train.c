@@ -308,7 +308,7 @@ static int setup(struct rc_train_job *j)
 		return rc;
 	/* a device computes while the CPU reads ahead; on the CPU both would
 	 * share the cores */
-	if (!rc_backend_is_host(j->be) && (rc = rc_prefetch_new(&j->pf, j->ld)) < 0)
+	if (!rc_backend_is_host(j->be) && (rc = rc_prefetch_new(&j->pf, j->ld, j->be)) < 0)
 		return rc;
 	return 0;
 }

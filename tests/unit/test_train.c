@@ -10,6 +10,7 @@
 #include "train/loader.h"
 #include "convert/model_io.h"
 #include "base/log.h"
+#include "model/backend.h"
 #include "model/loss.h"
 #include "model/model.h"
 #include "model/optim_cpu.h"
@@ -383,7 +384,8 @@ END_TEST
 
 /* A prefetcher hands out the loader's batches, bit for bit, in order,
  * with the positions rc_loader_tell gives, from a seek and across
- * epochs; a reader that stops and starts again goes on where it was. */
+ * epochs; a reader that stops and starts again goes on where it was (the
+ * second time with its images in a backend's pinned memory). */
 START_TEST(test_prefetch_same_batches)
 {
 	const char *list = make_lite();
@@ -391,7 +393,10 @@ START_TEST(test_prefetch_same_batches)
 	ck_assert_int_eq(rc_loader_seek(a, 1, 8), 0);
 	ck_assert_int_eq(rc_loader_seek(b, 1, 8), 0);
 	struct rc_prefetch *pf;
-	ck_assert_int_eq(rc_prefetch_new(&pf, b), 0);
+	struct rc_backend *be;
+	const struct rc_backend_opts bo = { .threads = 1 };
+	ck_assert_int_eq(rc_backend_new(&be, NULL, &bo), 0);
+	ck_assert_int_eq(rc_prefetch_new(&pf, b, NULL), 0);
 	long ea, eb;
 	uint64_t ca, cb;
 	for (int step = 0; step < 16; step++) {            /* 6 steps an epoch: into epoch 3 */
@@ -411,10 +416,11 @@ START_TEST(test_prefetch_same_batches)
 			rc_prefetch_tell(pf, &eb, &cb);
 			rc_prefetch_free(pf);
 			ck_assert_int_eq(rc_loader_seek(b, eb, cb), 0);
-			ck_assert_int_eq(rc_prefetch_new(&pf, b), 0);
+			ck_assert_int_eq(rc_prefetch_new(&pf, b, be), 0);
 		}
 	}
 	rc_prefetch_free(pf);
+	rc_backend_free(be);
 	rc_loader_close(a);
 	rc_loader_close(b);
 }
