@@ -9,7 +9,8 @@
 # of the whole; the summary records which ran, passed, failed or timed out,
 # and is written after every stage and at exit, whatever happened.
 #
-# usage: tests/gpu/device-check.sh [--smoke] [--compile] [--deps DIR] [OUT]
+# usage: tests/gpu/device-check.sh [--smoke] [--compile] [--deps DIR]
+#                                  [--prebuilt FILE] [OUT]
 #   OUT        the results' directory (default $OUT); created if missing;
 #              only the five files below are written there
 #   --smoke    the same stages on the CPU, here: the build directory's own
@@ -20,6 +21,12 @@
 #   --deps DIR unpack DIR/*.deb (the build's -dev packages and their
 #              libraries, apt-get download'ed elsewhere) under the scratch
 #              directory and build against them: for a machine that lacks them
+#   --prebuilt FILE  no configure and no build: unpack FILE (made by
+#              tests/gpu/pack.sh on a machine that builds rclip) into BUILD
+#              (default build-prebuilt/), check that its programs find every
+#              library (the CUDA toolkit's and PyTorch's wheels' directories
+#              are added for cuBLASLt and NCCL), run the GPU tests
+#              (tests/gpu/run-tests.sh) and the bench with its programs
 # environment:
 #   PYTHON          the Python of the reference (default: the first of
 #                   $RCLIP_VENV/bin/python, ~/.cache/rclip/venv/bin/python,
@@ -44,12 +51,15 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-smoke=0 compile='' deps='' out=${OUT:-}
+smoke=0 compile='' deps='' prebuilt='' out=${OUT:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1; shift ;;
 	--compile) compile=--compile; shift ;;
 	--deps) deps=$(cd "$2" && pwd) || exit 2; shift 2 ;;
+	--prebuilt) prebuilt=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") || exit 2
+		[ -f "$prebuilt" ] || { echo "device-check: no pack $2" >&2; exit 2; }
+		shift 2 ;;
 	-h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "device-check: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*) out=$1; shift ;;
@@ -65,6 +75,10 @@ if [ $smoke = 1 ]; then
 	build=${BUILD:-$root/build}
 	benches=${DC_BENCH:-tiny:8 tiny:4}
 	check_tests=${DC_CHECK_TESTS-tests/layers.sh tests/cli/synth-cli.sh tests/cli/train-resume.sh}
+elif [ -n "$prebuilt" ]; then
+	build=${BUILD:-$root/build-prebuilt}
+	benches=${DC_BENCH:-ViT-B-32:256 ViT-L-14:64}
+	check_tests=
 else
 	build=${BUILD:-$root/build-cuda}
 	benches=${DC_BENCH:-ViT-B-32:256 ViT-L-14:64}
@@ -249,7 +263,39 @@ if [ -n "$deps" ]; then
 fi
 
 cd "$build" || exit 1
-if [ $smoke = 1 ] && [ -x config.status ]; then
+if [ -n "$prebuilt" ]; then
+	# the pack: its libraries first, then the big CUDA ones where this
+	# machine keeps them (the toolkit, PyTorch's nvidia-* wheels)
+	# shellcheck disable=SC2016 # expanded by that shell
+	run_stage unpack 60 sh -c 'tar -xJf "$1" -C "$2" 2>/dev/null ||
+		"$3" -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$1" "$2"' \
+		sh "$prebuilt" "$build" "$PYTHON"
+	sed 's/^/    /' "$build/PACK" 2>/dev/null
+	cudalib=$("$PYTHON" -c 'import glob, os, nvidia
+print(":".join(sorted({os.path.dirname(f) for p in nvidia.__path__
+	for f in glob.glob(os.path.join(p, "*", "lib", "lib*.so*"))})))' 2>/dev/null)
+	for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+		[ -d "$d" ] && cudalib=${cudalib:+$cudalib:}$d
+	done
+	export LD_LIBRARY_PATH=$build/lib${cudalib:+:$cudalib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	say "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+	# shellcheck disable=SC2016 # expanded by that shell
+	stage_ok unpack && run_stage libraries 30 sh -c 'bad=0
+		for p in "$1"/tools/rclip-* "$1"/tests/cuda/*-gpu "$1"/tests/cli/train-helper; do
+			m=$(ldd "$p" | grep "not found") || continue
+			echo "$m" | sed "s|^|$(basename "$p"): |"
+			bad=1
+		done
+		exit $bad' sh "$build"
+	if stage_ok libraries; then
+		touch "$scratch/check.start"
+		run_stage check "${DC_TIME_CHECK:-110}" bash "$root/tests/gpu/run-tests.sh" "$build"
+		bench_build=$build
+	else
+		skip check "the pack did not unpack, or its programs miss a library"
+		bench_build=$scratch/no-build
+	fi
+elif [ $smoke = 1 ] && [ -x config.status ]; then
 	run_stage configure "${DC_TIME_CONFIGURE:-50}" sh -c './config.status --recheck && ./config.status'
 else
 	if [ ! -x "$root/configure" ]; then
@@ -276,13 +322,17 @@ else
 	fi
 fi
 [ -f config.log ] && cp config.log "$logs/config.log"
-if stage_ok configure; then
+if [ -n "$prebuilt" ]; then
+	: # nothing to build
+elif stage_ok configure; then
 	grep -E '^(#define (HAVE_CUDA|HAVE_NCCL|HAVE_MPI))' config.h >"$logs/features.txt" 2>/dev/null
 	run_stage build "${DC_TIME_BUILD:-160}" make -j"$jobs"
 else
 	skip build "configure did not pass"
 fi
-if stage_ok build; then
+if [ -n "$prebuilt" ]; then
+	: # checked above
+elif stage_ok build; then
 	touch "$scratch/check.start"
 	if [ -n "$check_tests" ]; then
 		run_stage check "${DC_TIME_CHECK:-110}" make -j"$jobs" check TESTS="$check_tests"
