@@ -53,21 +53,35 @@ static const char usage_text[] =
 "      --accum=N           micro-batches per optimizer step (default 1)\n"
 "      --steps=N           optimizer steps (default: --epochs)\n"
 "      --epochs=X          passes over the data (default 1)\n"
-"      --seed=N            shuffling and head initialisation (default 0)\n"
-"      --shuffle=MODE      buffer (default) or none (dataset order)\n"
-"      --buffer=N          shuffle buffer, items (default 8192)\n"
+"      --seed=N            shuffling, held-out images and head initialisation\n"
+"                          (default 0)\n"
+"      --shuffle=MODE      perm (default: a permutation of all the items of each\n"
+"                          epoch), buffer (a shuffle buffer) or none (dataset\n"
+"                          order)\n"
+"      --buffer=N          --shuffle buffer's size, items (default 8192)\n"
+"      --holdout=F         set aside a fraction F of the images (0.002 in the\n"
+"                          official runs; default 0: none)\n"
+"      --eval-every=F|N    with --holdout: the held-out loss at each fraction\n"
+"                          F < 1 of the steps or every N steps (default 0.25),\n"
+"                          the lowest kept as DIR/best.safetensors\n"
+"      --gather=MODE       over several ranks: official (default: each rank's\n"
+"                          rows against all ranks' embeddings, the others'\n"
+"                          held constant) or exact (the whole batch's gradient)\n"
 "      --verify            check every shard's xxh3 against the list first\n"
 "\n"
-"Optimizer (AdamW, cosine schedule with linear warmup):\n"
+"Optimizer (AdamW, Hugging Face's linear warmup and cosine):\n"
 "      --lr=X              base learning rate (default 1e-4); groups default to\n"
-"                          stage 0/1: vision lr/10, text 3lr/10;\n"
-"                          stage 2: vision lr/10, text lr/5, heads 15lr;\n"
-"                          projections and logit scale lr\n"
+"                          vision lr/10; text 3lr/10 (stage 2: lr/5);\n"
+"                          logit scale lr (stage 0: 5lr); heads 15lr;\n"
+"                          projections and logit bias lr\n"
 "      --lr-vision=X, --lr-text=X, --lr-proj=X, --lr-scale=X, --lr-heads=X\n"
 "                          set one group's learning rate\n"
-"      --wd=X              weight decay of projections and heads (default 0.05)\n"
+"      --wd=X              weight decay (default 0.05): projections, logit bias,\n"
+"                          heads, and the towers in stages 0 and 2 without --l2\n"
 "      --warmup=F          warmup fraction of the steps (default 0.1)\n"
 "      --l2=X              beta of the pull toward the start (stage 1: 1e-5)\n"
+"      --tb-weights=A,B,C  stage 1's w(p): A to p 0.2, B at 0.8, then C\n"
+"                          (default 0.7,0.5,0.6; with --loss siglip 0.6,0.3,0.5)\n"
 "      --gamma=X           stage 2 head-loss weight (default 0.05)\n"
 "      --clip-norm=X       global gradient-norm clip (default 1; 0 off)\n"
 "\n"
@@ -96,7 +110,8 @@ static const char usage_text[] =
 enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_RESUME,
 	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER,
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
-	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
+	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_GATHER, OPT_HOLDOUT, OPT_EVAL_EVERY,
+	OPT_TB_WEIGHTS, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
 	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_RECOMPUTE, OPT_VERSION };
 
 static const struct option longopts[] = {
@@ -127,6 +142,10 @@ static const struct option longopts[] = {
 	{"l2", required_argument, NULL, OPT_L2},
 	{"gamma", required_argument, NULL, OPT_GAMMA},
 	{"clip-norm", required_argument, NULL, OPT_CLIP},
+	{"gather", required_argument, NULL, OPT_GATHER},
+	{"holdout", required_argument, NULL, OPT_HOLDOUT},
+	{"eval-every", required_argument, NULL, OPT_EVAL_EVERY},
+	{"tb-weights", required_argument, NULL, OPT_TB_WEIGHTS},
 	{"save-every", required_argument, NULL, OPT_SAVE},
 	{"keep", required_argument, NULL, OPT_KEEP},
 	{"test-kill-after-checkpoint", required_argument, NULL, OPT_TEST_KILL},
@@ -151,6 +170,38 @@ static int num(const char *opt, const char *arg, long lo, long hi, long *v)
 static int real(const char *opt, const char *arg, double lo, double hi, double *out)
 {
 	return rc_cli_double(opt, arg, lo, hi, out) < 0 ? RC_EXIT_USAGE : -1;
+}
+
+/* eval_every_arg - --eval-every F (0 < F < 1, a fraction of the steps)
+ * or N (whole steps, >= 1), or 0 (never); -1 to go on, else the exit
+ * status. */
+static int eval_every_arg(const char *arg, double *out)
+{
+	double v;
+	if (rc_cli_double("--eval-every", arg, 0, 1e15, &v) < 0)
+		return RC_EXIT_USAGE;
+	if (v >= 1 && v != floor(v))
+		return rc_cli_usage_error("--eval-every: '%s' (a fraction below 1 or whole steps)",
+			arg);
+	*out = v;
+	return -1;
+}
+
+/* tb_weights_arg - --tb-weights A,B,C, each in [0, 1]; -1 to go on, else
+ * the exit status. */
+static int tb_weights_arg(const char *arg, double w[3])
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *save = NULL, *tok = strtok_r(buf, ",", &save);
+	for (int k = 0; k < 3; k++, tok = strtok_r(NULL, ",", &save))
+		if (!tok || rc_cli_double("--tb-weights", tok, 0, 1, &w[k]) < 0)
+			return tok ? RC_EXIT_USAGE : rc_cli_usage_error("--tb-weights: '%s' (expected "
+				"three weights, START,MID,END)", arg);
+	if (tok)
+		return rc_cli_usage_error("--tb-weights: '%s' (expected three weights, "
+			"START,MID,END)", arg);
+	return -1;
 }
 
 struct cli {
@@ -260,13 +311,27 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			break;
 		case OPT_SHUFFLE:
 			if (!strcmp(optarg, "none"))
-				o->shuffle = 0;
+				o->shuffle = RC_SHUFFLE_NONE;
 			else if (!strcmp(optarg, "buffer"))
-				o->shuffle = 1;
+				o->shuffle = RC_SHUFFLE_BUFFER;
+			else if (!strcmp(optarg, "perm"))
+				o->shuffle = RC_SHUFFLE_PERM;
 			else
-				return rc_cli_usage_error("--shuffle: '%s' (expected buffer or none)",
+				return rc_cli_usage_error("--shuffle: '%s' (expected perm, buffer or none)",
 					optarg);
 			break;
+		case OPT_GATHER:
+			if (!strcmp(optarg, "official"))
+				o->gather = RC_GATHER_OFFICIAL;
+			else if (!strcmp(optarg, "exact"))
+				o->gather = RC_GATHER_EXACT;
+			else
+				return rc_cli_usage_error("--gather: '%s' (expected official or exact)",
+					optarg);
+			break;
+		case OPT_HOLDOUT: r = real("--holdout", optarg, 0, 0.5, &o->holdout); break;
+		case OPT_EVAL_EVERY: r = eval_every_arg(optarg, &o->eval_every); break;
+		case OPT_TB_WEIGHTS: r = tb_weights_arg(optarg, o->tb_weights); break;
 		case OPT_BUFFER:
 			if ((r = num("--buffer", optarg, 1, 1 << 26, &v)) >= 0)
 				return r;
@@ -337,6 +402,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		return rc_cli_usage_error("--data and --out are required");
 	if (o->stage != 0 && o->stream != RC_STREAM_CAPTION)
 		return rc_cli_usage_error("--stream goes with --stage 0");
+	if (o->tb_weights[0] >= 0 && o->stage != 1)
+		return rc_cli_usage_error("--tb-weights goes with --stage 1");
 	return -1;
 }
 

@@ -129,20 +129,37 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 			if (bo.group[i] < 0 || bo.group[i] >= bo.ngroups)
 				return rc_log_error(RC_E_ARG, "backend: %s: group %d of %d",
 					m->tensors[i].name, bo.group[i], bo.ngroups);
+	int rc;
 	switch (bo.device.kind) {
 	case RC_BACKEND_CPU:
-		return rc_backend_cpu_new(out, m, &bo);
+		rc = rc_backend_cpu_new(out, m, &bo);
+		break;
 	case RC_BACKEND_CUDA:
 #ifdef HAVE_CUDA
 		if (rc_device_check(&bo.device) < 0)
 			return RC_E_UNSUPPORTED;
-		return rc_backend_cuda_new(out, m, &bo);
+		rc = rc_backend_cuda_new(out, m, &bo);
+		break;
 #else
 		return rc_device_check(&bo.device);
 #endif
 	default:
 		return rc_log_error(RC_E_ARG, "backend: device kind %d", bo.device.kind);
 	}
+	if (rc < 0 || !(bo.train && bo.rank_rows))
+		return rc;
+	/* the rank-local losses are an optional part of the table */
+	const struct rc_backend_ops *ops = (*out)->ops;
+	if (bo.siglip ? ops->loss_siglip_rows != NULL : ops->loss_clip_rows != NULL)
+		return 0;
+	char name[32];
+	rc_backend_free(*out);
+	*out = NULL;
+	rc_log_error(RC_E_UNSUPPORTED, "%s: the %s loss's rank-local form (the official gather "
+		"over several ranks) is not implemented on this backend", rc_device_name(&bo.device,
+		name, sizeof name), bo.siglip ? "SigLIP" : "CLIP");
+	rc_log_hint("train with --gather exact (the whole batch's gradient), or on the CPU");
+	return RC_E_UNSUPPORTED;
 }
 
 void rc_backend_free(struct rc_backend *be)
@@ -310,6 +327,24 @@ double rc_backend_loss_siglip(struct rc_backend *be, const float *img, const flo
 	trains(be);
 	rc_assert(be->o.siglip && B >= 1 && B <= be->o.loss_rows);
 	return be->ops->loss_siglip(be, img, txt, B, dloss, dimg, dtxt, grad_scale);
+}
+
+double rc_backend_loss_clip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	trains(be);
+	rc_assert(!be->o.siglip && be->o.rank_rows && B >= 1 && B <= be->o.loss_rows &&
+		lo >= 0 && n >= 1 && lo + n <= B);
+	return be->ops->loss_clip_rows(be, img, txt, B, lo, n, dloss, dimg, dtxt, grad_scale);
+}
+
+double rc_backend_loss_siglip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	trains(be);
+	rc_assert(be->o.siglip && be->o.rank_rows && B >= 1 && B <= be->o.loss_rows &&
+		lo >= 0 && n >= 1 && lo + n <= B);
+	return be->ops->loss_siglip_rows(be, img, txt, B, lo, n, dloss, dimg, dtxt, grad_scale);
 }
 
 int rc_backend_heads(struct rc_backend *be, const float *txt, const float *img, int n,

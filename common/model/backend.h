@@ -106,6 +106,9 @@ struct rc_backend_opts {
 	                           the block again in the backward (less memory,
 	                           a third more compute; the same gradients); the
 	                           CPU keeps everything */
+	int rank_rows;          /* the loss is wanted in its rank-local form too
+	                           (rc_backend_loss_*_rows): a backend without it is
+	                           refused */
 };
 
 /* A top-k search's knobs (rc_backend_topk). */
@@ -182,6 +185,12 @@ struct rc_backend_ops {
 	void (*grad_scale)(struct rc_backend *be, float c);
 	void (*adamw)(struct rc_backend *be, const float *lr, const float *wd);
 	void (*clamp)(struct rc_backend *be, size_t tensor, float max);
+	/* the losses' rank-local form (the official gather); NULL in a
+	 * backend that lacks it */
+	double (*loss_clip_rows)(struct rc_backend *be, const float *img, const float *txt, int B,
+		int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale);
+	double (*loss_siglip_rows)(struct rc_backend *be, const float *img, const float *txt,
+		int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale);
 };
 
 /* What every backend shares; a backend's own state follows it. */
@@ -203,7 +212,8 @@ struct rc_backend {
  * ops_cpu.h). Returns 0 and *out (free with rc_backend_free), or RC_E_ARG
  * (options: negative rows, training without groups), RC_E_UNSUPPORTED (a
  * device this rclip cannot compute on: "cuda:0: this rclip is built
- * without the CUDA backend", with a hint) or RC_E_NOMEM, logged. */
+ * without the CUDA backend", with a hint; rank_rows on a backend without
+ * the rank-local losses) or RC_E_NOMEM, logged. */
 int rc_backend_new(struct rc_backend **out, struct rc_clip *m,
 	const struct rc_backend_opts *o);
 
@@ -316,7 +326,10 @@ int rc_backend_topk(struct rc_backend *be, const float *gallery, size_t n, size_
  * the caller zeroes them) and, with grad_scale set, into the gradients of
  * the logit scale (and bias), and return the loss (a host double). Over
  * several ranks every rank computes the loss of the whole batch and only
- * one counts the scale's gradient. rc_backend_backward then goes back
+ * one counts the scale's gradient: the rows of this rank's slice of dimg
+ * and dtxt then hold its part of the exact gradient of the whole batch's
+ * loss, or with the _rows forms its part as the official training code
+ * computes it. rc_backend_backward then goes back
  * through the towers of the last encodes and ADDS into the gradient
  * buffer, which rc_backend_grad_zero clears once per optimizer step, so
  * micro-batches accumulate. The logit scale (and bias) are the model's. */
@@ -330,6 +343,20 @@ double rc_backend_loss_clip(struct rc_backend *be, const float *img, const float
  * bias (a backend made with siglip set, for a model with RC_CLIP_LOGIT_BIAS). */
 double rc_backend_loss_siglip(struct rc_backend *be, const float *img, const float *txt, int B,
 	float dloss, float *dimg, float *dtxt, int grad_scale);
+
+/* rc_backend_loss_clip_rows, rc_backend_loss_siglip_rows - the same loss
+ * (its value is the whole batch's), with the gradient of rows [lo, lo+n)
+ * of dimg and dtxt (the caller's rank's) as the official training code
+ * gets it: that rank's rows against all the gathered columns, the other
+ * ranks' embeddings constants, DDP averaging the ranks' means (loss.h,
+ * rc_loss_clip_backward_rows); their other rows get values that mean
+ * nothing. For a backend made with rank_rows set; 0 ≤ lo, 1 ≤ n, lo + n ≤
+ * B is the caller's contract. With lo = 0, n = B they are the plain
+ * losses. */
+double rc_backend_loss_clip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale);
+double rc_backend_loss_siglip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale);
 
 /* rc_backend_heads - stage 2's heads on this rank's n rows: the text
  * head's softmax cross entropy against cls[n] and the image head's binary

@@ -163,33 +163,47 @@ static float *scale_grad(struct cpu *c, const float *p)
 	return c->grads + (p - c->be.m->params);
 }
 
-static double cpu_loss_clip(struct rc_backend *be, const float *img, const float *txt, int B,
-	float dloss, float *dimg, float *dtxt, int grad_scale)
+/* cpu_loss_clip_rows - the CLIP loss with the gradient of rows
+ * [lo, lo+n) in the rank-local form (all rows: the whole loss's). */
+static double cpu_loss_clip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
 {
 	struct cpu *c = cpu_of(be);
 	const struct rc_clip_weights *w = &be->m->w;
 	float ds = 0;
 	double l = rc_loss_clip_forward(c->lc, img, txt, B, be->D, *w->logit_scale);
-	rc_loss_clip_backward(c->lc, dloss, dimg, dtxt, &ds);
+	rc_loss_clip_backward_rows(c->lc, dloss, lo, n, dimg, dtxt, &ds);
 	if (grad_scale)
 		*scale_grad(c, w->logit_scale) += ds;
 	return l;
 }
 
-static double cpu_loss_siglip(struct rc_backend *be, const float *img, const float *txt, int B,
+static double cpu_loss_clip(struct rc_backend *be, const float *img, const float *txt, int B,
 	float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	return cpu_loss_clip_rows(be, img, txt, B, 0, B, dloss, dimg, dtxt, grad_scale);
+}
+
+static double cpu_loss_siglip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
 {
 	struct cpu *c = cpu_of(be);
 	const struct rc_clip_weights *w = &be->m->w;
 	float ds = 0, db = 0;
 	double l = rc_loss_siglip_forward(c->ls, img, txt, B, be->D, *w->logit_scale,
 		*w->logit_bias);
-	rc_loss_siglip_backward(c->ls, dloss, dimg, dtxt, &ds, &db);
+	rc_loss_siglip_backward_rows(c->ls, dloss, lo, n, dimg, dtxt, &ds, &db);
 	if (grad_scale) {
 		*scale_grad(c, w->logit_scale) += ds;
 		*scale_grad(c, w->logit_bias) += db;
 	}
 	return l;
+}
+
+static double cpu_loss_siglip(struct rc_backend *be, const float *img, const float *txt, int B,
+	float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	return cpu_loss_siglip_rows(be, img, txt, B, 0, B, dloss, dimg, dtxt, grad_scale);
 }
 
 /* cpu_heads - the linear heads on the normalised embeddings, forward and
@@ -288,6 +302,8 @@ static const struct rc_backend_ops cpu_ops = {
 	.grad_scale = cpu_grad_scale,
 	.adamw = cpu_adamw,
 	.clamp = cpu_clamp,
+	.loss_clip_rows = cpu_loss_clip_rows,
+	.loss_siglip_rows = cpu_loss_siglip_rows,
 };
 
 /* ---------------------------------------------------------------- setup */

@@ -89,24 +89,37 @@ double rc_loss_clip_forward(struct rc_loss_clip *lc, const float *img, const flo
 void rc_loss_clip_backward(struct rc_loss_clip *lc, float dloss, float *dimg, float *dtxt,
 	float *dlogit_scale)
 {
+	rc_loss_clip_backward_rows(lc, dloss, 0, lc->B, dimg, dtxt, dlogit_scale);
+}
+
+void rc_loss_clip_backward_rows(struct rc_loss_clip *lc, float dloss, int lo, int n,
+	float *dimg, float *dtxt, float *dlogit_scale)
+{
 	const int B = lc->B;
-	rc_assert(B >= 1);
+	rc_assert(B >= 1 && lo >= 0 && n >= 1 && lo + n <= B);
 	const float *L = lc->logits;
 	float *G = lc->dlogits;
 	/* ∂loss/∂L[i,j] = (softmax_row(L)[i,j] + softmax_col(L)[i,j] - 2δij) / 2B;
 	 * the logits are exp(s)·P with P = txt·imgᵀ, so ∂/∂P = exp(s)·∂/∂L and
-	 * ∂/∂s = Σ ∂/∂L ⊙ L. */
+	 * ∂/∂s = Σ ∂/∂L ⊙ L. Row i is text i's (its rank's term), column j
+	 * image j's: where only one of them is this rank's, only its term
+	 * stays (rc_loss_clip_backward_rows); i = j is both or neither. */
 	const double k = (double)dloss / (2.0 * B);
 	double ds = 0;
-	for (int i = 0; i < B; i++)
+	for (int i = 0; i < B; i++) {
+		const int ri = i >= lo && i < lo + n;
 		for (int j = 0; j < B; j++) {
 			const size_t o = (size_t)i * B + j;
+			const int rj = j >= lo && j < lo + n;
 			double g = exp(L[o] - lc->lse_row[i]) + exp(L[o] - lc->lse_col[j]) -
 				(i == j ? 2.0 : 0.0);
 			g *= k;
 			ds += g * L[o];
+			if (ri != rj)
+				g = k * (ri ? exp(L[o] - lc->lse_row[i]) : exp(L[o] - lc->lse_col[j]));
 			G[o] = (float)(g * lc->scale);
 		}
+	}
 	if (dlogit_scale)
 		*dlogit_scale += (float)ds;
 	/* P[B,B] = txt[B,D] · img[B,D]ᵀ is a matmul with txt as input and img
@@ -185,10 +198,17 @@ double rc_loss_siglip_forward(struct rc_loss_siglip *ls, const float *img, const
 void rc_loss_siglip_backward(struct rc_loss_siglip *ls, float dloss, float *dimg, float *dtxt,
 	float *dlogit_scale, float *dlogit_bias)
 {
+	rc_loss_siglip_backward_rows(ls, dloss, 0, ls->B, dimg, dtxt, dlogit_scale, dlogit_bias);
+}
+
+void rc_loss_siglip_backward_rows(struct rc_loss_siglip *ls, float dloss, int lo, int n,
+	float *dimg, float *dtxt, float *dlogit_scale, float *dlogit_bias)
+{
 	const int B = ls->B;
-	rc_assert(B >= 1);
+	rc_assert(B >= 1 && lo >= 0 && n >= 1 && lo + n <= B);
 	/* ∂loss/∂z = -(1/B)·y·σ(-y·z); z = exp(s)·P + b, so ∂/∂P = exp(s)·∂/∂z,
-	 * ∂/∂b = Σ ∂/∂z and ∂/∂s = Σ ∂/∂z ⊙ (z - b). */
+	 * ∂/∂b = Σ ∂/∂z and ∂/∂s = Σ ∂/∂z ⊙ (z - b). Column j is image j's:
+	 * the rank-local form keeps this rank's columns. */
 	double ds = 0, db = 0;
 	for (int i = 0; i < B; i++)
 		for (int j = 0; j < B; j++) {
@@ -197,7 +217,7 @@ void rc_loss_siglip_backward(struct rc_loss_siglip *ls, float dloss, float *dimg
 			const double g = -(double)dloss / B * y / (1.0 + exp(y * ls->z[o]));
 			db += g;
 			ds += g * ((double)ls->z[o] - ls->bias);
-			ls->dz[o] = (float)(g * ls->scale);
+			ls->dz[o] = j >= lo && j < lo + n ? (float)(g * ls->scale) : 0.0f;
 		}
 	if (dlogit_scale)
 		*dlogit_scale += (float)ds;

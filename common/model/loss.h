@@ -33,7 +33,10 @@
  * as transformers), the cross entropies are accumulated in double.
  * Memory: 2·B² floats (the logits and their gradient) and 2·B doubles.
  * Over a global batch gathered from several ranks, every rank runs the
- * loss on all B rows and keeps the gradient rows of its own slice.
+ * loss on all B rows and keeps the gradient rows of its own slice: with
+ * rc_loss_clip_backward those of the whole batch's loss (the exact
+ * gradient), with rc_loss_clip_backward_rows those the official training
+ * code gets (below).
  */
 #ifndef RCLIP_LOSS_H
 #define RCLIP_LOSS_H
@@ -64,6 +67,22 @@ double rc_loss_clip_forward(struct rc_loss_clip *lc, const float *img, const flo
 void rc_loss_clip_backward(struct rc_loss_clip *lc, float dloss, float *dimg, float *dtxt,
 	float *dlogit_scale);
 
+/* rc_loss_clip_backward_rows - the backward as the official training
+ * code takes it over ranks, for the rank whose rows are [lo, lo+n): that
+ * code gathers the other ranks' embeddings without gradient and gives
+ * each rank the loss ½(CE(its images against all texts) + CE(its texts
+ * against all images)), a mean over its n rows, which DDP averages. The
+ * gradient this rank's embeddings get is then the whole loss's gradient
+ * with, in ∂loss/∂L[t,i] = (softmax_row(L)[t,i] − δ + softmax_col(L)[t,i]
+ * − δ)/2B, the row term kept for its texts t only and the column term for
+ * its images i only: rows [lo, lo+n) of dimg and dtxt get dloss times
+ * that gradient added; their other rows get values that mean nothing (the
+ * caller keeps its own rows). *dlogit_scale gets the whole loss's scale
+ * gradient (DDP's average of the ranks' parts is that sum). With lo = 0,
+ * n = B it is rc_loss_clip_backward, bit for bit. */
+void rc_loss_clip_backward_rows(struct rc_loss_clip *lc, float dloss, int lo, int n,
+	float *dimg, float *dtxt, float *dlogit_scale);
+
 /* rc_loss_clip_logits - the last forward's logits_per_text [B,B]
  * (row = text, column = image; logits_per_image is its transpose). The
  * memory belongs to lc and changes with the next call. */
@@ -88,6 +107,16 @@ double rc_loss_siglip_forward(struct rc_loss_siglip *ls, const float *img, const
 	int B, int D, float logit_scale, float logit_bias);
 void rc_loss_siglip_backward(struct rc_loss_siglip *ls, float dloss, float *dimg, float *dtxt,
 	float *dlogit_scale, float *dlogit_bias);
+
+/* rc_loss_siglip_backward_rows - the official code's form over ranks for
+ * the rank of rows [lo, lo+n): its images against all the gathered
+ * texts, the sum divided by its n rows, DDP averaging: ∂loss/∂z[t,i] kept
+ * for its images i only. Rows [lo, lo+n) of dimg and dtxt get dloss times
+ * that gradient added (the other rows: values that mean nothing); the
+ * scale and bias gradients are the whole loss's. With lo = 0, n = B it is
+ * rc_loss_siglip_backward, bit for bit. */
+void rc_loss_siglip_backward_rows(struct rc_loss_siglip *ls, float dloss, int lo, int n,
+	float *dimg, float *dtxt, float *dlogit_scale, float *dlogit_bias);
 
 /* ---------------------------------------------------------------- heads */
 

@@ -3,6 +3,7 @@
  * and reading, decoding and packing the rows on threads. */
 #include "train/loader.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "base/rng.h"
 #include "data/shard.h"
 #include "base/thread.h"
+#include "train/perm.h"
 
 struct item {
 	uint32_t shard, sub;
@@ -26,8 +28,13 @@ struct rc_loader {
 	struct rc_shard_list list;
 	struct rc_shard **shard;      /* [nshards] open for random access */
 	size_t nshards;
+	uint64_t *first;              /* [nshards + 1] each shard's first record number */
+	uint64_t records;             /* in all the shards */
+	uint64_t *held;               /* [nheld] the held-out record numbers, ascending */
+	uint64_t nheld;
 	int per;                      /* items per record */
 	int schema;                   /* the records' schema */
+	int batch;                    /* items per batch */
 	uint64_t items;               /* per epoch */
 	long spe;                     /* steps per epoch */
 	int local;                    /* rows of this rank */
@@ -35,7 +42,8 @@ struct rc_loader {
 	/* the numbering of the current epoch */
 	long epoch;
 	uint64_t emitted;
-	uint32_t *order;              /* [nshards] shard order */
+	struct rc_perm perm;          /* RC_SHUFFLE_PERM's */
+	uint32_t *order;              /* [nshards] shard order (RC_SHUFFLE_BUFFER) */
 	size_t si;                    /* position in order */
 	uint64_t rec;
 	uint32_t sub;
@@ -45,11 +53,12 @@ struct rc_loader {
 
 	/* the batch */
 	struct item *slice;           /* [local] */
+	uint64_t *keys;               /* [batch] the batch's record numbers */
 	struct rc_batch b;
 	int32_t *rowtok;              /* [ntext·local, ctx] */
 	int *rowlen;                  /* [ntext·local] */
 	int *err;                     /* [local] */
-	int *src, *first;             /* [local] the row that reads each row's record */
+	int *src, *firstrow;          /* [local] the row that reads each row's record */
 	struct rc_record *recs;       /* [local] records read (at their first row) */
 	struct rc_arena *arena;       /* [local] one per row */
 	int narena;
@@ -64,12 +73,74 @@ static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
 	return rc_rng_next(&s);
 }
 
+/* record_of - the global number of record rec of shard sh. */
+static uint64_t record_of(const struct rc_loader *l, uint32_t sh, uint64_t rec)
+{
+	return l->first[sh] + rec;
+}
+
+/* locate - the shard and record of global record number g. */
+static void locate(const struct rc_loader *l, uint64_t g, struct item *it)
+{
+	size_t lo = 0, hi = l->nshards;          /* first[lo] <= g < first[hi] */
+	while (hi - lo > 1) {
+		const size_t mid = lo + (hi - lo) / 2;
+		if (l->first[mid] <= g)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	it->shard = (uint32_t)lo, it->rec = g - l->first[lo];
+}
+
+/* is_held - whether global record g is held out. */
+static int is_held(const struct rc_loader *l, uint64_t g)
+{
+	size_t lo = 0, hi = l->nheld;
+	while (lo < hi) {
+		const size_t mid = lo + (hi - lo) / 2;
+		if (l->held[mid] == g)
+			return 1;
+		if (l->held[mid] < g)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* kept_record - the global number of the j-th record that is not held
+ * out: j plus the number of held-out records before it, which are those
+ * held[k] with held[k] - k <= j (held[k] - k counts the kept records
+ * below held[k], a non-decreasing sequence). */
+static uint64_t kept_record(const struct rc_loader *l, uint64_t j)
+{
+	size_t lo = 0, hi = l->nheld;
+	while (lo < hi) {
+		const size_t mid = lo + (hi - lo) / 2;
+		if (l->held[mid] - mid <= j)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return j + lo;
+}
+
+/* item_at - item k of the stream in dataset order (the split's records,
+ * image-major). */
+static void item_at(const struct rc_loader *l, uint64_t k, struct item *it)
+{
+	const uint64_t j = k / (uint64_t)l->per;
+	locate(l, l->o.split ? l->held[j] : kept_record(l, j), it);
+	it->sub = (uint32_t)(k % (uint64_t)l->per);
+}
+
 static void epoch_reset(struct rc_loader *l, long epoch)
 {
 	l->epoch = epoch, l->emitted = 0, l->si = 0, l->rec = 0, l->sub = 0, l->nbuf = 0;
 	for (size_t i = 0; i < l->nshards; i++)
 		l->order[i] = (uint32_t)i;
-	if (l->o.shuffle) {
+	if (l->o.shuffle == RC_SHUFFLE_BUFFER) {
 		uint64_t s = mix(l->o.seed, (uint64_t)epoch, 1);
 		for (size_t i = l->nshards; i > 1; i--) {
 			size_t j = (size_t)rc_rng_below(&s, i);
@@ -77,29 +148,40 @@ static void epoch_reset(struct rc_loader *l, long epoch)
 			l->order[i - 1] = l->order[j], l->order[j] = t;
 		}
 	}
+	if (l->o.shuffle == RC_SHUFFLE_PERM)
+		rc_perm_init(&l->perm, l->items, mix(l->o.seed, (uint64_t)epoch, 3));
 	l->rng = mix(l->o.seed, (uint64_t)epoch, 2);
 }
 
-/* raw_next - the next item in dataset order (over the epoch's shard
- * order); 0 at the end. */
+/* raw_next - the next item in the epoch's shard order, record after
+ * record, leaving out the held-out records; 0 at the end. */
 static int raw_next(struct rc_loader *l, struct item *it)
 {
-	while (l->si < l->nshards && l->rec >= l->list.e[l->order[l->si]].records)
-		l->si++, l->rec = 0, l->sub = 0;
-	if (l->si >= l->nshards)
-		return 0;
-	it->shard = l->order[l->si], it->rec = l->rec, it->sub = l->sub;
-	if (++l->sub == (uint32_t)l->per)
-		l->sub = 0, l->rec++;
-	return 1;
+	for (;;) {
+		while (l->si < l->nshards && l->rec >= l->list.e[l->order[l->si]].records)
+			l->si++, l->rec = 0, l->sub = 0;
+		if (l->si >= l->nshards)
+			return 0;
+		const uint32_t sh = l->order[l->si];
+		if (l->sub == 0 && l->nheld && is_held(l, record_of(l, sh, l->rec))) {
+			l->rec++;
+			continue;
+		}
+		it->shard = sh, it->rec = l->rec, it->sub = l->sub;
+		if (++l->sub == (uint32_t)l->per)
+			l->sub = 0, l->rec++;
+		return 1;
+	}
 }
 
 /* next_item - the next item of the epoch's stream; 0 at its end. */
 static int next_item(struct rc_loader *l, struct item *it)
 {
-	if (!l->o.shuffle) {
-		if (!raw_next(l, it))
+	if (l->o.shuffle != RC_SHUFFLE_BUFFER) {
+		if (l->emitted >= l->items)
 			return 0;
+		item_at(l, l->o.shuffle == RC_SHUFFLE_PERM ? rc_perm_at(&l->perm, l->emitted) :
+			l->emitted, it);
 	} else {
 		struct item x;
 		while (l->nbuf < (size_t)l->o.buffer && raw_next(l, &x))
@@ -116,11 +198,15 @@ static int next_item(struct rc_loader *l, struct item *it)
 
 int rc_loader_seek(struct rc_loader *l, long epoch, uint64_t cursor)
 {
-	if (epoch < 0 || cursor > (uint64_t)l->spe * (uint64_t)l->o.batch)
+	if (epoch < 0 || cursor > (uint64_t)l->spe * (uint64_t)l->batch)
 		return rc_log_error(RC_E_RANGE, "data: position %ld/%llu outside the stream "
 			"(%llu items per epoch)", epoch, (unsigned long long)cursor,
 			(unsigned long long)l->items);
 	epoch_reset(l, epoch);
+	if (l->o.shuffle != RC_SHUFFLE_BUFFER) {
+		l->emitted = cursor;             /* random access: nothing to replay */
+		return 0;
+	}
 	struct item it;
 	for (uint64_t k = 0; k < cursor; k++)
 		next_item(l, &it);
@@ -178,9 +264,12 @@ void rc_loader_close(struct rc_loader *l)
 		rc_shard_close(l->shard[i]);
 	free(l->shard);
 	rc_shard_list_free(&l->list);
+	free(l->first);
+	free(l->held);
 	free(l->order);
 	free(l->buf);
 	free(l->slice);
+	free(l->keys);
 	free(l->b.rgb);
 	free(l->b.ids);
 	free(l->b.cls);
@@ -189,7 +278,7 @@ void rc_loader_close(struct rc_loader *l)
 	free(l->rowlen);
 	free(l->err);
 	free(l->src);
-	free(l->first);
+	free(l->firstrow);
 	free(l->recs);
 	for (int i = 0; l->arena && i < l->narena; i++)
 		rc_arena_free(&l->arena[i]);
@@ -197,12 +286,42 @@ void rc_loader_close(struct rc_loader *l)
 	free(l);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* hold_out - the held-out records: ceil(F·records) of them (as a
+ * train_test_split of that fraction), the images of the first ones of a
+ * seeded permutation of the records, kept sorted. */
+static int hold_out(struct rc_loader *l)
+{
+	const double f = l->o.holdout;
+	if (!(f > 0))
+		return 0;
+	uint64_t n = (uint64_t)ceil(f * (double)l->records);
+	if (n > l->records)
+		n = l->records;
+	if (!(l->held = rc_malloc((n ? n : 1) * sizeof *l->held)))
+		return RC_E_NOMEM;
+	struct rc_perm p;
+	rc_perm_init(&p, l->records, mix(l->o.seed, 0, 4));
+	for (uint64_t k = 0; k < n; k++)
+		l->held[k] = rc_perm_at(&p, k);
+	qsort(l->held, n, sizeof *l->held, cmp_u64);
+	l->nheld = n;
+	return 0;
+}
+
 int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 {
 	*out = NULL;
 	if (o->stage < 0 || o->stage > 2 || o->batch < 1 || o->nranks < 1 || o->rank < 0 ||
 	    o->rank >= o->nranks || o->batch % o->nranks || o->buffer < 1 ||
-	    o->image_size < 1 || o->ctx < 2 || o->vocab < 1 ||
+	    o->image_size < 1 || o->ctx < 2 || o->vocab < 1 || o->shuffle < RC_SHUFFLE_NONE ||
+	    o->shuffle > RC_SHUFFLE_PERM || !(o->holdout >= 0 && o->holdout < 1) ||
+	    (o->split && !(o->holdout > 0)) ||
 	    (o->stage == 0 && (o->stream < RC_STREAM_CAPTION || o->stream > RC_STREAM_TRL)))
 		return rc_log_error(RC_E_ARG, "data loader: bad options (batch %d over %d ranks)",
 			o->batch, o->nranks);
@@ -211,9 +330,10 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 		return RC_E_NOMEM;
 	int rc;
 	l->o = *o;
+	if (o->split)
+		l->o.shuffle = RC_SHUFFLE_NONE;
 	l->per = stage_per(o);
 	l->schema = stage_schema(o);
-	l->local = o->batch / o->nranks;
 	rc_shard_list_init(&l->list);
 	if ((rc = rc_shard_list_read(&l->list, o->list)) < 0)
 		goto fail;
@@ -224,6 +344,7 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	}
 	rc = RC_E_NOMEM;
 	if (!(l->shard = rc_calloc(l->nshards, sizeof *l->shard)) ||
+	    !(l->first = rc_calloc(l->nshards + 1, sizeof *l->first)) ||
 	    !(l->order = rc_calloc(l->nshards, sizeof *l->order)))
 		goto fail;
 	for (size_t i = 0; i < l->nshards; i++) {
@@ -253,19 +374,41 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 			rc_log_hint("shard the data again with rclip-shard --size %d", o->image_size);
 			goto fail;
 		}
-		l->items += e->records * (uint64_t)l->per;
+		l->first[i + 1] = l->first[i] + e->records;
 	}
-	l->spe = (long)(l->items / (uint64_t)o->batch);
+	l->records = l->first[l->nshards];
+	if ((rc = hold_out(l)) < 0)
+		goto fail;
+	l->items = (o->split ? l->nheld : l->records - l->nheld) * (uint64_t)l->per;
+	l->batch = o->batch;
+	if (o->split) {
+		/* the held-out items in batches of at most `batch`, a multiple of the ranks */
+		const uint64_t fit = l->items - l->items % (uint64_t)o->nranks;
+		if (fit < (uint64_t)l->batch)
+			l->batch = (int)fit;
+		if (l->batch < 1) {
+			rc = rc_log_error(RC_E_RANGE, "%s: %llu held-out items, fewer than the %d ranks",
+				o->list, (unsigned long long)l->items, o->nranks);
+			goto fail;
+		}
+	}
+	l->local = l->batch / o->nranks;
+	l->spe = (long)(l->items / (uint64_t)l->batch);
 	if (l->spe < 1) {
 		rc = rc_log_error(RC_E_RANGE, "%s: %llu items per epoch, fewer than one batch of %d",
-			o->list, (unsigned long long)l->items, o->batch);
+			o->list, (unsigned long long)l->items, l->batch);
+		if (l->nheld)
+			rc_log_hint("%llu of the %llu records are held out", (unsigned long long)l->nheld,
+				(unsigned long long)l->records);
 		goto fail;
 	}
 	const int nt = o->stage == 1 ? 2 : 1, n = l->local, S = o->image_size;
 	l->narena = n;   /* one arena per row: any thread may read any row */
 	rc = RC_E_NOMEM;
-	if (!(l->buf = rc_calloc((size_t)o->buffer, sizeof *l->buf)) ||
+	if ((l->o.shuffle == RC_SHUFFLE_BUFFER &&
+	     !(l->buf = rc_calloc((size_t)o->buffer, sizeof *l->buf))) ||
 	    !(l->slice = rc_calloc((size_t)n, sizeof *l->slice)) ||
+	    !(l->keys = rc_calloc((size_t)l->batch, sizeof *l->keys)) ||
 	    !(l->b.rgb = rc_malloc((size_t)n * S * S * 3)) ||
 	    !(l->b.ids = rc_malloc((size_t)nt * n * o->ctx * sizeof(int32_t))) ||
 	    !(l->b.cls = rc_calloc((size_t)n, 1)) ||
@@ -274,7 +417,7 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	    !(l->rowlen = rc_calloc((size_t)nt * n, sizeof(int))) ||
 	    !(l->err = rc_calloc((size_t)n, sizeof(int))) ||
 	    !(l->src = rc_calloc((size_t)n, sizeof(int))) ||
-	    !(l->first = rc_calloc((size_t)n, sizeof(int))) ||
+	    !(l->firstrow = rc_calloc((size_t)n, sizeof(int))) ||
 	    !(l->recs = rc_calloc((size_t)n, sizeof *l->recs)) ||
 	    !(l->arena = rc_calloc((size_t)l->narena, sizeof *l->arena)))
 		goto fail;
@@ -295,6 +438,16 @@ uint64_t rc_loader_items(const struct rc_loader *l)
 long rc_loader_steps_per_epoch(const struct rc_loader *l)
 {
 	return l->spe;
+}
+
+int rc_loader_batch(const struct rc_loader *l)
+{
+	return l->batch;
+}
+
+uint64_t rc_loader_held(const struct rc_loader *l)
+{
+	return l->nheld;
 }
 
 /* ---------------------------------------------------------------- rows */
@@ -443,7 +596,7 @@ static int fill_row(struct rc_loader *l, int r, int src)
 
 int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 {
-	const int B = l->o.batch, n = l->local;
+	const int B = l->batch, n = l->local;
 	if (l->emitted + (uint64_t)B > (uint64_t)l->spe * (uint64_t)B)
 		epoch_reset(l, l->epoch + 1);
 	l->b.epoch = l->epoch, l->b.cursor = l->emitted;
@@ -453,6 +606,16 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 		next_item(l, &it);          /* never at the end: a whole batch remains */
 		if (k >= lo && k < lo + n)
 			l->slice[k - lo] = it;
+		l->keys[k] = record_of(l, it.shard, it.rec);
+	}
+	/* the rows of the whole batch whose record (image) another row has too */
+	qsort(l->keys, (size_t)B, sizeof *l->keys, cmp_u64);
+	l->b.repeated = 0;
+	for (int k = 0, e; k < B; k = e) {
+		for (e = k + 1; e < B && l->keys[e] == l->keys[k]; e++)
+			;
+		if (e - k > 1)
+			l->b.repeated += e - k;
 	}
 	/* each record once: src[r] is the first row holding row r's record */
 	int nfirst = 0;
@@ -463,14 +626,14 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 				s = l->src[q];
 		l->src[r] = s;
 		if (s == r)
-			l->first[nfirst++] = r;
+			l->firstrow[nfirst++] = r;
 	}
 	int rc = 0;
 	#pragma omp parallel for schedule(dynamic, 1)
 	for (int k = 0; k < nfirst; k++)
-		l->err[l->first[k]] = read_record(l, l->first[k]);
+		l->err[l->firstrow[k]] = read_record(l, l->firstrow[k]);
 	for (int k = 0; k < nfirst && !rc; k++)
-		rc = l->err[l->first[k]];
+		rc = l->err[l->firstrow[k]];
 	if (!rc) {
 		#pragma omp parallel for schedule(dynamic, 1)
 		for (int r = 0; r < n; r++)
@@ -479,7 +642,7 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 			rc = l->err[r];
 	}
 	for (int k = 0; k < nfirst; k++)
-		rc_arena_reset(&l->arena[l->first[k]]);
+		rc_arena_reset(&l->arena[l->firstrow[k]]);
 	if (rc < 0)
 		return rc;
 	/* pack the token rows to the longest */

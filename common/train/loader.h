@@ -9,15 +9,32 @@
  *            record, item 3i + j
  *   stage 2  a ReasonPro record: trp, its class and its 3 listed classes
  * Every epoch visits every item once. Items are numbered without reading
- * the data (the record counts come from the shard list), so the order is
- * a pure function of (seed, epoch): with shuffling, the shards in a
- * seeded order per epoch and the items through a seeded shuffle buffer of
- * `buffer` items; without (--shuffle none), dataset order, image-major.
+ * the data (the record counts come from the shard list), dataset order
+ * being record after record, image-major. The order of an epoch is a
+ * pure function of (seed, epoch), by the shuffle mode:
+ *   RC_SHUFFLE_PERM    a seeded permutation of all the items of the epoch
+ *                      (perm.h), read through the shards' indexes (shards
+ *                      are random-access): what the official training's
+ *                      random sampler does; two rows of a batch share an
+ *                      image only by chance
+ *   RC_SHUFFLE_BUFFER  the shards in a seeded order and the items through
+ *                      a seeded shuffle buffer of `buffer` items (for
+ *                      streams that cannot seek; neighbouring items, such
+ *                      as the 9 pairs of one image, tend to share batches)
+ *   RC_SHUFFLE_NONE    dataset order
  * A batch is the next `batch` items of that stream; an epoch ends when
  * fewer than `batch` remain (the rest are dropped, as drop_last). Where the
  * stream stands is (epoch, cursor): rc_loader_seek to a saved position
- * replays the numbering (cheap: no record is read) so a resumed run reads
- * exactly the batches an uninterrupted one would.
+ * puts the stream there (at once for a permutation; the buffer replays
+ * the numbering, reading no record) so a resumed run reads exactly the
+ * batches an uninterrupted one would.
+ *
+ * Held-out records: with holdout F > 0, ceil(F·records) records chosen by
+ * a seeded permutation of the records (the seed's, the same every epoch)
+ * are set aside, as a train_test_split of the images. split 0 streams the
+ * others as above; split 1 streams the held-out records' items in dataset
+ * order, for evaluation, in batches of min(batch, the held-out items
+ * rounded down to a multiple of nranks) (rc_loader_batch).
  *
  * With nranks > 1 every rank numbers the same stream and reads only its
  * slice of each batch, rows [rank·batch/nranks, (rank+1)·batch/nranks):
@@ -29,10 +46,11 @@
  * token ids are padded with 0 to the
  * longest text of the batch and cut at the model's context the way
  * open_clip cuts them (the last id becomes the end token). Memory is the
- * batch plus the buffer, whatever the dataset's size.
+ * batch, the buffer and the held-out record numbers, whatever the
+ * dataset's size.
  *
  *     struct rc_loader_opts o = { .list = "lite.list", .stage = 1, .batch = 256,
- *             .nranks = 1, .shuffle = 1, .buffer = 8192, .seed = 1,
+ *             .nranks = 1, .shuffle = RC_SHUFFLE_PERM, .buffer = 8192, .seed = 1,
  *             .image_size = 224, .ctx = 77, .eot = 49407 };
  *     struct rc_loader *ld;
  *     struct rc_batch b;
@@ -55,15 +73,23 @@ enum rc_stream {
 	RC_STREAM_TRL = 3,      /* ReasonLite's reasoning captions */
 };
 
+enum rc_shuffle {
+	RC_SHUFFLE_NONE = 0,    /* dataset order */
+	RC_SHUFFLE_BUFFER = 1,  /* shard order and a shuffle buffer */
+	RC_SHUFFLE_PERM = 2,    /* a permutation of all the items of the epoch */
+};
+
 struct rc_loader_opts {
 	const char *list;       /* shard list */
 	int stage;              /* 0, 1, 2 */
 	int stream;             /* stage 0: enum rc_stream */
 	int batch;              /* items per step over all ranks */
 	int rank, nranks;       /* this process's slice (nranks divides batch) */
-	int shuffle;            /* 0: dataset order */
-	int buffer;             /* shuffle buffer, items (>= 1) */
+	int shuffle;            /* enum rc_shuffle (split 1: dataset order always) */
+	int buffer;             /* RC_SHUFFLE_BUFFER's buffer, items (>= 1) */
 	uint64_t seed;
+	double holdout;         /* the fraction of records set aside, in [0, 1) */
+	int split;              /* 0: the other records; 1: the held-out ones */
 	int image_size;         /* the model's S; shards must hold S×S images */
 	int ctx;                /* the model's text context */
 	int eot;                /* the end-of-text id (for cutting) */
@@ -85,6 +111,8 @@ struct rc_batch {
 	long epoch;             /* where the batch came from */
 	uint64_t cursor;        /* items of the epoch before it */
 	uint64_t end;           /* and after it (rc_loader_tell's cursor then) */
+	int repeated;           /* rows of the whole batch (all ranks) whose record
+	                           occurs in another row of it too */
 };
 
 struct rc_loader;
@@ -93,15 +121,19 @@ struct rc_loader;
  * its schema fits the stage, its images are S×S, and (verify) its file
  * hash. Returns 0 and *out, or RC_E_ARG (options; a shard that does not
  * fit: "SHARD: schema descriptive; stage 1 needs reasonlite"), RC_E_RANGE
- * (fewer items than one batch), the shard and list errors, logged. */
+ * (fewer items than one batch; split 1: fewer held-out items than ranks),
+ * RC_E_NOMEM, the shard and list errors, logged. */
 int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o);
 
 void rc_loader_close(struct rc_loader *l);
 
 /* rc_loader_items - items per epoch; rc_loader_steps_per_epoch - whole
- * batches per epoch. */
+ * batches per epoch; rc_loader_batch - items per batch (split 1: perhaps
+ * fewer than asked); rc_loader_held - the held-out records. */
 uint64_t rc_loader_items(const struct rc_loader *l);
 long rc_loader_steps_per_epoch(const struct rc_loader *l);
+int rc_loader_batch(const struct rc_loader *l);
+uint64_t rc_loader_held(const struct rc_loader *l);
 
 /* rc_loader_seek - the stream at (epoch, cursor): cursor items of that
  * epoch already consumed (a multiple of the batch). Returns 0 or RC_E_RANGE

@@ -7,24 +7,24 @@ long rc_sched_warmup_steps(double frac, long total)
 {
 	if (!(frac > 0))
 		return 0;
-	long w = (long)floor(frac * (double)total + 1e-9);
+	long w = (long)ceil((double)total * frac);
 	return w > total ? total : w;
 }
 
 double rc_sched_lr_mult(long s, long total, long W)
 {
 	if (s < W)
-		return (double)(s + 1) / (double)W;
-	if (total <= W)
-		return 1.0;
-	return 0.5 * (1.0 + cos(M_PI * (double)(s - W) / (double)(total - W)));
+		return (double)s / (double)(W > 1 ? W : 1);
+	const double progress = (double)(s - W) / (double)(total - W > 1 ? total - W : 1);
+	const double f = 0.5 * (1.0 + cos(M_PI * progress));
+	return f > 0 ? f : 0.0;
 }
 
-double rc_sched_stage1_w(double p)
+double rc_sched_stage1_w(double p, const double tb[3])
 {
 	if (p <= 0.2)
-		return 0.7;
+		return tb[0];
 	if (p <= 0.8)
-		return 0.7 - 0.2 * (p - 0.2) / 0.6;
-	return 0.6;
+		return tb[0] + (tb[1] - tb[0]) * ((p - 0.2) / (0.8 - 0.2));
+	return tb[2];
 }

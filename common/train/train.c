@@ -44,8 +44,13 @@ void rc_train_opts_default(struct rc_train_opts *o)
 	o->accum = 1;
 	o->epochs = 1;
 	o->seed = 0;
-	o->shuffle = 1;
+	o->shuffle = RC_SHUFFLE_PERM;
 	o->buffer = 8192;
+	o->gather = RC_GATHER_OFFICIAL;
+	o->holdout = 0;
+	o->eval_every = 0.25;
+	for (int k = 0; k < 3; k++)
+		o->tb_weights[k] = -1;
 	o->lr = 1e-4;
 	o->wd = 0.05;
 	o->warmup = 0.1;
@@ -65,9 +70,10 @@ int rc_train_group_of(const char *name)
 		return RC_GROUP_VISION;
 	if (!strncmp(name, "text_model.", 11))
 		return RC_GROUP_TEXT;
-	if (!strcmp(name, "visual_projection.weight") || !strcmp(name, "text_projection.weight"))
+	if (!strcmp(name, "visual_projection.weight") || !strcmp(name, "text_projection.weight") ||
+	    !strcmp(name, "logit_bias"))
 		return RC_GROUP_PROJ;
-	if (!strcmp(name, "logit_scale") || !strcmp(name, "logit_bias"))
+	if (!strcmp(name, "logit_scale"))
 		return RC_GROUP_SCALE;
 	if (!strncmp(name, "text_head.", 10) || !strncmp(name, "image_head.", 11))
 		return RC_GROUP_HEADS;
@@ -76,21 +82,30 @@ int rc_train_group_of(const char *name)
 
 static const char *const group_name[RC_NGROUPS] = { "vision", "text", "proj", "scale", "heads" };
 
-/* The stage's learning rates as multiples of lr (DESIGN.md §5): stage 1
- * (and 0) vision lr/10, text 3·lr/10; stage 2 vision lr/10, text lr/5,
- * heads 15·lr; projections and the logit scale lr. Weight decay on the
- * projections and the heads only. */
+/* The stage's groups as the official scripts build them (DESIGN.md §5),
+ * learning rates as multiples of lr:
+ *   stage 0 (the direct baselines): vision lr/10, text 3·lr/10, logit
+ *     scale 5·lr (5e-4 at 1e-4), the default group lr;
+ *   stage 1: vision lr/10, text 3·lr/10, logit scale and default group lr;
+ *   stage 2: vision lr/10, text lr/5, heads 15·lr, logit scale and
+ *     default group lr.
+ * Weight decay: never on the logit scale; always on the default group
+ * (the projections, SigLIP's logit_bias) and the heads; on the towers
+ * (every tensor, layer norms included) in stages 0 and 2 unless the L2
+ * pull is on, never in stage 1. */
 static void groups(struct rc_train_job *j)
 {
 	const struct rc_train_opts *o = &j->o;
-	const double mult12[2][RC_NGROUPS] = {
+	const double mult[3][RC_NGROUPS] = {
+		{ 0.1, 0.3, 1.0, 5.0, 15.0 },
 		{ 0.1, 0.3, 1.0, 1.0, 15.0 },
 		{ 0.1, 0.2, 1.0, 1.0, 15.0 },
 	};
+	const double towers = o->stage == 1 || o->l2 > 0 ? 0.0 : o->wd;
 	for (int g = 0; g < RC_NGROUPS; g++) {
-		j->lr_base[g] = o->lr_group[g] >= 0 ? o->lr_group[g]
-			: o->lr * mult12[o->stage == 2][g];
-		j->wd[g] = g == RC_GROUP_PROJ || g == RC_GROUP_HEADS ? o->wd : 0.0;
+		j->lr_base[g] = o->lr_group[g] >= 0 ? o->lr_group[g] : o->lr * mult[o->stage][g];
+		j->wd[g] = g == RC_GROUP_SCALE ? 0.0 : g == RC_GROUP_VISION || g == RC_GROUP_TEXT ?
+			towers : o->wd;
 	}
 }
 
@@ -163,6 +178,13 @@ static int queued(const struct rc_train_job *j)
 	return j->c->size > 1 && j->c->allreduce_queued && direct(j);
 }
 
+/* official - the contrastive losses take the official gather's form:
+ * asked for, over several ranks (with one they are the same). */
+static int official(const struct rc_train_job *j)
+{
+	return j->o.gather == RC_GATHER_OFFICIAL && j->c->size > 1;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 /* extras - give the model exactly the extras of the stage and the loss:
@@ -206,6 +228,7 @@ static int backend(struct rc_train_job *j)
 		.train = 1, .loss_rows = j->Bg, .head_rows = o->stage == 2 ? j->n : 0,
 		.ngroups = RC_NGROUPS, .group = j->group, .anchor = o->l2 > 0,
 		.siglip = o->loss == RC_TRAIN_LOSS_SIGLIP, .recompute = o->recompute,
+		.rank_rows = official(j),
 	};
 	int rc = rc_backend_new(&j->be, j->m, &bo);
 	if (rc < 0)
@@ -233,6 +256,7 @@ static void job_free(struct rc_train_job *j)
 		fclose(j->metrics);
 	rc_prefetch_free(j->pf);
 	rc_loader_close(j->ld);
+	rc_loader_close(j->ev);
 	if (j->be)
 		rc_backend_release(j->be, j->img_g);
 	rc_backend_free(j->be);
@@ -283,7 +307,7 @@ static int setup(struct rc_train_job *j)
 	struct rc_loader_opts lo = {
 		.list = j->data_abs, .stage = o->stage, .stream = o->stream, .batch = o->batch,
 		.rank = j->c->rank, .nranks = nranks, .shuffle = o->shuffle, .buffer = o->buffer,
-		.seed = o->seed, .image_size = cfg->vision.image_size,
+		.seed = o->seed, .holdout = o->holdout, .image_size = cfg->vision.image_size,
 		.ctx = cfg->text.max_position, .eot = cfg->text.vocab_size - 1,
 		.vocab = cfg->text.vocab_size, .verify = o->verify,
 	};
@@ -291,6 +315,11 @@ static int setup(struct rc_train_job *j)
 		lo.eot = cfg->text.eos_token_id;
 	if ((rc = rc_loader_open(&j->ld, &lo)) < 0)
 		return rc;
+	if (o->holdout > 0) {
+		lo.split = 1;
+		if ((rc = rc_loader_open(&j->ev, &lo)) < 0)
+			return rc;
+	}
 	const long spe = rc_loader_steps_per_epoch(j->ld) / o->accum;
 	if (spe < 1 && !o->steps)
 		return rc_log_error(RC_E_RANGE, "%s: one epoch is less than one step of %d×%d items",
@@ -299,9 +328,20 @@ static int setup(struct rc_train_job *j)
 	if (j->total < 1)
 		j->total = 1;
 	j->warm = rc_sched_warmup_steps(o->warmup, j->total);
-	groups(j);
 	if (o->l2 < 0)
 		o->l2 = o->stage == 1 ? 1e-5 : 0.0;
+	if (o->tb_weights[0] < 0) {
+		const double clip[3] = { 0.7, 0.5, 0.6 }, siglip[3] = { 0.6, 0.3, 0.5 };
+		memcpy(o->tb_weights, o->loss == RC_TRAIN_LOSS_SIGLIP ? siglip : clip,
+			sizeof o->tb_weights);
+	}
+	groups(j);
+	/* the Trainer's ratio strategy: every max(1, int(F·steps)) steps */
+	j->best_loss = INFINITY, j->best_step = -1;
+	j->eval_steps = !j->ev || !(o->eval_every > 0) ? 0 : o->eval_every >= 1 ?
+		(long)o->eval_every : (long)(o->eval_every * (double)j->total);
+	if (j->ev && o->eval_every > 0 && j->eval_steps < 1)
+		j->eval_steps = 1;
 	if ((rc = extras(j, o->resume ? ckpt : NULL)) < 0 || (rc = backend(j)) < 0)
 		return rc;
 	if (o->resume && (rc = rc_train_restore(j, ckpt)) < 0)
@@ -317,21 +357,27 @@ static int setup(struct rc_train_job *j)
 
 struct step_stats {
 	double loss, part[3], l2, w, grad_norm;
+	double repeated;         /* the share of rows whose image another row has */
 	double wait;             /* seconds waiting for the data */
+	double holdout;          /* the held-out loss after the step (NAN: not evaluated) */
 };
 
 /* contrastive - the CLIP or SigLIP loss of img_g against text stream k of
- * txt_g, its backward with weight dl into dimg_g, dtxt_g (stream k) and
- * the scale (and bias) gradients, which only rank 0 keeps. */
-static double contrastive(struct rc_train_job *j, int k, float dl)
+ * txt_g over B rows (n of them this rank's), its backward with weight dl
+ * into dimg_g, dtxt_g (stream k; this rank's rows as the gather mode has
+ * them) and the scale (and bias) gradients, which only rank 0 keeps. */
+static double contrastive(struct rc_train_job *j, int k, int B, int n, float dl)
 {
 	const size_t at = (size_t)k * j->Bg * j->D;
-	const int scale = j->c->rank == 0;
-	if (j->o.loss == RC_TRAIN_LOSS_SIGLIP)
-		return rc_backend_loss_siglip(j->be, j->img_g, j->txt_g + at, j->Bg, dl, j->dimg_g,
-			j->dtxt_g + at, scale);
-	return rc_backend_loss_clip(j->be, j->img_g, j->txt_g + at, j->Bg, dl, j->dimg_g,
-		j->dtxt_g + at, scale);
+	const int scale = j->c->rank == 0, lo = j->c->rank * n, sig = j->o.loss ==
+		RC_TRAIN_LOSS_SIGLIP;
+	float *img = j->img_g, *txt = j->txt_g + at, *dimg = j->dimg_g, *dtxt = j->dtxt_g + at;
+	if (official(j))
+		return sig ? rc_backend_loss_siglip_rows(j->be, img, txt, B, lo, n, dl, dimg, dtxt,
+			scale) : rc_backend_loss_clip_rows(j->be, img, txt, B, lo, n, dl, dimg, dtxt,
+			scale);
+	return sig ? rc_backend_loss_siglip(j->be, img, txt, B, dl, dimg, dtxt, scale) :
+		rc_backend_loss_clip(j->be, img, txt, B, dl, dimg, dtxt, scale);
 }
 
 /* next_batch - the next batch, and the seconds spent waiting for it added
@@ -366,11 +412,11 @@ static int micro_batch(struct rc_train_job *j, double w, int last, struct step_s
 	rc_backend_zero(j->be, j->dtxt_g, j->ntext * bd);
 	double part[3] = { 0, 0, 0 }, loss;
 	if (j->o.stage == 1) {
-		part[0] = contrastive(j, 0, (float)w * dl);
-		part[1] = contrastive(j, 1, (float)(1.0 - w) * dl);
+		part[0] = contrastive(j, 0, Bg, n, (float)w * dl);
+		part[1] = contrastive(j, 1, Bg, n, (float)(1.0 - w) * dl);
 		loss = w * part[0] + (1.0 - w) * part[1];
 	} else {
-		part[0] = contrastive(j, 0, dl);
+		part[0] = contrastive(j, 0, Bg, n, dl);
 		loss = part[0];
 	}
 	/* this rank's rows of the embedding gradients */
@@ -396,6 +442,7 @@ static int micro_batch(struct rc_train_job *j, double w, int last, struct step_s
 	st->loss += loss * dl;
 	for (int k = 0; k < 3; k++)
 		st->part[k] += part[k] * dl;
+	st->repeated += (double)b.repeated / Bg * dl;
 	return 0;
 }
 
@@ -403,8 +450,15 @@ static int step(struct rc_train_job *j, struct step_stats *st)
 {
 	int rc;
 	memset(st, 0, sizeof *st);
+	st->holdout = NAN;
+	/* before the forward passes, as the official compute_loss does: a
+	 * scale above the bound (an OpenAI checkpoint's ln 100) never reaches
+	 * a loss, and the last step's update is saved as it is */
+	if ((rc = rc_backend_clamp(j->be, "logit_scale", (float)j->o.max_logit_scale)) < 0)
+		return rc;
 	rc_backend_grad_zero(j->be);
-	st->w = j->o.stage == 1 ? rc_sched_stage1_w((double)j->step / (double)j->total) : 1.0;
+	st->w = j->o.stage == 1 ? rc_sched_stage1_w((double)j->step / (double)j->total,
+		j->o.tb_weights) : 1.0;
 	for (int a = 0; a < j->o.accum; a++)
 		if ((rc = micro_batch(j, st->w, a == j->o.accum - 1, st)) < 0)
 			return rc;
@@ -438,10 +492,86 @@ static int step(struct rc_train_job *j, struct step_stats *st)
 	for (int g = 0; g < RC_NGROUPS; g++)
 		lr[g] = (float)(j->lr_base[g] * mult), wd[g] = (float)j->wd[g];
 	rc_backend_adamw(j->be, lr, wd);
-	if ((rc = rc_backend_clamp(j->be, "logit_scale", (float)j->o.max_logit_scale)) < 0)
-		return rc;
 	j->step = s;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- held-out loss */
+
+/* evaluate - the stage's loss on the held-out items after the step, as
+ * the official evaluation takes compute_loss's value: the scale clamped
+ * first, stage 1's w at the current step and its L2 term, stage 2's
+ * heads; the batches' mean, in dataset order, over every rank's rows.
+ * The backward of the losses runs with weight 0 (the operations are
+ * fused) and the L2 term adds its gradient: the gradients are dead until
+ * the next step zeroes them. */
+static int evaluate(struct rc_train_job *j, double *out)
+{
+	int rc;
+	const int n = rc_loader_batch(j->ev) / j->c->size, B = n * j->c->size;
+	const size_t nd = (size_t)n * j->D, bd = (size_t)j->Bg * j->D;
+	const long nb = rc_loader_steps_per_epoch(j->ev);
+	const double w = j->o.stage == 1 ? rc_sched_stage1_w((double)j->step /
+		(double)j->total, j->o.tb_weights) : 1.0;
+	if ((rc = rc_backend_clamp(j->be, "logit_scale", (float)j->o.max_logit_scale)) < 0 ||
+	    (rc = rc_loader_seek(j->ev, 0, 0)) < 0)
+		return rc;
+	double sum = 0;
+	for (long i = 0; i < nb; i++) {
+		struct rc_batch b;
+		const float *img, *txt;
+		if ((rc = rc_loader_next(j->ev, &b)) < 0 ||
+		    (rc = rc_backend_encode_images(j->be, b.rgb, n, &img)) < 0 ||
+		    (rc = rc_backend_encode_texts(j->be, b.ids, b.ntext * n, b.T, &txt)) < 0 ||
+		    (rc = gather(j, img, nd, j->img_g)) < 0)
+			return rc;
+		for (int k = 0; k < j->ntext; k++)
+			if ((rc = gather(j, txt + k * nd, nd, j->txt_g + k * bd)) < 0)
+				return rc;
+		const int sig = j->o.loss == RC_TRAIN_LOSS_SIGLIP;
+		double loss = 0;
+		for (int k = 0; k < j->ntext; k++) {
+			const double l = sig ? rc_backend_loss_siglip(j->be, j->img_g, j->txt_g + k * bd,
+				B, 0.0f, j->dimg_g, j->dtxt_g + k * bd, 0) : rc_backend_loss_clip(j->be,
+				j->img_g, j->txt_g + k * bd, B, 0.0f, j->dimg_g, j->dtxt_g + k * bd, 0);
+			loss += (j->o.stage == 1 ? (k ? 1.0 - w : w) : 1.0) * l;
+		}
+		if (j->o.stage == 2) {
+			double part[2];
+			if ((rc = rc_backend_heads(j->be, txt, img, n, b.cls, b.multi, B, 0.0f, j->dtxt,
+			    j->dimg, part)) < 0 || (rc = j->c->allreduce_d(j->c->ctx, part, 2)) < 0)
+				return rc;
+			loss += j->o.gamma * (part[0] + part[1]);
+		}
+		sum += loss;
+	}
+	*out = sum / (double)nb;
+	if (j->o.l2 > 0)
+		*out += rc_backend_l2(j->be, (float)j->o.l2, 1u << RC_GROUP_VISION |
+			1u << RC_GROUP_TEXT);
+	return 0;
+}
+
+/* held_out - after step j->step: the held-out loss when it is due, and
+ * best.safetensors (rank 0) when it is the lowest so far. */
+static int held_out(struct rc_train_job *j, struct step_stats *st)
+{
+	if (!j->eval_steps || j->step % j->eval_steps)
+		return 0;
+	int rc = evaluate(j, &st->holdout);
+	if (rc < 0)
+		return rc;
+	if (!(st->holdout < j->best_loss))
+		return 0;
+	j->best_loss = st->holdout, j->best_step = j->step;
+	if (j->c->rank != 0)
+		return 0;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/best.safetensors", j->o.out);
+	if ((rc = rc_train_save(j, path, 0)) == 0)
+		rc_log_info("step %ld: held-out loss %.6g, the lowest so far: wrote %s", j->step,
+			st->holdout, path);
+	return rc;
 }
 
 /* scalar - the value of the model's scalar tensor name (the logit scale
@@ -485,6 +615,9 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 		st->grad_norm, scalar(j, "logit_scale"));
 	if (j->m->extras & RC_CLIP_LOGIT_BIAS)
 		k += snprintf(buf + k, n - k, ", \"logit_bias\": %.9g", scalar(j, "logit_bias"));
+	k += snprintf(buf + k, n - k, ", \"repeated_image_rows\": %.6g", st->repeated);
+	if (!isnan(st->holdout))
+		k += snprintf(buf + k, n - k, ", \"holdout_loss\": %.9g", st->holdout);
 	/* The seconds the step waited for its data, the process's peak
 	 * resident set so far (Linux: ru_maxrss in KiB) and a device's peak,
 	 * after samples_per_s so that comparisons which cut the line there (a
@@ -550,6 +683,8 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		if ((rc = step(&j, &st)) < 0)
 			break;
 		const double sps = (double)j.o.batch * j.o.accum / (rc_seconds() - t0);
+		if ((rc = held_out(&j, &st)) < 0)
+			break;
 		if (j.c->rank == 0) {
 			char line[2048];
 			metrics_line(&j, &st, sps, line, sizeof line);

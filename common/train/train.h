@@ -13,14 +13,19 @@
  *     struct rc_train_result res;
  *     int rc = rc_train_run(&o, NULL, &res);   // logged; see the codes there
  *
- * One optimizer step: zero the gradients; for each of `accum` micro-
- * batches, encode this rank's images and texts, gather the embeddings of
- * all ranks, compute the stage's loss on the whole micro-batch, keep the
- * gradient rows of this rank's slice and run the towers' backward (the
- * logit scale's gradient, the same on every rank, is counted by rank 0
- * only); sum the gradients over the ranks; add the L2 term; check that
- * loss and gradients are finite; clip the global norm; AdamW with this
- * step's learning rates; clamp the logit scale to at most ln 50.
+ * One optimizer step, as the official training code takes it: clamp the
+ * logit scale to at most ln 50 (before the forward passes); zero the
+ * gradients; for each of `accum` micro-batches, encode this rank's images
+ * and texts, gather the embeddings of all ranks, compute the stage's
+ * loss on the whole micro-batch, take this rank's gradient rows (the
+ * exact gradient of the whole batch, or the official one: this rank's
+ * rows against the gathered columns, the other ranks' embeddings held
+ * constant) and run the towers' backward (the logit scale's gradient,
+ * the same on every rank, is counted by rank 0 only); sum the gradients
+ * over the ranks; add the L2 term; check that loss and gradients are
+ * finite; clip the global norm; AdamW with this step's learning rates
+ * (Hugging Face's warmup and cosine). With a held-out set, its loss at
+ * chosen steps, and the best parameters kept as best.safetensors.
  *
  * This is the recipe, written once: every step above is an operation of
  * the compute backend (model/backend.h), so the same code trains on any
@@ -37,12 +42,21 @@
 
 enum rc_train_loss { RC_TRAIN_LOSS_CLIP = 1, RC_TRAIN_LOSS_SIGLIP = 2 };
 
-/* Parameter groups. */
+/* The gradient of the contrastive losses over several ranks. */
+enum rc_train_gather {
+	RC_GATHER_OFFICIAL = 1, /* each rank's rows against the gathered columns, the
+	                           other ranks' embeddings constants, summed (the
+	                           official code, DDP averaging its per-rank means) */
+	RC_GATHER_EXACT = 2,    /* the gradient of the whole batch's loss */
+};
+
+/* Parameter groups (the official code's, by name). */
 enum {
 	RC_GROUP_VISION = 0,  /* vision_model.* */
 	RC_GROUP_TEXT,        /* text_model.* */
-	RC_GROUP_PROJ,        /* visual_projection, text_projection */
-	RC_GROUP_SCALE,       /* logit_scale (and SigLIP's logit_bias) */
+	RC_GROUP_PROJ,        /* the default group: visual_projection, text_projection
+	                         and SigLIP's logit_bias */
+	RC_GROUP_SCALE,       /* logit_scale */
 	RC_GROUP_HEADS,       /* stage 2's text_head and image_head */
 	RC_NGROUPS
 };
@@ -62,7 +76,14 @@ struct rc_train_opts {
 	long steps;              /* optimizer steps (0: from epochs) */
 	double epochs;           /* when steps is 0 */
 	uint64_t seed;
-	int shuffle, buffer, verify;
+	int shuffle;             /* enum rc_shuffle (loader.h) */
+	int buffer, verify;
+	int gather;              /* enum rc_train_gather */
+	double holdout;          /* the fraction of records held out (0: none) */
+	double eval_every;       /* the held-out loss every N >= 1 steps, or at each
+	                            fraction F < 1 of the steps (0: never) */
+	double tb_weights[3];    /* stage 1's w(p): start, mid, end (< 0: the loss's
+	                            default, 0.7 0.5 0.6 for CLIP, 0.6 0.3 0.5 for SigLIP) */
 	double lr, wd, warmup;   /* base lr, weight decay, warmup fraction */
 	double lr_group[RC_NGROUPS];  /* < 0: the stage's default from lr */
 	double l2;               /* β of the L2 term (< 0: the stage's default) */
@@ -122,7 +143,7 @@ struct rc_train_result {
 };
 
 /* rc_train_run - the whole job. Returns 0 when it finished
- * (final.safetensors written) or stopped on request after writing a
+ * (final.safetensors written; best.safetensors too with a held-out set) or stopped on request after writing a
  * checkpoint (res->stopped tells which; res may be NULL), or an error code
  * (logged): RC_E_ARG (options, a run directory in the way), the loader's
  * and the model loaders' codes, RC_E_RANGE (a NaN or Inf loss or

@@ -144,17 +144,21 @@ static void prune(const char *dir, int keep)
 /* ---------------------------------------------------------------- options and state */
 
 static const char *const stream_names[] = { "", "caption", "tb", "trl" };
+static const char *const shuffle_names[] = { "none", "buffer", "perm" };
+static const char *const gather_names[] = { "", "official", "exact" };
 
 static json_t *options_json(const struct rc_train_job *j)
 {
 	const struct rc_train_opts *o = &j->o;
-	json_t *v = json_object(), *g = json_array();
-	if (!v || !g) {
-		json_decref(v), json_decref(g);
+	json_t *v = json_object(), *g = json_array(), *tb = json_array();
+	if (!v || !g || !tb) {
+		json_decref(v), json_decref(g), json_decref(tb);
 		return NULL;
 	}
 	for (int k = 0; k < RC_NGROUPS; k++)
 		json_array_append_new(g, json_real(o->lr_group[k]));
+	for (int k = 0; k < 3; k++)
+		json_array_append_new(tb, json_real(o->tb_weights[k]));
 	json_object_set_new(v, "stage", json_integer(o->stage));
 	json_object_set_new(v, "stream", json_string(stream_names[o->stream & 3]));
 	json_object_set_new(v, "loss", json_string(o->loss == RC_TRAIN_LOSS_SIGLIP ? "siglip" :
@@ -166,7 +170,11 @@ static json_t *options_json(const struct rc_train_job *j)
 	json_object_set_new(v, "accum", json_integer(o->accum));
 	json_object_set_new(v, "steps", json_integer(j->total));
 	json_object_set_new(v, "seed", json_integer((json_int_t)o->seed));
-	json_object_set_new(v, "shuffle", json_boolean(o->shuffle));
+	json_object_set_new(v, "shuffle", json_string(shuffle_names[o->shuffle % 3]));
+	json_object_set_new(v, "gather", json_string(gather_names[o->gather % 3]));
+	json_object_set_new(v, "holdout", json_real(o->holdout));
+	json_object_set_new(v, "eval_every", json_real(o->eval_every));
+	json_object_set_new(v, "tb_weights", tb);
 	json_object_set_new(v, "buffer", json_integer(o->buffer));
 	json_object_set_new(v, "verify", json_boolean(o->verify));
 	json_object_set_new(v, "lr", json_real(o->lr));
@@ -218,7 +226,27 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 	o->steps = (long)val[3], o->seed = (uint64_t)val[4], o->buffer = (int)val[5];
 	o->lr = val[6], o->wd = val[7], o->warmup = val[8], o->l2 = val[9], o->gamma = val[10];
 	o->clip_norm = val[11], o->max_logit_scale = val[12], o->siglip_bias = val[13];
-	o->shuffle = json_is_true(json_object_get(v, "shuffle"));
+	/* options added later take, when a checkpoint lacks them, the values
+	 * its run had: a boolean shuffle (the buffer or none), the exact
+	 * gather, no held-out set, stage 1's CLIP weights */
+	json_t *x_shuffle = json_object_get(v, "shuffle");
+	o->shuffle = json_is_boolean(x_shuffle) ? (json_is_true(x_shuffle) ? RC_SHUFFLE_BUFFER :
+		RC_SHUFFLE_NONE) : RC_SHUFFLE_PERM;
+	for (int k = 0; k < 3; k++)
+		if (json_is_string(x_shuffle) && !strcmp(json_string_value(x_shuffle),
+		    shuffle_names[k]))
+			o->shuffle = k;
+	const char *gather = json_string_value(json_object_get(v, "gather"));
+	o->gather = gather && !strcmp(gather, "official") ? RC_GATHER_OFFICIAL : RC_GATHER_EXACT;
+	json_t *jx = json_object_get(v, "holdout");
+	o->holdout = json_is_number(jx) ? json_number_value(jx) : 0;
+	jx = json_object_get(v, "eval_every");
+	o->eval_every = json_is_number(jx) ? json_number_value(jx) : 0.25;
+	const double tb[3] = { 0.7, 0.5, 0.6 };
+	for (int k = 0; k < 3; k++) {
+		jx = json_array_get(json_object_get(v, "tb_weights"), (size_t)k);
+		o->tb_weights[k] = json_is_number(jx) ? json_number_value(jx) : tb[k];
+	}
 	o->verify = json_is_true(json_object_get(v, "verify"));
 	const char *stream = json_string_value(json_object_get(v, "stream"));
 	o->stream = RC_STREAM_CAPTION;
@@ -316,6 +344,10 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 	json_object_set_new(sv, "seed", json_integer((json_int_t)j->o.seed));
 	json_object_set_new(sv, "ranks", json_integer(j->c->size));
 	json_object_set_new(sv, "optimizer", json_boolean(with_optimizer));
+	if (j->best_step >= 0) {
+		json_object_set_new(sv, "best_step", json_integer(j->best_step));
+		json_object_set_new(sv, "best_loss", json_real(j->best_loss));
+	}
 	if (!(opts = json_dumps(ov, JSON_COMPACT | JSON_SORT_KEYS)) ||
 	    !(state = json_dumps(sv, JSON_COMPACT | JSON_SORT_KEYS)))
 		goto out;
@@ -423,6 +455,9 @@ int rc_train_restore(struct rc_train_job *j, const char *path)
 			"sums in another order", path, (int)json_integer_value(ranks), j->c->size);
 	j->step = (long)json_integer_value(step);
 	j->be->adamw_steps = (long)json_integer_value(ostep);
+	json_t *bs = json_object_get(sv, "best_step"), *bl = json_object_get(sv, "best_loss");
+	if (json_is_integer(bs) && json_is_number(bl))
+		j->best_step = (long)json_integer_value(bs), j->best_loss = json_number_value(bl);
 	rc = rc_loader_seek(j->ld, (long)json_integer_value(epoch),
 		(uint64_t)json_integer_value(cursor));
 out:

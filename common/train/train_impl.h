@@ -22,6 +22,7 @@ struct rc_train_job {
 	struct rc_backend *be;           /* where they train */
 	int *group;                      /* [ntensors] each tensor's RC_GROUP_* */
 	struct rc_loader *ld;
+	struct rc_loader *ev;            /* the held-out records, or NULL */
 	struct rc_prefetch *pf;          /* reading ahead for a device backend, or NULL */
 	int n, Bg, ntext, D;             /* local rows, global rows, texts per row */
 	/* backend memory: the gathered embeddings [Bg,D], [ntext·Bg,D], their
@@ -29,6 +30,9 @@ struct rc_train_job {
 	float *img_g, *txt_g, *dimg_g, *dtxt_g, *dimg, *dtxt;
 	float *stage;                    /* host memory for a host-only communicator */
 	long step, total, warm;          /* steps done, steps in all, warmup steps */
+	long eval_steps;                 /* the held-out loss every that many steps (0: never) */
+	double best_loss;                /* the lowest held-out loss so far (INFINITY: none) */
+	long best_step;                  /* and its step (-1: none) */
 	double lr_base[RC_NGROUPS], wd[RC_NGROUPS];
 	long resumed_from;               /* the checkpoint's step, or -1 */
 	FILE *metrics;

@@ -2,8 +2,10 @@
 # train-cli.sh - rclip-train as a user meets it: help, usage errors (exit
 # 2), data that does not fit the stage or the model (exit 1, one line
 # naming the shard), stage 0 on each stream, stage 2 from a model without
-# heads, the SigLIP loss, JPEG shards, SIGUSR1 (a checkpoint, then on), and
-# the checkpoints read by rclip-export and as --init.
+# heads, the SigLIP loss, JPEG shards, SIGUSR1 (a checkpoint, then on),
+# the checkpoints read by rclip-export and as --init, the shuffle modes'
+# repeated-image share, --tb-weights, and a held-out set with
+# best.safetensors.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 bin="$top_builddir/tools"
@@ -45,6 +47,16 @@ absent "$tmp/x" "--device cuda:99 makes no run directory"
 expect 2 "$T" --resume "$tmp/x" --batch 4
 has "$tmp/err" 'from the checkpoint' "resume with job options"
 expect 2 "$T" --stage 1 --init "$fx/init" --out "$tmp/x"
+for bad in "--shuffle random" "--gather all" "--holdout 0.9" "--holdout -0.1" \
+	"--eval-every 2.5" "--tb-weights 0.7,0.5" "--tb-weights 0.7,0.5,0.6,0.1" \
+	"--tb-weights 0.7,x,0.6"; do
+	expect 2 "$T" --stage 1 $bad --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
+done
+has "$tmp/err" "--tb-weights: '0.7,x,0.6'\|--tb-weights: 'x'" "--tb-weights with a word"
+expect 2 "$T" --stage 2 --tb-weights 0.6,0.3,0.5 --init "$fx/init" --data "$tmp/pro.list" \
+	--out "$tmp/x"
+has "$tmp/err" 'goes with --stage 1' "--tb-weights in stage 2"
+absent "$tmp/x" "usage errors make no run directory"
 
 # data that does not fit
 expect 1 "$T" --stage 2 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x" -q
@@ -107,6 +119,31 @@ lines "$tmp/usr/metrics.jsonl" 8 "SIGUSR1: the run went on"
 expect 2 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x" \
 	--test-kill-after-checkpoint 4:HUP
 has "$tmp/err" "signal 'HUP'" "--test-kill-after-checkpoint with an unknown signal"
+
+# batch composition: in dataset order a stage-1 batch of 8 holds one image
+# (every row shares it); the default permutation mixes the images
+expect 0 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 8 --steps 1 \
+	--shuffle none --tb-weights 0.6,0.3,0.5 --out "$tmp/order" -q
+has "$tmp/order/metrics.jsonl" '"repeated_image_rows": 1,' "dataset order: one image"
+has "$tmp/order/metrics.jsonl" '"w": 0.6,' "--tb-weights"
+expect 0 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 8 --steps 1 \
+	--gather exact --out "$tmp/perm" -q
+has "$tmp/perm/metrics.jsonl" '"repeated_image_rows": 0\.[0-9]*,' "permutation: some images mixed"
+has "$tmp/perm/metrics.jsonl" '"w": 0.7,' "stage 1's CLIP weights by default"
+
+# a held-out set: 3 of the 12 images (ceil(0.2·12)), the held-out loss at
+# steps 2 and 4, the lowest kept as best.safetensors, which rclip-export reads
+expect 0 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 8 --steps 4 \
+	--holdout 0.2 --eval-every 2 --out "$tmp/held" -v
+has "$tmp/err" '81 items per epoch' "--holdout 0.2 leaves 9 images"
+eq "$(grep -c '"holdout_loss"' "$tmp/held/metrics.jsonl")" 2 "held-out loss every 2 steps"
+has "$tmp/held/metrics.jsonl" '"step": 4, .*"holdout_loss"' "held-out loss at the last step"
+expect 0 "$bin/rclip-export" --from "$tmp/held/best.safetensors" --to hf -o "$tmp/best-hf" --check
+has "$tmp/out" 'check:    ok' "export best.safetensors"
+expect 1 "$T" --stage 0 --init "$fx/init" --data "$tmp/desc.list" --batch 8 --holdout 0.5 \
+	--out "$tmp/x" -q
+has "$tmp/err" 'fewer than one batch' "--holdout leaves less than a batch"
+has "$tmp/err" '6 of the 12 records are held out' "--holdout: the hint says why"
 
 echo "train-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

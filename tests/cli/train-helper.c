@@ -14,6 +14,10 @@
  *       reference's value.
  *   train-helper poison IN.safetensors OUT.safetensors NAME
  *       a copy whose tensor NAME starts with a NaN (F32).
+ *   train-helper set IN.safetensors OUT.safetensors NAME VALUE
+ *       a copy whose tensor NAME starts with (float)VALUE (strtod's double
+ *       rounded to float32, as torch.tensor(VALUE) gives): a model whose
+ *       logit_scale is an OpenAI checkpoint's ln 100.
  */
 #include <jansson.h>
 #include <math.h>
@@ -131,8 +135,8 @@ static int steps(const char *metrics, const char *ref, const char *stage, double
 	return bad;
 }
 
-/* poison - a copy of IN with the first value of tensor NAME set to NaN. */
-static int poison(const char *in, const char *out, const char *name)
+/* set_first - a copy of IN with the first value of tensor NAME set to v. */
+static int set_first(const char *in, const char *out, const char *name, float v)
 {
 	struct rc_st *st;
 	struct rc_st_writer *w;
@@ -147,7 +151,7 @@ static int poison(const char *in, const char *out, const char *name)
 		if (!x || rc_st_read_f32(st, t, x, t->nelem) < 0)
 			return 1;
 		if (!strcmp(t->name, name) && t->nelem)
-			x[0] = NAN, found = 1;
+			x[0] = v, found = 1;
 		bufs[nb++] = x;
 		if (rc_st_writer_add(w, t->name, RC_ST_F32, t->ndim, t->shape, x) < 0)
 			return 1;
@@ -163,7 +167,9 @@ static int poison(const char *in, const char *out, const char *name)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "poison"))
-		return poison(argv[2], argv[3], argv[4]);
+		return set_first(argv[2], argv[3], argv[4], NAN);
+	if (argc == 6 && !strcmp(argv[1], "set"))
+		return set_first(argv[2], argv[3], argv[4], (float)strtod(argv[5], NULL));
 	rc_log_init("train-helper");
 	if (argc >= 5 && !strcmp(argv[1], "compare"))
 		return compare(argv[2], argv[3], atof(argv[4]), argc - 5, argv + 5);
@@ -171,6 +177,6 @@ int main(int argc, char **argv)
 		return steps(argv[2], argv[3], argv[4], atof(argv[5] + 4 * !strncmp(argv[5], "rel:", 4)),
 			!strncmp(argv[5], "rel:", 4), argc - 6, argv + 6);
 	fprintf(stderr, "usage: train-helper compare A B TOL [PREFIX...] | "
-		"steps METRICS STEPS STAGE TOL KEY...\n");
+		"steps METRICS STEPS STAGE TOL KEY... | poison IN OUT NAME | set IN OUT NAME VALUE\n");
 	return 2;
 }

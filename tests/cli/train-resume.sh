@@ -3,8 +3,9 @@
 # work: killed with SIGKILL after a checkpoint and resumed, or stopped by
 # SIGTERM (it checkpoints, exit 143) and resumed, it ends with parameters
 # bit for bit those of an uninterrupted run (same threads); metrics.jsonl
-# has each step once. A shard corrupted mid-run stops the job with the
-# record named and the checkpoints kept; a NaN stops it too.
+# has each step once, and best.safetensors (the held-out selection) is
+# the uninterrupted run's too. A shard corrupted mid-run stops the job with
+# the record named and the checkpoints kept; a NaN stops it too.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 bin="$top_builddir/tools"
@@ -17,9 +18,10 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 run() { "$@" || fail "$*"; }
 
 run "$bin/rclip-shard" -q -s 32 --store raw -o "$tmp/lite" "$fx/lite.jsonl"
-# 13 steps per epoch: the run crosses epochs, shuffled through a small buffer
+# 2 of the 12 images held out, the held-out loss every 10 steps; 11 steps
+# per epoch: the run crosses epochs, each a permutation of its items
 job="--stage 1 --init $fx/init --data $tmp/lite.list --batch 8 --steps 120 --seed 7
-	--buffer 16 --lr 1e-3 -j 1 -q"
+	--holdout 0.1 --eval-every 10 --lr 1e-3 -j 1 -q"
 
 run "$bin/rclip-train" $job --out "$tmp/ref"
 
@@ -34,6 +36,9 @@ same_metrics() {
 	sed 's/, "samples_per_s.*//' "$1/metrics.jsonl" > "$tmp/a"
 	sed 's/, "samples_per_s.*//' "$tmp/ref/metrics.jsonl" > "$tmp/b"
 	cmp -s "$tmp/a" "$tmp/b" || fail "$1: the resumed run's metrics differ from the uninterrupted"
+	[ "$(grep -c '"holdout_loss"' "$1/metrics.jsonl")" -eq 12 ] ||
+		fail "$1: not 12 held-out losses"
+	run "$help" compare "$1/best.safetensors" "$tmp/ref/best.safetensors" 0
 }
 
 # The interruptions come at known steps, whatever the machine's speed:
@@ -48,7 +53,7 @@ same_metrics() {
 	--test-kill-after-checkpoint 40:KILL 2>"$tmp/err"
 st=$?
 [ "$st" -eq 137 ] || fail "SIGKILL: exit $st, expected 137: $(cat "$tmp/err")"
-[ "$(ls "$tmp/kill" | tr '\n' ' ')" = "ckpt-20.safetensors ckpt-40.safetensors metrics.jsonl " ] ||
+[ "$(ls "$tmp/kill" | tr '\n' ' ')" = "best.safetensors ckpt-20.safetensors ckpt-40.safetensors metrics.jsonl " ] ||
 	fail "SIGKILL after checkpoint 40 left: $(ls "$tmp/kill" | tr '\n' ' ')"
 [ "$(wc -l < "$tmp/kill/metrics.jsonl")" -eq 40 ] || fail "SIGKILL: not 40 metrics lines"
 head -c 100000 "$tmp/kill/ckpt-40.safetensors" > "$tmp/kill/.ckpt-40.safetensors.tmp.Xk9Q2a"

@@ -1,10 +1,13 @@
 /* test_train.c - Check suite for the training parts: the SigLIP, head and
  * L2 losses against finite differences and known values, the schedules
  * at their corners, AdamW against its formula in double, gradient norm
- * and clipping, and the data loader's order (dataset order image-major,
+ * and clipping, the CLIP and SigLIP losses' rank-local form (the official
+ * gather) against finite differences of one rank's loss, the computed
+ * permutation, and the data loader's order (dataset order image-major,
  * shuffled epochs that are permutations, reproducible, sliced by rank,
- * resumable by seek). The CLIP loss itself is checked in test_backward,
- * the whole recipe against PyTorch in tests/cli/train-reference.sh. */
+ * resumable by seek; the repeated-image count; held-out records). The
+ * CLIP loss itself is checked in test_backward, the whole recipe against
+ * PyTorch in tests/cli/train-reference.sh and train-official.sh. */
 #include "base/error.h"
 #include "base/io.h"
 #include "train/loader.h"
@@ -14,6 +17,7 @@
 #include "model/loss.h"
 #include "model/model.h"
 #include "model/optim_cpu.h"
+#include "train/perm.h"
 #include "train/sched.h"
 #include "data/record.h"
 #include "data/shard.h"
@@ -170,23 +174,144 @@ START_TEST(test_l2_anchor)
 }
 END_TEST
 
+/* local_loss - rank r's loss as the official code computes it, in double:
+ * with the ranks' rows [lo, lo+n) of B, its images against all texts and
+ * its texts against all images (CLIP: ½(CE + CE), means over its n rows),
+ * or its images against all texts (SigLIP: -Σ log σ(y·z) / n). */
+static double local_loss(const float *img, const float *txt, int B, int D, float s, float bias,
+	int lo, int n, int siglip)
+{
+	const double es = exp((double)s);
+	double i2t = 0, t2i = 0;
+	for (int a = lo; a < lo + n; a++) {
+		double mi = -INFINITY, mt = -INFINITY, si = 0, st = 0, zi[64], zt[64];
+		for (int b = 0; b < B; b++) {
+			double di = 0, dt = 0;
+			for (int d = 0; d < D; d++) {
+				di += (double)img[a * D + d] * txt[b * D + d];   /* image a, text b */
+				dt += (double)txt[a * D + d] * img[b * D + d];   /* text a, image b */
+			}
+			zi[b] = es * di + (siglip ? bias : 0), zt[b] = es * dt;
+			mi = fmax(mi, zi[b]), mt = fmax(mt, zt[b]);
+		}
+		if (siglip) {
+			for (int b = 0; b < B; b++) {
+				const double y = a == b ? 1 : -1, x = y * zi[b];
+				i2t -= x >= 0 ? -log1p(exp(-x)) : x - log1p(exp(x));
+			}
+			continue;
+		}
+		for (int b = 0; b < B; b++)
+			si += exp(zi[b] - mi), st += exp(zt[b] - mt);
+		i2t += mi + log(si) - zi[a];
+		t2i += mt + log(st) - zt[a];
+	}
+	return siglip ? i2t / n : 0.5 * (i2t / n + t2i / n);
+}
+
+/* The rank-local backward of rank lo/n of B/n ranks: its rows of the
+ * embedding gradients are 1/ranks (DDP's average) of the gradient of its
+ * own loss with the other ranks' embeddings constant; the scale (and
+ * bias) gradient is the whole loss's; all rows are the plain backward. */
+static void check_rows(int siglip)
+{
+	enum { B = 6, D = 4 };
+	float img[B * D], txt[B * D], s = 1.1f, bias = -1.5f;
+	for (int i = 0; i < B * D; i++)
+		img[i] = frand(), txt[i] = frand();
+	struct rc_loss_clip *lc;
+	struct rc_loss_siglip *ls;
+	ck_assert_int_eq(rc_loss_clip_new(&lc, B), 0);
+	ck_assert_int_eq(rc_loss_siglip_new(&ls, B), 0);
+	const int split[][2] = { { 2, 2 }, { 0, 3 }, { 3, 3 }, { 5, 1 } };
+	for (size_t c = 0; c < sizeof split / sizeof *split; c++) {
+		const int lo = split[c][0], n = split[c][1];
+		const double ranks = (double)B / n;
+		float dimg[B * D] = { 0 }, dtxt[B * D] = { 0 }, ds = 0, db = 0, ds1 = 0, db1 = 0;
+		float fimg[B * D] = { 0 }, ftxt[B * D] = { 0 };
+		if (siglip) {
+			rc_loss_siglip_forward(ls, img, txt, B, D, s, bias);
+			rc_loss_siglip_backward_rows(ls, 1.0f, lo, n, dimg, dtxt, &ds, &db);
+			rc_loss_siglip_backward(ls, 1.0f, fimg, ftxt, &ds1, &db1);
+		} else {
+			rc_loss_clip_forward(lc, img, txt, B, D, s);
+			rc_loss_clip_backward_rows(lc, 1.0f, lo, n, dimg, dtxt, &ds);
+			rc_loss_clip_backward(lc, 1.0f, fimg, ftxt, &ds1);
+		}
+		ck_assert(memcmp(&ds, &ds1, sizeof ds) == 0 && memcmp(&db, &db1, sizeof db) == 0);
+		int differs = 0;
+		const float h = 1e-3f;
+		for (int i = lo * D; i < (lo + n) * D; i++)
+			for (int t = 0; t < 2; t++) {
+				float *x = t ? txt : img, keep = x[i];
+				x[i] = keep + h;
+				double lp = local_loss(img, txt, B, D, s, bias, lo, n, siglip);
+				x[i] = keep - h;
+				double lm = local_loss(img, txt, B, D, s, bias, lo, n, siglip);
+				x[i] = keep;
+				const double want = (lp - lm) / (2 * h) / ranks, got = t ? dtxt[i] : dimg[i];
+				ck_assert_msg(fabs(got - want) < 2e-4 + 1e-3 * fabs(want),
+					"%s rows %d+%d: d%s[%d] %g, want %g", siglip ? "siglip" : "clip", lo, n,
+					t ? "txt" : "img", i, got, want);
+				differs |= fabs(got - (t ? ftxt[i] : fimg[i])) > 1e-4;
+			}
+		ck_assert(n == B || differs);        /* not the exact gradient */
+	}
+	/* all rows: the plain backward, bit for bit */
+	float a[B * D] = { 0 }, b[B * D] = { 0 }, c2[B * D] = { 0 }, d2[B * D] = { 0 };
+	if (siglip) {
+		rc_loss_siglip_forward(ls, img, txt, B, D, s, bias);
+		rc_loss_siglip_backward_rows(ls, 0.7f, 0, B, a, b, NULL, NULL);
+		rc_loss_siglip_backward(ls, 0.7f, c2, d2, NULL, NULL);
+	} else {
+		rc_loss_clip_forward(lc, img, txt, B, D, s);
+		rc_loss_clip_backward_rows(lc, 0.7f, 0, B, a, b, NULL);
+		rc_loss_clip_backward(lc, 0.7f, c2, d2, NULL);
+	}
+	ck_assert(memcmp(a, c2, sizeof a) == 0 && memcmp(b, d2, sizeof b) == 0);
+	rc_loss_clip_free(lc);
+	rc_loss_siglip_free(ls);
+}
+
+START_TEST(test_rank_rows)
+{
+	check_rows(0);
+	check_rows(1);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- optimizer */
 
+/* Hugging Face's warmup and cosine (get_cosine_schedule_with_warmup with
+ * TrainingArguments' ceil(ratio·steps) warmup steps): step s of W warmup
+ * steps at s/W, the first at 0; the products in double, as Python takes
+ * them (0.07·100 is 7.000000000000001, so 8 steps). And stage 1's w(p)
+ * with the CLIP run's and the SigLIP runs' weights. */
 START_TEST(test_schedules)
 {
-	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 5), 0);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 5), 1);
 	ck_assert_int_eq(rc_sched_warmup_steps(0.4, 5), 2);
 	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 1000), 100);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 31), 4);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.07, 100), 8);
+	ck_assert_int_eq(rc_sched_warmup_steps(0.1, 12), 2);
 	ck_assert_int_eq(rc_sched_warmup_steps(0, 1000), 0);
-	const double want[5] = { 0.5, 1.0, 1.0, 0.75, 0.25 };
+	ck_assert_int_eq(rc_sched_warmup_steps(1, 7), 7);
+	/* W = 2 of 5: 0, 1/2, then the cosine over the 3 steps left */
+	const double want[5] = { 0.0, 0.5, 1.0, 0.75, 0.25 };
 	for (int s = 0; s < 5; s++)
-		ck_assert(fabs(rc_sched_lr_mult(s, 5, 2) - want[s]) < 1e-12);
+		ck_assert_msg(fabs(rc_sched_lr_mult(s, 5, 2) - want[s]) < 1e-12, "step %d: %g", s,
+			rc_sched_lr_mult(s, 5, 2));
 	ck_assert(fabs(rc_sched_lr_mult(0, 100, 0) - 1.0) < 1e-12);
 	ck_assert(rc_sched_lr_mult(99, 100, 10) > 0 && rc_sched_lr_mult(99, 100, 10) < 1e-3);
-	ck_assert(rc_sched_stage1_w(0) == 0.7 && rc_sched_stage1_w(0.2) == 0.7);
-	ck_assert(fabs(rc_sched_stage1_w(0.5) - 0.6) < 1e-12);
-	ck_assert(fabs(rc_sched_stage1_w(0.8) - 0.5) < 1e-12);
-	ck_assert(rc_sched_stage1_w(0.81) == 0.6 && rc_sched_stage1_w(1.0) == 0.6);
+	ck_assert(rc_sched_lr_mult(3, 4, 4) == 0.75);          /* all warmup */
+	const double clip[3] = { 0.7, 0.5, 0.6 }, sig[3] = { 0.6, 0.3, 0.5 };
+	ck_assert(rc_sched_stage1_w(0, clip) == 0.7 && rc_sched_stage1_w(0.2, clip) == 0.7);
+	ck_assert(fabs(rc_sched_stage1_w(0.5, clip) - 0.6) < 1e-12);
+	ck_assert(fabs(rc_sched_stage1_w(0.8, clip) - 0.5) < 1e-12);
+	ck_assert(rc_sched_stage1_w(0.81, clip) == 0.6 && rc_sched_stage1_w(1.0, clip) == 0.6);
+	ck_assert(rc_sched_stage1_w(0.1, sig) == 0.6 && rc_sched_stage1_w(0.9, sig) == 0.5);
+	ck_assert(fabs(rc_sched_stage1_w(0.5, sig) - 0.45) < 1e-12);
 }
 END_TEST
 
@@ -459,6 +584,172 @@ START_TEST(test_loader_shuffle)
 }
 END_TEST
 
+/* The computed permutation: a bijection of [0, n) for any n, a function
+ * of the seed, not the identity. */
+START_TEST(test_perm)
+{
+	const uint64_t sizes[] = { 1, 2, 3, 5, 17, 64, 100, 1000, 4099 };
+	static unsigned char seen[4099];
+	for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+		const uint64_t n = sizes[k];
+		struct rc_perm p, q;
+		rc_perm_init(&p, n, 11);
+		rc_perm_init(&q, n, 12);
+		memset(seen, 0, sizeof seen);
+		uint64_t moved = 0, other = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			const uint64_t v = rc_perm_at(&p, i);
+			ck_assert(v < n && !seen[v]);
+			seen[v] = 1;
+			moved += v != i, other += v != rc_perm_at(&q, i);
+		}
+		ck_assert_msg(n < 17 || (moved > n / 2 && other > n / 2), "n %llu: %llu moved, "
+			"%llu differ", (unsigned long long)n, (unsigned long long)moved,
+			(unsigned long long)other);
+	}
+}
+END_TEST
+
+/* --shuffle perm: every epoch a permutation of the items, a function of
+ * (seed, epoch); the ranks' slices make the one-rank batch; a seek goes
+ * straight to a position; b.repeated counts the batch's rows whose record
+ * another row has (all 9 in dataset order, where a batch is one image). */
+START_TEST(test_loader_perm)
+{
+	const char *list = make_lite();
+	struct rc_loader *a = open_lite(list, 9, RC_SHUFFLE_PERM, 7, 0, 1);
+	struct rc_loader *c = open_lite(list, 9, RC_SHUFFLE_PERM, 8, 0, 1);
+	int differs_seed = 0, differs_epoch = 0;
+	uint32_t first[27];
+	for (long e = 0; e < 3; e++) {
+		int seen[NREC][9] = { { 0 } };
+		for (uint64_t k = 0; k < 27; k++) {
+			uint32_t sh, sub, sh3, sub3;
+			uint64_t rec, rec3;
+			ck_assert_int_eq(rc_loader_item(a, e, k, &sh, &rec, &sub), 0);
+			ck_assert_int_eq(rc_loader_item(c, e, k, &sh3, &rec3, &sub3), 0);
+			differs_seed |= rec != rec3 || sub != sub3;
+			seen[rec][sub]++;
+			const uint32_t id = (uint32_t)(rec * 9 + sub);
+			if (e == 0)
+				first[k] = id;
+			else
+				differs_epoch |= first[k] != id;
+		}
+		for (int r = 0; r < NREC; r++)
+			for (int s = 0; s < 9; s++)
+				ck_assert_int_eq(seen[r][s], 1);
+	}
+	ck_assert(differs_seed && differs_epoch);
+	/* the batches: repeated rows as the items say; ranks; seek */
+	struct rc_loader *r[3];
+	for (int k = 0; k < 3; k++)
+		r[k] = open_lite(list, 9, RC_SHUFFLE_PERM, 7, k, 3);
+	struct rc_batch b1, bk;
+	int32_t ids[5][18 * 4];
+	for (int step = 0; step < 5; step++) {
+		long e;
+		uint64_t cur;
+		rc_loader_tell(a, &e, &cur);
+		if (cur == 27)
+			e++, cur = 0;
+		int count[NREC] = { 0 }, want = 0;
+		for (uint64_t k = 0; k < 9; k++) {
+			uint32_t sh, sub;
+			uint64_t rec;
+			ck_assert_int_eq(rc_loader_item(a, e, cur + k, &sh, &rec, &sub), 0);
+			count[rec]++;
+		}
+		for (int q = 0; q < NREC; q++)
+			want += count[q] > 1 ? count[q] : 0;
+		ck_assert_int_eq(rc_loader_next(a, &b1), 0);
+		ck_assert_int_eq(b1.repeated, want);
+		memcpy(ids[step], b1.ids, (size_t)18 * b1.T * sizeof(int32_t));
+		for (int k = 0; k < 3; k++) {
+			ck_assert_int_eq(rc_loader_next(r[k], &bk), 0);
+			ck_assert_int_eq(bk.repeated, want);
+			for (int row = 0; row < 3; row++)
+				for (int t = 0; t < 2; t++)
+					ck_assert_int_eq(bk.ids[(t * 3 + row) * bk.T + 1],
+						b1.ids[(t * 9 + 3 * k + row) * b1.T + 1]);
+		}
+	}
+	struct rc_loader *s = open_lite(list, 9, RC_SHUFFLE_PERM, 7, 0, 1);
+	ck_assert_int_eq(rc_loader_seek(s, 1, 9), 0);      /* step 4 = epoch 1, cursor 9 */
+	ck_assert_int_eq(rc_loader_next(s, &b1), 0);
+	ck_assert(memcmp(b1.ids + 1, ids[4] + 1, sizeof(int32_t)) == 0);
+	ck_assert_int_eq(b1.epoch, 1);
+	rc_loader_close(s);
+	struct rc_loader *none = open_lite(list, 9, RC_SHUFFLE_NONE, 7, 0, 1);
+	ck_assert_int_eq(rc_loader_next(none, &b1), 0);
+	ck_assert_int_eq(b1.repeated, 9);
+	rc_loader_close(none);
+	for (int k = 0; k < 3; k++)
+		rc_loader_close(r[k]);
+	rc_loader_close(a), rc_loader_close(c);
+}
+END_TEST
+
+/* --holdout: ceil(F·records) records set aside by the seed, the same in
+ * every shuffle mode and epoch; split 1 streams exactly them, in dataset
+ * order, in batches cut to what they hold. */
+START_TEST(test_loader_holdout)
+{
+	const char *list = make_lite();
+	const int modes[] = { RC_SHUFFLE_NONE, RC_SHUFFLE_BUFFER, RC_SHUFFLE_PERM };
+	struct rc_loader_opts o = { .list = list, .stage = 1, .batch = 9, .rank = 0,
+		.nranks = 1, .buffer = 5, .seed = 5, .holdout = 0.2, .image_size = S, .ctx = 77,
+		.eot = 49407, .vocab = 49408 };
+	int kept = -1;
+	for (size_t m = 0; m < 3; m++) {
+		o.shuffle = modes[m];
+		struct rc_loader *l;
+		ck_assert_int_eq(rc_loader_open(&l, &o), 0);
+		ck_assert_int_eq(rc_loader_held(l), 1);            /* ceil(0.2·3) */
+		ck_assert_int_eq(rc_loader_items(l), 18);
+		for (long e = 0; e < 2; e++) {
+			int seen[NREC] = { 0 };
+			for (uint64_t k = 0; k < 18; k++) {
+				uint32_t sh, sub;
+				uint64_t rec;
+				ck_assert_int_eq(rc_loader_item(l, e, k, &sh, &rec, &sub), 0);
+				seen[rec]++;
+			}
+			int held = -1;
+			for (int r = 0; r < NREC; r++) {
+				ck_assert(seen[r] == 0 || seen[r] == 9);
+				if (!seen[r])
+					held = r;
+			}
+			ck_assert(kept < 0 || kept == held);
+			kept = held;
+		}
+		rc_loader_close(l);
+	}
+	o.split = 1, o.batch = 32, o.shuffle = RC_SHUFFLE_PERM;
+	struct rc_loader *h;
+	ck_assert_int_eq(rc_loader_open(&h, &o), 0);
+	ck_assert_int_eq(rc_loader_batch(h), 9);                  /* cut to the held items */
+	ck_assert_int_eq(rc_loader_steps_per_epoch(h), 1);
+	struct rc_batch b;
+	ck_assert_int_eq(rc_loader_next(h, &b), 0);
+	for (int k = 0; k < 9; k++) {                              /* dataset order */
+		ck_assert_int_eq(b.ids[k * b.T + 1], 100 + 10 * kept + k / 3);
+		ck_assert_int_eq(b.ids[(9 + k) * b.T + 1], 200 + 10 * kept + k % 3);
+	}
+	rc_loader_close(h);
+	o.holdout = 0.5, o.nranks = 2, o.batch = 32;              /* 2 records: 18 items */
+	ck_assert_int_eq(rc_loader_open(&h, &o), 0);
+	ck_assert_int_eq(rc_loader_batch(h), 18);
+	rc_loader_close(h);
+	o.split = 0, o.nranks = 1, o.batch = 10;                   /* 9 items left */
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&h, &o), RC_E_RANGE);
+	const char *err = capture_end();
+	ck_assert_msg(strstr(err, "2 of the 3 records are held out"), "%s", err);
+}
+END_TEST
+
 START_TEST(test_loader_ranks_and_seek)
 {
 	const char *list = make_lite();
@@ -638,6 +929,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_siglip_gradients);
 	tcase_add_test(tc, test_head_losses);
 	tcase_add_test(tc, test_l2_anchor);
+	tcase_add_test(tc, test_rank_rows);
 	tcase_add_test(tc, test_schedules);
 	tcase_add_test(tc, test_adamw);
 	tcase_add_test(tc, test_prefetch_same_batches);
@@ -645,6 +937,9 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_init_random);
 	tcase_add_test(tc, test_loader_dataset_order);
 	tcase_add_test(tc, test_loader_shuffle);
+	tcase_add_test(tc, test_perm);
+	tcase_add_test(tc, test_loader_perm);
+	tcase_add_test(tc, test_loader_holdout);
 	tcase_add_test(tc, test_loader_ranks_and_seek);
 	tcase_add_test(tc, test_loader_refuses);
 	tcase_add_test(tc, test_checkpoint_roundtrip);
