@@ -164,6 +164,23 @@ static int linear(struct rc_lowp *lp, float *out, const float *inp, const float 
 	return rc < 0 ? rc : 0;
 }
 
+/* norm_linear - a block's layer norm k (1 or 2: ln1, ln2 of la) and the
+ * linear layer after it; in bf16 / int8 the norm is done on the way into
+ * the product and la's ln buffers are left as they were. */
+static int norm_linear(struct rc_lowp *lp, struct rc_clip_layer_acts *la, int k, const float *x,
+	const float *ln_w, const float *ln_b, float eps, float *out, const float *w,
+	const float *bias, int N, int C, int OC)
+{
+	int rc = lp ? rc_lowp_matmul_ln(lp, out, x, ln_w, ln_b, eps, w, bias, N, C, OC) : 1;
+	if (rc != 1)
+		return rc;
+	float *ln = k == 1 ? la->ln1 : la->ln2;
+	rc_ops_layernorm(ln, k == 1 ? la->ln1_mean : la->ln2_mean,
+		k == 1 ? la->ln1_rstd : la->ln2_rstd, x, ln_w, ln_b, N, C, eps);
+	rc_ops_matmul(out, ln, w, bias, N, C, OC);
+	return 0;
+}
+
 /* encoder - the L pre-LN blocks of HF's CLIPEncoderLayer on x[B,T,C]; *out
  * gets the last layer's res3. When the layers share buffers (not
  * training) x is that res3 from layer 1 on, which the order below allows:
@@ -178,10 +195,8 @@ static int encoder(const struct rc_clip_tower_config *t, const struct rc_clip_to
 	for (int l = 0; l < t->layers; l++) {
 		struct rc_clip_layer_acts *la = &a->layer[l];
 		const size_t lc = (size_t)l * C, li = (size_t)l * I;
-		rc_ops_layernorm(la->ln1, la->ln1_mean, la->ln1_rstd, x, w->ln1_w + lc,
-			w->ln1_b + lc, BT, C, eps);
-		if ((rc = linear(lp, la->qkv, la->ln1, w->qkv_w + 3 * lc * C, w->qkv_b + 3 * lc, BT,
-		    C, 3 * C)) < 0)
+		if ((rc = norm_linear(lp, la, 1, x, w->ln1_w + lc, w->ln1_b + lc, eps, la->qkv,
+		    w->qkv_w + 3 * lc * C, w->qkv_b + 3 * lc, BT, C, 3 * C)) < 0)
 			break;
 		rc_ops_attention(la->atty, la->att, la->qkv, B, T, C, t->heads, causal, a->scratch,
 			a->nscratch);
@@ -189,14 +204,17 @@ static int encoder(const struct rc_clip_tower_config *t, const struct rc_clip_to
 		    C)) < 0)
 			break;
 		rc_ops_add(la->res2, x, la->res2, (size_t)BT * C);
-		rc_ops_layernorm(la->ln2, la->ln2_mean, la->ln2_rstd, la->res2, w->ln2_w + lc,
-			w->ln2_b + lc, BT, C, eps);
-		if ((rc = linear(lp, la->fch, la->ln2, w->fc1_w + li * C, w->fc1_b + li, BT, C,
-		    I)) < 0)
+		if ((rc = norm_linear(lp, la, 2, la->res2, w->ln2_w + lc, w->ln2_b + lc, eps, la->fch,
+		    w->fc1_w + li * C, w->fc1_b + li, BT, C, I)) < 0)
 			break;
-		rc_ops_act(la->fch_act, la->fch, (size_t)BT * I, t->act);
-		if ((rc = linear(lp, la->res3, la->fch_act, w->fc2_w + lc * I, w->fc2_b + lc, BT, I,
-		    C)) < 0)
+		/* bf16 / int8: the activation inside fc2's input conversion */
+		rc = lp ? rc_lowp_matmul_act(lp, la->res3, la->fch, t->act, w->fc2_w + lc * I,
+			w->fc2_b + lc, BT, I, C) : 1;
+		if (rc == 1) {
+			rc_ops_act(la->fch_act, la->fch, (size_t)BT * I, t->act);
+			rc = linear(lp, la->res3, la->fch_act, w->fc2_w + lc * I, w->fc2_b + lc, BT, I, C);
+		}
+		if (rc < 0)
 			break;
 		rc_ops_add(la->res3, la->res2, la->res3, (size_t)BT * C);
 		x = la->res3;

@@ -15,7 +15,9 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "model/backend.h"
+#include "model/clip_config.h"
 #include "model/model.h"
 
 float rc_lowp_round_bf16(float x)
@@ -142,6 +144,8 @@ struct rc_lowp {
 	float *row_scale;        /* int8: [max_rows] */
 	int32_t *acc;            /* int8: the products' sums */
 	size_t acc_cap;          /* elements */
+	float *act;              /* a row of the activation per thread */
+	size_t act_cap;          /* bytes */
 };
 
 /* The ISAs of oneDNN 2.x are bit sets: a larger one contains a smaller. */
@@ -250,6 +254,7 @@ void rc_lowp_free(struct rc_lowp *lp)
 	free(lp->src);
 	free(lp->row_scale);
 	free(lp->acc);
+	free(lp->act);
 	free(lp);
 }
 
@@ -343,8 +348,91 @@ static int grow(void **buf, size_t *cap, size_t n)
 	return 0;
 }
 
+/* The loops over a row: built twice, for AVX512 and for any x86-64, and
+ * chosen when the program starts (the same arithmetic either way). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ROWS_VECTOR __attribute__((target_clones("avx512f", "default")))
+#else
+#define ROWS_VECTOR
+#endif
+
+/* exp_row - y = exp(y) in fp32, in place, vectorizable: 2^k·e^r with k = round(x/ln 2)
+ * (by adding and taking away 1.5·2^23), r = x - k·ln 2 in two parts (Cody
+ * and Waite), e^r by its Taylor series to r^7 (|r| <= ln 2 / 2: a relative
+ * error below 1e-8, then float rounding: within 2 ulp of libm's expf); x is
+ * clamped to [-86.5, 88.72] (e^x from 2.7e-38 to just below FLT_MAX), where
+ * 2^(k-1), the factor built from its bits, stays a normal float. */
+ROWS_VECTOR
+static void exp_row(float *y, int n)
+{
+	#pragma omp simd
+	for (int i = 0; i < n; i++) {
+		const float v = y[i] < -86.5f ? -86.5f : y[i] > 88.72f ? 88.72f : y[i];
+		const float k = (v * 1.44269504f + 12582912.0f) - 12582912.0f;
+		const float r = (v - k * 0.693145752f) - k * 1.42860677e-6f;
+		float p = 1.0f / 5040;
+		p = p * r + 1.0f / 720;
+		p = p * r + 1.0f / 120;
+		p = p * r + 1.0f / 24;
+		p = p * r + 1.0f / 6;
+		p = p * r + 0.5f;
+		p = p * r + 1.0f;
+		p = p * r + 1.0f;
+		union { int32_t i; float f; } s = { ((int32_t)k + 126) * (1 << 23) };
+		y[i] = (p + p) * s.f;
+	}
+}
+
+/* act_row - y = act(x) on a row, fp32: quick_gelu as x / (1 + exp(-1.702x))
+ * with exp_row, exact GELU with libm's erff. */
+ROWS_VECTOR
+static void act_row(float *restrict y, const float *restrict x, int n, int act)
+{
+	if (act == RC_ACT_GELU) {
+		for (int i = 0; i < n; i++)
+			y[i] = x[i] * 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+		return;
+	}
+	#pragma omp simd
+	for (int i = 0; i < n; i++)
+		y[i] = -1.702f * x[i];
+	exp_row(y, n);
+	#pragma omp simd
+	for (int i = 0; i < n; i++)
+		y[i] = x[i] / (1.0f + y[i]);
+}
+
+/* ln_row - y = (x - mean)·rstd·w + b over a row of n, rc_ops_layernorm's
+ * arithmetic (mean and variance summed in double, the affine step as
+ * PyTorch orders it), in loops the compiler vectorizes. */
+ROWS_VECTOR
+static void ln_row(float *restrict y, const float *restrict x, const float *restrict w,
+	const float *restrict b, int n, float eps)
+{
+	double s = 0, v = 0;
+	#pragma omp simd reduction(+:s)
+	for (int i = 0; i < n; i++)
+		s += x[i];
+	const float m = (float)(s / n);
+	#pragma omp simd reduction(+:v)
+	for (int i = 0; i < n; i++) {
+		const double d = (double)x[i] - (double)m;
+		v += d * d;
+	}
+	const float r = 1.0f / sqrtf((float)(v / n) + eps), nb = -m * r;
+	#pragma omp simd
+	for (int i = 0; i < n; i++)
+		y[i] = (x[i] * r + nb) * w[i] + b[i];
+}
+
+void rc_lowp_act(float *y, const float *x, int n, int act)
+{
+	act_row(y, x, n, act);
+}
+
 /* to_bf16 - n floats to bf16 bits as rc_lowp_round_bf16 rounds them,
  * written so that the compiler vectorizes it (no branch, no memcpy). */
+ROWS_VECTOR
 static void to_bf16(uint16_t *restrict h, const float *restrict x, size_t n)
 {
 	#pragma omp simd
@@ -359,6 +447,7 @@ static void to_bf16(uint16_t *restrict h, const float *restrict x, size_t n)
  * row), rounded to nearest even as lrintf: adding and taking away 1.5·2^23
  * rounds a float of magnitude below 2^22 in the current (nearest) mode,
  * which the compiler can vectorize. Returns s. */
+ROWS_VECTOR
 static float quantize_row(int8_t *restrict q, const float *restrict x, size_t n)
 {
 	float amax = 0;
@@ -457,8 +546,40 @@ out:
 
 /* ---------------------------------------------------------------- products */
 
+/* What happens to an input row on its way in: an activation (act >= 0)
+ * or a layer norm (ln_w not NULL), or nothing. */
+struct prologue {
+	int act;
+	const float *ln_w, *ln_b;
+	float eps;
+};
+
+static int matmul(struct rc_lowp *lp, float *out, const float *inp, const struct prologue *pre,
+	const float *w, const float *bias, int N, int C, int OC);
+
 int rc_lowp_matmul(struct rc_lowp *lp, float *out, const float *inp, const float *w,
 	const float *bias, int N, int C, int OC)
+{
+	const struct prologue none = { -1, NULL, NULL, 0 };
+	return matmul(lp, out, inp, &none, w, bias, N, C, OC);
+}
+
+int rc_lowp_matmul_act(struct rc_lowp *lp, float *out, const float *inp, int act,
+	const float *w, const float *bias, int N, int C, int OC)
+{
+	const struct prologue pre = { act, NULL, NULL, 0 };
+	return matmul(lp, out, inp, &pre, w, bias, N, C, OC);
+}
+
+int rc_lowp_matmul_ln(struct rc_lowp *lp, float *out, const float *inp, const float *ln_w,
+	const float *ln_b, float eps, const float *w, const float *bias, int N, int C, int OC)
+{
+	const struct prologue pre = { -1, ln_w, ln_b, eps };
+	return matmul(lp, out, inp, &pre, w, bias, N, C, OC);
+}
+
+static int matmul(struct rc_lowp *lp, float *out, const float *inp, const struct prologue *pre,
+	const float *w, const float *bias, int N, int C, int OC)
 {
 	const struct weight *wt = NULL;
 	for (size_t i = 0; i < lp->nw && !wt; i++)
@@ -474,23 +595,37 @@ int rc_lowp_matmul(struct rc_lowp *lp, float *out, const float *inp, const float
 	if ((rc = prim_get(lp, wt, N, bias && !int8, &p)) < 0 ||
 	    (rc = grow(&lp->src, &lp->src_cap, (size_t)N * C * (int8 ? 1 : 2))) < 0)
 		return rc;
-	if (int8) {
-		if (lp->acc_cap < (size_t)N * OC) {
-			void *a = lp->acc;
-			size_t bytes = lp->acc_cap * sizeof *lp->acc;
-			if ((rc = grow(&a, &bytes, (size_t)N * OC * sizeof *lp->acc)) < 0)
-				return rc;
-			lp->acc = a, lp->acc_cap = (size_t)N * OC;
+	if (int8 && lp->acc_cap < (size_t)N * OC) {
+		void *a = lp->acc;
+		size_t bytes = lp->acc_cap * sizeof *lp->acc;
+		if ((rc = grow(&a, &bytes, (size_t)N * OC * sizeof *lp->acc)) < 0)
+			return rc;
+		lp->acc = a, lp->acc_cap = (size_t)N * OC;
+	}
+	const int nt = rc_thread_max(), row = pre->act >= 0 || pre->ln_w;
+	if (row) {
+		void *a = lp->act;
+		if ((rc = grow(&a, &lp->act_cap, (size_t)nt * C * sizeof *lp->act)) < 0)
+			return rc;
+		lp->act = a;
+	}
+	/* The input rows in the precision (the prologue first, in a row of
+	 * the thread's: one pass over the input). */
+	#pragma omp parallel for schedule(static) num_threads(nt)
+	for (int i = 0; i < N; i++) {
+		const float *x = inp + (size_t)i * C;
+		if (row) {
+			float *y = lp->act + (size_t)rc_thread_id() * C;
+			if (pre->ln_w)
+				ln_row(y, x, pre->ln_w, pre->ln_b, C, pre->eps);
+			else
+				act_row(y, x, C, pre->act);
+			x = y;
 		}
-		int8_t *q = lp->src;
-		#pragma omp parallel for schedule(static)
-		for (int i = 0; i < N; i++)
-			lp->row_scale[i] = quantize_row(q + (size_t)i * C, inp + (size_t)i * C,
-				(size_t)C);
-	} else {
-		#pragma omp parallel for schedule(static)
-		for (int i = 0; i < N; i++)
-			to_bf16((uint16_t *)lp->src + (size_t)i * C, inp + (size_t)i * C, (size_t)C);
+		if (int8)
+			lp->row_scale[i] = quantize_row((int8_t *)lp->src + (size_t)i * C, x, (size_t)C);
+		else
+			to_bf16((uint16_t *)lp->src + (size_t)i * C, x, (size_t)C);
 	}
 	dnnl_memory_desc_t smd, dmd, bmd;
 	dnnl_dims_t sd = { N, C }, dd = { N, OC }, bd = { 1, OC };

@@ -79,6 +79,26 @@ size_t rc_lowp_bytes(const struct rc_lowp *lp);
 int rc_lowp_matmul(struct rc_lowp *lp, float *out, const float *inp, const float *w,
 	const float *bias, int N, int C, int OC);
 
+/* rc_lowp_matmul_act - rc_lowp_matmul of act(inp) (enum rc_act of
+ * clip_config.h; -1: none), the activation computed in fp32 row by row as
+ * the input is converted, so that the MLP's wide hidden layer is read
+ * once: out = act(inp)·wᵀ + bias; inp is left as it was. quick_gelu's exp
+ * is a vectorized one within 2 ulp of libm's; exact GELU uses libm's erff.
+ * Returns as rc_lowp_matmul. */
+int rc_lowp_matmul_act(struct rc_lowp *lp, float *out, const float *inp, int act,
+	const float *w, const float *bias, int N, int C, int OC);
+
+/* rc_lowp_matmul_ln - rc_lowp_matmul of layernorm(inp) with weight ln_w,
+ * bias ln_b and eps (rc_ops_layernorm's arithmetic, row by row as the input
+ * is converted: the normalised rows are never stored). Returns as
+ * rc_lowp_matmul. */
+int rc_lowp_matmul_ln(struct rc_lowp *lp, float *out, const float *inp, const float *ln_w,
+	const float *ln_b, float eps, const float *w, const float *bias, int N, int C, int OC);
+
+/* rc_lowp_act - y[n] = act(x[n]) as rc_lowp_matmul_act computes it, for
+ * the tests (y and x must not overlap). */
+void rc_lowp_act(float *y, const float *x, int n, int act);
+
 /* rc_lowp_round_bf16 - x rounded to bf16 (to nearest, ties to even) and
  * back to fp32: the rounding rc_lowp_matmul applies to inputs and bf16
  * weights, for the tests. */

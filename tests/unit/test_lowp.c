@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/thread.h"
 #include "model/backend.h"
+#include "model/clip_config.h"
 #include "model/cpu.h"
 #include "model/lowp_cpu.h"
 #include "model/model.h"
@@ -79,6 +80,40 @@ START_TEST(round_bf16)
 }
 END_TEST
 
+/* ref_act - the activation as PyTorch computes it (quick_gelu's 1.702·x a
+ * float), the rest in double. */
+static double ref_act(float x, int act)
+{
+	if (act == RC_ACT_GELU)
+		return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+	return x / (1 + exp(-(double)(1.702f * x)));
+}
+
+/* The activation of the fused path: quick_gelu within a few ulp of its
+ * definition (its exp is rclip's own), over the range of exp's clamps and
+ * beyond; exact GELU the fp32 path's, bit for bit (libm's erff in both). */
+START_TEST(activation)
+{
+	enum { N = 20001 };
+	static float x[N], y[N], z[N];
+	for (int i = 0; i < N; i++)
+		x[i] = -100.0f + 200.0f * i / (N - 1);
+	rc_lowp_act(y, x, N, RC_ACT_QUICK_GELU);
+	double worst = 0;
+	for (int i = 0; i < N; i++) {
+		double ref = ref_act(x[i], RC_ACT_QUICK_GELU);
+		/* where it matters: below 1e-30 (x < -40), fp32's own sigmoid
+		 * underflows to 0 where the true value is still a float */
+		if (fabs(ref) > 1e-30 && fabs(y[i] - ref) / fabs(ref) > worst)
+			worst = fabs(y[i] - ref) / fabs(ref);
+	}
+	ck_assert_msg(worst < 4 * 0x1p-24, "quick_gelu: relative error %.3g", worst);
+	rc_lowp_act(y, x, N, RC_ACT_GELU);
+	rc_ops_gelu(z, x, N);
+	ck_assert(!memcmp(y, z, sizeof y));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- products */
 
 /* quant - the header's int8 quantisation of a row, for the reference. */
@@ -93,10 +128,10 @@ static float quant(int8_t *q, const float *x, int n)
 	return amax / 127.0f;
 }
 
-/* check_product - rc_lowp_matmul on N rows against the reference of its
- * contract, for values in [lo, hi). */
+/* check_product - rc_lowp_matmul (act -1) or rc_lowp_matmul_act on N rows
+ * against the reference of its contract, for values in [lo, hi). */
 static void check_product(int prec, int max_rows, int N, int C, int OC, int with_bias, double lo,
-	double hi)
+	double hi, int act)
 {
 	struct rc_lowp *lp;
 	ck_assert_int_eq(rc_lowp_new(&lp, prec, max_rows), 0);
@@ -104,7 +139,14 @@ static void check_product(int prec, int max_rows, int N, int C, int OC, int with
 	float *bias = with_bias ? fill((size_t)OC, -1, 1) : NULL;
 	float *out = malloc((size_t)N * OC * sizeof *out);
 	ck_assert_int_eq(rc_lowp_pack(lp, w, OC, C), 0);
-	ck_assert_int_eq(rc_lowp_matmul(lp, out, x, w, bias, N, C, OC), 0);
+	float *x0 = malloc((size_t)N * C * sizeof *x0);
+	memcpy(x0, x, (size_t)N * C * sizeof *x0);
+	ck_assert_int_eq(rc_lowp_matmul_act(lp, out, x, act, w, bias, N, C, OC), 0);
+	ck_assert_msg(!memcmp(x0, x, (size_t)N * C * sizeof *x), "the input changed");
+	free(x0);
+	if (act >= 0)
+		for (size_t i = 0; i < (size_t)N * C; i++)
+			x[i] = (float)ref_act(x[i], act);
 	int8_t *qx = malloc((size_t)C), *qw = malloc((size_t)OC * C);
 	float *sw = malloc((size_t)OC * sizeof *sw);
 	for (int o = 0; o < OC; o++)
@@ -117,11 +159,13 @@ static void check_product(int prec, int max_rows, int N, int C, int OC, int with
 			const float *wo = w + (size_t)o * C;
 			double ref, mag;
 			if (prec == RC_PRECISION_INT8) {
-				int64_t acc = 0;
-				for (int k = 0; k < C; k++)
+				int64_t acc = 0, sum = 0;
+				for (int k = 0; k < C; k++) {
 					acc += qx[k] * qw[(size_t)o * C + k];
+					sum += abs(qx[k] * qw[(size_t)o * C + k]);
+				}
 				ref = (double)acc * (sx * sw[o]);
-				mag = fabs(ref);
+				mag = (double)sum * (sx * sw[o]);
 			} else {
 				ref = mag = 0;
 				for (int k = 0; k < C; k++) {
@@ -136,8 +180,8 @@ static void check_product(int prec, int max_rows, int N, int C, int OC, int with
 			worst = err > worst ? err : worst;
 		}
 	}
-	ck_assert_msg(worst < 1e-5, "%s %dx%dx%d: relative error %.3g",
-		rc_precision_name(prec), N, C, OC, worst);
+	ck_assert_msg(worst < 1e-5, "%s %dx%dx%d, activation %d: relative error %.3g",
+		rc_precision_name(prec), N, C, OC, act, worst);
 	free(sw), free(qw), free(qx), free(out), free(bias), free(w), free(x);
 	rc_lowp_free(lp);
 }
@@ -147,12 +191,17 @@ START_TEST(products)
 	const int precs[] = { RC_PRECISION_BF16, RC_PRECISION_INT8 };
 	for (int p = 0; p < 2; p++) {
 		/* the batch the weights were packed for, fewer rows, one row, odd sizes */
-		check_product(precs[p], 64, 64, 768, 96, 1, -1, 1);
-		check_product(precs[p], 64, 13, 768, 96, 1, -1, 1);
-		check_product(precs[p], 64, 1, 256, 40, 0, -1, 1);
-		check_product(precs[p], 30, 29, 18, 40, 1, -2, 3);
+		check_product(precs[p], 64, 64, 768, 96, 1, -1, 1, -1);
+		check_product(precs[p], 64, 13, 768, 96, 1, -1, 1, -1);
+		check_product(precs[p], 64, 1, 256, 40, 0, -1, 1, -1);
+		check_product(precs[p], 30, 29, 18, 40, 1, -2, 3, -1);
 		/* positive values: a rounding bias would add up here */
-		check_product(precs[p], 50, 50, 512, 64, 0, 0.5, 1);
+		check_product(precs[p], 50, 50, 512, 64, 0, 0.5, 1, -1);
+		/* fc2's input: the activation on the way in (values reaching
+		 * exp's clamps too) */
+		check_product(precs[p], 50, 50, 3072, 64, 1, -6, 6, RC_ACT_QUICK_GELU);
+		check_product(precs[p], 50, 7, 40, 24, 1, -60, 60, RC_ACT_QUICK_GELU);
+		check_product(precs[p], 50, 50, 1024, 64, 1, -4, 4, RC_ACT_GELU);
 	}
 }
 END_TEST
@@ -335,6 +384,7 @@ static Suite *lowp_suite(void)
 	TCase *tc = tcase_create("contract");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, round_bf16);
+	tcase_add_test(tc, activation);
 	tcase_add_test(tc, products);
 	tcase_add_test(tc, not_packed);
 	tcase_add_test(tc, parity_fixtures);
