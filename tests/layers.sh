@@ -31,7 +31,8 @@ rank() {
 }
 
 # the CPU backend's private headers
-private="model/cpu.h model/ops_cpu.h model/loss.h model/optim_cpu.h model/topk_cpu.h"
+private="model/cpu.h model/ops_cpu.h model/loss.h model/optim_cpu.h model/topk_cpu.h
+	model/lowp_cpu.h"
 
 # every header of the library, by file name, so a bare "shard.h" is caught
 headers=$(find common -name '*.h' | sed 's#.*/##' | sort)

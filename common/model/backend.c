@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "model/lowp_cpu.h"
 
 /* backend_cpu.c */
 int rc_backend_cpu_new(struct rc_backend **out, struct rc_clip *m,
@@ -67,11 +68,23 @@ int rc_precision_parse(const char *s, struct rc_device *d)
 		d->precision = RC_PRECISION_FP32;
 	else if (!strcmp(s, "bf16"))
 		d->precision = RC_PRECISION_BF16;
+	else if (!strcmp(s, "int8"))
+		d->precision = RC_PRECISION_INT8;
 	else if (!strcmp(s, "auto"))
 		d->precision = RC_PRECISION_AUTO;
 	else
 		return RC_E_ARG;
 	return 0;
+}
+
+const char *rc_precision_name(int precision)
+{
+	switch (precision) {
+	case RC_PRECISION_FP32: return "fp32";
+	case RC_PRECISION_BF16: return "bf16";
+	case RC_PRECISION_INT8: return "int8";
+	default: return "auto";
+	}
 }
 
 const char *rc_device_name(const struct rc_device *d, char *buf, size_t n)
@@ -87,7 +100,14 @@ int rc_device_check(const struct rc_device *d)
 {
 	char name[32];
 	if (d->kind != RC_BACKEND_CUDA)
-		return 0;
+		return d->precision == RC_PRECISION_BF16 || d->precision == RC_PRECISION_INT8 ?
+			rc_lowp_check(d->precision) : 0;
+	if (d->precision == RC_PRECISION_INT8) {
+		rc_log_error(RC_E_UNSUPPORTED, "%s: int8 is the CPU's inference precision",
+			rc_device_name(d, name, sizeof name));
+		rc_log_hint("use --precision bf16 on a GPU, or --device cpu --precision int8");
+		return RC_E_UNSUPPORTED;
+	}
 #ifdef HAVE_CUDA
 	const int n = rc_cuda_device_count();
 	if (d->index < n)
@@ -110,8 +130,18 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 	struct rc_backend_opts bo = *o;
 	if (!bo.device.kind)
 		bo.device.kind = RC_BACKEND_CPU;
-	if (bo.device.kind == RC_BACKEND_CPU && bo.device.precision == RC_PRECISION_BF16)
-		return rc_log_error(RC_E_UNSUPPORTED, "cpu: the CPU backend computes in fp32 only");
+	const int lowp = bo.device.precision == RC_PRECISION_BF16 ||
+		bo.device.precision == RC_PRECISION_INT8;
+	if (bo.device.kind == RC_BACKEND_CPU && lowp && bo.train) {
+		rc_log_error(RC_E_UNSUPPORTED, "cpu: training runs in fp32 (%s is for encoding)",
+			rc_precision_name(bo.device.precision));
+		rc_log_hint("leave out --precision, or use --precision fp32");
+		return RC_E_UNSUPPORTED;
+	}
+	if (bo.device.kind == RC_BACKEND_CPU && lowp && (rc_device_check(&bo.device) < 0))
+		return RC_E_UNSUPPORTED;
+	if (bo.device.kind == RC_BACKEND_CUDA && bo.device.precision == RC_PRECISION_INT8)
+		return rc_device_check(&bo.device);
 	if (bo.max_images < 0 || bo.max_texts < 0 || bo.loss_rows < 0 || bo.head_rows < 0)
 		return rc_log_error(RC_E_ARG, "backend: negative rows (%d images, %d texts, "
 			"%d loss rows, %d head rows)", bo.max_images, bo.max_texts, bo.loss_rows,

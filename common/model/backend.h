@@ -45,16 +45,20 @@
 #include "model/model.h"
 
 enum rc_backend_kind {
-	RC_BACKEND_CPU = 1,     /* fp32 on OpenBLAS and OpenMP */
+	RC_BACKEND_CPU = 1,     /* OpenBLAS and OpenMP; bf16 and int8 inference on oneDNN */
 	RC_BACKEND_CUDA = 2,    /* NVIDIA GPUs (cuda/), when this rclip is built with it */
 };
 
 /* The arithmetic of activations and GEMMs (losses, statistics, master
- * weights, gradients and moments are fp32 everywhere). */
+ * weights, gradients and moments are fp32 everywhere). On the CPU, bf16
+ * and int8 are for inference (encoding) only: the linear layers' GEMMs in
+ * that precision (lowp_cpu.h), the rest in fp32; training is fp32. */
 enum rc_precision {
 	RC_PRECISION_AUTO = 0,  /* the device's: fp32 on the CPU, bf16 on a GPU */
 	RC_PRECISION_FP32 = 1,  /* fp32, TF32 off: the parity mode */
 	RC_PRECISION_BF16 = 2,  /* bf16 storage, fp32 accumulation */
+	RC_PRECISION_INT8 = 3,  /* the CPU's inference: int8 weights per channel and
+	                           input rows quantised at run time, int32 sums */
 };
 
 /* Where a backend computes, and in what: the --device and --precision of
@@ -73,16 +77,21 @@ struct rc_device {
  * caller names its option). */
 int rc_device_parse(const char *s, struct rc_device *d);
 
-/* rc_precision_parse - "fp32", "bf16" or "auto" as --precision takes them
- * into d->precision. Returns 0 or RC_E_ARG (not logged). */
+/* rc_precision_parse - "fp32", "bf16", "int8" or "auto" as --precision
+ * takes them into d->precision. Returns 0 or RC_E_ARG (not logged). */
 int rc_precision_parse(const char *s, struct rc_device *d);
+
+/* rc_precision_name - "fp32", "bf16", "int8" or "auto". */
+const char *rc_precision_name(int precision);
 
 /* rc_device_name - "cpu" or "cuda:N" into buf (n bytes); returns buf. */
 const char *rc_device_name(const struct rc_device *d, char *buf, size_t n);
 
-/* rc_device_check - 0 when this rclip can compute on d, else
- * RC_E_UNSUPPORTED, logged with a hint (what rc_backend_new would say,
- * before any work is done). */
+/* rc_device_check - 0 when this rclip can compute on d in its precision
+ * for inference, else RC_E_UNSUPPORTED, logged with a hint (what
+ * rc_backend_new would say, before any work is done): int8 only on the
+ * CPU; bf16 and int8 on the CPU only with oneDNN in the build and a CPU
+ * with the instructions for them (lowp_cpu.h). */
 int rc_device_check(const struct rc_device *d);
 
 /* rc_backend_cuda_devices - the GPUs the CUDA backend can use: 0 when
@@ -209,11 +218,14 @@ struct rc_backend {
  * now on: change them only through the backend). m may be NULL for a
  * backend that only computes scores. On the CPU this also sets the
  * threads of the ops (o->threads; OpenBLAS single-threaded, see
- * ops_cpu.h). Returns 0 and *out (free with rc_backend_free), or RC_E_ARG
+ * ops_cpu.h); in bf16 or int8 it packs its own copy of the linear
+ * layers' weights, and m's fp32 copy of them is not read while the
+ * backend lives. Returns 0 and *out (free with rc_backend_free), or RC_E_ARG
  * (options: negative rows, training without groups), RC_E_UNSUPPORTED (a
- * device this rclip cannot compute on: "cuda:0: this rclip is built
- * without the CUDA backend", with a hint; rank_rows on a backend without
- * the rank-local losses) or RC_E_NOMEM, logged. */
+ * device or precision this rclip cannot compute on: "cuda:0: this rclip
+ * is built without the CUDA backend", "cpu: training runs in fp32", with
+ * a hint; rank_rows on a backend without the rank-local losses) or
+ * RC_E_NOMEM, logged. */
 int rc_backend_new(struct rc_backend **out, struct rc_clip *m,
 	const struct rc_backend_opts *o);
 

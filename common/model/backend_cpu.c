@@ -1,7 +1,8 @@
 /* backend_cpu.c - the CPU backend (backend.h): fp32 on the forward and
  * backward passes of cpu.h, the losses of loss.h and the optimizer of
  * optim_cpu.h, in host memory, the model's parameters used in place. The
- * reference the other backends are checked against. */
+ * reference the other backends are checked against. For inference in
+ * bf16 or int8 it packs the linear layers' weights (lowp_cpu.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "model/backend.h"
 #include "model/cpu.h"
 #include "model/loss.h"
+#include "model/lowp_cpu.h"
 #include "model/ops_cpu.h"
 #include "model/optim_cpu.h"
 #include "model/topk_cpu.h"
@@ -19,6 +21,7 @@
 struct cpu {
 	struct rc_backend be;            /* first: the backend is a struct cpu */
 	struct rc_clip_ws *ws;
+	struct rc_lowp *lp;              /* bf16 or int8: the packed weights */
 	struct rc_clip_grad_ws *gw;
 	float *pixels;                   /* [max_images,3,S,S] normalised */
 	float *grads;                    /* [nparams], laid out as the parameters */
@@ -44,6 +47,7 @@ static void cpu_destroy(struct rc_backend *be)
 	rc_adamw_free(c->opt);
 	rc_clip_grad_ws_free(c->gw);
 	rc_clip_ws_free(c->ws);
+	rc_lowp_free(c->lp);
 	free(c->t);
 	free(c->group);
 	free(c->hx);
@@ -346,6 +350,25 @@ static int train_setup(struct cpu *c, const struct rc_backend_opts *o)
 	return 0;
 }
 
+/* lowp_setup - the packed weights of an inference backend in bf16 or int8,
+ * for the largest product of either tower. */
+static int lowp_setup(struct cpu *c, const struct rc_backend_opts *o)
+{
+	const struct rc_clip *m = c->be.m;
+	const long long vi = (long long)o->max_images * rc_clip_config_image_tokens(&m->cfg);
+	const long long tx = (long long)o->max_texts * m->cfg.text.max_position;
+	int rc = rc_lowp_new(&c->lp, o->device.precision, (int)(vi > tx ? vi : tx));
+	if (rc < 0)
+		return rc;
+	if ((rc = rc_lowp_pack_clip(c->lp, m, o->max_images > 0, o->max_texts > 0)) < 0)
+		return rc;
+	c->ws->lowp = c->lp;
+	rc_log_debug("cpu: %s weights, %.1f MiB, on %s",
+		o->device.precision == RC_PRECISION_INT8 ? "int8" : "bf16",
+		rc_lowp_bytes(c->lp) / 1048576.0, rc_lowp_isa());
+	return 0;
+}
+
 int rc_backend_cpu_threads(int n)
 {
 	return rc_ops_set_threads(n);
@@ -382,6 +405,9 @@ int rc_backend_cpu_new(struct rc_backend **out, struct rc_clip *m,
 		    sizeof *c->pixels)))
 			goto fail;
 		if (o->train && (rc = train_setup(c, o)) < 0)
+			goto fail;
+		if (!o->train && (o->device.precision == RC_PRECISION_BF16 ||
+		    o->device.precision == RC_PRECISION_INT8) && (rc = lowp_setup(c, o)) < 0)
 			goto fail;
 	}
 	*out = &c->be;

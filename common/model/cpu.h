@@ -23,7 +23,9 @@
  *     rc_clip_ws_free(ws);
  *
  * The forward functions are numerically HF's (eager attention, fp32) up to
- * the order of sums inside sgemm: embeddings agree to about 1e-6. They are
+ * the order of sums inside sgemm: embeddings agree to about 1e-6. With a
+ * workspace's lowp set (inference only), its packed linear layers run in
+ * bf16 or int8 instead. They are
  * not thread-safe with each other on one workspace; parallelism is inside
  * them (OpenMP, see ops_cpu.h).
  */
@@ -75,9 +77,14 @@ struct rc_clip_acts {
 
 #define RC_CLIP_WS_TRAIN 1   /* keep every layer's activations */
 
+struct rc_lowp;
+
 struct rc_clip_ws {
 	int flags;
 	struct rc_clip_acts vision, text;
+	struct rc_lowp *lowp;    /* not owned; not NULL: the linear layers whose
+	                            weights it packed run in its precision
+	                            (lowp_cpu.h), the others in fp32 */
 	float *mem;              /* the one allocation */
 	size_t nfloats;
 	struct rc_clip_layer_acts *layers;  /* vision then text */

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "model/lowp_cpu.h"
 #include "model/ops_cpu.h"
 #include "base/thread.h"
 
@@ -152,35 +153,74 @@ size_t rc_clip_ws_bytes(const struct rc_clip_ws *ws)
 
 /* ---------------------------------------------------------------- encoder */
 
-/* encoder - the L pre-LN blocks of HF's CLIPEncoderLayer on x[B,T,C]; the
- * output is the last layer's res3. When the layers share buffers (not
+/* linear - rc_ops_matmul, or its bf16 / int8 form when lp packed w.
+ * Returns 0 or lp's error (logged). */
+static int linear(struct rc_lowp *lp, float *out, const float *inp, const float *w,
+	const float *bias, int N, int C, int OC)
+{
+	int rc = lp ? rc_lowp_matmul(lp, out, inp, w, bias, N, C, OC) : 1;
+	if (rc == 1)
+		rc_ops_matmul(out, inp, w, bias, N, C, OC);
+	return rc < 0 ? rc : 0;
+}
+
+/* norm_linear - a block's layer norm k (1 or 2: ln1, ln2 of la) and the
+ * linear layer after it; in bf16 / int8 the norm is done on the way into
+ * the product and la's ln buffers are left as they were. */
+static int norm_linear(struct rc_lowp *lp, struct rc_clip_layer_acts *la, int k, const float *x,
+	const float *ln_w, const float *ln_b, float eps, float *out, const float *w,
+	const float *bias, int N, int C, int OC)
+{
+	int rc = lp ? rc_lowp_matmul_ln(lp, out, x, ln_w, ln_b, eps, w, bias, N, C, OC) : 1;
+	if (rc != 1)
+		return rc;
+	float *ln = k == 1 ? la->ln1 : la->ln2;
+	rc_ops_layernorm(ln, k == 1 ? la->ln1_mean : la->ln2_mean,
+		k == 1 ? la->ln1_rstd : la->ln2_rstd, x, ln_w, ln_b, N, C, eps);
+	rc_ops_matmul(out, ln, w, bias, N, C, OC);
+	return 0;
+}
+
+/* encoder - the L pre-LN blocks of HF's CLIPEncoderLayer on x[B,T,C]; *out
+ * gets the last layer's res3. When the layers share buffers (not
  * training) x is that res3 from layer 1 on, which the order below allows:
- * x is last read by the first residual add, before fc2 writes res3. */
-static const float *encoder(const struct rc_clip_tower_config *t,
-	const struct rc_clip_tower_weights *w, struct rc_clip_acts *a, const float *x, int causal)
+ * x is last read by the first residual add, before fc2 writes res3.
+ * Returns 0 or linear's error. */
+static int encoder(const struct rc_clip_tower_config *t, const struct rc_clip_tower_weights *w,
+	struct rc_clip_acts *a, struct rc_lowp *lp, const float *x, int causal, const float **out)
 {
 	const int B = a->B, T = a->T, C = t->hidden, I = t->intermediate, BT = B * T;
 	const float eps = (float)t->layer_norm_eps;
+	int rc = 0;
 	for (int l = 0; l < t->layers; l++) {
 		struct rc_clip_layer_acts *la = &a->layer[l];
 		const size_t lc = (size_t)l * C, li = (size_t)l * I;
-		rc_ops_layernorm(la->ln1, la->ln1_mean, la->ln1_rstd, x, w->ln1_w + lc,
-			w->ln1_b + lc, BT, C, eps);
-		rc_ops_matmul(la->qkv, la->ln1, w->qkv_w + 3 * lc * C, w->qkv_b + 3 * lc, BT, C,
-			3 * C);
+		if ((rc = norm_linear(lp, la, 1, x, w->ln1_w + lc, w->ln1_b + lc, eps, la->qkv,
+		    w->qkv_w + 3 * lc * C, w->qkv_b + 3 * lc, BT, C, 3 * C)) < 0)
+			break;
 		rc_ops_attention(la->atty, la->att, la->qkv, B, T, C, t->heads, causal, a->scratch,
 			a->nscratch);
-		rc_ops_matmul(la->res2, la->atty, w->out_w + lc * C, w->out_b + lc, BT, C, C);
+		if ((rc = linear(lp, la->res2, la->atty, w->out_w + lc * C, w->out_b + lc, BT, C,
+		    C)) < 0)
+			break;
 		rc_ops_add(la->res2, x, la->res2, (size_t)BT * C);
-		rc_ops_layernorm(la->ln2, la->ln2_mean, la->ln2_rstd, la->res2, w->ln2_w + lc,
-			w->ln2_b + lc, BT, C, eps);
-		rc_ops_matmul(la->fch, la->ln2, w->fc1_w + li * C, w->fc1_b + li, BT, C, I);
-		rc_ops_act(la->fch_act, la->fch, (size_t)BT * I, t->act);
-		rc_ops_matmul(la->res3, la->fch_act, w->fc2_w + lc * I, w->fc2_b + lc, BT, I, C);
+		if ((rc = norm_linear(lp, la, 2, la->res2, w->ln2_w + lc, w->ln2_b + lc, eps, la->fch,
+		    w->fc1_w + li * C, w->fc1_b + li, BT, C, I)) < 0)
+			break;
+		/* bf16 / int8: the activation inside fc2's input conversion */
+		rc = lp ? rc_lowp_matmul_act(lp, la->res3, la->fch, t->act, w->fc2_w + lc * I,
+			w->fc2_b + lc, BT, I, C) : 1;
+		if (rc == 1) {
+			rc_ops_act(la->fch_act, la->fch, (size_t)BT * I, t->act);
+			rc = linear(lp, la->res3, la->fch_act, w->fc2_w + lc * I, w->fc2_b + lc, BT, I, C);
+		}
+		if (rc < 0)
+			break;
 		rc_ops_add(la->res3, la->res2, la->res3, (size_t)BT * C);
 		x = la->res3;
 	}
-	return x;
+	*out = x;
+	return rc;
 }
 
 /* head - projection and normalisation of the pooled rows. */
@@ -210,7 +250,9 @@ int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const f
 	/* HF's CLIPVisionEmbeddings: conv (im2col + matmul), class token
 	 * first, position embeddings added; then pre_layrnorm. */
 	rc_ops_im2col(a->patches, pixels, B, S, P);
-	rc_ops_matmul(a->patch_out, a->patches, w->patch_w, NULL, B * N, 3 * P * P, C);
+	int rc = linear(ws->lowp, a->patch_out, a->patches, w->patch_w, NULL, B * N, 3 * P * P, C);
+	if (rc < 0)
+		return rc;
 	#pragma omp parallel for schedule(static)
 	for (int bt = 0; bt < B * T; bt++) {
 		int b = bt / T, i = bt % T;
@@ -223,7 +265,9 @@ int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const f
 	rc_ops_layernorm(a->pre, a->pre_mean, a->pre_rstd, a->embed, w->pre_w, w->pre_b, B * T, C,
 		(float)t->layer_norm_eps);
 
-	const float *x = encoder(t, w, a, a->pre, 0);
+	const float *x;
+	if ((rc = encoder(t, w, a, ws->lowp, a->pre, 0, &x)) < 0)
+		return rc;
 	a->last_hidden = (float *)x;
 
 	/* pooler_output = post_layernorm(last_hidden_state[:, 0, :]) */
@@ -257,7 +301,9 @@ int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const in
 	memcpy(a->ids, ids, (size_t)B * T * sizeof *ids);
 
 	rc_ops_embed_tokens(a->embed, a->ids, w->tok, w->pos, B, T, C, t->vocab_size);
-	const float *x = encoder(t, w, a, a->embed, 1);
+	const float *x;
+	if ((rc = encoder(t, w, a, ws->lowp, a->embed, 1, &x)) < 0)
+		return rc;
 	rc_ops_layernorm(a->lnf, a->lnf_mean, a->lnf_rstd, x, w->lnf_w, w->lnf_b, B * T, C,
 		(float)t->layer_norm_eps);
 	a->last_hidden = a->lnf;

@@ -18,12 +18,15 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "model/backend.h"
 #include "model/cpu.h"
+#include "model/lowp_cpu.h"
 #include "model/ops_cpu.h"
 #include "base/thread.h"
 
 struct opts {
 	const char *model;
+	struct rc_device dev;     /* its precision */
 	long threads, runs, batch, seed;
 	int ops, no_train;
 };
@@ -43,12 +46,15 @@ static const char usage_text[] =
 "  -j, --threads=N    threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "  -s, --seed=S       seed of the weights and inputs (default 1)\n"
 "      --no-train     leave out the training step\n"
+"      --precision=P  fp32 (default), bf16 or int8: the encoders' linear layers\n"
+"                     in that precision (the training step stays fp32)\n"
 "      --ops          instead: the time of each op of one encoder layer per\n"
 "                     tower (times the layer count), one JSON line per tower\n"
+"                     (the linear layers in --precision)\n"
 "  -q, --quiet        only errors on stderr\n"
 "  -h, --help         show this help and exit\n";
 
-enum { OPT_OPS = 256, OPT_NO_TRAIN };
+enum { OPT_OPS = 256, OPT_NO_TRAIN, OPT_PRECISION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -58,6 +64,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, 's'},
 	{"ops", no_argument, NULL, OPT_OPS},
 	{"no-train", no_argument, NULL, OPT_NO_TRAIN},
+	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -66,7 +73,8 @@ static const struct option longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.model = "ViT-B-32", .runs = 5, .batch = 32, .seed = 1};
+	*o = (struct opts){.model = "ViT-B-32", .runs = 5, .batch = 32, .seed = 1,
+		.dev = {.precision = RC_PRECISION_FP32}};
 	int c;
 	while ((c = getopt_long(argc, argv, "m:b:k:j:s:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -89,6 +97,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_OPS: o->ops = 1; break;
 		case OPT_NO_TRAIN: o->no_train = 1; break;
+		case OPT_PRECISION:
+			if (rc_precision_parse(optarg, &o->dev) < 0 ||
+			    o->dev.precision == RC_PRECISION_AUTO)
+				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or "
+					"int8)", optarg);
+			break;
 		case 'q': rc_cli_quiet(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
@@ -245,8 +259,17 @@ static double util_;
 /* bench_ops - one encoder layer of a tower, op by op, at B rows of T
  * tokens; each time is the median of k and is printed for the whole
  * forward (times L). The weights are layer 0's. */
+/* mm - a linear layer as the forward pass runs it: in lp's precision when
+ * lp packed w. */
+static void mm(struct rc_lowp *lp, float *out, const float *inp, const float *w,
+	const float *bias, int N, int C, int OC)
+{
+	if (!lp || rc_lowp_matmul(lp, out, inp, w, bias, N, C, OC) != 0)
+		rc_ops_matmul(out, inp, w, bias, N, C, OC);
+}
+
 static int bench_ops(const char *tower, const struct rc_clip_tower_config *t,
-	const struct rc_clip_tower_weights *w, int B, int T, int causal, int k)
+	const struct rc_clip_tower_weights *w, struct rc_lowp *lp, int B, int T, int causal, int k)
 {
 	const int C = t->hidden, I = t->intermediate, H = t->heads, BT = B * T, L = t->layers;
 	const size_t nsc = (size_t)rc_thread_max() * T * T;
@@ -259,13 +282,13 @@ static int bench_ops(const char *tower, const struct rc_clip_tower_config *t,
 	const float eps = (float)t->layer_norm_eps;
 	double ln_s, qkv_s, att_s, out_s, add_s, fc1_s, act_s, fc2_s;
 	TIME(ln_s, k, rc_ops_layernorm(ln, NULL, NULL, x, w->ln1_w, w->ln1_b, BT, C, eps));
-	TIME(qkv_s, k, rc_ops_matmul(qkv, ln, w->qkv_w, w->qkv_b, BT, C, 3 * C));
+	TIME(qkv_s, k, mm(lp, qkv, ln, w->qkv_w, w->qkv_b, BT, C, 3 * C));
 	TIME(att_s, k, rc_ops_attention(y, NULL, qkv, B, T, C, H, causal, sc, rc_thread_max()));
-	TIME(out_s, k, rc_ops_matmul(res, y, w->out_w, w->out_b, BT, C, C));
+	TIME(out_s, k, mm(lp, res, y, w->out_w, w->out_b, BT, C, C));
 	TIME(add_s, k, rc_ops_add(res, x, res, (size_t)BT * C));
-	TIME(fc1_s, k, rc_ops_matmul(fch, ln, w->fc1_w, w->fc1_b, BT, C, I));
+	TIME(fc1_s, k, mm(lp, fch, ln, w->fc1_w, w->fc1_b, BT, C, I));
 	TIME(act_s, k, rc_ops_act(fch, fch, (size_t)BT * I, t->act));
-	TIME(fc2_s, k, rc_ops_matmul(res, fch, w->fc2_w, w->fc2_b, BT, I, C));
+	TIME(fc2_s, k, mm(lp, res, fch, w->fc2_w, w->fc2_b, BT, I, C));
 	/* per forward: two layer norms and two adds per layer */
 	double ms = 1e3 * L, mm = 2.0 * BT * C * (3 * C + C + 2 * I);
 	double total = 2 * ln_s + qkv_s + att_s + out_s + 2 * add_s + fc1_s + act_s + fc2_s;
@@ -298,6 +321,7 @@ int main(int argc, char **argv)
 	struct rc_clip_config cfg;
 	struct rc_clip *m = NULL;
 	struct rc_clip_ws *ws = NULL;
+	struct rc_lowp *lp = NULL;
 	struct rc_clip_grad_ws *gw = NULL;
 	float *grads = NULL;
 	float *px = NULL, *emb = NULL;
@@ -308,14 +332,23 @@ int main(int argc, char **argv)
 		goto out;
 	random_weights(m, (uint64_t)o.seed);
 	const int S = cfg.vision.image_size, T = cfg.text.max_position;
+	const int prec = o.dev.precision;
+	if (prec != RC_PRECISION_FP32) {
+		int rows = B * (T > rc_clip_config_image_tokens(&cfg) ? T :
+			rc_clip_config_image_tokens(&cfg));
+		if ((rc = rc_lowp_new(&lp, prec, rows)) < 0 ||
+		    (rc = rc_lowp_pack_clip(lp, m, 1, 1)) < 0)
+			goto out;
+	}
 	if (o.ops) {
-		if ((rc = bench_ops("image", &cfg.vision, &m->w.vision, B,
+		if ((rc = bench_ops("image", &cfg.vision, &m->w.vision, lp, B,
 				rc_clip_config_image_tokens(&cfg), 0, K)) >= 0)
-			rc = bench_ops("text", &cfg.text, &m->w.text, B, T, 1, K);
+			rc = bench_ops("text", &cfg.text, &m->w.text, lp, B, T, 1, K);
 		goto out;
 	}
 	if ((rc = rc_clip_ws_new(&ws, m, B, B, 0)) < 0)
 		goto out;
+	ws->lowp = lp;
 	px = rc_malloc((size_t)B * 3 * S * S * sizeof *px);
 	ids = rc_malloc((size_t)B * T * sizeof *ids);
 	emb = rc_malloc((size_t)B * cfg.projection_dim * sizeof *emb);
@@ -335,6 +368,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	double txt_util = util_, ws_mib = rc_clip_ws_bytes(ws) / 1048576.0;
+	double lowp_mib = rc_lowp_bytes(lp) / 1048576.0;
 	long rss = peak_rss_kib();
 
 	/* One training step: forward of both towers, the CLIP loss, backward
@@ -343,7 +377,8 @@ int main(int argc, char **argv)
 	long rss_train = 0;
 	if (!o.no_train) {
 		rc_clip_ws_free(ws);
-		ws = NULL;
+		rc_lowp_free(lp);
+		ws = NULL, lp = NULL;
 		size_t np = rc_clip_param_count(m);
 		if ((rc = rc_clip_ws_new(&ws, m, B, B, RC_CLIP_WS_TRAIN)) < 0 ||
 		    (rc = rc_clip_grad_ws_new(&gw, m, ws)) < 0)
@@ -361,9 +396,12 @@ int main(int argc, char **argv)
 		train_util = util_;
 		rss_train = peak_rss_kib();
 	}
-	printf("{\"impl\": \"rclip\", \"model\": \"%s\", \"threads\": %d, \"batch\": %d, "
+	printf("{\"impl\": \"rclip\", \"precision\": \"%s\", \"isa\": \"%s\", "
+		"\"model\": \"%s\", \"threads\": %d, \"batch\": %d, "
 		"\"runs\": %d, \"image_s\": %.4f, \"images_per_s\": %.2f, \"text_s\": %.4f, "
-		"\"texts_per_s\": %.2f, ", o.model, nt, B, K, img_s, B / img_s, txt_s, B / txt_s);
+		"\"texts_per_s\": %.2f, ", rc_precision_name(prec),
+		prec == RC_PRECISION_FP32 ? "OpenBLAS" : rc_lowp_isa(), o.model, nt, B, K, img_s,
+		B / img_s, txt_s, B / txt_s);
 	if (o.no_train)
 		printf("\"train_step_s\": null, \"train_steps_per_s\": null, "
 			"\"cpu_util\": [%.2f, %.2f, null], ", img_util, txt_util);
@@ -371,8 +409,9 @@ int main(int argc, char **argv)
 		printf("\"train_step_s\": %.4f, \"train_steps_per_s\": %.3f, "
 			"\"cpu_util\": [%.2f, %.2f, %.2f], ", train_s, 1 / train_s, img_util,
 			txt_util, train_util);
-	printf("\"params\": %zu, \"workspace_mib\": %.1f, \"peak_rss_kib\": %ld, "
-		"\"peak_rss_train_kib\": ", rc_clip_param_count(m), ws_mib, rss);
+	printf("\"params\": %zu, \"workspace_mib\": %.1f, \"lowp_weights_mib\": %.1f, "
+		"\"peak_rss_kib\": %ld, \"peak_rss_train_kib\": ", rc_clip_param_count(m), ws_mib,
+		lowp_mib, rss);
 	if (o.no_train)
 		printf("null}\n");
 	else
@@ -384,6 +423,7 @@ out:
 	free(ids);
 	free(emb);
 	rc_clip_ws_free(ws);
+	rc_lowp_free(lp);
 	rc_clip_free(m);
 	/* every error was logged where it happened */
 	return rc < 0 ? RC_EXIT_FAILURE : RC_EXIT_OK;

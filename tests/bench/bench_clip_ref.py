@@ -2,12 +2,16 @@
 """The PyTorch side of tests/bench/bench-clip.sh, and its table.
 
     bench_clip_ref.py bench [-j N] [-k K] [-b B] [--attn eager|sdpa] [--no-train]
+                            [-m ViT-B-32|ViT-L-14] [--precision fp32|bf16]
         one JSON line: images/s, texts/s, training steps/s, peak RSS
     bench_clip_ref.py table RCLIP.json TORCH.json...
         the comparison table from bench-clip's line and these lines
 
 transformers.CLIPModel with ViT-B/32 sizes (openai/clip-vit-base-patch32's
-config), random init, fp32, no download. Encoding is what rclip's
+config) or ViT-L/14's (openai/clip-vit-large-patch14), random init, no
+download; fp32, or with --precision bf16 the fp32 model under
+torch.autocast("cpu", dtype=torch.bfloat16) (what a PyTorch user turns on
+for speed on a CPU with AVX512-BF16 or AMX; encoding only). Encoding is what rclip's
 rc_clip_encode_image / _text do: get_*_features, then L2 normalisation,
 under torch.inference_mode(). A training step is forward of both towers
 with return_loss=True (the CLIP loss), backward, gradients set to None
@@ -85,14 +89,19 @@ def bench(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     base_rss = peak_rss_kib()
+    large = a.model == "ViT-L-14"
     cfg = CLIPConfig(
-        text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
-                         num_attention_heads=8, max_position_embeddings=77, vocab_size=49408,
-                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407),
-        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                           num_attention_heads=12, image_size=224, patch_size=32,
-                           hidden_act="quick_gelu"),
-        projection_dim=512)
+        text_config=dict(hidden_size=768 if large else 512,
+                         intermediate_size=3072 if large else 2048, num_hidden_layers=12,
+                         num_attention_heads=12 if large else 8, max_position_embeddings=77,
+                         vocab_size=49408, hidden_act="quick_gelu", bos_token_id=49406,
+                         eos_token_id=49407),
+        vision_config=dict(hidden_size=1024 if large else 768,
+                           intermediate_size=4096 if large else 3072,
+                           num_hidden_layers=24 if large else 12,
+                           num_attention_heads=16 if large else 12, image_size=224,
+                           patch_size=14 if large else 32, hidden_act="quick_gelu"),
+        projection_dim=768 if large else 512)
     model = CLIPModel(cfg).float().eval()
     model.set_attn_implementation(a.attn)
     nparams = sum(p.numel() for p in model.parameters())
@@ -108,11 +117,15 @@ def bench(a):
         e = model.get_text_features(input_ids=ids).pooler_output
         return e / e.norm(p=2, dim=-1, keepdim=True)
 
-    with torch.inference_mode():
+    import contextlib
+    amp = (torch.autocast("cpu", dtype=torch.bfloat16) if a.precision == "bf16"
+           else contextlib.nullcontext())
+    with torch.inference_mode(), amp:
         img_s, img_u = timed(enc_img, a.runs, a.threads)
         txt_s, txt_u = timed(enc_txt, a.runs, a.threads)
     rss = peak_rss_kib()
-    out = dict(impl="pytorch", attn=a.attn, model="ViT-B-32", threads=torch.get_num_threads(),
+    out = dict(impl="pytorch", attn=a.attn, precision=a.precision, model=a.model,
+               threads=torch.get_num_threads(),
                batch=B, runs=a.runs, image_s=round(img_s, 4), images_per_s=round(B / img_s, 2),
                text_s=round(txt_s, 4), texts_per_s=round(B / txt_s, 2),
                train_step_s=None, train_steps_per_s=None, cpu_util=[img_u, txt_u, None],
@@ -176,6 +189,45 @@ def table(a):
                  ratio(rc["train_steps_per_s"], best("train_steps_per_s"))))
 
 
+def precision_table(a):
+    """bench-precision.sh's table: one block per model and thread count."""
+    rows = [json.loads(l) for l in open(a.lines) if l.strip()]
+    key = lambda r: "rclip %s" % r["precision"] if r["impl"] == "rclip" else (
+        "PyTorch %s" % ("bf16 autocast" if r["precision"] == "bf16" else "fp32"))
+    cols = ["rclip fp32", "rclip bf16", "rclip int8", "PyTorch fp32", "PyTorch bf16 autocast"]
+    isa = next((r["isa"] for r in rows if r["impl"] == "rclip" and r["precision"] != "fp32"),
+               "n/a")
+    tv = next((r for r in rows if r["impl"] == "pytorch"), None)
+    print("random weights, batch %d, median of %d runs after a warm-up; rclip bf16/int8 on "
+          "oneDNN (%s)%s" % (rows[0]["batch"], rows[0]["runs"], isa,
+                             ", PyTorch %s, transformers %s (sdpa attention)"
+                             % (tv["torch"], tv["transformers"]) if tv else ""))
+    ratio = lambda x, y: ("%.2fx" % (x / y)) if x and y else "n/a"
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for th in sorted(set(r["threads"] for r in rows if r["model"] == model)):
+            got = {key(r): r for r in rows if r["model"] == model and r["threads"] == th}
+            print("\n%s, %d thread%s" % (model, th, "s" if th > 1 else ""))
+            print("%-16s" % "" + "".join("%22s" % c for c in cols))
+            for label, k in (("images/s", "images_per_s"), ("texts/s", "texts_per_s")):
+                print("%-16s" % label + "".join(
+                    "%22s" % ("%.3g" % got[c][k] if c in got else "-") for c in cols))
+            print("%-16s" % "peak RSS, MiB" + "".join(
+                "%22s" % ("%.0f" % (got[c]["peak_rss_kib"] / 1024) if c in got else "-")
+                for c in cols))
+            print("%-16s" % "CPU use img/txt" + "".join(
+                "%22s" % ("/".join("%.2f" % u for u in got[c]["cpu_util"][:2]) if c in got
+                          else "-") for c in cols))
+            g = lambda c, k: got[c][k] if c in got else None
+            for mine in ("rclip bf16", "rclip int8"):
+                for theirs in ("PyTorch bf16 autocast", "PyTorch fp32"):
+                    print("%s / %s: images %s, texts %s" % (
+                        mine, theirs, ratio(g(mine, "images_per_s"), g(theirs, "images_per_s")),
+                        ratio(g(mine, "texts_per_s"), g(theirs, "texts_per_s"))))
+    print("\ntarget: rclip bf16 >= 1.2x PyTorch bf16 autocast, int8 faster still, peak memory "
+          "below PyTorch's. CPU use: CPU time / (wall time x threads); well below 1 means "
+          "other processes shared the cores")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -186,11 +238,15 @@ def main():
     b.add_argument("-s", "--seed", type=int, default=1)
     b.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
     b.add_argument("--no-train", action="store_true")
+    b.add_argument("-m", "--model", choices=["ViT-B-32", "ViT-L-14"], default="ViT-B-32")
+    b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     t = sub.add_parser("table")
     t.add_argument("rclip")
     t.add_argument("torch", nargs="*")
+    pt = sub.add_parser("precision-table")
+    pt.add_argument("lines")
     a = ap.parse_args()
-    bench(a) if a.cmd == "bench" else table(a)
+    {"bench": bench, "table": table, "precision-table": precision_table}[a.cmd](a)
 
 
 if __name__ == "__main__":
