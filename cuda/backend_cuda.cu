@@ -226,15 +226,39 @@ static double spread(struct cuda_be *c, const float *img, const float *txt, int 
 	return loss;
 }
 
-static double cu_loss_clip(struct rc_backend *be, const float *img, const float *txt, int B,
-	float dloss, float *dimg, float *dtxt, int grad_scale)
+/* cu_loss_clip_rows - the CLIP loss of the gathered batch with the
+ * gradient of rows [lo, lo+n) in the rank-local form (all rows: the whole
+ * loss's), as cpu_loss_clip_rows */
+static double cu_loss_clip_rows(struct rc_backend *be, const float *img, const float *txt, int B,
+	int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
 {
 	struct cuda_be *c = cu_of(be);
 	const float *s = cu_p(c, be->m->w.logit_scale);
 	if (products(c, img, txt, B) < 0 ||
 	    rc_cuda_loss_clip_forward(c->small, c->lse, c->loss_scratch, c->P, s, B, c->stream) < 0 ||
-	    rc_cuda_loss_clip_backward(c->dP, scalar_grad(c, be->m->w.logit_scale, grad_scale),
-		c->loss_scratch, c->P, c->lse, s, B, dloss, c->stream) < 0)
+	    rc_cuda_loss_clip_backward_rows(c->dP, scalar_grad(c, be->m->w.logit_scale, grad_scale),
+		c->loss_scratch, c->P, c->lse, s, B, lo, n, dloss, c->stream) < 0)
+		return NAN;
+	return spread(c, img, txt, B, dimg, dtxt);
+}
+
+static double cu_loss_clip(struct rc_backend *be, const float *img, const float *txt, int B,
+	float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	return cu_loss_clip_rows(be, img, txt, B, 0, B, dloss, dimg, dtxt, grad_scale);
+}
+
+static double cu_loss_siglip_rows(struct rc_backend *be, const float *img, const float *txt,
+	int B, int lo, int n, float dloss, float *dimg, float *dtxt, int grad_scale)
+{
+	struct cuda_be *c = cu_of(be);
+	const struct rc_clip_weights *w = &be->m->w;
+	const float *s = cu_p(c, w->logit_scale), *bias = cu_p(c, w->logit_bias);
+	if (products(c, img, txt, B) < 0 ||
+	    rc_cuda_loss_siglip_forward(c->small, c->loss_scratch, c->P, s, bias, B, c->stream) < 0 ||
+	    rc_cuda_loss_siglip_backward_rows(c->dP, scalar_grad(c, w->logit_scale, grad_scale),
+		scalar_grad(c, w->logit_bias, grad_scale), c->loss_scratch, c->P, s, bias, B, lo, n,
+		dloss, c->stream) < 0)
 		return NAN;
 	return spread(c, img, txt, B, dimg, dtxt);
 }
@@ -242,16 +266,7 @@ static double cu_loss_clip(struct rc_backend *be, const float *img, const float 
 static double cu_loss_siglip(struct rc_backend *be, const float *img, const float *txt, int B,
 	float dloss, float *dimg, float *dtxt, int grad_scale)
 {
-	struct cuda_be *c = cu_of(be);
-	const struct rc_clip_weights *w = &be->m->w;
-	const float *s = cu_p(c, w->logit_scale), *bias = cu_p(c, w->logit_bias);
-	if (products(c, img, txt, B) < 0 ||
-	    rc_cuda_loss_siglip_forward(c->small, c->loss_scratch, c->P, s, bias, B, c->stream) < 0 ||
-	    rc_cuda_loss_siglip_backward(c->dP, scalar_grad(c, w->logit_scale, grad_scale),
-		scalar_grad(c, w->logit_bias, grad_scale), c->loss_scratch, c->P, s, bias, B, dloss,
-		c->stream) < 0)
-		return NAN;
-	return spread(c, img, txt, B, dimg, dtxt);
+	return cu_loss_siglip_rows(be, img, txt, B, 0, B, dloss, dimg, dtxt, grad_scale);
 }
 
 /* one head: hx = emb·Wᵀ + b, its loss into small[k], then the gradients
@@ -411,6 +426,8 @@ static const struct rc_backend_ops cuda_ops = {
 	.grad_scale = cu_grad_scale,
 	.adamw = cu_adamw,
 	.clamp = cu_clamp,
+	.loss_clip_rows = cu_loss_clip_rows,
+	.loss_siglip_rows = cu_loss_siglip_rows,
 };
 
 /* dmalloc - n bytes of device memory into *p, zeroed. */

@@ -392,6 +392,16 @@ int rc_cuda_loss_clip_forward(float *loss, float *lse, void *scratch, const floa
 int rc_cuda_loss_clip_backward(float *dP, float *dlogit_scale, void *scratch, const float *P,
 	const float *lse, const float *logit_scale, int B, float dloss,
 	struct CUstream_st *stream);
+
+/* rc_cuda_loss_clip_backward_rows - the same in the official code's
+ * rank-local form for the rank of rows [lo, lo+n) (0 ≤ lo, 1 ≤ n, lo + n
+ * ≤ B), as rc_loss_clip_backward_rows: where only one of text i and image
+ * j is the rank's, dP[i,j] keeps only that one's softmax term; the scale
+ * gradient is the whole loss's. lo = 0, n = B is the plain backward, bit
+ * for bit. */
+int rc_cuda_loss_clip_backward_rows(float *dP, float *dlogit_scale, void *scratch,
+	const float *P, const float *lse, const float *logit_scale, int B, int lo, int n,
+	float dloss, struct CUstream_st *stream);
 size_t rc_cuda_loss_clip_scratch(int B);
 
 /* rc_cuda_loss_siglip_forward - SigLIP's loss -(1/B)·Σ log σ(y·z), z =
@@ -405,6 +415,14 @@ int rc_cuda_loss_siglip_forward(float *loss, void *scratch, const float *P,
 int rc_cuda_loss_siglip_backward(float *dP, float *dlogit_scale, float *dlogit_bias,
 	void *scratch, const float *P, const float *logit_scale, const float *logit_bias, int B,
 	float dloss, struct CUstream_st *stream);
+
+/* rc_cuda_loss_siglip_backward_rows - the rank-local form for the rank
+ * of images [lo, lo+n), as rc_loss_siglip_backward_rows: dP kept in those
+ * columns, zero in the others; the scale and bias gradients the whole
+ * loss's. lo = 0, n = B is the plain backward, bit for bit. */
+int rc_cuda_loss_siglip_backward_rows(float *dP, float *dlogit_scale, float *dlogit_bias,
+	void *scratch, const float *P, const float *logit_scale, const float *logit_bias, int B,
+	int lo, int n, float dloss, struct CUstream_st *stream);
 size_t rc_cuda_loss_siglip_scratch(int B);
 
 /* rc_cuda_loss_softmax_ce - the stage-2 text head, as rc_loss_softmax_ce:
@@ -441,14 +459,14 @@ int rc_cuda_loss_clip_forward_v(int variant, int block, float *loss, float *lse,
 	void *scratch, const float *P, const float *logit_scale, int B,
 	struct CUstream_st *stream);
 int rc_cuda_loss_clip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
-	void *scratch, const float *P, const float *lse, const float *logit_scale, int B,
-	float dloss, struct CUstream_st *stream);
+	void *scratch, const float *P, const float *lse, const float *logit_scale, int B, int lo,
+	int n, float dloss, struct CUstream_st *stream);
 int rc_cuda_loss_siglip_forward_v(int variant, int block, float *loss, void *scratch,
 	const float *P, const float *logit_scale, const float *logit_bias, int B,
 	struct CUstream_st *stream);
 int rc_cuda_loss_siglip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
 	float *dlogit_bias, void *scratch, const float *P, const float *logit_scale,
-	const float *logit_bias, int B, float dloss, struct CUstream_st *stream);
+	const float *logit_bias, int B, int lo, int n, float dloss, struct CUstream_st *stream);
 int rc_cuda_loss_softmax_ce_v(int block, float *loss, float *dx, void *scratch,
 	const float *x, const unsigned char *y, int n, int K, int norm, float dloss,
 	struct CUstream_st *stream);

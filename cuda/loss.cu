@@ -190,10 +190,14 @@ __global__ void clip_loss_finish(float *loss, const float *lse, const float *P,
 /* clip_backward - row i of dP = k·(softmax_row + softmax_col - 2·I)·scale,
  * k = dloss/(2B); part[i] = row i's Σ k·(...)·L (for ∂/∂s). On the
  * diagonal the probabilities' distance to 1 comes from expm1f, which
- * keeps its digits when the model is confident. dP may be P. */
+ * keeps its digits when the model is confident. The rank-local form (rows
+ * [lo, hi) the rank's; lo = 0, hi = B: the whole loss's): where only one
+ * of text i and image j is the rank's, only its term stays in dP (the
+ * row's softmax for its text, the column's for its image); ∂/∂s is the
+ * whole loss's. dP may be P. */
 template <bool Block>
 __global__ void clip_backward(float *dP, double *part, const float *P, const float *lse,
-	const float *logit_scale, int B, float k)
+	const float *logit_scale, int B, float k, int lo, int hi)
 {
 	const row_threads<Block> r;
 	if (r.row >= B)
@@ -201,14 +205,16 @@ __global__ void clip_backward(float *dP, double *part, const float *P, const flo
 	const float scale = expf(*logit_scale), lr = lse[r.row];
 	const float *lc = lse + B;
 	const size_t o = (size_t)r.row * B;
+	const bool ri = r.row >= lo && r.row < hi;
 	double ds = 0.0;
 	for (int j = r.first; j < B; j += r.step) {
 		const float x = scale * P[o + j];
-		const float q = j == r.row ? expm1f(x - lr) + expm1f(x - lc[j])
-					   : expf(x - lr) + expf(x - lc[j]);
-		const float g = k * q;
+		const float er = j == r.row ? expm1f(x - lr) : expf(x - lr),
+			    ec = j == r.row ? expm1f(x - lc[j]) : expf(x - lc[j]);
+		const float g = k * (er + ec);
 		ds += (double)g * x;
-		dP[o + j] = g * scale;
+		const bool rj = j >= lo && j < hi;
+		dP[o + j] = (ri == rj ? g : k * (ri ? er : ec)) * scale;
 	}
 	ds = row_sum_d<Block>(ds);
 	if (r.first == 0)
@@ -250,10 +256,12 @@ __global__ void siglip_forward(double *part, const float *P, const float *logit_
 
 /* siglip_backward - g = -k·y·σ(-y·z), k = dloss/B: dP = g·scale,
  * part[i] = row i's Σ g·(z - b) (for ∂/∂s), part[B + i] its Σ g (∂/∂b).
- * dP may be P. */
+ * The rank-local form keeps dP in the rank's columns [lo, hi) only (its
+ * images against all texts) and zero elsewhere; the scale and bias sums
+ * are the whole loss's. dP may be P. */
 template <bool Block>
 __global__ void siglip_backward(float *dP, double *part, const float *P,
-	const float *logit_scale, const float *logit_bias, int B, float k)
+	const float *logit_scale, const float *logit_bias, int B, float k, int lo, int hi)
 {
 	const row_threads<Block> r;
 	if (r.row >= B)
@@ -267,7 +275,7 @@ __global__ void siglip_backward(float *dP, double *part, const float *P,
 		const float g = -k * y / (1.0f + expf(y * z));
 		db += g;
 		ds += (double)g * ((double)z - bias);
-		dP[o + j] = g * scale;
+		dP[o + j] = j >= lo && j < hi ? g * scale : 0.0f;
 	}
 	ds = row_sum_d<Block>(ds);
 	db = row_sum_d<Block>(db);
@@ -393,6 +401,15 @@ static int bb_args(const char *fn, int variant, int block, int B)
 	return block_ok(fn, block);
 }
 
+/* rows_ok - the rank's rows [lo, lo+n) lie in the batch */
+static int rows_ok(const char *fn, int B, int lo, int n)
+{
+	if (lo < 0 || n < 1 || lo > B - n)
+		return rc_log_error(RC_E_ARG, "%s: rows [%d, %d+%d) outside the batch of %d", fn, lo,
+			lo, n, B);
+	return 0;
+}
+
 /* launches a row kernel of the variant: B rows, a warp or a block each */
 #define ROW_LAUNCH(kernel, variant, block, B, s, ...) \
 	do { \
@@ -427,19 +444,19 @@ int rc_cuda_loss_clip_forward_v(int variant, int block, float *loss, float *lse,
 }
 
 int rc_cuda_loss_clip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
-	void *scratch, const float *P, const float *lse, const float *logit_scale, int B,
-	float dloss, struct CUstream_st *stream)
+	void *scratch, const float *P, const float *lse, const float *logit_scale, int B, int lo,
+	int n, float dloss, struct CUstream_st *stream)
 {
 	const char *fn = "rc_cuda_loss_clip_backward";
 	int rc = bb_args(fn, variant, block, B);
-	if (rc < 0)
+	if (rc < 0 || (rc = rows_ok(fn, B, lo, n)) < 0)
 		return rc;
 	if (!dP || !scratch || !P || !lse || !logit_scale)
 		return rc_log_error(RC_E_ARG, "%s: a NULL pointer (only dlogit_scale may be NULL)",
 			fn);
 	const float k = (float)((double)dloss / (2.0 * B));
 	ROW_LAUNCH(clip_backward, variant, block, B, stream, dP, (double *)scratch, P, lse,
-		logit_scale, B, k);
+		logit_scale, B, k, lo, lo + n);
 	if (dlogit_scale) {
 		RC_LAUNCH(loss_parts_finish, 1, block, 0, stream, dlogit_scale, (float *)NULL,
 			(const double *)scratch, B, 1.0, 1);
@@ -474,18 +491,18 @@ int rc_cuda_loss_siglip_forward_v(int variant, int block, float *loss, void *scr
 
 int rc_cuda_loss_siglip_backward_v(int variant, int block, float *dP, float *dlogit_scale,
 	float *dlogit_bias, void *scratch, const float *P, const float *logit_scale,
-	const float *logit_bias, int B, float dloss, struct CUstream_st *stream)
+	const float *logit_bias, int B, int lo, int n, float dloss, struct CUstream_st *stream)
 {
 	const char *fn = "rc_cuda_loss_siglip_backward";
 	int rc = bb_args(fn, variant, block, B);
-	if (rc < 0)
+	if (rc < 0 || (rc = rows_ok(fn, B, lo, n)) < 0)
 		return rc;
 	if (!dP || !scratch || !P || !logit_scale || !logit_bias)
 		return rc_log_error(RC_E_ARG, "%s: a NULL pointer (only dlogit_scale and "
 			"dlogit_bias may be NULL)", fn);
 	const float k = (float)((double)dloss / B);
 	ROW_LAUNCH(siglip_backward, variant, block, B, stream, dP, (double *)scratch, P,
-		logit_scale, logit_bias, B, k);
+		logit_scale, logit_bias, B, k, lo, lo + n);
 	if (dlogit_scale || dlogit_bias) {
 		RC_LAUNCH(loss_parts_finish, 1, block, 0, stream, dlogit_scale, dlogit_bias,
 			(const double *)scratch, B, 1.0, 1);
@@ -598,7 +615,15 @@ int rc_cuda_loss_clip_backward(float *dP, float *dlogit_scale, void *scratch, co
 	struct CUstream_st *stream)
 {
 	return rc_cuda_loss_clip_backward_v(bb_variant(B), 256, dP, dlogit_scale, scratch, P, lse,
-		logit_scale, B, dloss, stream);
+		logit_scale, B, 0, B, dloss, stream);
+}
+
+int rc_cuda_loss_clip_backward_rows(float *dP, float *dlogit_scale, void *scratch,
+	const float *P, const float *lse, const float *logit_scale, int B, int lo, int n,
+	float dloss, struct CUstream_st *stream)
+{
+	return rc_cuda_loss_clip_backward_v(bb_variant(B), 256, dP, dlogit_scale, scratch, P, lse,
+		logit_scale, B, lo, n, dloss, stream);
 }
 
 int rc_cuda_loss_siglip_forward(float *loss, void *scratch, const float *P,
@@ -613,7 +638,15 @@ int rc_cuda_loss_siglip_backward(float *dP, float *dlogit_scale, float *dlogit_b
 	float dloss, struct CUstream_st *stream)
 {
 	return rc_cuda_loss_siglip_backward_v(bb_variant(B), 256, dP, dlogit_scale, dlogit_bias,
-		scratch, P, logit_scale, logit_bias, B, dloss, stream);
+		scratch, P, logit_scale, logit_bias, B, 0, B, dloss, stream);
+}
+
+int rc_cuda_loss_siglip_backward_rows(float *dP, float *dlogit_scale, float *dlogit_bias,
+	void *scratch, const float *P, const float *logit_scale, const float *logit_bias, int B,
+	int lo, int n, float dloss, struct CUstream_st *stream)
+{
+	return rc_cuda_loss_siglip_backward_v(bb_variant(B), 256, dP, dlogit_scale, dlogit_bias,
+		scratch, P, logit_scale, logit_bias, B, lo, n, dloss, stream);
 }
 
 int rc_cuda_loss_softmax_ce(float *loss, float *dx, void *scratch, const float *x,

@@ -40,7 +40,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 py="$here/bench_clip_ref.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-clip.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "rclip: $bin -j $threads -k $runs ..." >&2
 rtrain=

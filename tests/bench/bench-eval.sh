@@ -38,7 +38,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 py="$here/bench_eval_ref.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-eval.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "setup: ViT-B/32 with random weights, $nimg images ..." >&2
 "$PYTHON" "$py" setup "$tmp" -n "$nimg"

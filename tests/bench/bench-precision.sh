@@ -43,7 +43,9 @@ torch=0
 HF_HUB_OFFLINE=1 "$PYTHON" -c 'import torch, transformers' 2>/dev/null && torch=1 ||
 	echo "bench-precision: no torch and transformers in $PYTHON: rclip alone" >&2
 out=$(mktemp "${TMPDIR:-/tmp}/rclip-bench-precision.XXXXXX")
-trap 'rm -f "$out"' EXIT INT TERM
+trap 'rm -f "$out"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 for m in $models; do
 	for j in $threads; do

@@ -31,7 +31,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 py="$here/bench_search_ref.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-search.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "generating a $n x $d gallery and $nq queries ..." >&2
 "$PYTHON" "$py" make "$tmp" "$n" "$d" "$nq"

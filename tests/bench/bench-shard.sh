@@ -27,7 +27,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 py="$here/bench_shard_ref.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-shard.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "generating 2000 JPEGs ..." >&2
 "$PYTHON" "$py" make-images "$tmp/img" 2000

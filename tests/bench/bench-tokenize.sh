@@ -35,7 +35,9 @@ fi
 py="$here/bench_hf_tokenize.py"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ -z "$corpus" ]; then
 	corpus=$tmp/corpus.txt
 	"$PYTHON" "$py" make-corpus "$corpus" --mib 20 >/dev/null

@@ -35,7 +35,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 fx="$root/tests/fixtures/train"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rclip-bench-train.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "$build/tools/rclip-shard" -q -s 32 --store raw -o "$tmp/lite" "$fx/lite.jsonl"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

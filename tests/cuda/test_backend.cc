@@ -78,7 +78,7 @@ static void make(struct side *s, int cuda, int precision, int siglip, int recomp
 	o.device.precision = precision, o.threads = 1;
 	o.max_images = B, o.max_texts = 2 * B, o.train = 1, o.loss_rows = B, o.head_rows = B;
 	o.ngroups = NG, o.group = s->group.data(), o.anchor = 1, o.siglip = siglip;
-	o.recompute = recompute;
+	o.recompute = recompute, o.rank_rows = 1;
 	int rc = cuda ? rc_backend_cuda_new(&s->be, s->m, &o) : rc_backend_new(&s->be, s->m, &o);
 	if (rc < 0) {
 		fprintf(stderr, "test_backend: no %s backend\n", cuda ? "cuda" : "cpu");
@@ -197,13 +197,15 @@ static void step_fp32(const char *order, int siglip)
 			if (siglip) {
 				l.push_back((float)rc_backend_loss_siglip(s->be, i, t, B, 0.7f, s->dimg, s->dtxt,
 					1));
-				l.push_back((float)rc_backend_loss_siglip(s->be, i, t + bd, B, 0.3f, s->dimg,
-					s->dtxt + bd, 1));
+				/* the second stream in the official gather's form, as
+				 * the rank of rows [1, 3) */
+				l.push_back((float)rc_backend_loss_siglip_rows(s->be, i, t + bd, B, 1, 2, 0.3f,
+					s->dimg, s->dtxt + bd, 1));
 			} else {
 				l.push_back((float)rc_backend_loss_clip(s->be, i, t, B, 0.7f, s->dimg, s->dtxt,
 					1));
-				l.push_back((float)rc_backend_loss_clip(s->be, i, t + bd, B, 0.3f, s->dimg,
-					s->dtxt + bd, 1));
+				l.push_back((float)rc_backend_loss_clip_rows(s->be, i, t + bd, B, 1, 2, 0.3f,
+					s->dimg, s->dtxt + bd, 1));
 			}
 			double part[2] = { 0, 0 };
 			if (rc_backend_heads(s->be, t, i, B, in.cls.data(), in.multi.data(), B, 0.05f,

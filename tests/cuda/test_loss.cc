@@ -131,10 +131,13 @@ static void check_embedding_grads(const std::string &key, const char *what, cons
 
 /* ---------------------------------------------------------------- CLIP */
 
+/* lo, n: the rank's rows (0, B: the whole loss's backward) */
 static void check_clip(const bb_case &c, int variant, int block, bool inplace,
-	const rc_test_order &o)
+	const rc_test_order &o, int lo = 0, int n = 0)
 {
 	const int B = c.B;
+	if (n == 0)
+		n = B;
 	const size_t bb = (size_t)B * B;
 	const float dloss = 0.7f;
 	const bb_inputs in = make_bb(c);
@@ -149,7 +152,7 @@ static void check_clip(const bb_case &c, int variant, int block, bool inplace,
 		c.logit_scale);
 	std::vector<float> dimg = in.dimg0, dtxt = in.dtxt0;
 	float ds = 0;
-	rc_loss_clip_backward(lc, dloss, dimg.data(), dtxt.data(), &ds);
+	rc_loss_clip_backward_rows(lc, dloss, lo, n, dimg.data(), dtxt.data(), &ds);
 	const float *L = rc_loss_clip_logits(lc);
 	const float scale = expf(c.logit_scale);
 	std::vector<double> lr(B), lcol(B);
@@ -167,9 +170,10 @@ static void check_clip(const bb_case &c, int variant, int block, bool inplace,
 		lse[i] = (float)lr[i], lse[B + i] = (float)lcol[i];
 		for (int j = 0; j < B; j++) {
 			const size_t k = (size_t)i * B + j;
-			const double g = (exp(L[k] - lr[i]) + exp(L[k] - lcol[j]) - (i == j ? 2 : 0)) *
-				dloss / (2.0 * B);
-			dP[k] = (float)(g * scale);
+			const double er = exp(L[k] - lr[i]) - (i == j), ec = exp(L[k] - lcol[j]) - (i == j);
+			const double g = (er + ec) * dloss / (2.0 * B);
+			const bool ri = i >= lo && i < lo + n, rj = j >= lo && j < lo + n;
+			dP[k] = (float)((ri == rj ? g : (ri ? er : ec) * dloss / (2.0 * B)) * scale);
 			ds_scale += fabs(g * L[k]);
 		}
 	}
@@ -181,14 +185,14 @@ static void check_clip(const bb_case &c, int variant, int block, bool inplace,
 	rc_test_upload(dparam.p, { c.logit_scale }, RC_CUDA_F32);
 	rc_test_upload(dls.p, { 0.25f }, RC_CUDA_F32); /* the backward adds to it */
 	char what[160];
-	snprintf(what, sizeof what, "B=%d %s %d threads%s, %s order", B, variant_name[variant],
-		block, inplace ? " in place" : "", o.name);
+	snprintf(what, sizeof what, "B=%d rows [%d,%d) %s %d threads%s, %s order", B, lo, lo + n,
+		variant_name[variant], block, inplace ? " in place" : "", o.name);
 	const std::string key = std::string("clip ") + variant_name[variant];
 	float *out = inplace ? dP_d.p : dPout.p;
 	if (rc_cuda_loss_clip_forward_v(variant, block, dloss_d.p, dlse.p, scratch.p, dP_d.p,
 		    dparam.p, B, NULL) < 0 ||
 	    rc_cuda_loss_clip_backward_v(variant, block, out, dls.p, scratch.p, dP_d.p, dlse.p,
-		    dparam.p, B, dloss, NULL) < 0) {
+		    dparam.p, B, lo, n, dloss, NULL) < 0) {
 		rc_test_fail("clip %s: a launcher failed", what);
 		return;
 	}
@@ -214,9 +218,11 @@ static void check_clip(const bb_case &c, int variant, int block, bool inplace,
 /* ---------------------------------------------------------------- SigLIP */
 
 static void check_siglip(const bb_case &c, int variant, int block, bool inplace,
-	const rc_test_order &o)
+	const rc_test_order &o, int lo = 0, int n = 0)
 {
 	const int B = c.B;
+	if (n == 0)
+		n = B;
 	const size_t bb = (size_t)B * B;
 	const float dloss = 0.3f;
 	const bb_inputs in = make_bb(c);
@@ -230,7 +236,7 @@ static void check_siglip(const bb_case &c, int variant, int block, bool inplace,
 		c.logit_scale, c.logit_bias);
 	std::vector<float> dimg = in.dimg0, dtxt = in.dtxt0;
 	float ds = 0, db = 0;
-	rc_loss_siglip_backward(ls, dloss, dimg.data(), dtxt.data(), &ds, &db);
+	rc_loss_siglip_backward_rows(ls, dloss, lo, n, dimg.data(), dtxt.data(), &ds, &db);
 	rc_loss_siglip_free(ls);
 	const float scale = expf(c.logit_scale);
 	std::vector<float> dP(bb);
@@ -241,7 +247,7 @@ static void check_siglip(const bb_case &c, int variant, int block, bool inplace,
 			const float z = in.P[k] * scale + c.logit_bias;
 			const double y = i == j ? 1.0 : -1.0;
 			const double g = -(double)dloss / B * y / (1.0 + exp(y * z));
-			dP[k] = (float)(g * scale);
+			dP[k] = j >= lo && j < lo + n ? (float)(g * scale) : 0.0f;
 			sum_b += fabs(g), sum_s += fabs(g * ((double)z - c.logit_bias));
 		}
 
@@ -253,14 +259,14 @@ static void check_siglip(const bb_case &c, int variant, int block, bool inplace,
 	rc_test_upload(dls.p, { -0.5f }, RC_CUDA_F32);
 	rc_test_upload(dlb.p, { 0.125f }, RC_CUDA_F32);
 	char what[160];
-	snprintf(what, sizeof what, "B=%d %s %d threads%s, %s order", B, variant_name[variant],
-		block, inplace ? " in place" : "", o.name);
+	snprintf(what, sizeof what, "B=%d rows [%d,%d) %s %d threads%s, %s order", B, lo, lo + n,
+		variant_name[variant], block, inplace ? " in place" : "", o.name);
 	const std::string key = std::string("siglip ") + variant_name[variant];
 	float *out = inplace ? dP_d.p : dPout.p;
 	if (rc_cuda_loss_siglip_forward_v(variant, block, dloss_d.p, scratch.p, dP_d.p, dscale.p,
 		    dbias.p, B, NULL) < 0 ||
 	    rc_cuda_loss_siglip_backward_v(variant, block, out, dls.p, dlb.p, scratch.p, dP_d.p,
-		    dscale.p, dbias.p, B, dloss, NULL) < 0) {
+		    dscale.p, dbias.p, B, lo, n, dloss, NULL) < 0) {
 		rc_test_fail("siglip %s: a launcher failed", what);
 		return;
 	}
@@ -386,7 +392,7 @@ static void check_arguments(void)
 	rc_dev<float> a(64);
 	rc_dev<rc_cuda_tensor> dt(1);
 	const unsigned char y[1] = { 0 };
-	fprintf(stderr, "test_loss: 8 refusals expected:\n");
+	fprintf(stderr, "test_loss: 9 refusals expected:\n");
 	if (rc_cuda_loss_clip_forward_v(RC_CUDA_LOSS_VARIANTS, 64, a.p, a.p, a.p, a.p, a.p, 4,
 		    NULL) != RC_E_ARG)
 		rc_test_fail("clip forward: no such variant, not refused");
@@ -394,13 +400,16 @@ static void check_arguments(void)
 		    NULL) != RC_E_ARG)
 		rc_test_fail("clip forward: block 40 not refused");
 	if (rc_cuda_loss_clip_backward_v(RC_CUDA_LOSS_BLOCK, 64, a.p, a.p, a.p, a.p, a.p, a.p, 0,
-		    1.0f, NULL) != RC_E_ARG)
+		    0, 1, 1.0f, NULL) != RC_E_ARG)
 		rc_test_fail("clip backward: B = 0 not refused");
+	if (rc_cuda_loss_clip_backward_v(RC_CUDA_LOSS_WARP, 64, a.p, a.p, a.p, a.p, a.p, a.p, 4,
+		    3, 2, 1.0f, NULL) != RC_E_ARG)
+		rc_test_fail("clip backward: rows [3,5) of 4 not refused");
 	if (rc_cuda_loss_siglip_forward_v(RC_CUDA_LOSS_WARP, 64, a.p, a.p, a.p, a.p, NULL, 4,
 		    NULL) != RC_E_ARG)
 		rc_test_fail("siglip forward: no bias not refused");
 	if (rc_cuda_loss_siglip_backward_v(RC_CUDA_LOSS_WARP, 2048, a.p, a.p, a.p, a.p, a.p, a.p,
-		    a.p, 4, 1.0f, NULL) != RC_E_ARG)
+		    a.p, 4, 0, 4, 1.0f, NULL) != RC_E_ARG)
 		rc_test_fail("siglip backward: block 2048 not refused");
 	if (rc_cuda_loss_softmax_ce_v(64, a.p, a.p, a.p, a.p, (const unsigned char *)a.p, 4, 5, 0,
 		    1.0f, NULL) != RC_E_ARG)
@@ -458,6 +467,14 @@ static void check_all(const rc_test_order &o)
 	for (int v = 0; v < RC_CUDA_LOSS_VARIANTS; v++) {
 		check_clip(cases[3], v, 64, true, o);
 		check_siglip(cases[3], v, 64, true, o);
+		/* the official gather's rank-local form: a middle rank, the first
+		 * of one row, the last rank's half */
+		check_clip(cases[2], v, 64, false, o, 10, 9);
+		check_siglip(cases[2], v, 64, false, o, 10, 9);
+		check_clip(cases[1], v, 32, false, o, 0, 1);
+		check_siglip(cases[1], v, 32, false, o, 0, 1);
+		check_clip(cases[3], v, 64, true, o, 35, 35);
+		check_siglip(cases[3], v, 64, true, o, 35, 35);
 	}
 	for (int block : blocks) {
 		check_heads(1, 5, block, o);
