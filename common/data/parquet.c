@@ -253,9 +253,12 @@ static int schema(struct rc_parquet *p, char *why, size_t nwhy)
 		return rc == RC_E_NOMEM ? rc :
 			pq_why(why, nwhy, RC_E_FORMAT, "the schema's groups do not add up");
 	/* Field names become JSON keys. */
-	for (size_t a = 0; a < p->nnodes; a++)
-		if (p->nodes[a].name && !json_string(p->nodes[a].name))
+	for (size_t a = 0; a < p->nnodes; a++) {
+		json_t *t = p->nodes[a].name ? json_string(p->nodes[a].name) : json_null();
+		if (!t)
 			return pq_why(why, nwhy, RC_E_FORMAT, "a column name is not valid utf-8");
+		json_decref(t);
+	}
 	return 0;
 }
 
