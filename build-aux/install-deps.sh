@@ -24,13 +24,14 @@ PACKAGES=(
 	libutf8proc-dev libspng-dev libwebp-dev libopenblas-dev
 	libdnnl-dev       # oneDNN: the CPU backend's bf16 and int8 GEMMs
 	libopenmpi-dev openmpi-bin zlib1g-dev
+	libsnappy-dev libzstd-dev # Parquet pages (zlib reads the gzip ones)
 	clang             # libFuzzer targets
 	man-db groff-base # man page checks
 	python3
 )
 FIXTURE_PACKAGES=(python3-venv python3-pip)
-PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers "Pillow>=13" numpy)
-PY_MODULES="torch, open_clip, transformers, ftfy, regex, tokenizers, PIL, numpy"
+PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers "Pillow>=13" numpy pyarrow)
+PY_MODULES="torch, open_clip, transformers, ftfy, regex, tokenizers, PIL, numpy, pyarrow"
 
 fixtures=0
 check_only=0

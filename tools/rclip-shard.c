@@ -54,15 +54,20 @@ static const char usage_text[] =
 "Usage: rclip-shard [OPTION]... -o PREFIX INPUT...\n"
 "   or: rclip-shard --inspect [--records] [--pixels DIR] [--json] SHARD...\n"
 "Read image–text records from manifests (JSONL in the four official schemas,\n"
-"or TSV image_path<TAB>caption) and webdataset .tar files, preprocess every\n"
+"TSV image_path<TAB>caption, or Parquet as the official release ships them,\n"
+"images embedded or by path) and webdataset .tar files, preprocess every\n"
 "image for CLIP, tokenize every caption, and write checksummed shards\n"
-"PREFIX-000000.rcs, ... and the shard list PREFIX.list. INPUT - reads a\n"
-"manifest from standard input.\n"
+"PREFIX-000000.rcs, ... and the shard list PREFIX.list. The INPUTs form one\n"
+"stream. INPUT - reads a manifest from standard input. ReasonLite tb and trl\n"
+"lists are made 3 each as the official data are (a shorter list padded with\n"
+"its first caption, a longer one cut); records with tb only (CC12M-Refined)\n"
+"train S0-Des with rclip-train --stage 0 --stream tb.\n"
 "\n"
 "  -o, --out=PREFIX        where the shards and the list go\n"
 "      --schema=NAME       descriptive, reasonlite, reasonpro or sets (default:\n"
 "                          from each file's first record)\n"
-"      --format=FMT        jsonl, tsv or tar (default: from the name)\n"
+"      --format=FMT        jsonl, tsv, parquet or tar (default: from the name,\n"
+"                          then Parquet's magic bytes)\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory; the current one for -)\n"
 "  -s, --image-size=S      images become S×S (default 224; 336 for ViT-L/14-336)\n"
@@ -86,7 +91,10 @@ static const char usage_text[] =
 "      --version           show the version and exit\n"
 "\n"
 "A bad record (missing or corrupt image, malformed line, wrong schema) is\n"
-"skipped with one line FILE:LINE: reason on stderr and counted. A shard\n"
+"skipped with one line FILE:LINE: reason on stderr (LINE: the row of a\n"
+"Parquet file) and counted; an input that is not text where a manifest is\n"
+"expected (a Parquet, zip or other binary file named .jsonl or .tsv) stops\n"
+"the run before any shard is written. A shard\n"
 "appears under its name only when complete; rerunning the same command\n"
 "goes on where it stopped. Exit status: 0 success, 1 failure, 2 usage error.\n"
 "See rclip-shard(1) and the format in rclip-shard(5).\n";
@@ -143,8 +151,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->format = RC_MANIFEST_TSV;
 			else if (!strcmp(optarg, "tar"))
 				o->format = RC_MANIFEST_TAR;
+			else if (!strcmp(optarg, "parquet"))
+				o->format = RC_MANIFEST_PARQUET;
 			else
-				return rc_cli_usage_error("unknown format '%s' (expected jsonl, tsv or tar)", optarg);
+				return rc_cli_usage_error("unknown format '%s' (expected jsonl, tsv, parquet "
+					"or tar)", optarg);
 			break;
 		case OPT_ROOT: o->image_root = optarg; break;
 		case 's':
@@ -417,6 +428,8 @@ static int take(struct run *r, int rc, const struct rc_record *rec, const char *
 		it->bytes = bytes;
 		it->nbytes = nbytes;
 	}
+	if (rc >= 0 && rc_manifest_lite_three(&r->arena, &it->rec) < 0)
+		return RC_E_NOMEM;
 	return r->n == BATCH ? flush(r) : 0;
 }
 
@@ -482,7 +495,9 @@ static int read_input(struct run *r, const char *path)
 			err = rc;
 			break;
 		}
-		err = take(r, rc, &rec, root, img, NULL, 0, name, line, why);
+		/* a Parquet row with its image embedded: no path, the bytes */
+		err = take(r, rc, &rec, root, img, rc >= 0 ? rec.image : NULL,
+			rc >= 0 ? rec.image_len : 0, name, line, why);
 	}
 	rc_manifest_close(m);
 	return err;

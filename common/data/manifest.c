@@ -60,6 +60,8 @@ int rc_manifest_format_of(const char *path)
 		return RC_MANIFEST_JSONL;
 	if (named(path, ".tsv") || named(path, ".txt"))
 		return RC_MANIFEST_TSV;
+	if (named(path, ".parquet"))
+		return RC_MANIFEST_PARQUET;
 	return RC_MANIFEST_AUTO;
 }
 
@@ -259,4 +261,33 @@ int rc_manifest_parse_tsv(const char *line, size_t len, struct rc_arena *a,
 	if ((rc = rc_manifest_build(&p, a, rec, image_path)) < 0)
 		rc_manifest_why(why, n, "out of memory");
 	return rc;
+}
+
+/* ---------------------------------------------------------------- ReasonLite 3 x 3 */
+
+int rc_manifest_lite_three(struct rc_arena *a, struct rc_record *rec)
+{
+	if (rec->schema != RC_SCHEMA_LITE)
+		return 0;
+	static const uint8_t roles[2] = { RC_ROLE_TB, RC_ROLE_TRL };
+	struct rc_text *t = rc_arena_calloc(a, 6, sizeof *t);
+	uint32_t nt = 0;
+	if (!t)
+		return RC_E_NOMEM;
+	for (int r = 0; r < 2; r++) {
+		const struct rc_text *first = NULL;
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < rec->ntexts && k < 3; i++)
+			if (rec->texts[i].role == roles[r]) {
+				if (!first)
+					first = &rec->texts[i];
+				t[nt++] = rec->texts[i];
+				k++;
+			}
+		while (first && k++ < 3)
+			t[nt++] = *first;
+	}
+	rec->texts = t;
+	rec->ntexts = nt;
+	return 0;
 }

@@ -68,6 +68,7 @@ enum rc_manifest_format {
 	RC_MANIFEST_JSONL = 1, /* one JSON object per line */
 	RC_MANIFEST_TSV = 2,   /* image_path<TAB>caption */
 	RC_MANIFEST_TAR = 3,   /* a webdataset tar: read it with rc_wds_* */
+	RC_MANIFEST_PARQUET = 4, /* a Parquet file: one record a row */
 };
 
 /* A webdataset member larger than this is refused (the sample is skipped):
@@ -88,7 +89,8 @@ int rc_manifest_schema_parse(const char *s);
 /* rc_manifest_format_of - the input format its name implies: .jsonl and
  * .json are RC_MANIFEST_JSONL, .tsv and .txt RC_MANIFEST_TSV, .tar
  * RC_MANIFEST_TAR (also .tar.gz, .tgz, .tar.zst, .tar.xz, .tar.bz2,
- * case-insensitive); anything else, and "-", RC_MANIFEST_AUTO. */
+ * case-insensitive), .parquet RC_MANIFEST_PARQUET; anything else, and
+ * "-", RC_MANIFEST_AUTO. */
 int rc_manifest_format_of(const char *path);
 
 /* ---------------------------------------------------------------- one line */
@@ -129,18 +131,41 @@ int rc_manifest_parse_json(const char *line, size_t len, int schema,
 int rc_manifest_parse_tsv(const char *line, size_t len, struct rc_arena *a,
 	struct rc_record *rec, const char **image_path, char *why, size_t n);
 
+/* rc_manifest_lite_three - a ReasonLite record's tb and trl captions made
+ * three each as the official data are (its merge script pads a shorter
+ * list with its first caption and keeps the first three), so that a
+ * stage-1 epoch visits the official 3 x 3 pairs (tb i/3, trl i%3); a
+ * record without trl (CC12M-Refined: tb only) keeps none. Other schemas
+ * are left alone. The texts are re-made in a. Returns 0 or RC_E_NOMEM. */
+int rc_manifest_lite_three(struct rc_arena *a, struct rc_record *rec);
+
 /* ---------------------------------------------------------------- manifests */
 
 struct rc_manifest;
 
 /* rc_manifest_open - read the manifest at path ("-" = stdin). schema is
  * RC_SCHEMA_NONE (take it from the first valid record) or the schema
- * every record must have. format is RC_MANIFEST_JSONL, RC_MANIFEST_TSV or
- * RC_MANIFEST_AUTO: from the name (rc_manifest_format_of), else from the
- * first non-blank line (JSONL when it starts with '{' or '[').
+ * every record must have. format is RC_MANIFEST_JSONL, RC_MANIFEST_TSV,
+ * RC_MANIFEST_PARQUET or RC_MANIFEST_AUTO: from the name
+ * (rc_manifest_format_of), else from the file's first bytes (Parquet's
+ * magic), else from the first non-blank line (JSONL when it starts with
+ * '{' or '[').
+ * A Parquet file gives one record a row (the row number is the line):
+ * the columns as a JSON line's fields (parquet.h maps them), the image
+ * from image_path or embedded as a Hugging Face Image column "image"
+ * ({bytes, path}): then rec->image holds the bytes (in the arena) and
+ * *image_path is NULL; the key is "id", else "image_name".
+ * What is not text is refused before any record: a file named or forced
+ * as JSONL or TSV whose first 4 KiB are Parquet, zip, compressed, an
+ * image, a shard, or mostly not UTF-8 (NUL bytes, invalid sequences,
+ * control characters): RC_E_FORMAT, logged as "path: not a text
+ * manifest: a parquet file" with a hint. From stdin the first line is
+ * checked (rc_manifest_next then returns RC_E_FORMAT, logged, and the
+ * caller stops: see there).
  * Returns 0 with *out (close with rc_manifest_close), RC_E_IO (logged:
- * cannot open), RC_E_ARG (logged: a tar, or a TSV forced to a schema other
- * than descriptive) or RC_E_NOMEM. */
+ * cannot open), RC_E_FORMAT (logged: not text, a damaged Parquet footer),
+ * RC_E_ARG (logged: a tar, or a TSV forced to a schema other than
+ * descriptive) or RC_E_NOMEM. */
 int rc_manifest_open(struct rc_manifest **out, const char *path, int schema,
 	int format);
 
@@ -154,7 +179,10 @@ int rc_manifest_open_stream(struct rc_manifest **out, FILE *f,
  * (NUL-terminated) and *lineno (1-based) set, memory from a; 0 at the end
  * of the input; RC_E_FORMAT for a bad line: *lineno and why are set (not
  * logged) and the next call goes on with the next line; RC_E_IO or
- * RC_E_NOMEM (logged; why set too) when reading cannot go on. A UTF-8
+ * RC_E_NOMEM (logged; why set too) when reading cannot go on;
+ * RC_E_UNSUPPORTED (logged) when the input turns out not to be text (a
+ * stream's first line), or a Parquet file's page is damaged or of an
+ * encoding not read (the rest of the file is lost). A UTF-8
  * byte order mark is ignored, and so is a TSV header, a first line
  * "image_path<TAB>caption" or "filepath<TAB>title" (open_clip's CSV
  * columns). image_path and lineno may be NULL. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/arena.h"
 #include "data/record.h"
 
@@ -56,6 +58,25 @@ enum {
 int rc_manifest_json_record(const char *text, size_t len, int schema,
 	struct rc_arena *a, struct rc_record *rec, const char **image_path,
 	char *why, size_t n, int *fit);
+
+/* rc_manifest_json_value - the same for a parsed value o (a JSONL line,
+ * a Parquet row). */
+int rc_manifest_json_value(const json_t *o, int schema, struct rc_arena *a,
+	struct rc_record *rec, const char **image_path, char *why, size_t n, int *fit);
+
+/* rc_manifest_parquet_record - a Parquet row (parquet.h) into a record:
+ * the row's fields as a JSON line's; the image from "image_path", or
+ * embedded as a Hugging Face Image column "image": {"bytes", "path"}
+ * (the bytes copied into a, rec->image; *image_path NULL; the key "id",
+ * else "image_name", else the image's "path"), or a path in image.path.
+ * Returns as rc_manifest_json_value. */
+int rc_manifest_parquet_record(json_t *row, int schema, struct rc_arena *a,
+	struct rc_record *rec, const char **image_path, char *why, size_t n, int *fit);
+
+/* rc_manifest_sniff - what the first n bytes of an input are when they
+ * are not text (NULL when they may be): "a parquet file", "a zip
+ * archive", "gzip data", ..., "binary data". */
+const char *rc_manifest_sniff(const void *head, size_t n);
 
 /* rc_manifest_check_caption - a caption from a TSV line or a .txt member:
  * no NUL byte, valid UTF-8, not empty or only white space. Returns 0, or

@@ -179,13 +179,20 @@ static int parse_desc(struct rc_manifest_draft *p, const json_t *o, char *why, s
 	return take_text_array(p, many, RC_ROLE_CAPTION, 0, "captions", 0, why, n);
 }
 
+/* ReasonLite: tb (one or more) and trl (one or more, or absent: a
+ * CC12M-Refined record {image_path, tb} for the S0-Des baseline). The
+ * official files hold 3 of each; rclip-shard forms the official 3 x 3. */
 static int parse_lite(struct rc_manifest_draft *p, const json_t *o, char *why, size_t n)
 {
 	int rc = take_text_array(p, json_object_get(o, "tb"), RC_ROLE_TB, 0,
-				 "tb", 3, why, n);
-	if (rc == 0)
-		rc = take_text_array(p, json_object_get(o, "trl"), RC_ROLE_TRL, 0,
-				     "trl", 3, why, n);
+				 "tb", 0, why, n);
+	const json_t *trl = json_object_get(o, "trl");
+	if (rc == 0 && json_is_array(trl) &&
+	    p->nt + json_array_size(trl) > RC_RECORD_MAX_TEXTS)
+		return rc_manifest_why(why, n, "tb and trl have %zu captions, at most %d",
+				       p->nt + json_array_size(trl), RC_RECORD_MAX_TEXTS);
+	if (rc == 0 && trl)
+		rc = take_text_array(p, trl, RC_ROLE_TRL, 0, "trl", 0, why, n);
 	return rc;
 }
 
@@ -294,12 +301,20 @@ int rc_manifest_json_record(const char *text, size_t len, int schema,
 		return rc_manifest_why(why, n, "malformed json at column %d: %s",
 				       je.column, what);
 	}
+	int rc = rc_manifest_json_value(o, schema, a, rec, image_path, why, n, fit);
+	json_decref(o);
+	return rc;
+}
+
+int rc_manifest_json_value(const json_t *o, int schema, struct rc_arena *a,
+	struct rc_record *rec, const char **image_path, char *why, size_t n, int *fit)
+{
 	int rc;
+	*fit = RC_FIT_NONE;
 	if (!json_is_object(o)) {
-		rc = rc_manifest_why(why, n, "expected a json object, found %s%s",
+		return rc_manifest_why(why, n, "expected a json object, found %s%s",
 			type_name(o), json_is_array(o) ? " (one record per line: "
 			"jq -c '.[]' splits an array)" : "");
-		goto out;
 	}
 	int target = schema;
 	if (target == RC_SCHEMA_NONE) {
@@ -307,7 +322,7 @@ int rc_manifest_json_record(const char *text, size_t len, int schema,
 		if (target == RC_SCHEMA_NONE) {
 			rc = rc_manifest_why(why, n, "no schema fits: expected caption, "
 					     "captions, tb and trl, trp, or sets");
-			goto out;
+			return rc;
 		}
 	} else if (!claims(o, target)) {
 		int other = claimed(o);
@@ -323,7 +338,7 @@ int rc_manifest_json_record(const char *text, size_t len, int schema,
 			rc = rc_manifest_why(why, n, "missing field %s",
 					     main_field[target]);
 		}
-		goto out;
+		return rc;
 	}
 	*fit = RC_FIT_BAD;
 
@@ -345,7 +360,7 @@ int rc_manifest_json_record(const char *text, size_t len, int schema,
 		else if (json_string_length(v) > UINT32_MAX)
 			rc = rc_manifest_why(why, n, "image_path is longer than 4 GiB");
 		if (rc < 0)
-			goto out;
+			return rc;
 		p.path = json_string_value(v);
 		p.path_len = json_string_length(v);
 	}
@@ -357,10 +372,9 @@ int rc_manifest_json_record(const char *text, size_t len, int schema,
 	}
 	if (rc == 0 && (rc = rc_manifest_build(&p, a, rec, image_path)) < 0)
 		rc_manifest_why(why, n, "out of memory");
-out:
-	json_decref(o);
 	return rc;
 }
+
 
 int rc_manifest_parse_json(const char *line, size_t len, int schema,
 	struct rc_arena *a, struct rc_record *rec, const char **image_path,

@@ -7,13 +7,16 @@
 #include "data/manifest.h"
 #include "data/manifest_impl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "data/parquet.h"
 
 /* ---------------------------------------------------------------- reader */
 
@@ -27,6 +30,7 @@ struct rc_manifest {
 	int forced;
 	uint64_t schema_line; /* the line it was detected on */
 	int started;          /* a non-blank line was seen */
+	struct rc_parquet *pq; /* a Parquet file instead of lines */
 };
 
 int rc_manifest_open_stream(struct rc_manifest **out, FILE *f,
@@ -41,6 +45,8 @@ int rc_manifest_open_stream(struct rc_manifest **out, FILE *f,
 	if (format == RC_MANIFEST_TAR)
 		return rc_log_error(RC_E_ARG, "%s: a tar is not a manifest "
 				    "(read it as webdataset)", shown);
+	if (format == RC_MANIFEST_PARQUET)
+		return rc_log_error(RC_E_ARG, "%s: parquet needs rc_manifest_open", shown);
 	if (format < RC_MANIFEST_AUTO || format > RC_MANIFEST_TSV)
 		return rc_log_error(RC_E_ARG, "%s: unknown manifest format %d",
 				    shown, format);
@@ -62,25 +68,113 @@ int rc_manifest_open_stream(struct rc_manifest **out, FILE *f,
 	return 0;
 }
 
+/* Refuse what is not text, or say it is Parquet: from the first 4 KiB
+ * of a regular file (read with pread, the stream untouched). */
+static int sniff_file(FILE *f, const char *path, int *format)
+{
+	unsigned char head[4096];
+	ssize_t got = pread(fileno(f), head, sizeof head, 0);
+	if (got < 0)
+		return errno == ESPIPE ? 0 : rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	const char *what = rc_manifest_sniff(head, (size_t)got);
+	if (!what)
+		return 0;
+	if (*format == RC_MANIFEST_AUTO && rc_parquet_is_magic(head, (size_t)got)) {
+		*format = RC_MANIFEST_PARQUET;
+		return 0;
+	}
+	rc_log_error(RC_E_FORMAT, "%s: not a text manifest: %s", path, what);
+	if (rc_parquet_is_magic(head, (size_t)got))
+		rc_log_hint("read it as parquet: name it .parquet or give --format parquet");
+	else
+		rc_log_hint("a manifest is JSONL (one object a line), TSV or Parquet");
+	return RC_E_FORMAT;
+}
+
+static int open_parquet(struct rc_manifest **out, const char *path, int schema)
+{
+	if (schema < RC_SCHEMA_NONE || schema > RC_SCHEMA_SETS)
+		return rc_log_error(RC_E_ARG, "%s: unknown schema %d", path, schema);
+	struct rc_manifest *m = rc_calloc(1, sizeof *m);
+	if (!m || !(m->name = rc_strdup(path))) {
+		free(m);
+		return RC_E_NOMEM;
+	}
+	int rc = rc_parquet_open(&m->pq, path);
+	if (rc < 0) {
+		free(m->name);
+		free(m);
+		return rc;
+	}
+	m->format = RC_MANIFEST_PARQUET;
+	m->schema = schema;
+	m->forced = schema != RC_SCHEMA_NONE;
+	*out = m;
+	return 0;
+}
+
 int rc_manifest_open(struct rc_manifest **out, const char *path, int schema,
 	int format)
 {
 	*out = NULL;
-	if (format == RC_MANIFEST_AUTO && rc_manifest_format_of(path) == RC_MANIFEST_TAR)
-		format = RC_MANIFEST_TAR;
+	if (format == RC_MANIFEST_AUTO)
+		format = rc_manifest_format_of(path);
 	if (format == RC_MANIFEST_TAR)
 		return rc_log_error(RC_E_ARG, "%s: a tar is not a manifest "
 				    "(read it as webdataset)", path);
+	if (format == RC_MANIFEST_PARQUET)
+		return open_parquet(out, path, schema);
 	FILE *f;
 	int rc = rc_io_open_read(path, &f);
 	if (rc < 0)
 		return rc;
+	if (f != stdin && (rc = sniff_file(f, path, &format)) < 0) {
+		rc_io_close(f, path);
+		return rc;
+	}
+	if (format == RC_MANIFEST_PARQUET) {
+		rc_io_close(f, path);
+		return open_parquet(out, path, schema);
+	}
 	if ((rc = rc_manifest_open_stream(out, f, path, schema, format)) < 0) {
 		rc_io_close(f, path);
 		return rc;
 	}
 	(*out)->own = 1;
 	return 0;
+}
+
+/* The next row of a Parquet manifest as rc_manifest_next's record. */
+static int next_row(struct rc_manifest *m, struct rc_arena *a, struct rc_record *rec,
+	const char **image_path, uint64_t *lineno, char *why, size_t n)
+{
+	json_t *row;
+	uint64_t r = 0;
+	int rc = rc_parquet_next(m->pq, &row, &r, why, n);
+	if (lineno)
+		*lineno = r;
+	if (rc == RC_E_FORMAT)
+		return rc;
+	if (rc < 0) {
+		if (rc != RC_E_NOMEM)
+			rc_log_error(rc, "%s: %s", m->name, why);
+		return rc == RC_E_NOMEM ? rc : RC_E_UNSUPPORTED;
+	}
+	if (rc == 0)
+		return 0;
+	int fit;
+	rc = rc_manifest_parquet_record(row, m->schema, a, rec, image_path, why, n, &fit);
+	json_decref(row);
+	if (rc == RC_E_FORMAT && fit == RC_FIT_OTHER && !m->forced)
+		snprintf(why + strlen(why), n > strlen(why) ? n - strlen(why) : 0,
+			 " (schema of row %llu)", (unsigned long long)m->schema_line);
+	if (rc < 0)
+		return rc;
+	if (m->schema == RC_SCHEMA_NONE) {
+		m->schema = rec->schema;
+		m->schema_line = r;
+	}
+	return 1;
 }
 
 /* Spaces, tabs and a '\r' only: a line to skip. */
@@ -120,6 +214,8 @@ int rc_manifest_next(struct rc_manifest *m, struct rc_arena *a,
 	const char *path_dummy;
 	if (!image_path)
 		image_path = &path_dummy;
+	if (m->pq)
+		return next_row(m, a, rec, image_path, lineno, why, n);
 	for (;;) {
 		int rc = rc_io_lines_next(&m->lr);
 		if (lineno)
@@ -141,6 +237,13 @@ int rc_manifest_next(struct rc_manifest *m, struct rc_arena *a,
 			continue;
 		int first = !m->started;
 		m->started = 1;
+		const char *what;
+		if (first && (what = rc_manifest_sniff(s, len < 4096 ? len : 4096))) {
+			/* A stream: the first line shows whether it is text. */
+			rc_manifest_why(why, n, "not a text manifest: %s", what);
+			rc_log_error(RC_E_FORMAT, "%s: not a text manifest: %s", m->name, what);
+			return RC_E_UNSUPPORTED;
+		}
 		if (m->format == RC_MANIFEST_AUTO) {
 			size_t i = 0;
 			while (i < len && strchr(" \t\r\f\v", s[i]) && s[i])
@@ -190,6 +293,7 @@ void rc_manifest_close(struct rc_manifest *m)
 	if (!m)
 		return;
 	rc_io_lines_free(&m->lr);
+	rc_parquet_close(m->pq);
 	if (m->own)
 		rc_io_close(m->f, m->name);
 	free(m->name);

@@ -180,7 +180,7 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	e->good[k] = 0;
 	if (in->bad)
 		return;
-	if (!in->path && in->store == RC_STORE_RAW) {
+	if (!in->path && !in->source && in->store == RC_STORE_RAW) {
 		if (in->len != (size_t)e->S * (size_t)e->S * 3) {
 			snprintf(why, nwhy, "%zu bytes of pixels, not %dx%dx3", in->len, e->S, e->S);
 			return;
@@ -208,12 +208,12 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 		return;
 	}
 	free(file);
-	if (in->path) {
+	if (in->path || in->source) {
 		if (rc_image_clip(&im, e->S, px) == 0)
 			e->good[k] = 1;
 		else
-			snprintf(why, nwhy, "%s: cannot crop a %dx%d image to %d", in->path, im.w, im.h,
-				e->S);
+			snprintf(why, nwhy, "%s: cannot crop a %dx%d image to %d",
+				in->path ? in->path : "embedded image", im.w, im.h, e->S);
 	} else if (im.w != e->S || im.h != e->S) {
 		snprintf(why, nwhy, "the stored image is %dx%d, not %dx%d", im.w, im.h, e->S, e->S);
 	} else {

@@ -49,6 +49,8 @@ struct rc_encode_image {
 	const uint8_t *data;   /* when path is NULL: the payload */
 	size_t len;
 	int store;             /* RC_STORE_RAW (S×S×3 RGB) or RC_STORE_JPEG */
+	int source;            /* with data: an image file's bytes (any format and
+	                        * size), decoded and CLIP-cropped as a path's */
 	const char *bad;       /* not NULL: known to be unusable, for this reason
 	                        * (a zero row, ok = 0, bad() told it) */
 };

@@ -210,8 +210,9 @@ static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 	image_root(o, o->data, root, sizeof root);
 	int schema = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
 	struct rc_manifest *mf;
-	int rc = rc_manifest_open(&mf, o->data, schema,
-		o->task == RC_EVAL_RETRIEVAL ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
+	int fmt = rc_manifest_format_of(o->data);
+	int rc = rc_manifest_open(&mf, o->data, schema, o->task == RC_EVAL_RETRIEVAL ||
+		fmt == RC_MANIFEST_PARQUET ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
 	if (rc < 0)
 		return rc;
 	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
@@ -226,13 +227,16 @@ static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 		if (rc < 0)
 			break;
 		uint32_t image = (uint32_t)d->ni;
-		if (o->task == RC_EVAL_RETRIEVAL && d->ni && d->ipath[d->ni - 1] &&
+		if (o->task == RC_EVAL_RETRIEVAL && d->ni && d->ipath[d->ni - 1] && img &&
 		    !strcmp(d->ipath[d->ni - 1], img)) {
 			image--; /* another caption of the same image */
 		} else {
-			struct rc_encode_image im = {.path = join(&d->arena, root, img)};
-			const char *key = rec.key ? rc_arena_strndup(&d->arena, rec.key, rec.key_len) : img;
-			if (!im.path || !key ||
+			/* a path, or (Parquet) the image file's bytes in the record */
+			struct rc_encode_image im = {.path = img ? join(&d->arena, root, img) : NULL,
+				.data = rec.image, .len = rec.image_len, .source = !img};
+			const char *key = rec.key ? rc_arena_strndup(&d->arena, rec.key, rec.key_len) :
+				img ? img : "";
+			if ((img && !im.path) || !key ||
 			    (rc = add_image(d, &im, key, img, name, line, 0)) < 0) {
 				rc = RC_E_NOMEM;
 				break;
