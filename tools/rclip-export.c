@@ -29,8 +29,10 @@ static const char usage_text[] =
 "                    -o OUT [--check] [--force]\n"
 "Convert a CLIP model between open_clip and Hugging Face layouts. The input\n"
 "kind is detected: a directory with config.json (Hugging Face CLIPModel or\n"
-"CLIPVisionModel), a directory with open_clip_config.json, or an open_clip\n"
-".safetensors file (visual.* names).\n"
+"CLIPVisionModel, SiglipModel or SiglipVisionModel), a directory with\n"
+"open_clip_config.json, or an open_clip .safetensors file (visual.* names).\n"
+"SigLIP and SigLIP2 models are written as hf (SiglipModel, the source's\n"
+"tokenizer files copied) or hf-vision (SiglipVisionModel).\n"
 "\n"
 "      --from=PATH         the model to read\n"
 "      --arch=NAME         the architecture of open_clip weights: ViT-B-32,\n"
@@ -277,8 +279,8 @@ static int check(const struct opts *o, const struct rc_clip *m, int parts,
 	}
 	summary("check:", "ok: %zu tensors read back bit for bit, checksum %s", d.ntensors,
 		rc_hash128_hex(h2, hex));
-	if (o->to == RC_CLIP_FMT_HF)
-		rc = check_tokenizer(o->out);
+	if (o->to == RC_CLIP_FMT_HF && m->cfg.family != RC_FAMILY_SIGLIP)
+		rc = check_tokenizer(o->out);     /* SigLIP's are copied, not written */
 out:
 	rc_clip_free(back);
 	return rc;
@@ -302,7 +304,7 @@ int main(int argc, char **argv)
 			rc_log_hint("--force replaces an earlier export");
 		goto out;
 	}
-	if ((rc = load(&o, &m, &fmt)) < 0 || (rc = rc_clip_save(m, o.to, o.out, flags)) < 0)
+	if ((rc = load(&o, &m, &fmt)) < 0 || (rc = rc_clip_save(m, o.to, o.out, flags, o.from)) < 0)
 		goto out;
 	if ((rc = report(&o, m, fmt, parts, &h)) < 0)
 		goto out;

@@ -61,6 +61,13 @@ int rc_clip_tensor_part(const char *name)
 	return 0;
 }
 
+int rc_clip_model_part(const struct rc_clip *m, const char *name)
+{
+	if (m->cfg.family == RC_FAMILY_SIGLIP && !strcmp(name, "logit_bias"))
+		return RC_CLIP_LOGIT_SCALE;       /* SiglipModel's own */
+	return rc_clip_tensor_part(name);
+}
+
 int rc_clip_save_parts(int fmt, int flags)
 {
 	if (fmt != RC_CLIP_FMT_HF_VISION)
@@ -81,7 +88,7 @@ size_t rc_clip_parts_count(const struct rc_clip *m, int parts, size_t *ntensors)
 {
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < m->ntensors; i++)
-		if (rc_clip_tensor_part(m->tensors[i].name) & parts) {
+		if (rc_clip_model_part(m, m->tensors[i].name) & parts) {
 			n += m->tensors[i].numel;
 			k++;
 		}
@@ -99,7 +106,7 @@ int rc_clip_checksum(const struct rc_clip *m, int parts, struct rc_hash128 *out)
 	if (!t)
 		return RC_E_NOMEM;
 	for (size_t i = 0; i < m->ntensors; i++)
-		if (rc_clip_tensor_part(m->tensors[i].name) & parts)
+		if (rc_clip_model_part(m, m->tensors[i].name) & parts)
 			t[k++] = &m->tensors[i];
 	qsort(t, k, sizeof *t, by_name);
 	if ((rc = rc_hash_init(&hs, 0)) < 0)
@@ -121,7 +128,7 @@ int rc_clip_compare(const struct rc_clip *a, const struct rc_clip *b, int parts,
 	memset(d, 0, sizeof *d);
 	for (size_t i = 0; i < a->ntensors; i++) {
 		const struct rc_clip_param *p = &a->tensors[i];
-		if (!(rc_clip_tensor_part(p->name) & parts))
+		if (!(rc_clip_model_part(a, p->name) & parts))
 			continue;
 		const struct rc_clip_param *q = rc_clip_find_param(b, p->name);
 		char sa[96], sb[96];
@@ -184,7 +191,7 @@ static int compare_tower(const struct rc_clip_tower_config *a, const struct rc_c
 	SAME(layers, "num_hidden_layers");
 	SAME(heads, "num_attention_heads");
 	SAME(intermediate, "intermediate_size");
-	SAME(act, "hidden_act (0 quick_gelu, 1 gelu)");
+	SAME(act, "hidden_act (0 quick_gelu, 1 gelu, 2 tanh)");
 	SAME(layer_norm_eps, "layer_norm_eps");
 	if (text) {
 		SAME(vocab_size, "vocab_size");
@@ -205,6 +212,12 @@ static int compare_config(const struct rc_clip_config *a, const struct rc_clip_c
 	int parts, const char *what, int quiet)
 {
 	int rc;
+	if (a->family != b->family) {
+		if (!quiet)
+			rc_log_error(RC_E_FORMAT, "%s: a %s model here, %s in the source", what,
+				rc_clip_family_name(b->family), rc_clip_family_name(a->family));
+		return RC_E_FORMAT;
+	}
 	if ((parts & (RC_CLIP_VISION | RC_CLIP_VISUAL_PROJ)) &&
 	    (rc = compare_tower(&a->vision, &b->vision, 0, what, quiet)) < 0)
 		return rc;
@@ -240,8 +253,10 @@ char *rc_clip_config_describe(const struct rc_clip_config *cfg, int parts, char 
 	const struct rc_clip_tower_config *v = &cfg->vision, *t = &cfg->text;
 	size_t k = 0;
 	buf[0] = 0;
-	if (parts & (RC_CLIP_VISION | RC_CLIP_VISUAL_PROJ))
-		k += (size_t)snprintf(buf, n, "vision %dw %dL %dH mlp %d %s image %d/%d", v->hidden,
+	if (cfg->family == RC_FAMILY_SIGLIP)
+		k += (size_t)snprintf(buf, n, "SigLIP ");
+	if (k < n && (parts & (RC_CLIP_VISION | RC_CLIP_VISUAL_PROJ)))
+		k += (size_t)snprintf(buf + k, n - k, "vision %dw %dL %dH mlp %d %s image %d/%d", v->hidden,
 			v->layers, v->heads, v->intermediate, rc_clip_act_name(v->act), v->image_size,
 			v->patch_size);
 	if (k < n && (parts & (RC_CLIP_TEXT | RC_CLIP_TEXT_PROJ)))
@@ -291,8 +306,9 @@ int rc_clip_detect(const char *path, int *fmt)
 			char *type = model_type(buf, &rc);
 			if (rc < 0)
 				return rc;
-			*fmt = type && !strcmp(type, "clip_vision_model") ? RC_CLIP_FMT_HF_VISION
-				: RC_CLIP_FMT_HF;
+			*fmt = type && (!strcmp(type, "clip_vision_model") ||
+				!strcmp(type, "siglip_vision_model")) ? RC_CLIP_FMT_HF_VISION :
+				RC_CLIP_FMT_HF;
 			free(type);
 			return 0;
 		}
@@ -362,7 +378,9 @@ int rc_clip_load_checkpoint(struct rc_clip **out, const char *path)
 /* ---------------------------------------------------------------- vision-only */
 
 /* vision_config - a CLIPVisionConfig (config.json of clip_vision_model) as
- * a CLIP config whose text tower is a placeholder. */
+ * a CLIP config whose text tower is a placeholder; a SiglipVisionConfig
+ * (siglip_vision_model) likewise as a SigLIP config, the placeholder's
+ * head as wide as the vision tower. */
 static int vision_config(struct rc_clip_config *cfg, const char *path)
 {
 	json_error_t err;
@@ -372,10 +390,17 @@ static int vision_config(struct rc_clip_config *cfg, const char *path)
 	int rc = RC_E_NOMEM;
 	json_t *root = json_object(), *t = json_object();
 	const char *type = json_string_value(json_object_get(v, "model_type"));
-	if (!json_is_object(v) || !type || strcmp(type, "clip_vision_model") != 0) {
-		rc = rc_log_error(RC_E_FORMAT, "%s: model_type is not \"clip_vision_model\"", path);
+	const int siglip = type && !strcmp(type, "siglip_vision_model");
+	if (!json_is_object(v) || !type || (strcmp(type, "clip_vision_model") != 0 && !siglip)) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: model_type is not \"clip_vision_model\" or "
+			"\"siglip_vision_model\"", path);
 		goto out;
 	}
+	json_t *width = json_object_get(v, "hidden_size");
+	if (siglip && (json_object_set_new(root, "model_type", json_string("siglip")) ||
+	    json_object_set_new(t, "projection_size", width ? json_incref(width) :
+		json_integer(768))))
+		goto out;
 	if (!root || !t || json_object_set(root, "vision_config", v) ||
 	    json_object_set_new(t, "hidden_size", json_integer(1)) ||
 	    json_object_set_new(t, "intermediate_size", json_integer(1)) ||
@@ -421,7 +446,7 @@ int rc_clip_load_hf_vision(struct rc_clip **out, const char *dir, int *has_proj)
 		goto out;
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const struct rc_clip_param *p = &m->tensors[i];
-		int part = rc_clip_tensor_part(p->name);
+		int part = rc_clip_model_part(m, p->name);
 		if (!(part & (RC_CLIP_VISION | RC_CLIP_VISUAL_PROJ)))
 			continue;
 		const struct rc_st_tensor *t = rc_st_find(st, p->name);

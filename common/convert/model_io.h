@@ -78,6 +78,12 @@ int rc_clip_format_parse(const char *s);
  * or 0 for a name outside CLIPModel. */
 int rc_clip_tensor_part(const char *name);
 
+/* rc_clip_model_part - the same for a tensor of m: a SigLIP model's
+ * logit_bias (SiglipModel's own, an extra of a CLIP model) goes with
+ * logit_scale, and its heads (vision_model.head.*, text_model.head.*) with
+ * their towers. */
+int rc_clip_model_part(const struct rc_clip *m, const char *name);
+
 /* ---------------------------------------------------------------- configs */
 
 /* rc_clip_open_clip_config_parse - an open_clip model config (the format
@@ -152,7 +158,8 @@ int rc_clip_load_open_clip(struct rc_clip **out, const char *path,
 
 /* rc_clip_load_hf_vision - the vision tower from a CLIPVisionModel or
  * CLIPVisionModelWithProjection directory (config.json with model_type
- * "clip_vision_model", model.safetensors). visual_projection is read when
+ * "clip_vision_model", model.safetensors), or a SiglipVisionModel one
+ * (model_type "siglip_vision_model": a SigLIP model, no projection). visual_projection is read when
  * the file has it (*has_proj, may be NULL, says so) and left zero
  * otherwise; the text tower is a placeholder of a few zero floats (text
  * config hidden 1, vocabulary 3, context 1). Returns 0 and *out, or the
@@ -201,8 +208,20 @@ int rc_clip_load_checkpoint(struct rc_clip **out, const char *path);
  * dir and an older dir is untouched. */
 int rc_clip_save_hf(const struct rc_clip *m, const char *dir, int flags);
 
+/* rc_clip_save_hf_from - rc_clip_save_hf; for a SigLIP model a
+ * SiglipModel directory: config.json (model_type siglip), model.safetensors,
+ * preprocessor_config.json (SiglipImageProcessor: the whole image resized
+ * to S×S, bicubic, mean and std 0.5) and the tokenizer files that the
+ * directory src holds (tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, spiece.model, tokenizer.model, copied as they
+ * are; src may be NULL or hold none: then a warning says the output has no
+ * tokenizer). Same returns as rc_clip_save_hf. */
+int rc_clip_save_hf_from(const struct rc_clip *m, const char *dir, int flags, const char *src);
+
 /* rc_clip_save_hf_vision - the vision tower as a CLIPVisionModel
- * directory: config.json (model_type clip_vision_model, the vision config
+ * directory (a SigLIP model's as a SiglipVisionModel one, model_type
+ * siglip_vision_model, its pooling head included, no projection):
+ * config.json (model_type clip_vision_model, the vision config
  * and projection_dim), model.safetensors (vision_model.* only; with
  * RC_CLIP_SAVE_PROJECTION also visual_projection.weight, and the
  * architecture CLIPVisionModelWithProjection) and preprocessor_config.json.
@@ -226,8 +245,10 @@ int rc_clip_save_open_clip(const struct rc_clip *m, const char *dir, int flags);
  * or RC_E_IO, logged. */
 int rc_clip_save_check(const char *dir, int flags);
 
-/* rc_clip_save - the saver of fmt. */
-int rc_clip_save(const struct rc_clip *m, int fmt, const char *dir, int flags);
+/* rc_clip_save - the saver of fmt; src (may be NULL) is where the model
+ * came from: a SigLIP model's tokenizer files are copied from it
+ * (rc_clip_save_hf_from). */
+int rc_clip_save(const struct rc_clip *m, int fmt, const char *dir, int flags, const char *src);
 
 /* rc_clip_save_parts - the parts (RC_CLIP_*) a save of fmt writes. */
 int rc_clip_save_parts(int fmt, int flags);

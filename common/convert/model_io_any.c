@@ -32,12 +32,18 @@ int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_cli
 
 /* ---------------------------------------------------------------- saving */
 
-int rc_clip_save(const struct rc_clip *m, int fmt, const char *dir, int flags)
+int rc_clip_save(const struct rc_clip *m, int fmt, const char *dir, int flags, const char *src)
 {
 	switch (fmt) {
-	case RC_CLIP_FMT_HF: return rc_clip_save_hf(m, dir, flags);
+	case RC_CLIP_FMT_HF: return rc_clip_save_hf_from(m, dir, flags, src);
 	case RC_CLIP_FMT_HF_VISION: return rc_clip_save_hf_vision(m, dir, flags);
-	case RC_CLIP_FMT_OPEN_CLIP: return rc_clip_save_open_clip(m, dir, flags);
+	case RC_CLIP_FMT_OPEN_CLIP:
+		if (m->cfg.family == RC_FAMILY_SIGLIP) {
+			rc_log_error(RC_E_UNSUPPORTED, "%s: rclip writes SigLIP models as hf or "
+				"hf-vision, not as open_clip", dir);
+			return RC_E_UNSUPPORTED;
+		}
+		return rc_clip_save_open_clip(m, dir, flags);
 	default: return rc_log_error(RC_E_ARG, "unknown model format %d", fmt);
 	}
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "text/bpe.h"
 #include "base/error.h"
@@ -30,7 +31,7 @@ static int write_weights(const struct rc_outdir *d, const struct rc_clip *m, int
 		return rc;
 	for (size_t i = 0; i < m->ntensors && !rc; i++) {
 		const struct rc_clip_param *p = &m->tensors[i];
-		if (rc_clip_tensor_part(p->name) & parts)
+		if (rc_clip_model_part(m, p->name) & parts)
 			rc = rc_st_writer_add(w, p->name, RC_ST_F32, p->ndim, p->shape, p->data);
 	}
 	if (!rc)
@@ -56,6 +57,29 @@ static json_t *three(const double *v)
 	return a;
 }
 
+/* SiglipImageProcessor as the google/siglip-* repositories configure it:
+ * the whole image resized to S×S (bicubic), x/255, mean and std 0.5. */
+static int siglip_preprocessor_json(const struct rc_clip_config *cfg, int processor, char **out)
+{
+	int S = cfg->vision.image_size;
+	const double *mean, *std;
+	rc_clip_config_image_norm(cfg, &mean, &std);
+	json_t *o = json_pack("{s:b, s:b, s:b, s:b, s:o, s:s, s:o, s:i, s:f, s:{s:i,s:i}}",
+		"do_convert_rgb", 1, "do_normalize", 1, "do_rescale", 1, "do_resize", 1,
+		"image_mean", three(mean),
+		"image_processor_type", "SiglipImageProcessor",
+		"image_std", three(std),
+		"resample", 3,
+		"rescale_factor", 1.0 / 255.0,
+		"size", "height", S, "width", S);
+	if (o && processor && json_object_set_new(o, "processor_class",
+	    json_string("SiglipProcessor"))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return rc_json_text(o, out);
+}
+
 /* CLIPImageProcessor as the openai/clip-vit-* repositories configure it:
  * resize the shortest edge to S with bicubic (PIL resample 3), centre
  * crop S×S, x/255, normalise with CLIP's mean and std. processor says
@@ -63,6 +87,8 @@ static json_t *three(const double *v)
 static int preprocessor_json(const struct rc_clip_config *cfg, int processor, char **out)
 {
 	int S = cfg->vision.image_size;
+	if (cfg->family == RC_FAMILY_SIGLIP)
+		return siglip_preprocessor_json(cfg, processor, out);
 	json_t *o = json_pack("{s:{s:i,s:i}, s:b, s:b, s:b, s:b, s:b, s:o, s:s, s:o, s:i, s:f, "
 		"s:{s:i}}",
 		"crop_size", "height", S, "width", S,
@@ -268,7 +294,35 @@ out:
 
 /* ---------------------------------------------------------------- directories */
 
-int rc_clip_save_hf(const struct rc_clip *m, const char *dir, int flags)
+/* copy_tokenizer - the tokenizer files of the directory src into d, as
+ * they are: a SigLIP model's (SentencePiece or Gemma) tokenizer is not
+ * rclip's to write. */
+static int copy_tokenizer(const struct rc_outdir *d, const char *src)
+{
+	static const char *const names[] = { "tokenizer.json", "tokenizer_config.json",
+		"special_tokens_map.json", "spiece.model", "tokenizer.model",
+		"added_tokens.json" };
+	char path[4200];
+	int n = 0, rc = 0;
+	for (size_t i = 0; src && !rc && i < sizeof names / sizeof names[0]; i++) {
+		char *data;
+		size_t len;
+		snprintf(path, sizeof path, "%s/%s", src, names[i]);
+		if (access(path, R_OK) != 0)
+			continue;
+		if ((rc = rc_io_read_file(path, &data, &len)) == 0) {
+			rc = rc_outdir_write(d, names[i], data, len);
+			free(data);
+			n++;
+		}
+	}
+	if (!rc && !n)
+		rc_log_warn("%s: no tokenizer files to copy (tokenizer.json, spiece.model, ...): "
+			"the SigLIP directory written has none", src ? src : "the source");
+	return rc;
+}
+
+int rc_clip_save_hf_from(const struct rc_clip *m, const char *dir, int flags, const char *src)
 {
 	struct rc_outdir d;
 	char *cfg = NULL;
@@ -278,7 +332,8 @@ int rc_clip_save_hf(const struct rc_clip *m, const char *dir, int flags)
 	if ((rc = rc_clip_config_to_json(&m->cfg, &cfg)) < 0 ||
 	    (rc = rc_outdir_write(&d, "config.json", cfg, strlen(cfg))) < 0 ||
 	    (rc = write_weights(&d, m, RC_CLIP_ALL)) < 0 ||
-	    (rc = write_tokenizer(&d, &m->cfg)) < 0 ||
+	    (rc = m->cfg.family == RC_FAMILY_SIGLIP ? copy_tokenizer(&d, src) :
+		write_tokenizer(&d, &m->cfg)) < 0 ||
 	    (rc = write_preprocessor(&d, &m->cfg, 1)) < 0)
 		goto fail;
 	free(cfg);
@@ -287,6 +342,11 @@ fail:
 	free(cfg);
 	rc_outdir_abort(&d);
 	return rc;
+}
+
+int rc_clip_save_hf(const struct rc_clip *m, const char *dir, int flags)
+{
+	return rc_clip_save_hf_from(m, dir, flags, NULL);
 }
 
 /* vision_config_json - the vision_config of the CLIPModel config.json as a
@@ -302,7 +362,8 @@ static int vision_config_json(const struct rc_clip_config *cfg, int proj, char *
 	json_t *root = json_loads(s, 0, &err);
 	free(s);
 	json_t *v = json_object_get(root, "vision_config");
-	json_t *arch = json_pack("[s]", proj ? "CLIPVisionModelWithProjection" : "CLIPVisionModel");
+	json_t *arch = json_pack("[s]", cfg->family == RC_FAMILY_SIGLIP ? "SiglipVisionModel" :
+		proj ? "CLIPVisionModelWithProjection" : "CLIPVisionModel");
 	if (!v || !arch || json_object_set_new(v, "architectures", arch) ||
 	    json_object_set_new(v, "dtype", json_string("float32"))) {
 		json_decref(root);

@@ -283,6 +283,17 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 {
 	if (!e->bpe)
 		return rc_log_error(RC_E_ARG, "encoder: made without a tokenizer");
+	/* TODO(issue 15, tokenizers): encode with the model directory's
+	 * SentencePiece / Gemma tokenizer, rows padded to the context with the
+	 * pad id; until then, text as strings is refused here, the one place
+	 * rclip-eval and rclip-retrieve turn strings into a SigLIP model's ids */
+	if (e->m->cfg.family == RC_FAMILY_SIGLIP) {
+		rc_log_error(RC_E_UNSUPPORTED, "SigLIP tokenizer not yet available: this model's "
+			"texts cannot be encoded from strings");
+		rc_log_hint("give token ids (shards tokenized for the model) where the task "
+			"takes them");
+		return RC_E_UNSUPPORTED;
+	}
 	size_t V = (size_t)e->m->cfg.text.vocab_size, ctx = (size_t)e->ctx;
 	for (size_t b0 = 0; b0 < n; b0 += (size_t)e->batch) {
 		int nb = (int)(n - b0 < (size_t)e->batch ? n - b0 : (size_t)e->batch);

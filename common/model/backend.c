@@ -124,10 +124,34 @@ int rc_device_check(const struct rc_device *d)
 
 /* ---------------------------------------------------------------- backends */
 
+/* siglip_check - what runs a SigLIP model: the CPU backend in fp32. The
+ * CUDA backend has no kernels for its pooling head and unmasked text
+ * attention, and the CPU's bf16 / int8 path no gelu_pytorch_tanh; refused
+ * here, before a backend is made. */
+static int siglip_check(const struct rc_backend_opts *bo)
+{
+	char name[32];
+	if (bo->device.kind == RC_BACKEND_CUDA) {
+		rc_log_error(RC_E_UNSUPPORTED, "%s: SigLIP models run on the CPU backend only (the "
+			"CUDA backend has no SigLIP kernels yet)", rc_device_name(&bo->device, name,
+			sizeof name));
+		rc_log_hint("run with --device cpu");
+		return RC_E_UNSUPPORTED;
+	}
+	if (bo->device.precision == RC_PRECISION_BF16 || bo->device.precision == RC_PRECISION_INT8) {
+		rc_log_error(RC_E_UNSUPPORTED, "cpu: SigLIP models run in fp32 (%s is CLIP's only)",
+			rc_precision_name(bo->device.precision));
+		rc_log_hint("leave out --precision, or use --precision fp32");
+		return RC_E_UNSUPPORTED;
+	}
+	return 0;
+}
+
 int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_backend_opts *o)
 {
 	*out = NULL;
 	struct rc_backend_opts bo = *o;
+	int rc;
 	if (!bo.device.kind)
 		bo.device.kind = RC_BACKEND_CPU;
 	const int lowp = bo.device.precision == RC_PRECISION_BF16 ||
@@ -142,6 +166,8 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 		return RC_E_UNSUPPORTED;
 	if (bo.device.kind == RC_BACKEND_CUDA && bo.device.precision == RC_PRECISION_INT8)
 		return rc_device_check(&bo.device);
+	if (m && m->cfg.family == RC_FAMILY_SIGLIP && (rc = siglip_check(&bo)) < 0)
+		return rc;
 	if (bo.max_images < 0 || bo.max_texts < 0 || bo.loss_rows < 0 || bo.head_rows < 0)
 		return rc_log_error(RC_E_ARG, "backend: negative rows (%d images, %d texts, "
 			"%d loss rows, %d head rows)", bo.max_images, bo.max_texts, bo.loss_rows,
@@ -159,7 +185,6 @@ int rc_backend_new(struct rc_backend **out, struct rc_clip *m, const struct rc_b
 			if (bo.group[i] < 0 || bo.group[i] >= bo.ngroups)
 				return rc_log_error(RC_E_ARG, "backend: %s: group %d of %d",
 					m->tensors[i].name, bo.group[i], bo.ngroups);
-	int rc;
 	switch (bo.device.kind) {
 	case RC_BACKEND_CPU:
 		rc = rc_backend_cpu_new(out, m, &bo);

@@ -115,7 +115,7 @@ static int cpu_encode_images(struct rc_backend *be, const uint8_t *rgb, int B,
 	const size_t in = (size_t)S * S * 3, out = (size_t)3 * S * S;
 	#pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
-		rc_clip_pixels_from_rgb(rgb + (size_t)b * in, S, c->pixels + (size_t)b * out);
+		rc_clip_pixels_for(&be->m->cfg, rgb + (size_t)b * in, S, c->pixels + (size_t)b * out);
 	int rc = rc_clip_encode_image(be->m, c->ws, c->pixels, B, NULL);
 	*emb = c->ws->vision.emb;
 	return rc;

@@ -32,9 +32,11 @@ struct rc_clip_grad_ws {
 	float *dimg, *dtxt;       /* [B,D] rc_clip_loss_and_grad's embedding gradients */
 	float *scratch;    /* attention, nscratch × T × T */
 	int nscratch;
+	float *map;        /* SigLIP's pooling head (rc_siglip_map_scratch) */
 	float *mem;        /* the one allocation */
 	size_t nfloats;
 	struct rc_loss_clip *loss;
+	struct rc_loss_siglip *sloss;  /* a SigLIP model's: SiglipModel's loss */
 };
 
 /* ---------------------------------------------------------------- scratch */
@@ -72,6 +74,9 @@ static size_t layout(struct rc_clip_grad_ws *gw, float *base, const struct rc_cl
 	gw->dimg = rc_carve(&cv, bd);
 	gw->dtxt = rc_carve(&cv, bd);
 	gw->scratch = rc_carve(&cv, (size_t)gw->nscratch * tt);
+	const struct rc_clip_acts *v = &ws->vision;
+	gw->map = v->max_b && v->map_kv ? rc_carve(&cv, rc_siglip_map_scratch(v->max_b, v->max_t,
+		v->C, v->inter)) : NULL;
 	return cv.off;
 }
 
@@ -94,8 +99,10 @@ int rc_clip_grad_ws_new(struct rc_clip_grad_ws **out, const struct rc_clip *m,
 	gw->nfloats = layout(gw, NULL, ws);
 	rc_log_debug("backward: %.1f MiB of scratch", gw->nfloats * 4.0 / (1 << 20));
 	int pairs = gw->max_images < gw->max_texts ? gw->max_images : gw->max_texts;
+	const int siglip = m->cfg.family == RC_FAMILY_SIGLIP;
 	if (!(gw->mem = rc_malloc(max_size(gw->nfloats, 1) * sizeof *gw->mem)) ||
-	    (pairs > 0 && rc_loss_clip_new(&gw->loss, pairs) < 0)) {
+	    (pairs > 0 && rc_loss_clip_new(&gw->loss, pairs) < 0) ||
+	    (pairs > 0 && siglip && rc_loss_siglip_new(&gw->sloss, pairs) < 0)) {
 		rc_clip_grad_ws_free(gw);
 		return RC_E_NOMEM;
 	}
@@ -109,6 +116,7 @@ void rc_clip_grad_ws_free(struct rc_clip_grad_ws *gw)
 	if (!gw)
 		return;
 	rc_loss_clip_free(gw->loss);
+	rc_loss_siglip_free(gw->sloss);
 	free(gw->mem);
 	free(gw);
 }
@@ -186,10 +194,45 @@ static void head_backward(const struct rc_clip_tower_weights *w,
 	zero(gw->dproj, (size_t)B * D);
 	rc_ops_l2norm_backward(gw->dproj, demb, a->emb, a->norm, B, D);
 	zero(gw->dpooled, (size_t)B * C);
-	rc_ops_matmul_backward(gw->dpooled, g->proj, NULL, gw->dproj, a->pooled, w->proj, B, C, D);
+	if (w->proj)
+		rc_ops_matmul_backward(gw->dpooled, g->proj, g->proj_b, gw->dproj, a->pooled,
+			w->proj, B, C, D);
+	else            /* SigLIP's image embedding is the pooled row (D = C) */
+		memcpy(gw->dpooled, gw->dproj, (size_t)B * C * sizeof *gw->dpooled);
 }
 
 /* ---------------------------------------------------------------- towers */
+
+/* siglip_vision_backward - siglip_image of forward.c in reverse: the
+ * pooling head, post_layernorm on every token, the encoder, positions
+ * and the conv with its bias. */
+static void siglip_vision_backward(const struct rc_clip *m, const struct rc_clip_acts *a,
+	const struct rc_clip_tower_weights *g, struct rc_clip_grad_ws *gw)
+{
+	const struct rc_clip_tower_config *t = &m->cfg.vision;
+	const struct rc_clip_tower_weights *w = &m->w.vision;
+	const int B = a->B, T = a->T, C = t->hidden, P = t->patch_size;
+	const size_t btc = (size_t)B * T * C;
+
+	zero(gw->dc, btc);
+	rc_siglip_map_backward(t, w, g, a, gw->dpooled, gw->dc, gw->map);
+	zero(gw->dx, btc);
+	rc_ops_layernorm_backward(gw->dx, g->lnf_w, g->lnf_b, gw->dc, a->layer[t->layers - 1].res3,
+		w->lnf_w, a->lnf_mean, a->lnf_rstd, B * T, C);
+
+	encoder_backward(t, w, g, a, a->embed, 0, gw);
+
+	/* embed = patches + positions: every row is a patch */
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < T * C; i++) {
+		double s = 0;
+		for (int b = 0; b < B; b++)
+			s += gw->dx[(size_t)b * T * C + i];
+		g->pos[i] += (float)s;
+	}
+	rc_ops_matmul_backward(NULL, g->patch_w, g->patch_b, gw->dx, a->patches, w->patch_w, B * T,
+		3 * P * P, C);
+}
 
 static void vision_backward(const struct rc_clip *m, const struct rc_clip_acts *a,
 	const struct rc_clip_tower_weights *g, const float *demb, struct rc_clip_grad_ws *gw)
@@ -200,6 +243,10 @@ static void vision_backward(const struct rc_clip *m, const struct rc_clip_acts *
 	const size_t btc = (size_t)B * T * C;
 
 	head_backward(w, g, a, demb, gw);
+	if (m->cfg.family == RC_FAMILY_SIGLIP) {
+		siglip_vision_backward(m, a, g, gw);
+		return;
+	}
 	/* pooled = post_layernorm(last_hidden[:, 0]): the forward normalised
 	 * a copy of the class token rows; gather them again as its input. */
 	for (int b = 0; b < B; b++)
@@ -241,7 +288,7 @@ static void text_backward(const struct rc_clip *m, const struct rc_clip_acts *a,
 	rc_ops_layernorm_backward(gw->dx, g->lnf_w, g->lnf_b, gw->dc, a->layer[t->layers - 1].res3,
 		w->lnf_w, a->lnf_mean, a->lnf_rstd, B * T, C);
 
-	encoder_backward(t, w, g, a, a->embed, 1, gw);
+	encoder_backward(t, w, g, a, a->embed, m->cfg.family != RC_FAMILY_SIGLIP, gw);
 
 	rc_ops_embed_tokens_backward(g->tok, g->pos, gw->dx, a->ids, B, T, C);
 }
@@ -284,10 +331,17 @@ int rc_clip_loss_and_grad(const struct rc_clip *m, struct rc_clip_ws *ws,
 	const int D = m->cfg.projection_dim;
 	struct rc_clip_weights g;
 	rc_clip_point(m, grads, &g);
-	*loss = (float)rc_loss_clip_forward(gw->loss, ws->vision.emb, ws->text.emb, B, D,
-		m->w.logit_scale[0]);
 	zero(gw->dimg, (size_t)B * D);
 	zero(gw->dtxt, (size_t)B * D);
-	rc_loss_clip_backward(gw->loss, 1.0f, gw->dimg, gw->dtxt, g.logit_scale);
+	if (gw->sloss) {
+		*loss = (float)rc_loss_siglip_forward(gw->sloss, ws->vision.emb, ws->text.emb, B, D,
+			m->w.logit_scale[0], m->w.logit_bias[0]);
+		rc_loss_siglip_backward(gw->sloss, 1.0f, gw->dimg, gw->dtxt, g.logit_scale,
+			g.logit_bias);
+	} else {
+		*loss = (float)rc_loss_clip_forward(gw->loss, ws->vision.emb, ws->text.emb, B, D,
+			m->w.logit_scale[0]);
+		rc_loss_clip_backward(gw->loss, 1.0f, gw->dimg, gw->dtxt, g.logit_scale);
+	}
 	return rc_clip_backward(m, ws, gw, gw->dimg, gw->dtxt, grads);
 }

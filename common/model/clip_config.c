@@ -2,6 +2,7 @@
  * shapes, config.json in (jansson, defaults for absent keys) and out. */
 #include "model/clip_config.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,20 @@
 
 const double rc_clip_image_mean[3] = { 0.48145466, 0.4578275, 0.40821073 };
 const double rc_clip_image_std[3] = { 0.26862954, 0.26130258, 0.27577711 };
+static const double siglip_half[3] = { 0.5, 0.5, 0.5 };
+
+void rc_clip_config_image_norm(const struct rc_clip_config *cfg, const double **mean,
+	const double **std)
+{
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
+	*mean = siglip ? siglip_half : rc_clip_image_mean;
+	*std = siglip ? siglip_half : rc_clip_image_std;
+}
+
+const char *rc_clip_family_name(int family)
+{
+	return family == RC_FAMILY_SIGLIP ? "siglip" : "clip";
+}
 
 /* Limits that keep every row index and tensor size well inside int and
  * the parameter names inside their buffer; far beyond any CLIP. */
@@ -61,6 +76,29 @@ void rc_clip_config_default(struct rc_clip_config *cfg)
 	vision_default(&cfg->vision);
 	cfg->projection_dim = 512;
 	cfg->logit_scale_init = 2.6592;
+	cfg->family = RC_FAMILY_CLIP;
+}
+
+/* siglip_default - transformers 5's SiglipConfig(): both towers B/16 at
+ * 224 with gelu_pytorch_tanh and eps 1e-6, vocabulary 32000, context 64;
+ * the text head's projection_size defaults to the text width. The logit
+ * scale and bias are parameters without an init value (0 and 0). */
+static void siglip_default(struct rc_clip_config *cfg)
+{
+	struct rc_clip_tower_config *v = &cfg->vision, *t = &cfg->text;
+	rc_clip_config_default(cfg);
+	cfg->family = RC_FAMILY_SIGLIP;
+	cfg->logit_scale_init = 0;
+	v->hidden = t->hidden = 768;
+	v->intermediate = t->intermediate = 3072;
+	v->layers = t->layers = 12;
+	v->heads = t->heads = 12;
+	v->act = t->act = RC_ACT_GELU_TANH;
+	v->layer_norm_eps = t->layer_norm_eps = 1e-6;
+	v->image_size = 224, v->patch_size = 16;
+	t->vocab_size = 32000, t->max_position = 64;
+	t->pad_token_id = 1, t->bos_token_id = 49406, t->eos_token_id = 49407;
+	cfg->projection_dim = 0;    /* the text width unless given */
 }
 
 /* ---------------------------------------------------------------- built-ins */
@@ -81,10 +119,29 @@ static const struct builtin builtins[] = {
 };
 #define NBUILTIN (sizeof builtins / sizeof builtins[0])
 
+/* The SigLIP bases: their published configs (google/siglip-*,
+ * google/siglip2-* and open_clip's ViT-*-SigLIP*.json): text width 1152
+ * (768 for B) with an MLP of 4304, 27 layers, 16 heads; Gemma's 256000
+ * ids for SigLIP2; the vision MLP 4304 (So400M) or 4 × width. */
+struct siglip_builtin {
+	const char *name;
+	int image, patch, vwidth, vinter, vlayers, vheads;
+	int twidth, tinter, tlayers, theads, vocab;
+};
+
+static const struct siglip_builtin siglip_builtins[] = {
+	{ "SigLIP-B-16-224", 224, 16, 768, 3072, 12, 12, 768, 3072, 12, 12, 32000 },
+	{ "SigLIP-So400M-14-384", 384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 32000 },
+	{ "SigLIP2-So400M-14-384", 384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 256000 },
+	{ "SigLIP2-Giant-Opt-16-384", 384, 16, 1536, 6144, 40, 16, 1152, 4304, 27, 16, 256000 },
+};
+#define NSIGLIP (sizeof siglip_builtins / sizeof siglip_builtins[0])
+
 static int same_name(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++) {
-		char x = *a == '/' ? '-' : *a, y = *b == '/' ? '-' : *b;
+		char x = *a == '/' ? '-' : (char)tolower((unsigned char)*a);
+		char y = *b == '/' ? '-' : (char)tolower((unsigned char)*b);
 		if (x != y)
 			return 0;
 	}
@@ -97,7 +154,33 @@ const char *rc_clip_config_builtin_name(int i)
 		return NULL;
 	if ((size_t)i < NBUILTIN)
 		return builtins[i].name;
-	return (size_t)i == NBUILTIN ? "tiny" : NULL;
+	if ((size_t)i == NBUILTIN)
+		return "tiny";
+	return (size_t)i <= NBUILTIN + NSIGLIP ? siglip_builtins[i - NBUILTIN - 1].name : NULL;
+}
+
+static int siglip_builtin(struct rc_clip_config *cfg, const char *name)
+{
+	for (size_t i = 0; name && i < NSIGLIP; i++) {
+		const struct siglip_builtin *b = &siglip_builtins[i];
+		if (!same_name(name, b->name))
+			continue;
+		struct rc_clip_tower_config *v = &cfg->vision, *t = &cfg->text;
+		siglip_default(cfg);
+		v->image_size = b->image, v->patch_size = b->patch;
+		v->hidden = b->vwidth, v->intermediate = b->vinter;
+		v->layers = b->vlayers, v->heads = b->vheads;
+		t->hidden = b->twidth, t->intermediate = b->tinter;
+		t->layers = b->tlayers, t->heads = b->theads;
+		t->vocab_size = b->vocab;
+		if (b->vocab == 256000)     /* Gemma's ids */
+			t->pad_token_id = 0, t->eos_token_id = 1, t->bos_token_id = 2;
+		else
+			t->pad_token_id = 1, t->eos_token_id = 1, t->bos_token_id = 0;
+		cfg->projection_dim = b->vwidth;
+		return 1;
+	}
+	return 0;
 }
 
 int rc_clip_config_builtin(struct rc_clip_config *cfg, const char *name)
@@ -124,8 +207,12 @@ int rc_clip_config_builtin(struct rc_clip_config *cfg, const char *name)
 		cfg->projection_dim = b->dim;
 		return 0;
 	}
+	if (siglip_builtin(cfg, name))
+		return 0;
 	rc_log_error(RC_E_NOTFOUND, "%s: no such model config", name ? name : "(null)");
-	rc_log_hint("built-in configs: ViT-B-32, ViT-B-16, ViT-L-14, ViT-L-14-336, tiny");
+	rc_log_hint("built-in configs: ViT-B-32, ViT-B-16, ViT-L-14, ViT-L-14-336, "
+		"SigLIP-B-16-224, SigLIP-So400M-14-384, SigLIP2-So400M-14-384, "
+		"SigLIP2-Giant-Opt-16-384, tiny");
 	return RC_E_NOTFOUND;
 }
 
@@ -134,6 +221,7 @@ const char *rc_clip_act_name(int act)
 	switch (act) {
 	case RC_ACT_QUICK_GELU: return "quick_gelu";
 	case RC_ACT_GELU: return "gelu";
+	case RC_ACT_GELU_TANH: return "gelu_pytorch_tanh";
 	default: return "unknown";
 	}
 }
@@ -141,7 +229,7 @@ const char *rc_clip_act_name(int act)
 int rc_clip_config_image_tokens(const struct rc_clip_config *cfg)
 {
 	int g = cfg->vision.image_size / cfg->vision.patch_size;
-	return g * g + 1;
+	return g * g + (cfg->family != RC_FAMILY_SIGLIP);
 }
 
 /* ---------------------------------------------------------------- validate */
@@ -165,7 +253,7 @@ static int check_tower(const char *what, const char *tower, const struct rc_clip
 	if (t->hidden % t->heads != 0)
 		return rc_log_error(RC_E_RANGE, "%s: %s: hidden_size %d is not a multiple of "
 			"num_attention_heads %d", what, tower, t->hidden, t->heads);
-	if (t->act != RC_ACT_QUICK_GELU && t->act != RC_ACT_GELU)
+	if (t->act != RC_ACT_QUICK_GELU && t->act != RC_ACT_GELU && t->act != RC_ACT_GELU_TANH)
 		return rc_log_error(RC_E_RANGE, "%s: %s: unknown activation %d", what, tower, t->act);
 	if (!(t->layer_norm_eps > 0 && t->layer_norm_eps < 1))
 		return rc_log_error(RC_E_RANGE, "%s: %s: layer_norm_eps %g is out of range (0..1)",
@@ -196,17 +284,29 @@ int rc_clip_config_validate(const struct rc_clip_config *cfg, const char *what)
 		MAX_CONTEXT)) < 0 ||
 	    (rc = check_size(what, "config", "projection_dim", cfg->projection_dim, MAX_WIDTH)) < 0)
 		return rc;
-	if (v->image_size % v->patch_size != 0)
+	/* SigLIP's convolution drops the pixels past the last whole patch
+	 * (So400M/14 at 384: 27 patches of 14) */
+	if (v->image_size % v->patch_size != 0 && cfg->family != RC_FAMILY_SIGLIP)
 		return rc_log_error(RC_E_RANGE, "%s: vision_config: image_size %d is not a multiple "
 			"of patch_size %d", what, v->image_size, v->patch_size);
+	if (v->patch_size > v->image_size)
+		return rc_log_error(RC_E_RANGE, "%s: vision_config: patch_size %d is larger than "
+			"image_size %d", what, v->patch_size, v->image_size);
 	/* The largest activation row count, B aside: tokens of one image. */
 	long long g = v->image_size / v->patch_size;
 	if (g * g + 1 > MAX_CONTEXT)
 		return rc_log_error(RC_E_RANGE, "%s: vision_config: %lld patches are too many "
 			"(at most %d)", what, g * g, MAX_CONTEXT - 1);
-	if (t->eos_token_id != 2 && (rc = check_token(what, "eos_token_id", t->eos_token_id,
-			t->vocab_size)) < 0)
+	/* SigLIP pools at the last position: its eos id is not used */
+	if (cfg->family != RC_FAMILY_SIGLIP && t->eos_token_id != 2 &&
+	    (rc = check_token(what, "eos_token_id", t->eos_token_id, t->vocab_size)) < 0)
 		return rc;
+	if (cfg->family != RC_FAMILY_CLIP && cfg->family != RC_FAMILY_SIGLIP)
+		return rc_log_error(RC_E_RANGE, "%s: unknown model family %d", what, cfg->family);
+	if (cfg->family == RC_FAMILY_SIGLIP && cfg->projection_dim != v->hidden)
+		return rc_log_error(RC_E_RANGE, "%s: text_config: projection_size %d differs from "
+			"the vision hidden_size %d (SigLIP compares the two)", what,
+			cfg->projection_dim, v->hidden);
 	if (!isfinite(cfg->logit_scale_init))
 		return rc_log_error(RC_E_RANGE, "%s: logit_scale_init_value is not finite", what);
 	return 0;
@@ -286,9 +386,11 @@ static int get_act(const struct parser *p, json_t *obj, int *dst)
 		*dst = RC_ACT_QUICK_GELU;
 	else if (strcmp(s, "gelu") == 0)
 		*dst = RC_ACT_GELU;
+	else if (strcmp(s, "gelu_pytorch_tanh") == 0)
+		*dst = RC_ACT_GELU_TANH;
 	else
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: %s.hidden_act: \"%s\" is not supported "
-			"(quick_gelu or gelu)", p->what, p->tower, s);
+			"(quick_gelu, gelu or gelu_pytorch_tanh)", p->what, p->tower, s);
 	return 0;
 }
 
@@ -357,6 +459,24 @@ static int parse_sub(const char *what, json_t *root, const char *key, const char
 	return 0;
 }
 
+/* siglip_keys - what SiglipConfig has beyond the towers: the text head's
+ * projection_size (the text width when absent) and vision_use_head,
+ * which SiglipModel needs true. */
+static int siglip_keys(const struct parser *p0, json_t *root, struct rc_clip_config *cfg)
+{
+	struct parser p = { p0->what, "text_config" };
+	json_t *t = json_object_get(root, "text_config"), *v = json_object_get(root, "vision_config");
+	int rc;
+	cfg->projection_dim = cfg->text.hidden;
+	if (json_is_object(t) && (rc = get_int(&p, t, "projection_size", &cfg->projection_dim)) < 0)
+		return rc;
+	json_t *head = json_is_object(v) ? json_object_get(v, "vision_use_head") : NULL;
+	if (head && json_is_false(head))
+		return rc_log_error(RC_E_UNSUPPORTED, "%s: vision_config.vision_use_head: a SigLIP "
+			"vision tower without its pooling head has no image embedding", p.what);
+	return 0;
+}
+
 int rc_clip_config_parse(struct rc_clip_config *cfg, const char *json, size_t len,
 	const char *what)
 {
@@ -366,6 +486,7 @@ int rc_clip_config_parse(struct rc_clip_config *cfg, const char *json, size_t le
 
 	rc_clip_config_default(cfg);
 	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+	int siglip = 0;
 	if (!root)
 		return rc_log_error(RC_E_FORMAT, "%s:%d: %s", p.what, err.line, err.text);
 	if (!json_is_object(root)) {
@@ -373,12 +494,18 @@ int rc_clip_config_parse(struct rc_clip_config *cfg, const char *json, size_t le
 		goto out;
 	}
 	const char *type = json_string_value(json_object_get(root, "model_type"));
-	if (type && strcmp(type, "clip") != 0)
+	if (type && !strcmp(type, "siglip")) {
+		siglip = 1;
+		siglip_default(cfg);
+	} else if (type && strcmp(type, "clip") != 0) {
 		rc_log_warn("%s: model_type is \"%s\", reading it as a CLIP config", p.what, type);
+	}
 	if ((rc = get_int(&p, root, "projection_dim", &cfg->projection_dim)) < 0 ||
 	    (rc = get_num(&p, root, "logit_scale_init_value", &cfg->logit_scale_init)) < 0 ||
 	    (rc = parse_sub(p.what, root, "text_config", "text_config_dict", &cfg->text, 1)) < 0 ||
 	    (rc = parse_sub(p.what, root, "vision_config", "vision_config_dict", &cfg->vision, 0)) < 0)
+		goto out;
+	if (siglip && (rc = siglip_keys(&p, root, cfg)) < 0)
 		goto out;
 	rc = rc_clip_config_validate(cfg, p.what);
 out:
@@ -405,34 +532,46 @@ static int put(json_t *o, const char *key, json_t *v)
 	return v && json_object_set_new(o, key, v) == 0 ? 0 : -1;
 }
 
+/* tower_json - a sub-config; SigLIP's with only the keys its dataclasses
+ * know (the text head's projection_size, vision_use_head). */
 static json_t *tower_json(const struct rc_clip_config *cfg, int text)
 {
 	const struct rc_clip_tower_config *t = text ? &cfg->text : &cfg->vision;
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	json_t *o = json_object();
 	int bad = !o;
 	if (bad)
 		return NULL;
-	bad |= put(o, "model_type", json_string(text ? "clip_text_model" : "clip_vision_model"));
+	char type[32];
+	snprintf(type, sizeof type, "%s_%s_model", rc_clip_family_name(cfg->family),
+		text ? "text" : "vision");
+	bad |= put(o, "model_type", json_string(type));
 	bad |= put(o, "hidden_size", json_integer(t->hidden));
 	bad |= put(o, "intermediate_size", json_integer(t->intermediate));
 	bad |= put(o, "num_hidden_layers", json_integer(t->layers));
 	bad |= put(o, "num_attention_heads", json_integer(t->heads));
 	bad |= put(o, "hidden_act", json_string(rc_clip_act_name(t->act)));
 	bad |= put(o, "layer_norm_eps", json_real(t->layer_norm_eps));
-	bad |= put(o, "projection_dim", json_integer(cfg->projection_dim));
 	bad |= put(o, "attention_dropout", json_real(0.0));
-	bad |= put(o, "initializer_factor", json_real(1.0));
-	bad |= put(o, "initializer_range", json_real(0.02));
+	if (!siglip) {
+		bad |= put(o, "projection_dim", json_integer(cfg->projection_dim));
+		bad |= put(o, "initializer_factor", json_real(1.0));
+		bad |= put(o, "initializer_range", json_real(0.02));
+	}
 	if (text) {
 		bad |= put(o, "vocab_size", json_integer(t->vocab_size));
 		bad |= put(o, "max_position_embeddings", json_integer(t->max_position));
 		bad |= put(o, "eos_token_id", json_integer(t->eos_token_id));
 		bad |= put(o, "bos_token_id", json_integer(t->bos_token_id));
 		bad |= put(o, "pad_token_id", json_integer(t->pad_token_id));
+		if (siglip)
+			bad |= put(o, "projection_size", json_integer(cfg->projection_dim));
 	} else {
 		bad |= put(o, "image_size", json_integer(t->image_size));
 		bad |= put(o, "patch_size", json_integer(t->patch_size));
 		bad |= put(o, "num_channels", json_integer(3));
+		if (siglip)
+			bad |= put(o, "vision_use_head", json_true());
 	}
 	if (bad) {
 		json_decref(o);
@@ -455,16 +594,20 @@ int rc_json_digits(double x)
 int rc_clip_config_to_json(const struct rc_clip_config *cfg, char **out)
 {
 	*out = NULL;
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	json_t *o = json_object(), *arch = json_array();
-	int bad = !o || !arch || json_array_append_new(arch, json_string("CLIPModel")) != 0;
+	int bad = !o || !arch || json_array_append_new(arch, json_string(siglip ? "SiglipModel" :
+		"CLIPModel")) != 0;
 	if (!bad) {
 		bad |= put(o, "architectures", arch);
 		arch = NULL;
-		bad |= put(o, "model_type", json_string("clip"));
+		bad |= put(o, "model_type", json_string(rc_clip_family_name(cfg->family)));
 		bad |= put(o, "dtype", json_string("float32"));
 		bad |= put(o, "initializer_factor", json_real(1.0));
-		bad |= put(o, "logit_scale_init_value", json_real(cfg->logit_scale_init));
-		bad |= put(o, "projection_dim", json_integer(cfg->projection_dim));
+		if (!siglip) {
+			bad |= put(o, "logit_scale_init_value", json_real(cfg->logit_scale_init));
+			bad |= put(o, "projection_dim", json_integer(cfg->projection_dim));
+		}
 		bad |= put(o, "text_config", tower_json(cfg, 1));
 		bad |= put(o, "vision_config", tower_json(cfg, 0));
 	}

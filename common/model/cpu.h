@@ -66,7 +66,16 @@ struct rc_clip_acts {
 	float *embed;            /* [B,T,C] embeddings + positions */
 	float *pre, *pre_mean, *pre_rstd;  /* vision pre_layrnorm [B,T,C], [B,T] */
 	struct rc_clip_layer_acts *layer;  /* [L] */
-	float *lnf, *lnf_mean, *lnf_rstd;  /* text final_layer_norm [B,T,C], [B,T] */
+	float *lnf, *lnf_mean, *lnf_rstd;  /* text final_layer_norm, SigLIP vision
+	                                      post_layernorm [B,T,C], [B,T] */
+	/* SigLIP vision: the attention-pooling head (siglip_cpu.c) */
+	float *map_kv;           /* [B,T,2C] keys and values of lnf */
+	float *map_q;            /* [C] the probe's query */
+	float *map_att;          /* [B,H,T] its attention probabilities */
+	float *map_o;            /* [B,C] attention before out_proj */
+	float *map_h;            /* [B,C] out_proj: the head's residual */
+	float *map_ln, *map_ln_mean, *map_ln_rstd;  /* [B,C], [B], [B] */
+	float *map_fc, *map_fc_act;        /* [B,I] */
 	float *last_hidden;      /* [B,T,C] */
 	float *pooled, *pool_mean, *pool_rstd; /* [B,C]; vision post_layernorm [B] */
 	float *proj;             /* [B,D] */
@@ -136,6 +145,30 @@ void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt,
  * mean and std (rc_clip_image_mean, rc_clip_image_std in clip_config.h). */
 void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out);
 
+/* rc_clip_pixels_for - the same for cfg's family: CLIP's above, SigLIP's
+ * as transformers 5's SiglipImageProcessor, (x - 127.5) / 127.5 in float
+ * (its rescale and normalisation fused; mean and std 0.5). */
+void rc_clip_pixels_for(const struct rc_clip_config *cfg, const uint8_t *rgb, int S, float *out);
+
+/* ---------------------------------------------------------------- SigLIP
+ *
+ * The attention-pooling head of a SigLIP image tower (siglip_cpu.c), on
+ * a->lnf (post_layernorm of every token) into a->pooled: HF's
+ * SiglipMultiheadAttentionPoolingHead, the probe's query against keys and
+ * values of every token (nn.MultiheadAttention: the query scaled by
+ * (C/H)^-½ before the product), out_proj, then pooled = h + MLP(LN(h)). */
+void rc_siglip_map_forward(const struct rc_clip_tower_config *t,
+	const struct rc_clip_tower_weights *w, struct rc_clip_acts *a);
+
+/* rc_siglip_map_backward - its gradient: given dpooled[B,C], adds the
+ * head's parameter gradients into g and the gradient of a->lnf into
+ * dlnf[B,T,C] (+=). scratch holds rc_siglip_map_scratch(B, T, C, I)
+ * floats. */
+void rc_siglip_map_backward(const struct rc_clip_tower_config *t,
+	const struct rc_clip_tower_weights *w, const struct rc_clip_tower_weights *g,
+	const struct rc_clip_acts *a, const float *dpooled, float *dlnf, float *scratch);
+size_t rc_siglip_map_scratch(size_t B, size_t T, size_t C, size_t I);
+
 /* ================================================================ backward
  *
  * Gradients for training. After a forward of both towers on a workspace
@@ -199,7 +232,8 @@ int rc_clip_backward(const struct rc_clip *m, const struct rc_clip_ws *ws,
 
 /* rc_clip_loss_and_grad - one training step's gradient: forward of
  * pixels[B,3,S,S] and ids[B,T] (image i and text i a pair), the CLIP loss
- * (loss.h; HF's CLIPModel loss, logit scale unclamped) into *loss, and
+ * (loss.h; HF's CLIPModel loss, logit scale unclamped; for a SigLIP model
+ * the sigmoid loss, SiglipModel's) into *loss, and
  * its gradient with respect to every parameter, the logit scale
  * included, added into grads. Returns 0, or the errors of
  * rc_clip_encode_image, rc_clip_encode_text and rc_clip_backward

@@ -53,20 +53,23 @@ static void tower_acts(struct rc_carve *cv, struct rc_clip_acts *a, const struct
 	a->max_t = text ? t->max_position : rc_clip_config_image_tokens(&m->cfg);
 	a->C = t->hidden, a->inter = t->intermediate, a->H = t->heads, a->L = t->layers;
 	a->D = m->cfg.projection_dim;
-	const size_t B = max_b, T = a->max_t, C = a->C, D = a->D;
+	const size_t B = max_b, T = a->max_t, C = a->C, D = a->D, I = a->inter;
+	const int siglip = m->cfg.family == RC_FAMILY_SIGLIP;
 	if (text) {
 		int32_t *p = (int32_t *)rc_carve(cv, B * T + B);
 		a->ids = p;
 		a->pool_idx = p ? p + B * T : NULL;
 		a->embed = rc_carve(cv, B * T * C);
 	} else {
-		size_t N = T - 1, P = t->patch_size;
+		size_t N = siglip ? T : T - 1, P = t->patch_size;
 		a->patches = rc_carve(cv, B * N * 3 * P * P);
 		a->patch_out = rc_carve(cv, B * N * C);
 		a->embed = rc_carve(cv, B * T * C);
-		a->pre = rc_carve(cv, B * T * C);
-		a->pre_mean = rc_carve(cv, B * T);
-		a->pre_rstd = rc_carve(cv, B * T);
+		if (!siglip) {
+			a->pre = rc_carve(cv, B * T * C);
+			a->pre_mean = rc_carve(cv, B * T);
+			a->pre_rstd = rc_carve(cv, B * T);
+		}
 	}
 	for (int l = 0; l < a->L; l++) {
 		if (train || l == 0)
@@ -74,10 +77,22 @@ static void tower_acts(struct rc_carve *cv, struct rc_clip_acts *a, const struct
 		else
 			layers[l] = layers[0];
 	}
-	if (text) {
+	if (text || siglip) {
 		a->lnf = rc_carve(cv, B * T * C);
 		a->lnf_mean = rc_carve(cv, B * T);
 		a->lnf_rstd = rc_carve(cv, B * T);
+	}
+	if (!text && siglip) {
+		a->map_kv = rc_carve(cv, B * T * 2 * C);
+		a->map_q = rc_carve(cv, C);
+		a->map_att = rc_carve(cv, B * a->H * T);
+		a->map_o = rc_carve(cv, B * C);
+		a->map_h = rc_carve(cv, B * C);
+		a->map_ln = rc_carve(cv, B * C);
+		a->map_ln_mean = rc_carve(cv, B);
+		a->map_ln_rstd = rc_carve(cv, B);
+		a->map_fc = rc_carve(cv, B * I);
+		a->map_fc_act = rc_carve(cv, B * I);
 	}
 	a->pooled = rc_carve(cv, B * C);
 	a->pool_mean = rc_carve(cv, B);
@@ -223,16 +238,42 @@ static int encoder(const struct rc_clip_tower_config *t, const struct rc_clip_to
 	return rc;
 }
 
-/* head - projection and normalisation of the pooled rows. */
+/* head - projection and normalisation of the pooled rows (SigLIP's image
+ * tower has no projection: its pooling head's output is the embedding;
+ * its text head has a bias). */
 static void head(const struct rc_clip_tower_weights *w, struct rc_clip_acts *a, float *emb)
 {
-	rc_ops_matmul(a->proj, a->pooled, w->proj, NULL, a->B, a->C, a->D);
+	if (w->proj)
+		rc_ops_matmul(a->proj, a->pooled, w->proj, w->proj_b, a->B, a->C, a->D);
+	else
+		memcpy(a->proj, a->pooled, (size_t)a->B * a->D * sizeof *a->proj);
 	rc_ops_l2norm(a->emb, a->norm, a->proj, a->B, a->D);
 	if (emb)
 		memcpy(emb, a->emb, (size_t)a->B * a->D * sizeof *emb);
 }
 
 /* ---------------------------------------------------------------- vision */
+
+/* siglip_image - SiglipVisionModel after the embeddings: the encoder,
+ * post_layernorm on every token (HF's last_hidden_state), the
+ * attention-pooling head; its output normalised is the embedding. */
+static int siglip_image(const struct rc_clip *m, struct rc_clip_ws *ws, float *emb)
+{
+	const struct rc_clip_tower_config *t = &m->cfg.vision;
+	const struct rc_clip_tower_weights *w = &m->w.vision;
+	struct rc_clip_acts *a = &ws->vision;
+	const int B = a->B, T = a->T, C = t->hidden;
+	const float *x;
+	int rc = encoder(t, w, a, ws->lowp, a->embed, 0, &x);
+	if (rc < 0)
+		return rc;
+	rc_ops_layernorm(a->lnf, a->lnf_mean, a->lnf_rstd, x, w->lnf_w, w->lnf_b, B * T, C,
+		(float)t->layer_norm_eps);
+	a->last_hidden = a->lnf;
+	rc_siglip_map_forward(t, w, a);
+	head(w, a, emb);
+	return 0;
+}
 
 int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const float *pixels,
 	int B, float *emb)
@@ -244,24 +285,29 @@ int rc_clip_encode_image(const struct rc_clip *m, struct rc_clip_ws *ws, const f
 		return rc_log_error(RC_E_ARG, "encode images: batch of %d (the workspace takes "
 			"1 to %d)", B, a->max_b);
 	const int S = t->image_size, P = t->patch_size, C = t->hidden;
-	const int T = a->max_t, N = T - 1;
+	const int siglip = m->cfg.family == RC_FAMILY_SIGLIP;
+	const int T = a->max_t, ncls = !siglip, N = T - ncls;
 	a->B = B, a->T = T;
 
 	/* HF's CLIPVisionEmbeddings: conv (im2col + matmul), class token
-	 * first, position embeddings added; then pre_layrnorm. */
+	 * first, position embeddings added; then pre_layrnorm. SiglipVision-
+	 * Embeddings: the conv with its bias, positions, no class token. */
 	rc_ops_im2col(a->patches, pixels, B, S, P);
-	int rc = linear(ws->lowp, a->patch_out, a->patches, w->patch_w, NULL, B * N, 3 * P * P, C);
+	int rc = linear(ws->lowp, a->patch_out, a->patches, w->patch_w, w->patch_b, B * N,
+		3 * P * P, C);
 	if (rc < 0)
 		return rc;
 	#pragma omp parallel for schedule(static)
 	for (int bt = 0; bt < B * T; bt++) {
 		int b = bt / T, i = bt % T;
-		const float *src = i ? a->patch_out + ((size_t)b * N + i - 1) * C : w->cls;
+		const float *src = i >= ncls ? a->patch_out + ((size_t)b * N + i - ncls) * C : w->cls;
 		const float *pos = w->pos + (size_t)i * C;
 		float *dst = a->embed + (size_t)bt * C;
 		for (int c = 0; c < C; c++)
 			dst[c] = src[c] + pos[c];
 	}
+	if (siglip)
+		return siglip_image(m, ws, emb);
 	rc_ops_layernorm(a->pre, a->pre_mean, a->pre_rstd, a->embed, w->pre_w, w->pre_b, B * T, C,
 		(float)t->layer_norm_eps);
 
@@ -300,15 +346,18 @@ int rc_clip_encode_text(const struct rc_clip *m, struct rc_clip_ws *ws, const in
 	a->B = B, a->T = T;
 	memcpy(a->ids, ids, (size_t)B * T * sizeof *ids);
 
+	/* SigLIP: no mask, and the pooled state is the last position's */
+	const int siglip = m->cfg.family == RC_FAMILY_SIGLIP;
 	rc_ops_embed_tokens(a->embed, a->ids, w->tok, w->pos, B, T, C, t->vocab_size);
 	const float *x;
-	if ((rc = encoder(t, w, a, ws->lowp, a->embed, 1, &x)) < 0)
+	if ((rc = encoder(t, w, a, ws->lowp, a->embed, !siglip, &x)) < 0)
 		return rc;
 	rc_ops_layernorm(a->lnf, a->lnf_mean, a->lnf_rstd, x, w->lnf_w, w->lnf_b, B * T, C,
 		(float)t->layer_norm_eps);
 	a->last_hidden = a->lnf;
 	for (int b = 0; b < B; b++) {
-		int i = rc_clip_pool_position(a->ids + (size_t)b * T, T, t->eos_token_id);
+		int i = siglip ? T - 1 : rc_clip_pool_position(a->ids + (size_t)b * T, T,
+			t->eos_token_id);
 		a->pool_idx[b] = i;
 		memcpy(a->pooled + (size_t)b * C, a->lnf + ((size_t)b * T + i) * C,
 			(size_t)C * sizeof *a->pooled);
@@ -323,14 +372,25 @@ void rc_clip_logits(const struct rc_clip *m, const float *img, const float *txt,
 	float *logits)
 {
 	const int D = m->cfg.projection_dim;
-	/* HF: (text · imageᵀ) · exp(logit_scale), the product first. */
+	/* HF: (text · imageᵀ) · exp(logit_scale), the product first;
+	 * SigLIP adds logit_bias. */
 	const float scale = expf(m->w.logit_scale[0]);
+	const float bias = m->cfg.family == RC_FAMILY_SIGLIP ? m->w.logit_bias[0] : 0.0f;
 	rc_ops_matmul(logits, img, txt, NULL, Bi, D, Bt);
 	for (size_t i = 0; i < (size_t)Bi * Bt; i++)
-		logits[i] *= scale;
+		logits[i] = logits[i] * scale + bias;
 }
 
 /* ---------------------------------------------------------------- pixels */
+
+/* lut_pixels - out[3,S,S] from rgb[S,S,3] through a table per channel. */
+static void lut_pixels(const uint8_t *rgb, int S, float lut[3][256], float *out)
+{
+	const size_t n = (size_t)S * S;
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++)
+			out[c * n + i] = lut[c][rgb[3 * i + c]];
+}
 
 void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out)
 {
@@ -342,8 +402,24 @@ void rc_clip_pixels_from_rgb(const uint8_t *rgb, int S, float *out)
 		for (int v = 0; v < 256; v++)
 			lut[c][v] = ((float)(v * (1.0 / 255.0)) - mean) / std;
 	}
-	const size_t n = (size_t)S * S;
-	for (size_t i = 0; i < n; i++)
-		for (int c = 0; c < 3; c++)
-			out[c * n + i] = lut[c][rgb[3 * i + c]];
+	lut_pixels(rgb, S, lut, out);
+}
+
+void rc_clip_pixels_for(const struct rc_clip_config *cfg, const uint8_t *rgb, int S, float *out)
+{
+	if (cfg->family != RC_FAMILY_SIGLIP) {
+		rc_clip_pixels_from_rgb(rgb, S, out);
+		return;
+	}
+	/* transformers 5's SiglipImageProcessor fuses the rescale into the
+	 * normalisation: (x - 255·mean) / (255·std) in float32, 127.5 both */
+	float lut[3][256];
+	const double *mean, *std;
+	rc_clip_config_image_norm(cfg, &mean, &std);
+	for (int c = 0; c < 3; c++) {
+		const float m255 = (float)(mean[c] * 255.0), s255 = (float)(std[c] * 255.0);
+		for (int v = 0; v < 256; v++)
+			lut[c][v] = ((float)v - m255) / s255;
+	}
+	lut_pixels(rgb, S, lut, out);
 }

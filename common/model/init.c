@@ -33,7 +33,12 @@ static void tower(const struct rc_clip_tower_config *c, struct rc_clip_tower_wei
 	const size_t C = (size_t)c->hidden, I = (size_t)c->intermediate, L = (size_t)c->layers;
 	const double in_std = pow((double)C, -0.5) * pow(2.0 * (double)L, -0.5);
 	const double out_std = pow((double)C, -0.5), fc_std = pow(2.0 * (double)C, -0.5);
-	if (vision) {
+	if (vision && !w->cls) {           /* SigLIP: no class token, no pre-LN */
+		const size_t P = (size_t)c->patch_size;
+		normal(w->patch_w, C * 3 * P * P, 0.02, s);
+		fill(w->patch_b, C, 0);
+		normal(w->pos, (size_t)T * C, pow((double)C, -0.5), s);
+	} else if (vision) {
 		const size_t P = (size_t)c->patch_size;
 		normal(w->cls, C, pow((double)C, -0.5), s);
 		normal(w->patch_w, C * 3 * P * P, 0.02, s);
@@ -50,6 +55,14 @@ static void tower(const struct rc_clip_tower_config *c, struct rc_clip_tower_wei
 	normal(w->fc1_w, L * I * C, fc_std, s), fill(w->fc1_b, L * I, 0);
 	normal(w->fc2_w, L * C * I, in_std, s), fill(w->fc2_b, L * C, 0);
 	fill(w->lnf_w, C, 1), fill(w->lnf_b, C, 0);
+	if (w->probe) {                    /* SigLIP's pooling head */
+		normal(w->probe, C, pow((double)C, -0.5), s);
+		normal(w->map_qkv_w, 3 * C * C, out_std, s), fill(w->map_qkv_b, 3 * C, 0);
+		normal(w->map_out_w, C * C, out_std, s), fill(w->map_out_b, C, 0);
+		fill(w->map_ln_w, C, 1), fill(w->map_ln_b, C, 0);
+		normal(w->map_fc1_w, I * C, fc_std, s), fill(w->map_fc1_b, I, 0);
+		normal(w->map_fc2_w, C * I, in_std, s), fill(w->map_fc2_b, C, 0);
+	}
 }
 
 void rc_clip_init_random(struct rc_clip *m, uint64_t seed)
@@ -58,11 +71,19 @@ void rc_clip_init_random(struct rc_clip *m, uint64_t seed)
 	uint64_t s = seed ^ 0x636c6970ull;   /* "clip" */
 	tower(&cfg->vision, &m->w.vision, 1, rc_clip_config_image_tokens(cfg), &s);
 	tower(&cfg->text, &m->w.text, 0, cfg->text.max_position, &s);
-	normal(m->w.vision.proj, (size_t)cfg->projection_dim * cfg->vision.hidden,
-		pow((double)cfg->vision.hidden, -0.5), &s);
+	if (m->w.vision.proj)
+		normal(m->w.vision.proj, (size_t)cfg->projection_dim * cfg->vision.hidden,
+			pow((double)cfg->vision.hidden, -0.5), &s);
 	normal(m->w.text.proj, (size_t)cfg->projection_dim * cfg->text.hidden,
 		pow((double)cfg->text.hidden, -0.5), &s);
+	if (m->w.text.proj_b)
+		fill(m->w.text.proj_b, (size_t)cfg->projection_dim, 0);
 	*m->w.logit_scale = (float)cfg->logit_scale_init;
+	if (cfg->family == RC_FAMILY_SIGLIP) {
+		/* big_vision's start for the sigmoid loss: t = ln 10, b = -10 */
+		*m->w.logit_scale = (float)log(10.0);
+		*m->w.logit_bias = -10.0f;
+	}
 }
 
 /* uniform - n draws of U(-bound, bound). */

@@ -20,10 +20,16 @@ static void point_tower(const struct rc_clip_config *cfg, int text, struct rc_ca
 {
 	const struct rc_clip_tower_config *t = text ? &cfg->text : &cfg->vision;
 	const size_t C = t->hidden, I = t->intermediate, L = t->layers, D = cfg->projection_dim;
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	memset(w, 0, sizeof *w);
 	if (text) {
 		w->tok = rc_carve(cv, (size_t)t->vocab_size * C);
 		w->pos = rc_carve(cv, (size_t)t->max_position * C);
+	} else if (siglip) {
+		size_t P = t->patch_size, T = rc_clip_config_image_tokens(cfg);
+		w->patch_w = rc_carve(cv, C * 3 * P * P);
+		w->patch_b = rc_carve(cv, C);
+		w->pos = rc_carve(cv, T * C);
 	} else {
 		size_t P = t->patch_size, T = rc_clip_config_image_tokens(cfg);
 		w->patch_w = rc_carve(cv, C * 3 * P * P);
@@ -46,7 +52,24 @@ static void point_tower(const struct rc_clip_config *cfg, int text, struct rc_ca
 	w->fc2_b = rc_carve(cv, L * C);
 	w->lnf_w = rc_carve(cv, C);
 	w->lnf_b = rc_carve(cv, C);
-	w->proj = rc_carve(cv, D * C);
+	if (!siglip) {
+		w->proj = rc_carve(cv, D * C);
+	} else if (text) {
+		w->proj = rc_carve(cv, D * C);
+		w->proj_b = rc_carve(cv, D);
+	} else {
+		w->probe = rc_carve(cv, C);
+		w->map_qkv_w = rc_carve(cv, 3 * C * C);
+		w->map_qkv_b = rc_carve(cv, 3 * C);
+		w->map_out_w = rc_carve(cv, C * C);
+		w->map_out_b = rc_carve(cv, C);
+		w->map_ln_w = rc_carve(cv, C);
+		w->map_ln_b = rc_carve(cv, C);
+		w->map_fc1_w = rc_carve(cv, I * C);
+		w->map_fc1_b = rc_carve(cv, I);
+		w->map_fc2_w = rc_carve(cv, C * I);
+		w->map_fc2_b = rc_carve(cv, C);
+	}
 }
 
 /* layout - point w at base (NULL: count only), the CLIPModel tensors
@@ -57,16 +80,19 @@ static size_t layout(const struct rc_clip_config *cfg, int extras, float *base,
 	const size_t K = RC_CLIP_HEAD_CLASSES, D = (size_t)cfg->projection_dim;
 	struct rc_carve cv = { base, 0, 1 };
 	memset(w, 0, sizeof *w);
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	point_tower(cfg, 0, &cv, &w->vision);
 	point_tower(cfg, 1, &cv, &w->text);
 	w->logit_scale = rc_carve(&cv, 1);
+	if (siglip)          /* SiglipModel's own, before the extras */
+		w->logit_bias = rc_carve(&cv, 1);
 	if (extras & RC_CLIP_HEADS) {
 		w->text_head_w = rc_carve(&cv, K * D);
 		w->text_head_b = rc_carve(&cv, K);
 		w->image_head_w = rc_carve(&cv, K * D);
 		w->image_head_b = rc_carve(&cv, K);
 	}
-	if (extras & RC_CLIP_LOGIT_BIAS)
+	if ((extras & RC_CLIP_LOGIT_BIAS) && !siglip)
 		w->logit_bias = rc_carve(&cv, 1);
 	return cv.off;
 }
@@ -120,12 +146,18 @@ static void table_tower(struct table *tb, const struct rc_clip_config *cfg, int 
 	const struct rc_clip_tower_config *t = text ? &cfg->text : &cfg->vision;
 	const char *tm = text ? "text_model." : "vision_model.";
 	const int64_t C = t->hidden, I = t->intermediate, D = cfg->projection_dim;
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	char pre[64];
 
 	snprintf(pre, sizeof pre, "%sembeddings.", tm);
 	if (text) {
 		add(tb, w->tok, pre, "token_embedding.weight", 2, t->vocab_size, C, 0, 0);
 		add(tb, w->pos, pre, "position_embedding.weight", 2, t->max_position, C, 0, 0);
+	} else if (siglip) {
+		int64_t P = t->patch_size, T = rc_clip_config_image_tokens(cfg);
+		add(tb, w->patch_w, pre, "patch_embedding.weight", 4, C, 3, P, P);
+		add(tb, w->patch_b, pre, "patch_embedding.bias", 1, C, 0, 0, 0);
+		add(tb, w->pos, pre, "position_embedding.weight", 2, T, C, 0, 0);
 	} else {
 		int64_t P = t->patch_size, T = rc_clip_config_image_tokens(cfg);
 		add(tb, w->patch_w, pre, "patch_embedding.weight", 4, C, 3, P, P);
@@ -160,7 +192,26 @@ static void table_tower(struct table *tb, const struct rc_clip_config *cfg, int 
 	snprintf(pre, sizeof pre, "%s%s", tm, lnf);
 	add(tb, w->lnf_w, pre, "weight", 1, C, 0, 0, 0);
 	add(tb, w->lnf_b, pre, "bias", 1, C, 0, 0, 0);
-	add(tb, w->proj, text ? "text_projection." : "visual_projection.", "weight", 2, D, C, 0, 0);
+	if (!siglip) {
+		add(tb, w->proj, text ? "text_projection." : "visual_projection.", "weight", 2, D,
+			C, 0, 0);
+	} else if (text) {
+		add(tb, w->proj, tm, "head.weight", 2, D, C, 0, 0);
+		add(tb, w->proj_b, tm, "head.bias", 1, D, 0, 0, 0);
+	} else {
+		snprintf(pre, sizeof pre, "%shead.", tm);
+		add(tb, w->probe, pre, "probe", 3, 1, 1, C, 0);
+		add(tb, w->map_qkv_w, pre, "attention.in_proj_weight", 2, 3 * C, C, 0, 0);
+		add(tb, w->map_qkv_b, pre, "attention.in_proj_bias", 1, 3 * C, 0, 0, 0);
+		add(tb, w->map_out_w, pre, "attention.out_proj.weight", 2, C, C, 0, 0);
+		add(tb, w->map_out_b, pre, "attention.out_proj.bias", 1, C, 0, 0, 0);
+		add(tb, w->map_ln_w, pre, "layernorm.weight", 1, C, 0, 0, 0);
+		add(tb, w->map_ln_b, pre, "layernorm.bias", 1, C, 0, 0, 0);
+		add(tb, w->map_fc1_w, pre, "mlp.fc1.weight", 2, I, C, 0, 0);
+		add(tb, w->map_fc1_b, pre, "mlp.fc1.bias", 1, I, 0, 0, 0);
+		add(tb, w->map_fc2_w, pre, "mlp.fc2.weight", 2, C, I, 0, 0);
+		add(tb, w->map_fc2_b, pre, "mlp.fc2.bias", 1, C, 0, 0, 0);
+	}
 }
 
 /* table - the entries of w's tensors; *nclip gets those of CLIPModel. */
@@ -168,9 +219,15 @@ static void table(struct table *tb, const struct rc_clip_config *cfg, int extras
 	const struct rc_clip_weights *w, size_t *nclip)
 {
 	const int64_t K = RC_CLIP_HEAD_CLASSES, D = cfg->projection_dim;
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	table_tower(tb, cfg, 0, &w->vision);
 	table_tower(tb, cfg, 1, &w->text);
-	add(tb, w->logit_scale, "", "logit_scale", 0, 0, 0, 0, 0);
+	if (siglip) {        /* nn.Parameter(torch.randn(1)) each */
+		add(tb, w->logit_scale, "", "logit_scale", 1, 1, 0, 0, 0);
+		add(tb, w->logit_bias, "", "logit_bias", 1, 1, 0, 0, 0);
+	} else {
+		add(tb, w->logit_scale, "", "logit_scale", 0, 0, 0, 0, 0);
+	}
 	*nclip = tb->n;
 	if (extras & RC_CLIP_HEADS) {
 		add(tb, w->text_head_w, "text_head.", "weight", 2, K, D, 0, 0);
@@ -178,7 +235,7 @@ static void table(struct table *tb, const struct rc_clip_config *cfg, int extras
 		add(tb, w->image_head_w, "image_head.", "weight", 2, K, D, 0, 0);
 		add(tb, w->image_head_b, "image_head.", "bias", 1, K, 0, 0, 0);
 	}
-	if (extras & RC_CLIP_LOGIT_BIAS)
+	if ((extras & RC_CLIP_LOGIT_BIAS) && !siglip)
 		add(tb, w->logit_bias, "", "logit_bias", 0, 0, 0, 0, 0);
 }
 
@@ -229,7 +286,7 @@ int rc_clip_new(struct rc_clip **out, const struct rc_clip_config *cfg)
 	if (!m)
 		return RC_E_NOMEM;
 	m->cfg = *cfg;
-	if (build(m, 0) < 0) {
+	if (build(m, cfg->family == RC_FAMILY_SIGLIP ? RC_CLIP_LOGIT_BIAS : 0) < 0) {
 		free(m);
 		return RC_E_NOMEM;
 	}
@@ -240,6 +297,8 @@ int rc_clip_new(struct rc_clip **out, const struct rc_clip_config *cfg)
 int rc_clip_set_extras(struct rc_clip *m, int extras, int *added)
 {
 	extras &= RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS;
+	if (m->cfg.family == RC_FAMILY_SIGLIP)     /* its own tensor: always there */
+		extras |= RC_CLIP_LOGIT_BIAS;
 	if (added)
 		*added = extras & ~m->extras;
 	if (extras == m->extras)
@@ -324,6 +383,8 @@ int rc_clip_check_ids(const struct rc_clip_config *cfg, const int32_t *ids, int 
 
 int rc_clip_text_cut(const struct rc_clip_config *cfg, int32_t *ids, int B, int ctx)
 {
+	if (cfg->family == RC_FAMILY_SIGLIP)
+		return ctx;
 	int T = 1;
 	for (int b = 0; b < B; b++) {
 		const int32_t *row = ids + (size_t)b * (size_t)ctx;

@@ -16,6 +16,11 @@
  * text_head.weight, text_head.bias, image_head.weight, image_head.bias,
  * logit_bias.
  *
+ * A SigLIP model (cfg.family RC_FAMILY_SIGLIP) has SiglipModel's tensors
+ * instead, its logit_bias among them (right after logit_scale, both of
+ * shape [1]): it always carries RC_CLIP_LOGIT_BIAS, and only the heads
+ * are an extra.
+ *
  *     struct rc_clip *m;
  *     if (rc_clip_load_hf(&m, "clip-vit-base-patch32") < 0)    // logged
  *             return 1;
@@ -56,7 +61,18 @@ struct rc_clip_tower_weights {
 	float *fc1_w, *fc1_b;    /* [L,I,C], [L,I] mlp.fc1 */
 	float *fc2_w, *fc2_b;    /* [L,C,I], [L,C] mlp.fc2 */
 	float *lnf_w, *lnf_b;    /* [C] post_layernorm / final_layer_norm */
-	float *proj;             /* [D,C] visual_projection / text_projection */
+	float *proj;             /* [D,C] visual_projection / text_projection;
+	                            SigLIP text: head.weight; SigLIP vision: NULL */
+	/* SigLIP only (NULL in a CLIP model) */
+	float *patch_b;          /* vision [C] embeddings.patch_embedding.bias */
+	float *proj_b;           /* text [D] head.bias */
+	/* vision: the attention-pooling head, vision_model.head.* */
+	float *probe;            /* [C] probe ([1,1,C] in the file) */
+	float *map_qkv_w, *map_qkv_b;  /* [3C,C], [3C] attention.in_proj_weight, _bias */
+	float *map_out_w, *map_out_b;  /* [C,C], [C] attention.out_proj */
+	float *map_ln_w, *map_ln_b;    /* [C] layernorm */
+	float *map_fc1_w, *map_fc1_b;  /* [I,C], [I] mlp.fc1 */
+	float *map_fc2_w, *map_fc2_b;  /* [C,I], [C] mlp.fc2 */
 };
 
 /* The extras a model may carry (rc_clip_set_extras). */
@@ -66,7 +82,7 @@ struct rc_clip_tower_weights {
 
 struct rc_clip_weights {
 	struct rc_clip_tower_weights vision, text;
-	float *logit_scale;      /* [] the log of the logit scale */
+	float *logit_scale;      /* [] the log of the logit scale ([1] in SigLIP) */
 	/* the extras; NULL when the model does not carry them */
 	float *text_head_w, *text_head_b;    /* [K,D], [K] on the text embedding */
 	float *image_head_w, *image_head_b;  /* [K,D], [K] on the image embedding */
@@ -132,8 +148,9 @@ void rc_clip_point(const struct rc_clip *m, float *base, struct rc_clip_weights 
 /* rc_clip_init_random - draw every CLIPModel parameter as transformers'
  * CLIPModel initialises a new model (normal weights with its per-kind
  * standard deviations, LayerNorms 1 and 0, zero biases, logit_scale from
- * the config), from a seeded generator: the same seed gives the same
- * model. Never fails. */
+ * the config; a SigLIP model: its head likewise, logit_scale ln 10 and
+ * logit_bias -10 as big_vision starts), from a seeded generator: the same
+ * seed gives the same model. Never fails. */
 void rc_clip_init_random(struct rc_clip *m, uint64_t seed);
 
 /* rc_clip_init_extras - initialise the extras in the mask extras that m
@@ -147,7 +164,9 @@ void rc_clip_init_extras(struct rc_clip *m, int extras, uint64_t seed, float log
  * under the legacy eos = 2 rule: the later of the two covers both). The
  * text tower is causal, so nothing after a row's pooled token changes its
  * embedding, and captions fill a fraction of the context: the rows are
- * moved to the shorter stride in place (ids becomes [B,T]). Returns T. */
+ * moved to the shorter stride in place (ids becomes [B,T]). Returns T;
+ * ctx for SigLIP, whose text attends both ways and pools at the last
+ * position. */
 int rc_clip_text_cut(const struct rc_clip_config *cfg, int32_t *ids, int B, int ctx);
 
 /* rc_clip_pool_position - the position of a text row ids[T] whose state

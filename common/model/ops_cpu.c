@@ -128,10 +128,25 @@ void rc_ops_gelu(float *out, const float *inp, size_t n)
 	}
 }
 
+/* PyTorch's constants of gelu(approximate="tanh"): √2·(2/√π)·½ = √(2/π). */
+#define GELU_TANH_BETA ((float)(M_SQRT2 * M_2_SQRTPI * 0.5))
+#define GELU_TANH_KAPPA 0.044715f
+
+void rc_ops_gelu_tanh(float *out, const float *inp, size_t n)
+{
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i], inner = GELU_TANH_BETA * (x + GELU_TANH_KAPPA * (x * x * x));
+		out[i] = 0.5f * x * (1.0f + tanhf(inner));
+	}
+}
+
 void rc_ops_act(float *out, const float *inp, size_t n, int act)
 {
 	if (act == RC_ACT_QUICK_GELU)
 		rc_ops_quick_gelu(out, inp, n);
+	else if (act == RC_ACT_GELU_TANH)
+		rc_ops_gelu_tanh(out, inp, n);
 	else
 		rc_ops_gelu(out, inp, n);
 }
@@ -205,8 +220,8 @@ void rc_ops_add(float *out, const float *a, const float *b, size_t n)
 
 void rc_ops_im2col(float *patches, const float *pixels, int B, int S, int P)
 {
-	rc_assert(B > 0 && P > 0 && S % P == 0);
-	const int g = S / P, K = 3 * P * P;
+	rc_assert(B > 0 && P > 0 && S >= P);
+	const int g = S / P, K = 3 * P * P;   /* a remainder is left out, as a Conv2d */
 	#pragma omp parallel for schedule(static)
 	for (int bp = 0; bp < B * g * g; bp++) {
 		int b = bp / (g * g), gy = bp % (g * g) / g, gx = bp % g;
@@ -399,10 +414,25 @@ void rc_ops_gelu_backward(float *dinp, const float *inp, const float *dout, size
 	}
 }
 
+void rc_ops_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i], x2 = x * x;
+		float th = tanhf(GELU_TANH_BETA * (x + GELU_TANH_KAPPA * x2 * x));
+		float left = 0.5f * x, dleft = 0.5f * (1.0f + th);
+		float dright = left * (1.0f - th * th) * GELU_TANH_BETA *
+			(1.0f + 3.0f * GELU_TANH_KAPPA * x2);
+		dinp[i] += dout[i] * (dleft + dright);
+	}
+}
+
 void rc_ops_act_backward(float *dinp, const float *inp, const float *dout, size_t n, int act)
 {
 	if (act == RC_ACT_QUICK_GELU)
 		rc_ops_quick_gelu_backward(dinp, inp, dout, n);
+	else if (act == RC_ACT_GELU_TANH)
+		rc_ops_gelu_tanh_backward(dinp, inp, dout, n);
 	else
 		rc_ops_gelu_backward(dinp, inp, dout, n);
 }

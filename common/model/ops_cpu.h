@@ -72,7 +72,13 @@ void rc_ops_quick_gelu(float *out, const float *inp, size_t n);
  * gelu(approximate="none"). out may equal inp. */
 void rc_ops_gelu(float *out, const float *inp, size_t n);
 
-/* rc_ops_act - rc_ops_quick_gelu or rc_ops_gelu by enum rc_act. */
+/* rc_ops_gelu_tanh - GELU's tanh form, out = 0.5·x·(1 + tanh(β(x +
+ * 0.044715x³))), β = √(2/π), as PyTorch's gelu(approximate="tanh") and
+ * HF's gelu_pytorch_tanh (SigLIP). out may equal inp. */
+void rc_ops_gelu_tanh(float *out, const float *inp, size_t n);
+
+/* rc_ops_act - rc_ops_quick_gelu, rc_ops_gelu or rc_ops_gelu_tanh by enum
+ * rc_act. */
 void rc_ops_act(float *out, const float *inp, size_t n, int act);
 
 /* rc_ops_softmax - softmax of each row of inp[N,C] into out: max, exp(x -
@@ -98,7 +104,9 @@ void rc_ops_add(float *out, const float *a, const float *b, size_t n);
 /* rc_ops_im2col - the patches of B images pixels[B,3,S,S] as rows:
  * patches[B, (S/P)², 3·P·P], patch (gy, gx) at row gy·(S/P) + gx, each row
  * ordered channel, row, column, the order of a Conv2d weight [C,3,P,P], so
- * that patch embedding is rc_ops_matmul(out, patches, w, NULL, ...). */
+ * that patch embedding is rc_ops_matmul(out, patches, w, NULL, ...). When
+ * P does not divide S the last S % P rows and columns are left out, as
+ * the stride-P Conv2d does (S/P rounded down patches a side). */
 void rc_ops_im2col(float *patches, const float *pixels, int B, int S, int P);
 
 /* rc_ops_l2norm - out[N,D] = inp / ‖inp‖ per row, as HF's CLIPModel:
@@ -139,7 +147,11 @@ void rc_ops_quick_gelu_backward(float *dinp, const float *inp, const float *dout
  * exact GELU (Φ, φ the normal CDF and density). */
 void rc_ops_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
-/* rc_ops_act_backward - one of the two by enum rc_act. */
+/* rc_ops_gelu_tanh_backward - dinp += dout·(½(1 + th) + ½x(1 - th²)·β(1 +
+ * 3·0.044715x²)), th = tanh(β(x + 0.044715x³)): PyTorch's formula. */
+void rc_ops_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* rc_ops_act_backward - one of the three by enum rc_act. */
 void rc_ops_act_backward(float *dinp, const float *inp, const float *dout, size_t n, int act);
 
 /* rc_ops_softmax_backward - for out = rc_ops_softmax(inp) (out[N,C] the

@@ -325,6 +325,9 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	    (o->stage == 0 && (o->stream < RC_STREAM_CAPTION || o->stream > RC_STREAM_TRL)))
 		return rc_log_error(RC_E_ARG, "data loader: bad options (batch %d over %d ranks)",
 			o->batch, o->nranks);
+	if (o->pad_full && (o->pad_id < 0 || o->pad_id >= o->vocab))
+		return rc_log_error(RC_E_RANGE, "the model's pad_token_id %d is outside its "
+			"vocabulary (%d)", o->pad_id, o->vocab);
 	struct rc_loader *l = rc_calloc(1, sizeof *l);
 	if (!l)
 		return RC_E_NOMEM;
@@ -647,13 +650,15 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 		return rc;
 	/* pack the token rows to the longest */
 	const int rows = l->b.ntext * n;
-	int T = 1;
+	const int32_t pad = l->o.pad_full ? l->o.pad_id : 0;
+	int T = l->o.pad_full ? l->o.ctx : 1;
 	for (int r = 0; r < rows; r++)
 		T = l->rowlen[r] > T ? l->rowlen[r] : T;
 	for (int r = 0; r < rows; r++) {
 		int32_t *dst = l->b.ids + (size_t)r * T;
 		memcpy(dst, l->rowtok + (size_t)r * l->o.ctx, (size_t)l->rowlen[r] * sizeof *dst);
-		memset(dst + l->rowlen[r], 0, (size_t)(T - l->rowlen[r]) * sizeof *dst);
+		for (int i = l->rowlen[r]; i < T; i++)
+			dst[i] = pad;
 	}
 	l->b.n = n, l->b.T = T, l->b.image_size = l->o.image_size, l->b.end = l->emitted;
 	*b = l->b;

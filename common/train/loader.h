@@ -95,6 +95,10 @@ struct rc_loader_opts {
 	int eot;                /* the end-of-text id (for cutting) */
 	int vocab;              /* ids must be below it */
 	int verify;             /* check each shard's xxh3 against the list */
+	int pad_full;           /* 1: every row padded to ctx with pad_id (SigLIP,
+	                           whose text attends both ways and pools at the
+	                           last position); 0: packed to the longest row */
+	int pad_id;
 };
 
 /* One rank's part of a batch. The memory belongs to the loader and is
@@ -102,7 +106,8 @@ struct rc_loader_opts {
 struct rc_batch {
 	int n;                  /* rows (items) */
 	int ntext;              /* texts per row: 2 in stage 1 (tb, trl), else 1 */
-	int T;                  /* token columns: the longest text of the batch */
+	int T;                  /* token columns: the longest text of the batch
+	                           (the context with pad_full) */
 	uint8_t *rgb;           /* [n,S,S,3] CLIP-cropped RGB, as shards store it */
 	int32_t *ids;           /* [ntext·n, T]: text k of row r at row k·n + r */
 	uint8_t *cls;           /* stage 2: [n] trp_cls */

@@ -310,6 +310,8 @@ static int setup(struct rc_train_job *j)
 		.seed = o->seed, .holdout = o->holdout, .image_size = cfg->vision.image_size,
 		.ctx = cfg->text.max_position, .eot = cfg->text.vocab_size - 1,
 		.vocab = cfg->text.vocab_size, .verify = o->verify,
+		/* SigLIP: padded to the maximum, as its official training */
+		.pad_full = cfg->family == RC_FAMILY_SIGLIP, .pad_id = cfg->text.pad_token_id,
 	};
 	if (cfg->text.eos_token_id != 2 && cfg->text.eos_token_id < cfg->text.vocab_size)
 		lo.eot = cfg->text.eos_token_id;
