@@ -40,6 +40,7 @@ struct opts {
 	long batch, threads, bootstrap, seed;
 	struct rc_device device;
 	int json, strict;
+	struct rc_path_map path_map; /* --path-map OLD=NEW rules */
 };
 
 static const char usage_text[] =
@@ -70,6 +71,9 @@ static const char usage_text[] =
 "                          the class name\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory)\n"
+"      --path-map=OLD=NEW  read an image path that starts with the directory\n"
+"                          OLD under NEW instead (repeatable; the longest\n"
+"                          OLD that matches wins)\n"
 "      --json              write the report as JSON (with every item's result)\n"
 "  -o, --output=FILE       write the report to FILE (atomically) instead of\n"
 "                          standard output\n"
@@ -98,13 +102,14 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_PATH_MAP };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
 	{"classes", required_argument, NULL, OPT_CLASSES},
 	{"templates", required_argument, NULL, OPT_TEMPLATES},
 	{"image-root", required_argument, NULL, OPT_ROOT},
+	{"path-map", required_argument, NULL, OPT_PATH_MAP},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"output", required_argument, NULL, 'o'},
 	{"errors", required_argument, NULL, OPT_ERRORS},
@@ -130,13 +135,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
-	int c;
+	int c, pm;
 	while ((c = getopt_long(argc, argv, "m:o:b:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case OPT_CLASSES: o->classes = optarg; break;
 		case OPT_TEMPLATES: o->templates = optarg; break;
 		case OPT_ROOT: o->image_root = optarg; break;
+		case OPT_PATH_MAP:
+			if ((pm = rc_path_map_option(&o->path_map, optarg)) >= 0)
+				return pm;
+			break;
 		case OPT_JSON: o->json = 1; break;
 		case 'o': o->output = optarg; break;
 		case OPT_ERRORS: o->errors = optarg; break;
@@ -777,7 +786,7 @@ static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
 	struct rc_eval_data *d = &r->d;
-	const struct rc_eval_source src = { o->task, o->data, o->image_root };
+	const struct rc_eval_source src = { o->task, o->data, o->image_root, &o->path_map };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
@@ -862,8 +871,10 @@ int main(int argc, char **argv)
 	struct opts o;
 	rc_log_init("rclip-eval");
 	int status = parse_args(argc, argv, &o);
-	if (status >= 0)
+	if (status >= 0) {
+		rc_path_map_free(&o.path_map);
 		return status;
+	}
 	struct run r = {.o = &o};
 	rc_arena_init(&r.d.arena, 0);
 	r.nthreads = rc_backend_cpu_threads((int)o.threads);
@@ -880,5 +891,6 @@ int main(int argc, char **argv)
 	rc_encoder_free(r.enc);
 	rc_bpe_free(r.bpe);
 	rc_clip_free(r.m);
+	rc_path_map_free(&o.path_map);
 	return status;
 }

@@ -29,6 +29,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
+#include "data/pathmap.h"
 #include "model/backend.h"
 #include "convert/model_io.h"
 #include "data/npy.h"
@@ -59,6 +60,7 @@ struct embed_opts {
 	const char *model;
 	const char *images, *text;  /* exactly one */
 	const char *out, *ids, *report, *image_root;
+	struct rc_path_map path_map;  /* --path-map OLD=NEW rules */
 	long batch, threads;
 	int skip_bad;
 	struct rc_device device;
@@ -75,8 +77,9 @@ static const char embed_usage[] =
 "                          open_clip directory or .safetensors file, or an\n"
 "                          rclip-train checkpoint (vocab.json and merges.txt\n"
 "                          in the directory, when present, give the tokenizer)\n"
-"  -i, --images=INPUT      a manifest (JSONL in any rclip schema, or TSV\n"
-"                          image_path<TAB>caption; - reads standard input),\n"
+"  -i, --images=INPUT      a manifest (JSONL in any rclip schema, TSV\n"
+"                          image_path<TAB>caption, or Parquet, images by\n"
+"                          path or embedded; - reads standard input),\n"
 "                          a shard list (.list) or one shard (.rcs): one row\n"
 "                          per record\n"
 "  -t, --text=FILE         one row per line of FILE (- is standard input),\n"
@@ -88,6 +91,9 @@ static const char embed_usage[] =
 "                          the text's line number\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory; the current one for -)\n"
+"      --path-map=OLD=NEW  read an image path that starts with the directory\n"
+"                          OLD under NEW instead (repeatable; the longest\n"
+"                          OLD that matches wins; --ids keeps the path)\n"
 "  -b, --batch=N           inputs per forward pass (default 32)\n"
 "      --skip-bad          a bad input (missing or corrupt image, malformed\n"
 "                          line, damaged record) gets a row of NaN and a\n"
@@ -114,7 +120,7 @@ static const char embed_usage[] =
 
 /* the long options of both commands */
 enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
-	OPT_PRECISION, OPT_VERSION };
+	OPT_PRECISION, OPT_VERSION, OPT_PATH_MAP };
 
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -123,6 +129,7 @@ static const struct option embed_longopts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"ids", required_argument, NULL, OPT_IDS},
 	{"image-root", required_argument, NULL, OPT_ROOT},
+	{"path-map", required_argument, NULL, OPT_PATH_MAP},
 	{"batch", required_argument, NULL, 'b'},
 	{"skip-bad", no_argument, NULL, OPT_SKIP_BAD},
 	{"threads", required_argument, NULL, 'j'},
@@ -144,7 +151,7 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
-	int c, json = 0;
+	int c, pm, json = 0;
 	while ((c = getopt_long(argc, argv, "m:i:t:o:b:j:qvh", embed_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
@@ -153,6 +160,10 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 		case 'o': o->out = optarg; break;
 		case OPT_IDS: o->ids = optarg; break;
 		case OPT_ROOT: o->image_root = optarg; break;
+		case OPT_PATH_MAP:
+			if ((pm = rc_path_map_option(&o->path_map, optarg)) >= 0)
+				return pm;
+			break;
 		case 'b':
 			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)
 				return RC_EXIT_USAGE;
@@ -200,6 +211,8 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 		return rc_cli_usage_error("no output: give -o FILE (- for standard output)");
 	if (o->image_root && !o->images)
 		return rc_cli_usage_error("--image-root goes with --images");
+	if (o->path_map.n && !o->images)
+		return rc_cli_usage_error("--path-map goes with --images");
 	int to_stdout = !strcmp(o->out, "-");
 	if (o->report && !strcmp(o->report, "-") && to_stdout)
 		return rc_cli_usage_error("standard output carries the embeddings: give "
@@ -464,10 +477,17 @@ static int read_manifest(struct embed *e, const char *path)
 		struct item *it = item_new(e, line);
 		if (rc < 0) {
 			item_bad(e, it, "%s", why);
+		} else if (!img) {
+			/* a Parquet row with its image file's bytes embedded */
+			it->key = rec.key;
+			it->key_len = rec.key_len;
+			e->img[e->n - 1] = (struct rc_encode_image){.data = rec.image,
+				.len = rec.image_len, .source = 1};
 		} else {
 			it->key = rec.key;
 			it->key_len = rec.key_len;
-			if (!(e->img[e->n - 1].path = arena_join(&e->arena, root, img))) {
+			const char *mapped = rc_path_map_apply(&e->o->path_map, &e->arena, img);
+			if (!mapped || !(e->img[e->n - 1].path = arena_join(&e->arena, root, mapped))) {
 				rc = RC_E_NOMEM;
 				break;
 			}
@@ -738,8 +758,10 @@ static int cmd_embed(int argc, char **argv)
 	uint64_t total = 0;
 
 	rc_log_init("rclip-retrieve embed");
-	if ((rc = embed_parse(argc, argv, &o)) >= 0)
+	if ((rc = embed_parse(argc, argv, &o)) >= 0) {
+		rc_path_map_free(&o.path_map);
 		return rc;
+	}
 	rc_shard_list_init(&list);
 	rc_arena_init(&e.arena, 0);
 	e.nthreads = rc_backend_cpu_threads((int)o.threads);
@@ -786,6 +808,7 @@ static int cmd_embed(int argc, char **argv)
 out:
 	teardown(&e);
 	rc_shard_list_free(&list);
+	rc_path_map_free(&o.path_map);
 	return status;
 }
 

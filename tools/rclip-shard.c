@@ -27,6 +27,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
+#include "data/pathmap.h"
 #include "base/progress.h"
 #include "data/shard.h"
 #include "data/shard_set.h"
@@ -38,6 +39,7 @@ struct opts {
 	const char *out;          /* PREFIX */
 	int schema, format;
 	const char *image_root;
+	struct rc_path_map path_map; /* --path-map OLD=NEW rules */
 	long image_size, quality, store;
 	long long per_shard;      /* R; 0 = about 1 GiB */
 	long part_i, part_n;
@@ -70,6 +72,9 @@ static const char usage_text[] =
 "                          then Parquet's magic bytes)\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory; the current one for -)\n"
+"      --path-map=OLD=NEW  read an image path that starts with the directory\n"
+"                          OLD under NEW instead (repeatable; the longest\n"
+"                          OLD that matches wins; the key stays as written)\n"
 "  -s, --image-size=S      images become S×S (default 224; 336 for ViT-L/14-336)\n"
 "      --store=KIND        jpeg (default) or raw (S×S×3 bytes, exact pixels)\n"
 "      --quality=Q         JPEG quality with --store jpeg (default 95)\n"
@@ -102,7 +107,7 @@ static const char usage_text[] =
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION,
+	OPT_VERSION, OPT_PATH_MAP,
 };
 
 static const struct option longopts[] = {
@@ -110,6 +115,7 @@ static const struct option longopts[] = {
 	{"schema", required_argument, NULL, OPT_SCHEMA},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"image-root", required_argument, NULL, OPT_ROOT},
+	{"path-map", required_argument, NULL, OPT_PATH_MAP},
 	{"image-size", required_argument, NULL, 's'},
 	{"store", required_argument, NULL, OPT_STORE},
 	{"quality", required_argument, NULL, OPT_QUALITY},
@@ -158,6 +164,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					"or tar)", optarg);
 			break;
 		case OPT_ROOT: o->image_root = optarg; break;
+		case OPT_PATH_MAP:
+			if ((v = rc_path_map_option(&o->path_map, optarg)) >= 0)
+				return (int)v;
+			break;
 		case 's':
 			if (rc_cli_int("--image-size", optarg, 1, RC_SHARD_IMAGE_SIZE_MAX, &o->image_size) < 0)
 				return RC_EXIT_USAGE;
@@ -421,7 +431,8 @@ static int take(struct run *r, int rc, const struct rc_record *rec, const char *
 		snprintf(it->out.why, sizeof it->out.why, "%s", why);
 	} else if (image_path) {
 		it->rec = *rec;
-		if (!(it->path = resolve(r, root, image_path)))
+		const char *mapped = rc_path_map_apply(&r->o->path_map, &r->arena, image_path);
+		if (!mapped || !(it->path = resolve(r, root, mapped)))
 			return RC_E_NOMEM;
 	} else {
 		it->rec = *rec;
@@ -587,14 +598,19 @@ static int check_out_dir(const char *prefix)
  * is kept on a rerun only when this is the same. */
 static char *options_string(const struct opts *o)
 {
-	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0);
+	char *map = rc_path_map_string(&o->path_map);
+	if (!map)
+		return NULL;
+	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0) + strlen(map);
 	char *s = rc_malloc(n);
+	/* an empty map adds nothing: shards written before --path-map are kept */
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s", o->image_size, rc_shard_store_name((int)o->store),
+			"schema=%s format=%d root=%s%s%s", o->image_size, rc_shard_store_name((int)o->store),
 			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
 			rc_manifest_schema_name(o->schema), o->format,
-			o->image_root ? o->image_root : "");
+			o->image_root ? o->image_root : "", *map ? " path_map=" : "", map);
+	free(map);
 	return s;
 }
 
@@ -676,7 +692,11 @@ int main(int argc, char **argv)
 	struct opts o;
 	int rc;
 	rc_log_init("rclip-shard");
-	if ((rc = parse_args(argc, argv, &o)) >= 0)
+	if ((rc = parse_args(argc, argv, &o)) >= 0) {
+		rc_path_map_free(&o.path_map);
 		return rc;
-	return o.inspect ? inspect_main(&o) : shard_main(&o, argc, argv);
+	}
+	rc = o.inspect ? inspect_main(&o) : shard_main(&o, argc, argv);
+	rc_path_map_free(&o.path_map);
+	return rc;
 }

@@ -200,6 +200,15 @@ static char *join(struct rc_arena *a, const char *root, const char *path)
 	return p;
 }
 
+/* The file of an image path as the data writes it: --path-map's prefixes
+ * rewritten, then a relative path joined to root. */
+static char *image_file(const struct rc_eval_source *o, struct rc_arena *a, const char *root,
+	const char *path)
+{
+	const char *p = rc_path_map_apply(o->path_map, a, path);
+	return p ? join(a, root, p) : NULL;
+}
+
 /* A JSONL (or, for retrieval, TSV) manifest of the task's schema. A
  * malformed line fails the run: a benchmark with items silently dropped
  * would not be the benchmark. Retrieval merges adjacent lines of the same
@@ -232,7 +241,7 @@ static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 			image--; /* another caption of the same image */
 		} else {
 			/* a path, or (Parquet) the image file's bytes in the record */
-			struct rc_encode_image im = {.path = img ? join(&d->arena, root, img) : NULL,
+			struct rc_encode_image im = {.path = img ? image_file(o, &d->arena, root, img) : NULL,
 				.data = rec.image, .len = rec.image_len, .source = !img};
 			const char *key = rec.key ? rc_arena_strndup(&d->arena, rec.key, rec.key_len) :
 				img ? img : "";
@@ -423,7 +432,7 @@ int rc_eval_data_read_zeroshot(const struct rc_eval_source *o, struct rc_eval_da
 			break;
 		}
 		const char *ip = rc_arena_strdup(&d->arena, json_string_value(p));
-		struct rc_encode_image im = {.path = ip ? join(&d->arena, root, ip) : NULL};
+		struct rc_encode_image im = {.path = ip ? image_file(o, &d->arena, root, ip) : NULL};
 		json_decref(j);
 		if (!im.path || (rc = add_image(d, &im, ip, ip, name, lr.lineno, 0)) < 0) {
 			rc = RC_E_NOMEM;

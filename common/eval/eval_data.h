@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "eval/encode.h"
+#include "data/pathmap.h"
 #include "data/shard.h"
 
 enum rc_eval_task {
@@ -37,6 +38,7 @@ struct rc_eval_source {
 	int task;                     /* enum rc_eval_task */
 	const char *data;             /* a manifest, a shard list (.list) or a shard (.rcs) */
 	const char *image_root;       /* relative image paths (NULL: the manifest's directory) */
+	const struct rc_path_map *path_map; /* image path prefixes rewritten (pathmap.h), or NULL */
 };
 
 /* One choice set: its image, tag, and texts text .. text+4 (gt first). */

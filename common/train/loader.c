@@ -32,8 +32,10 @@ struct rc_loader {
 	uint64_t records;             /* in all the shards */
 	uint64_t *held;               /* [nheld] the held-out record numbers, ascending */
 	uint64_t nheld;
-	int per;                      /* items per record */
-	int schema;                   /* the records' schema */
+	int *per;                     /* [nshards] items per record of each shard */
+	uint64_t *ifirst;             /* [nshards + 1] each shard's first item of the split */
+	uint64_t *hfirst;             /* [nshards + 1] held-out records before each shard */
+	int schema;                   /* the records' schema (S0-Rea: ReasonPro's too) */
 	int batch;                    /* items per batch */
 	uint64_t items;               /* per epoch */
 	long spe;                     /* steps per epoch */
@@ -127,12 +129,24 @@ static uint64_t kept_record(const struct rc_loader *l, uint64_t j)
 }
 
 /* item_at - item k of the stream in dataset order (the split's records,
- * image-major). */
+ * image-major). Records of a shard have the same number of items; with
+ * the same number everywhere, record k / per and sub-item k % per. */
 static void item_at(const struct rc_loader *l, uint64_t k, struct item *it)
 {
-	const uint64_t j = k / (uint64_t)l->per;
-	locate(l, l->o.split ? l->held[j] : kept_record(l, j), it);
-	it->sub = (uint32_t)(k % (uint64_t)l->per);
+	size_t lo = 0, hi = l->nshards;          /* ifirst[lo] <= k < ifirst[lo + 1] */
+	while (hi - lo > 1) {
+		const size_t mid = lo + (hi - lo) / 2;
+		if (l->ifirst[mid] <= k)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const uint64_t in = k - l->ifirst[lo], per = (uint64_t)l->per[lo];
+	const uint64_t j = in / per;             /* the split's record j of the shard */
+	const uint64_t g = l->o.split ? l->held[l->hfirst[lo] + j] :
+		kept_record(l, l->first[lo] - l->hfirst[lo] + j);
+	locate(l, g, it);
+	it->sub = (uint32_t)(in % per);
 }
 
 static void epoch_reset(struct rc_loader *l, long epoch)
@@ -168,7 +182,7 @@ static int raw_next(struct rc_loader *l, struct item *it)
 			continue;
 		}
 		it->shard = sh, it->rec = l->rec, it->sub = l->sub;
-		if (++l->sub == (uint32_t)l->per)
+		if (++l->sub == (uint32_t)l->per[sh])
 			l->sub = 0, l->rec++;
 		return 1;
 	}
@@ -247,10 +261,21 @@ static int stage_schema(const struct rc_loader_opts *o)
 	return RC_SCHEMA_DESC;
 }
 
-static int stage_per(const struct rc_loader_opts *o)
+/* S0-Rea: stage 0 --stream trl takes ReasonPro shards beside ReasonLite
+ * ones, as the official baseline trains on trl and trp together. */
+static int mixes_pro(const struct rc_loader_opts *o)
+{
+	return o->stage == 0 && o->stream == RC_STREAM_TRL;
+}
+
+/* Items per record of a shard of schema: a ReasonPro record in S0-Rea is
+ * one item (its trp), as each of a ReasonLite record's 3 trl is. */
+static int stage_per(const struct rc_loader_opts *o, int schema)
 {
 	if (o->stage == 1)
 		return 9;
+	if (mixes_pro(o) && schema == RC_SCHEMA_PRO)
+		return 1;
 	if (o->stage == 0 && o->stream != RC_STREAM_CAPTION)
 		return 3;
 	return 1;
@@ -265,6 +290,9 @@ void rc_loader_close(struct rc_loader *l)
 	free(l->shard);
 	rc_shard_list_free(&l->list);
 	free(l->first);
+	free(l->per);
+	free(l->ifirst);
+	free(l->hfirst);
 	free(l->held);
 	free(l->order);
 	free(l->buf);
@@ -335,7 +363,6 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	l->o = *o;
 	if (o->split)
 		l->o.shuffle = RC_SHUFFLE_NONE;
-	l->per = stage_per(o);
 	l->schema = stage_schema(o);
 	rc_shard_list_init(&l->list);
 	if ((rc = rc_shard_list_read(&l->list, o->list)) < 0)
@@ -348,6 +375,9 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	rc = RC_E_NOMEM;
 	if (!(l->shard = rc_calloc(l->nshards, sizeof *l->shard)) ||
 	    !(l->first = rc_calloc(l->nshards + 1, sizeof *l->first)) ||
+	    !(l->per = rc_calloc(l->nshards, sizeof *l->per)) ||
+	    !(l->ifirst = rc_calloc(l->nshards + 1, sizeof *l->ifirst)) ||
+	    !(l->hfirst = rc_calloc(l->nshards + 1, sizeof *l->hfirst)) ||
 	    !(l->order = rc_calloc(l->nshards, sizeof *l->order)))
 		goto fail;
 	for (size_t i = 0; i < l->nshards; i++) {
@@ -363,14 +393,16 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 				(unsigned long long)e->records, (unsigned long long)in->records);
 			goto fail;
 		}
-		if (in->schema != RC_SCHEMA_NONE && in->schema != (uint32_t)l->schema) {
-			rc = rc_log_error(RC_E_ARG, "%s: schema %s; stage %d%s needs %s", e->full,
+		if (in->schema != RC_SCHEMA_NONE && in->schema != (uint32_t)l->schema &&
+		    !(mixes_pro(o) && in->schema == RC_SCHEMA_PRO)) {
+			rc = rc_log_error(RC_E_ARG, "%s: schema %s; stage %d%s needs %s%s", e->full,
 				rc_shard_schema_name((int)in->schema), o->stage,
 				o->stage == 0 ? (o->stream == RC_STREAM_CAPTION ? " --stream caption" :
 				o->stream == RC_STREAM_TB ? " --stream tb" : " --stream trl") : "",
-				rc_shard_schema_name(l->schema));
+				rc_shard_schema_name(l->schema), mixes_pro(o) ? " or reasonpro" : "");
 			goto fail;
 		}
+		l->per[i] = stage_per(o, (int)in->schema);
 		if (in->image_size != (uint32_t)o->image_size) {
 			rc = rc_log_error(RC_E_ARG, "%s: images are %ux%u; the model takes %dx%d",
 				e->full, in->image_size, in->image_size, o->image_size, o->image_size);
@@ -382,7 +414,15 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	l->records = l->first[l->nshards];
 	if ((rc = hold_out(l)) < 0)
 		goto fail;
-	l->items = (o->split ? l->nheld : l->records - l->nheld) * (uint64_t)l->per;
+	/* the split's items shard by shard: its records times their items */
+	for (size_t i = 0, h = 0; i < l->nshards; i++) {
+		while (h < l->nheld && l->held[h] < l->first[i + 1])
+			h++;
+		l->hfirst[i + 1] = h;
+		const uint64_t held = h - l->hfirst[i], n = l->first[i + 1] - l->first[i];
+		l->ifirst[i + 1] = l->ifirst[i] + (o->split ? held : n - held) * (uint64_t)l->per[i];
+	}
+	l->items = l->ifirst[l->nshards];
 	l->batch = o->batch;
 	if (o->split) {
 		/* the held-out items in batches of at most `batch`, a multiple of the ranks */
@@ -510,10 +550,12 @@ static int read_record(struct rc_loader *l, int r)
 	if (rc < 0)
 		return rc;
 	const unsigned long long ri = (unsigned long long)it->rec;
-	if (rec->schema != l->schema)
+	const int want = rc_shard_info(sh)->schema != RC_SCHEMA_NONE ?
+		(int)rc_shard_info(sh)->schema : l->schema;
+	if (rec->schema != want)
 		return rc_log_error(RC_E_FORMAT, "%s: record %llu: schema %s; stage %d needs %s",
 			name, ri, rc_shard_schema_name(rec->schema), l->o.stage,
-			rc_shard_schema_name(l->schema));
+			rc_shard_schema_name(want));
 	int c1, c2;
 	if (l->o.stage == 1) {
 		nth_text(rec, RC_ROLE_TB, 0, &c1);
@@ -521,10 +563,10 @@ static int read_record(struct rc_loader *l, int r)
 		if (c1 != 3 || c2 != 3)
 			return rc_log_error(RC_E_FORMAT, "%s: record %llu: %d tb and %d trl captions; "
 				"stage 1 needs 3 of each", name, ri, c1, c2);
-	} else if (l->o.stage == 2) {
+	} else if (l->o.stage == 2 || rec->schema == RC_SCHEMA_PRO) {
 		if (!nth_text(rec, RC_ROLE_TRP, 0, &c1))
 			return rc_log_error(RC_E_FORMAT, "%s: record %llu: no trp caption", name, ri);
-		if (!rec->nlabels)
+		if (l->o.stage == 2 && !rec->nlabels)
 			return rc_log_error(RC_E_FORMAT, "%s: record %llu: no trp_cls category", name, ri);
 		for (uint32_t i = 0; i < rec->nlabels; i++)
 			if (rec->labels[i] >= RC_CATEGORIES)
@@ -578,6 +620,8 @@ static int fill_row(struct rc_loader *l, int r, int src)
 			return rc;
 		return put_tokens(l, n + r, trl, name, it->rec);
 	}
+	if (l->o.stage == 0 && rec->schema == RC_SCHEMA_PRO)  /* S0-Rea: its trp */
+		return put_tokens(l, r, nth_text(rec, RC_ROLE_TRP, 0, NULL), name, it->rec);
 	if (l->o.stage == 2) {
 		l->b.cls[r] = rec->labels[0];
 		float *mh = l->b.multi + (size_t)r * RC_CATEGORIES;

@@ -4,13 +4,18 @@
  * An item is what one row of a batch holds (DESIGN.md §5):
  *   stage 0  --stream caption: a descriptive record (one of its captions,
  *            chosen per epoch); --stream tb or trl: one of the 3 tb or trl
- *            captions of a ReasonLite record (3 items per record)
+ *            captions of a ReasonLite record (3 items per record);
+ *            --stream trl also takes ReasonPro shards in the same list,
+ *            one item per record (its trp): the official S0-Rea baseline,
+ *            which trains on ReasonLite's trl and ReasonPro's trp as one
+ *            dataset (a concatenation, each trl and each trp one item)
  *   stage 1  a (tb i, trl j) pair of a ReasonLite record: 9 items per
  *            record, item 3i + j
  *   stage 2  a ReasonPro record: trp, its class and its 3 listed classes
  * Every epoch visits every item once. Items are numbered without reading
- * the data (the record counts come from the shard list), dataset order
- * being record after record, image-major. The order of an epoch is a
+ * the data (the record counts come from the shard list, the items per
+ * record from each shard's schema), dataset order being record after
+ * record, image-major. The order of an epoch is a
  * pure function of (seed, epoch), by the shuffle mode:
  *   RC_SHUFFLE_PERM    a seeded permutation of all the items of the epoch
  *                      (perm.h), read through the shards' indexes (shards
@@ -123,7 +128,8 @@ struct rc_batch {
 struct rc_loader;
 
 /* rc_loader_open - read the shard list, open every shard and check that
- * its schema fits the stage, its images are S×S, and (verify) its file
+ * its schema fits the stage (stage 0 --stream trl: reasonlite or
+ * reasonpro), its images are S×S, and (verify) its file
  * hash. Returns 0 and *out, or RC_E_ARG (options; a shard that does not
  * fit: "SHARD: schema descriptive; stage 1 needs reasonlite"), RC_E_RANGE
  * (fewer items than one batch; split 1: fewer held-out items than ranks),

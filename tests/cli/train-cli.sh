@@ -1,7 +1,8 @@
 #!/bin/sh
 # train-cli.sh - rclip-train as a user meets it: help, usage errors (exit
 # 2), data that does not fit the stage or the model (exit 1, one line
-# naming the shard), stage 0 on each stream, stage 2 from a model without
+# naming the shard), stage 0 on each stream (S0-Rea: ReasonLite and
+# ReasonPro shards in one list), stage 2 from a model without
 # heads, the SigLIP loss, JPEG shards, SIGUSR1 (a checkpoint, then on),
 # the checkpoints read by rclip-export and as --init, the shuffle modes'
 # repeated-image share, --tb-weights, and a held-out set with
@@ -79,6 +80,17 @@ for s in tb trl; do
 		--steps 3 --out "$tmp/s0-$s" -q
 	has "$tmp/s0-$s/metrics.jsonl" "\"loss_$s\"" "stage 0 $s"
 done
+# S0-Rea: ReasonLite's trl and ReasonPro's trp as one stream, the two
+# lists joined (12 records × 3 trl + 40 trp = 76 items: in dataset order
+# the last two steps are trp only, so the epoch reads both sources)
+cat "$tmp/lite.list" "$tmp/pro.list" > "$tmp/rea.list"
+expect 0 "$T" --stage 0 --stream trl --shuffle none --init "$fx/init" --data "$tmp/rea.list" \
+	--batch 19 --out "$tmp/s0-rea" -v
+has "$tmp/err" "4 steps of 19×1 items, 76 items per epoch" "S0-Rea: trl and trp items"
+lines "$tmp/s0-rea/metrics.jsonl" 4 "S0-Rea: one epoch"
+expect 1 "$T" --stage 0 --stream tb --init "$fx/init" --data "$tmp/rea.list" --out "$tmp/x2" -q
+has "$tmp/err" 'pro-000000.rcs: schema reasonpro; stage 0 --stream tb needs reasonlite$' \
+	"S0-Des (tb) refuses ReasonPro"
 expect 0 "$T" --stage 0 --init "$fx/init" --data "$tmp/desc.list" --batch 6 --epochs 2 \
 	--out "$tmp/s0-cap" -q
 lines "$tmp/s0-cap/metrics.jsonl" 4 "stage 0 caption, 2 epochs of 12 records at batch 6"

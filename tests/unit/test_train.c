@@ -828,6 +828,136 @@ START_TEST(test_loader_refuses)
 }
 END_TEST
 
+/* S0-Rea: a list of the ReasonLite shard and a ReasonPro shard of NPRO
+ * records (record r's trp the ids (49406, 300 + 10r, 49407), image bytes
+ * 7 + r), as the official baseline's concatenation of trl and trp items. */
+enum { NPRO = 2 };
+
+static const char *make_rea(void)
+{
+	static char list[4096];
+	char shard[4096];
+	const char *lite = make_lite();
+	snprintf(shard, sizeof shard, "%s", rc_test_join(tmpdir, "p-000000.rcs"));
+	snprintf(list, sizeof list, "%s", rc_test_join(tmpdir, "rea.list"));
+	struct rc_shard_info info = { .schema = RC_SCHEMA_PRO, .store = RC_STORE_RAW,
+		.image_size = S, .text_ctx = 77 };
+	const char *meta[] = { "source", "test" };
+	struct rc_shard_writer *w;
+	ck_assert_int_eq(rc_shard_writer_open(&w, shard, &info, meta, 1), 0);
+	for (int r = 0; r < NPRO; r++) {
+		uint8_t img[S * S * 3], labels[4] = { (uint8_t)r, (uint8_t)r, 3, 4 };
+		memset(img, 7 + r, sizeof img);
+		uint16_t tok[3] = { 49406, (uint16_t)(300 + 10 * r), 49407 };
+		struct rc_text tx = { .role = RC_ROLE_TRP, .s = "x", .len = 1, .tokens = tok,
+			.ntokens = 3 };
+		char key[16];
+		snprintf(key, sizeof key, "p%d", r);
+		struct rc_record rec = { .schema = RC_SCHEMA_PRO, .key = key,
+			.key_len = (uint32_t)strlen(key), .image = img, .image_len = sizeof img,
+			.texts = &tx, .ntexts = 1, .labels = labels, .nlabels = 4 };
+		ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	}
+	uint64_t h;
+	ck_assert_int_eq(rc_shard_writer_close(w, &h), 0);
+	struct rc_shard_list l;
+	rc_shard_list_init(&l);
+	ck_assert_int_eq(rc_shard_list_read(&l, lite), 0);
+	ck_assert_int_eq(rc_shard_list_add(&l, "p-000000.rcs", NPRO, h), 0);
+	ck_assert_int_eq(rc_shard_list_write(&l, list), 0);
+	rc_shard_list_free(&l);
+	return list;
+}
+
+/* The S0-Rea stream: every trl of the ReasonLite records and every trp of
+ * the ReasonPro ones once an epoch (3·NREC + NPRO items), in dataset order
+ * Lite then Pro, by a permutation, and with records held out; any other
+ * stage refuses the ReasonPro shard. */
+START_TEST(test_loader_rea)
+{
+	const char *list = make_rea();
+	const int items = 3 * NREC + NPRO;
+	struct rc_loader_opts o = { .list = list, .stage = 0, .stream = RC_STREAM_TRL,
+		.batch = items, .nranks = 1, .buffer = 5, .seed = 3, .image_size = S, .ctx = 77,
+		.eot = 49407, .vocab = 49408 };
+	const int modes[] = { RC_SHUFFLE_NONE, RC_SHUFFLE_BUFFER, RC_SHUFFLE_PERM };
+	for (size_t m = 0; m < 3; m++) {
+		o.shuffle = modes[m];
+		struct rc_loader *l;
+		ck_assert_int_eq(rc_loader_open(&l, &o), 0);
+		ck_assert_int_eq(rc_loader_items(l), items);
+		struct rc_batch b;
+		for (long e = 0; e < 2; e++) {
+			ck_assert_int_eq(rc_loader_next(l, &b), 0);
+			ck_assert_int_eq(b.n, items);
+			ck_assert_int_eq(b.ntext, 1);
+			int trl[NREC][3] = { { 0 } }, trp[NPRO] = { 0 };
+			for (int k = 0; k < items; k++) {
+				const int32_t id = b.ids[k * b.T + 1];
+				const uint8_t px = b.rgb[(size_t)k * S * S * 3];
+				if (id >= 300) {                  /* a trp, with its record's image */
+					const int r = (id - 300) / 10;
+					ck_assert_int_eq(px, 7 + r);
+					trp[r]++;
+				} else {
+					const int r = (id - 200) / 10, j = (id - 200) % 10;
+					ck_assert(id >= 200 && r < NREC && j < 3);
+					ck_assert_int_eq(px, 40 * r);
+					ck_assert_int_eq(b.ids[k * b.T + 2], 5);
+					trl[r][j]++;
+				}
+				if (o.shuffle == RC_SHUFFLE_NONE)  /* Lite's 3·NREC first */
+					ck_assert_int_eq(id >= 300, k >= 3 * NREC);
+			}
+			for (int r = 0; r < NREC; r++)
+				for (int j = 0; j < 3; j++)
+					ck_assert_int_eq(trl[r][j], 1);
+			for (int r = 0; r < NPRO; r++)
+				ck_assert_int_eq(trp[r], 1);
+		}
+		rc_loader_close(l);
+	}
+	/* held out: ceil(0.4·5) = 2 records; kept and held items add up, each
+	 * record's items all on one side */
+	o.holdout = 0.4, o.shuffle = RC_SHUFFLE_PERM, o.batch = 1;
+	struct rc_loader *a, *h;
+	ck_assert_int_eq(rc_loader_open(&a, &o), 0);
+	o.split = 1;
+	ck_assert_int_eq(rc_loader_open(&h, &o), 0);
+	ck_assert_int_eq(rc_loader_held(a), 2);
+	ck_assert_int_eq(rc_loader_items(a) + rc_loader_items(h), items);
+	int side[NREC + NPRO];
+	for (int r = 0; r < NREC + NPRO; r++)
+		side[r] = -1;
+	for (int s = 0; s < 2; s++) {
+		struct rc_loader *l = s ? h : a;
+		for (uint64_t k = 0; k < rc_loader_items(l); k++) {
+			uint32_t sh, sub;
+			uint64_t rec;
+			ck_assert_int_eq(rc_loader_item(l, 0, k, &sh, &rec, &sub), 0);
+			const int g = sh ? NREC + (int)rec : (int)rec;
+			ck_assert(sh ? sub == 0 : sub < 3);
+			ck_assert(side[g] < 0 || side[g] == s);
+			side[g] = s;
+		}
+	}
+	for (int r = 0; r < NREC + NPRO; r++)
+		ck_assert_int_ge(side[r], 0);
+	rc_loader_close(a), rc_loader_close(h);
+	o.holdout = 0, o.split = 0, o.stream = RC_STREAM_TB;  /* tb: ReasonLite only */
+	struct rc_loader *l;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);
+	const char *err = capture_end();
+	ck_assert_msg(strstr(err, "p-000000.rcs: schema reasonpro; stage 0 --stream tb needs "
+		"reasonlite"), "%s", err);
+	o.stage = 1;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);
+	capture_end();
+}
+END_TEST
+
 /* ---------------------------------------------------------------- checkpoints */
 
 /* a descriptive shard of n records of 32×32 raw images for the tiny config */
@@ -942,6 +1072,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_loader_holdout);
 	tcase_add_test(tc, test_loader_ranks_and_seek);
 	tcase_add_test(tc, test_loader_refuses);
+	tcase_add_test(tc, test_loader_rea);
 	tcase_add_test(tc, test_checkpoint_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
