@@ -71,6 +71,7 @@ void rc_spm_set_lower(struct rc_spm *s, int on);
 const char *rc_spm_name(const struct rc_spm *s);
 size_t rc_spm_vocab_size(const struct rc_spm *s);
 int32_t rc_spm_pad(const struct rc_spm *s);
+int rc_spm_pad_left(const struct rc_spm *s);  /* 1: rows are padded on the left */
 
 struct rc_spm_state *rc_spm_state_new(const struct rc_spm *s);
 void rc_spm_state_free(struct rc_spm_state *st);
