@@ -86,7 +86,11 @@ static size_t py_lower(const uint32_t *s, size_t n, uint32_t *out)
 			out[k++] = before && !after ? 0x03C2 : 0x03C3;
 			continue;
 		}
-		const char *v = c < 0x41 ? NULL : rc_tt_cpmap_find(rc_tt_lower, rc_tt_lower_n, c);
+		if (c < 0x80) {
+			out[k++] = c >= 'A' && c <= 'Z' ? c + 32 : c;
+			continue;
+		}
+		const char *v = rc_tt_cpmap_find(rc_tt_lower, rc_tt_lower_n, c);
 		if (!v) {
 			out[k++] = c;
 			continue;
@@ -136,8 +140,9 @@ static int siglip_canon(struct rc_spm_state *st, const char *t, size_t len, stru
 	char u[4];
 	for (size_t i = 0; i < n; i++) {
 		uint32_t c = st->cps[i];
-		if (c < 0x80 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", (int)c) && c)
-			continue;
+		if (c < 0x80 && (c > ' ' && c < 0x7F) && !(c >= '0' && c <= '9') &&
+		    !((c | 32) >= 'a' && (c | 32) <= 'z'))
+			continue; /* string.punctuation: printable ASCII, not alphanumeric */
 		if (is_space(c)) {
 			space = 1;
 			continue;
@@ -201,12 +206,11 @@ static int hf_segment(struct rc_spm_state *st, const char *t, size_t len)
 			const char *pat = s->hf_arg[k][0], *rep = s->hf_arg[k][1];
 			size_t pl = strlen(pat), rl = strlen(rep), i = 0;
 			while (i < cur->n) {
-				if (pl && i + pl <= cur->n && !memcmp(cur->p + i, pat, pl)) {
-					if (spm_buf_put(nxt, rep, rl) < 0)
-						return RC_E_NOMEM;
-					i += pl;
-				} else if (spm_buf_put(nxt, cur->p + i++, 1) < 0)
+				const char *m = pl ? memmem(cur->p + i, cur->n - i, pat, pl) : NULL;
+				size_t run = m ? (size_t)(m - (cur->p + i)) : cur->n - i;
+				if (spm_buf_put(nxt, cur->p + i, run) < 0 || (m && spm_buf_put(nxt, rep, rl) < 0))
 					return RC_E_NOMEM;
+				i += run + (m ? pl : 0);
 			}
 		} else if (s->hf_steps[k] == SPM_HF_PREPEND) {
 			if (cur->n && spm_buf_put(nxt, s->hf_arg[k][0], strlen(s->hf_arg[k][0])) < 0)

@@ -40,10 +40,12 @@ int spm_unigram(const struct rc_spm *s, struct spm_work *w, const char *t, size_
 		const float here = best[at].score;
 		size_t mblen = char_len(t + at, len - at);
 		int single = 0;
+		uint64_t h = SPM_HASH0;
 		for (size_t end = at + 1; end <= len; end++) {
+			h = spm_hash_step(h, (unsigned char)t[end - 1]);
 			if (end < len && ((unsigned char)t[end] & 0xC0) == 0x80)
 				continue;
-			const struct spm_slot *e = spm_lookup(s, t + at, end - at);
+			const struct spm_slot *e = spm_lookup_h(s, t + at, end - at, h);
 			if (!e)
 				break;
 			if (e->id < 0)

@@ -55,6 +55,8 @@ struct rc_spm {
 	struct spm_slot *tab;   /* pieces and their prefixes */
 	size_t tab_mask;
 	float min_score, max_score; /* over NORMAL pieces (unigram) */
+	int32_t *user;          /* the user-defined pieces: kept whole by the normaliser */
+	size_t nuser;
 	int32_t byte_id[256];   /* <0xNN>, or -1 */
 	int byte_fallback, fuse_unk;
 	/* BPE merges */
@@ -94,8 +96,16 @@ int spm_finish(struct rc_spm *s);
 /* spm_find - the id of a piece, or -1. */
 int32_t spm_find(const struct rc_spm *s, const char *p, size_t len);
 /* spm_lookup - the table entry for p (NULL when p is neither a piece nor
- * a prefix of one). */
+ * a prefix of one). spm_lookup_h - the same with h = spm_hash_step()
+ * folded over p's bytes from SPM_HASH0, so that a caller extending p one
+ * byte at a time hashes each byte once. */
 const struct spm_slot *spm_lookup(const struct rc_spm *s, const char *p, size_t len);
+const struct spm_slot *spm_lookup_h(const struct rc_spm *s, const char *p, size_t len, uint64_t h);
+#define SPM_HASH0 0xcbf29ce484222325ull
+static inline uint64_t spm_hash_step(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * 0x100000001b3ull; /* FNV-1a */
+}
 int spm_add_merge(struct rc_spm *s, int32_t a, int32_t b, uint32_t rank, int32_t result);
 const struct spm_pair *spm_merge(const struct rc_spm *s, int32_t a, int32_t b);
 int spm_add_special(struct rc_spm *s, const char *tok, size_t len, int32_t id, int lstrip, int rstrip);

@@ -57,10 +57,11 @@ static size_t norm_prefix(const struct rc_spm *s, const char *in, size_t len,
 	const char **out, size_t *outlen)
 {
 	size_t ul = 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->type[i] == SPM_USER && s->len[i] > ul && s->len[i] <= len &&
-		    !memcmp(in, s->blob + s->off[i], s->len[i]))
+	for (size_t k = 0; k < s->nuser; k++) {
+		int32_t i = s->user[k];
+		if (s->len[i] > ul && s->len[i] <= len && !memcmp(in, s->blob + s->off[i], s->len[i]))
 			ul = s->len[i];
+	}
 	if (ul) {
 		*out = in;
 		*outlen = ul;
@@ -104,11 +105,13 @@ int spm_normalize(const struct rc_spm *s, const char *in, size_t len, struct spm
 			pl--;
 		}
 		if (pl) {
-			for (size_t k = 0; k < pl; k++) {
-				int rc = s->escape_ws && p[k] == ' ' ? spm_buf_put(out, SPACE, 3)
-					: spm_buf_put(out, p + k, 1);
-				if (rc < 0)
+			size_t k = 0;
+			while (k < pl) { /* runs without a space in one copy */
+				const char *sp = s->escape_ws ? memchr(p + k, ' ', pl - k) : NULL;
+				size_t run = sp ? (size_t)(sp - (p + k)) : pl - k;
+				if (spm_buf_put(out, p + k, run) < 0 || (sp && spm_buf_put(out, SPACE, 3) < 0))
 					return RC_E_NOMEM;
+				k += run + (sp != NULL);
 			}
 			prev_space = p[pl - 1] == ' ';
 		}

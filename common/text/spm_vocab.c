@@ -7,7 +7,6 @@
 #include "text/spm.h"
 #include "text/spm_impl.h"
 #include "base/error.h"
-#include "base/hash.h"
 #include "base/io.h"
 
 struct rc_spm *spm_new(void)
@@ -56,14 +55,26 @@ int spm_add_piece(struct rc_spm *s, const char *p, size_t len, float score, int 
 	return 0;
 }
 
-static uint64_t key_hash(const char *p, size_t len)
+static uint64_t mix(uint64_t h)
 {
-	return rc_hash64(p, len) | 1;
+	h ^= h >> 31;
+	h *= 0x7fb5d329728ea185ull;
+	h ^= h >> 27;
+	return h | 1; /* 0 marks an empty slot */
+}
+
+/* The raw hash of a key; the table stores mix() of it. */
+static uint64_t raw_hash(const char *p, size_t len)
+{
+	uint64_t h = SPM_HASH0;
+	for (size_t i = 0; i < len; i++)
+		h = spm_hash_step(h, (unsigned char)p[i]);
+	return h;
 }
 
 static struct spm_slot *slot_for(struct rc_spm *s, const char *p, size_t len, int *fresh)
 {
-	uint64_t h = key_hash(p, len);
+	uint64_t h = mix(raw_hash(p, len));
 	for (size_t i = h & s->tab_mask;; i = (i + 1) & s->tab_mask) {
 		struct spm_slot *e = &s->tab[i];
 		if (!e->h) {
@@ -80,7 +91,12 @@ static struct spm_slot *slot_for(struct rc_spm *s, const char *p, size_t len, in
 
 const struct spm_slot *spm_lookup(const struct rc_spm *s, const char *p, size_t len)
 {
-	uint64_t h = key_hash(p, len);
+	return spm_lookup_h(s, p, len, raw_hash(p, len));
+}
+
+const struct spm_slot *spm_lookup_h(const struct rc_spm *s, const char *p, size_t len, uint64_t h)
+{
+	h = mix(h);
 	for (size_t i = h & s->tab_mask;; i = (i + 1) & s->tab_mask) {
 		const struct spm_slot *e = &s->tab[i];
 		if (!e->h)
@@ -117,6 +133,13 @@ int spm_finish(struct rc_spm *s)
 		const char *p = s->blob + s->off[i];
 		size_t len = s->len[i];
 		int fresh;
+		if (s->type[i] == SPM_USER && len) {
+			int32_t *u = rc_reallocarray(s->user, s->nuser + 1, sizeof *u);
+			if (!u)
+				return RC_E_NOMEM;
+			s->user = u;
+			u[s->nuser++] = (int32_t)i;
+		}
 		if (s->type[i] == SPM_NORMAL) {
 			if (s->score[i] < s->min_score)
 				s->min_score = s->score[i];
@@ -161,7 +184,7 @@ int spm_add_merge(struct rc_spm *s, int32_t a, int32_t b, uint32_t rank, int32_t
 		s->pair_mask = want - 1;
 	}
 	uint64_t key = (uint64_t)(uint32_t)(a + 1) << 32 | (uint32_t)(b + 1);
-	uint64_t h = rc_hash64(&key, sizeof key);
+	uint64_t h = mix(key);
 	for (size_t i = h & s->pair_mask;; i = (i + 1) & s->pair_mask) {
 		struct spm_pair *e = &s->pairs[i];
 		if (!e->key) {
@@ -178,7 +201,7 @@ const struct spm_pair *spm_merge(const struct rc_spm *s, int32_t a, int32_t b)
 	if (!s->pairs)
 		return NULL;
 	uint64_t key = (uint64_t)(uint32_t)(a + 1) << 32 | (uint32_t)(b + 1);
-	uint64_t h = rc_hash64(&key, sizeof key);
+	uint64_t h = mix(key);
 	for (size_t i = h & s->pair_mask;; i = (i + 1) & s->pair_mask) {
 		const struct spm_pair *e = &s->pairs[i];
 		if (!e->key)
@@ -218,6 +241,7 @@ void rc_spm_free(struct rc_spm *s)
 	free(s->type);
 	free(s->blob);
 	free(s->tab);
+	free(s->user);
 	free(s->pairs);
 	free(s->charsmap);
 	for (int i = 0; i < s->nhf; i++) {

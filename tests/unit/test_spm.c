@@ -6,6 +6,7 @@
 #include "text/spm.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,65 @@ END_TEST
 START_TEST(siglip2_bpe) { check_dir("siglip2", 1); }
 END_TEST
 
+/* Copy a fixture into dir. */
+static void copy_fixture(const char *name, const char *dir, const char *to)
+{
+	size_t len;
+	char *data = rc_test_slurp(rc_test_fixture("spm", name), &len);
+	rc_test_write_file(rc_test_join(dir, to), data, len);
+	free(data);
+}
+
+/* A SigLIP directory whose tokenizer_config.json names only the class:
+ * </s> and <unk> are SiglipTokenizer's own AddedTokens, which strip the
+ * whitespace beside them (siglip-min.tsv: JSON text, tab, row). */
+START_TEST(siglip_class_only)
+{
+	char dir[4096];
+	rc_test_tmpdir(dir, sizeof dir, "spm");
+	copy_fixture("siglip/spiece.model", dir, "spiece.model");
+	copy_fixture("siglip-min.json", dir, "tokenizer_config.json");
+	struct rc_spm *tok;
+	ck_assert_int_eq(rc_spm_load_dir(&tok, dir), 0);
+	struct rc_spm_state *st = rc_spm_state_new(tok);
+	size_t len;
+	char *data = rc_test_slurp(rc_test_fixture("spm", "siglip-min.tsv"), &len);
+	char **lines;
+	size_t *ll, bad = 0;
+	size_t n = split_lines(data, len, &lines, &ll);
+	ck_assert_uint_gt(n, 20);
+	for (size_t i = 0; i < n; i++) {
+		char *tab = memchr(lines[i], '\t', ll[i]);
+		ck_assert_ptr_nonnull(tab);
+		json_t *j = json_loadb(lines[i], (size_t)(tab - lines[i]), JSON_DECODE_ANY, NULL);
+		ck_assert(json_is_string(j));
+		const int32_t *ids;
+		size_t k;
+		int32_t row[RC_SPM_CONTEXT];
+		ck_assert_int_eq(rc_spm_encode(st, json_string_value(j), json_string_length(j), &ids, &k), 0);
+		rc_spm_pack(tok, ids, k, row, RC_SPM_CONTEXT, NULL);
+		char got[RC_SPM_CONTEXT * 12], *p = got;
+		for (int q = 0; q < RC_SPM_CONTEXT; q++)
+			p += sprintf(p, q ? " %d" : "%d", row[q]);
+		size_t wl = ll[i] - (size_t)(tab + 1 - lines[i]);
+		if (strlen(got) != wl || memcmp(got, tab + 1, wl)) {
+			if (bad++ < 5)
+				fprintf(stderr, "siglip-min: %s\n  want %.*s\n  got  %s\n",
+					json_string_value(j), (int)wl, tab + 1, got);
+		}
+		json_decref(j);
+	}
+	fprintf(stderr, "siglip-min: %zu lines, %zu mismatches\n", n, bad);
+	ck_assert_uint_eq(bad, 0);
+	free(lines);
+	free(ll);
+	free(data);
+	rc_spm_state_free(st);
+	rc_spm_free(tok);
+	rc_test_rmdir(dir);
+}
+END_TEST
+
 /* The frame without truncation keeps every id; with ctx it leaves room
  * for the special tokens. */
 START_TEST(frame)
@@ -168,6 +228,7 @@ int main(void)
 	tcase_add_test(tc, siglip_unigram);
 	tcase_add_test(tc, gemma_bpe);
 	tcase_add_test(tc, siglip2_bpe);
+	tcase_add_test(tc, siglip_class_only);
 	tcase_add_test(tc, frame);
 	tcase_add_test(tc, bad_dirs);
 	suite_add_tcase(s, tc);
