@@ -112,15 +112,15 @@ int32_t spm_find(const struct rc_spm *s, const char *p, size_t len)
 	return e ? e->id : -1;
 }
 
-/* The piece table holds every piece and every proper prefix of one that
- * ends on a character boundary (id -1), so that the lattice can stop at
- * the first miss. Control and unknown pieces are found by name only. */
+/* The piece table holds every piece and, for a unigram model, every
+ * proper prefix of one that ends on a character boundary (id -1), so that
+ * the lattice can stop at the first miss. */
 int spm_finish(struct rc_spm *s)
 {
 	size_t want = 1024;
 	size_t total = 0;
 	for (size_t i = 0; i < s->n; i++)
-		total += s->len[i] ? s->len[i] : 1;
+		total += s->kind == RC_SPM_BPE || !s->len[i] ? 1 : s->len[i];
 	while (want < 2 * total + 16)
 		want *= 2;
 	s->tab = rc_calloc(want, sizeof *s->tab);
@@ -159,7 +159,7 @@ int spm_finish(struct rc_spm *s)
 			e->len = (uint32_t)len;
 			e->id = (int32_t)i;
 		}
-		for (size_t k = 1; k < len; k++) {
+		for (size_t k = 1; s->kind != RC_SPM_BPE && k < len; k++) {
 			if (((unsigned char)p[k] & 0xC0) == 0x80)
 				continue;
 			e = slot_for(s, p, k, &fresh);
