@@ -151,6 +151,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
+	if (o->format != FMT_BIN32 && o->pad > 65535)
+		return rc_cli_usage_error("--pad %ld does not fit a uint16 bin row (-f bin32 takes it)", o->pad);
 	if (o->ctx == 1 || (o->format != FMT_TEXT && o->ctx < 2))
 		return rc_cli_usage_error("--context-length must be at least 2 (or 0, text only: no truncation)");
 	if (o->json && !o->count)
@@ -365,10 +367,12 @@ static int flush_batch(struct run *r, const char *name)
 			}
 		}
 	}
-	if (err == RC_E_RANGE)
-		return rc_log_error(err, "%s:%llu: a token id does not fit a uint16 bin row",
-			name, (unsigned long long)(b->first_line + err_line)),
-			rc_log_hint("-f bin32 writes uint32 ids"), err;
+	if (err == RC_E_RANGE) {
+		rc_log_error(err, "%s:%llu: a token id does not fit a uint16 bin row",
+			name, (unsigned long long)(b->first_line + err_line));
+		rc_log_hint("-f bin32 writes uint32 ids");
+		return err;
+	}
 	if (err < 0)
 		return rc_log_error(err, "%s:%llu: %s", name,
 			(unsigned long long)(b->first_line + err_line), rc_strerror(err));
