@@ -134,7 +134,10 @@ static int siglip_canon(struct rc_spm_state *st, const char *t, size_t len, stru
 	    rc_grow((void **)&st->cps2, &st->cap2, 3 * len + 4, sizeof *st->cps2) < 0)
 		return RC_E_NOMEM;
 	size_t n = rc_utf8_decode(t, len, st->cps2, NULL);
-	n = py_lower(st->cps2, n, st->cps);
+	if (st->s->canon_lower)
+		n = py_lower(st->cps2, n, st->cps);
+	else
+		memcpy(st->cps, st->cps2, n * sizeof *st->cps);
 	b->n = 0;
 	int space = 0, any = 0;
 	char u[4];

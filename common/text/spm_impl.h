@@ -83,6 +83,7 @@ struct rc_spm {
 	int pad_left;
 	int lower;              /* lowercase first (Python's str.lower()) */
 	int siglip;             /* SiglipTokenizer's canonicalisation */
+	int canon_lower;        /* ... with its do_lower_case */
 };
 
 enum { SPM_HF_REPLACE = 1, SPM_HF_LOWER, SPM_HF_PREPEND };

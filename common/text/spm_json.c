@@ -107,6 +107,7 @@ static int load_siglip(struct rc_spm *s, const char *model, json_t *cfg)
 			model, eos, pad, unk);
 	s->add_eos = 1;
 	s->siglip = 1;
+	s->canon_lower = !(cfg && json_is_false(json_object_get(cfg, "do_lower_case")));
 	if (cfg && (rc = add_specials(s, json_object_get(cfg, "added_tokens_decoder"))) < 0)
 		return rc;
 	if (spm_add_special(s, eos, strlen(eos), s->eos, 0, 0) < 0 ||

@@ -123,20 +123,21 @@ static void copy_fixture(const char *name, const char *dir, const char *to)
 	free(data);
 }
 
-/* A SigLIP directory whose tokenizer_config.json names only the class:
- * </s> and <unk> are SiglipTokenizer's own AddedTokens, which strip the
- * whitespace beside them (siglip-min.tsv: JSON text, tab, row). */
-START_TEST(siglip_class_only)
+/* A SigLIP directory with another tokenizer_config.json: NAME.json, and
+ * NAME.tsv the rows transformers gives with it (JSON text, tab, row). */
+static void check_variant(const char *name)
 {
-	char dir[4096];
+	char dir[4096], f[256];
 	rc_test_tmpdir(dir, sizeof dir, "spm");
 	copy_fixture("siglip/spiece.model", dir, "spiece.model");
-	copy_fixture("siglip-min.json", dir, "tokenizer_config.json");
+	snprintf(f, sizeof f, "%s.json", name);
+	copy_fixture(f, dir, "tokenizer_config.json");
 	struct rc_spm *tok;
 	ck_assert_int_eq(rc_spm_load_dir(&tok, dir), 0);
 	struct rc_spm_state *st = rc_spm_state_new(tok);
 	size_t len;
-	char *data = rc_test_slurp(rc_test_fixture("spm", "siglip-min.tsv"), &len);
+	snprintf(f, sizeof f, "%s.tsv", name);
+	char *data = rc_test_slurp(rc_test_fixture("spm", f), &len);
 	char **lines;
 	size_t *ll, bad = 0;
 	size_t n = split_lines(data, len, &lines, &ll);
@@ -157,12 +158,12 @@ START_TEST(siglip_class_only)
 		size_t wl = ll[i] - (size_t)(tab + 1 - lines[i]);
 		if (strlen(got) != wl || memcmp(got, tab + 1, wl)) {
 			if (bad++ < 5)
-				fprintf(stderr, "siglip-min: %s\n  want %.*s\n  got  %s\n",
+				fprintf(stderr, "%s: %s\n  want %.*s\n  got  %s\n", name,
 					json_string_value(j), (int)wl, tab + 1, got);
 		}
 		json_decref(j);
 	}
-	fprintf(stderr, "siglip-min: %zu lines, %zu mismatches\n", n, bad);
+	fprintf(stderr, "%s: %zu lines, %zu mismatches\n", name, n, bad);
 	ck_assert_uint_eq(bad, 0);
 	free(lines);
 	free(ll);
@@ -171,6 +172,14 @@ START_TEST(siglip_class_only)
 	rc_spm_free(tok);
 	rc_test_rmdir(dir);
 }
+
+/* The config names only the class: </s> and <unk> are then
+ * SiglipTokenizer's own AddedTokens. */
+START_TEST(siglip_class_only) { check_variant("siglip-min"); }
+END_TEST
+
+/* do_lower_case false: the text keeps its case. */
+START_TEST(siglip_no_lower) { check_variant("siglip-nolower"); }
 END_TEST
 
 /* The frame without truncation keeps every id; with ctx it leaves room
@@ -229,6 +238,7 @@ int main(void)
 	tcase_add_test(tc, gemma_bpe);
 	tcase_add_test(tc, siglip2_bpe);
 	tcase_add_test(tc, siglip_class_only);
+	tcase_add_test(tc, siglip_no_lower);
 	tcase_add_test(tc, frame);
 	tcase_add_test(tc, bad_dirs);
 	suite_add_tcase(s, tc);
