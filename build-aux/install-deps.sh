@@ -30,8 +30,9 @@ PACKAGES=(
 	python3
 )
 FIXTURE_PACKAGES=(python3-venv python3-pip)
-PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers "Pillow>=13" numpy pyarrow)
-PY_MODULES="torch, open_clip, transformers, ftfy, regex, tokenizers, PIL, numpy, pyarrow"
+PY_PACKAGES=(torch open_clip_torch transformers ftfy regex tokenizers "Pillow>=13" numpy pyarrow
+	sentencepiece protobuf) # the last two: tests/fixtures/gen_spm.py
+PY_MODULES="torch, open_clip, transformers, ftfy, regex, tokenizers, PIL, numpy, pyarrow, sentencepiece, google.protobuf"
 
 fixtures=0
 check_only=0

@@ -624,6 +624,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	r.nthreads = rc_thread_set((int)o->threads);
 	struct rc_shard_set_opts so = {.prefix = o->out, .per_shard = o->per_shard,
 		.part_i = o->part_i, .part_n = o->part_n, .tool = "rclip-shard " PACKAGE_VERSION,
+		.tokenizer = "clip-bpe",
 		.info = {.store = (uint32_t)o->store, .image_size = (uint32_t)o->image_size,
 			.text_ctx = RC_BPE_CONTEXT}};
 	char *cmdline = rc_cli_join(argc, argv, " ");

@@ -1,8 +1,11 @@
-/* rclip-tokenize - CLIP BPE text ↔ token ids, id for id as open_clip.
+/* rclip-tokenize - text ↔ token ids: CLIP BPE id for id as open_clip, or
+ * with --model DIR the tokenizer a model directory holds (SigLIP's
+ * SentencePiece unigram, SigLIP2's Gemma BPE: text/spm.h).
  *
  * Reads lines (files or stdin), encodes a batch of lines in parallel with
  * one encoder state per thread, and writes the rows in input order: text
- * ids, fixed-width uint16 rows, or token counts. --decode goes back. */
+ * ids, fixed-width uint16 (or uint32) rows, or token counts. --decode goes
+ * back (CLIP BPE). */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "text/bpe.h"
+#include "text/spm.h"
 #include "base/cli.h"
 #include "base/error.h"
 #include "base/io.h"
@@ -18,15 +22,15 @@
 #include "base/progress.h"
 #include "base/thread.h"
 
-enum format { FMT_TEXT, FMT_BIN };
+enum format { FMT_TEXT, FMT_BIN, FMT_BIN32 };
 
 struct opts {
 	enum format format;
 	long ctx;         /* context length; 0 = no truncation (text only) */
 	long pad;
 	const char *out;
-	const char *merges, *vocab;
-	int decode, count, json;
+	const char *merges, *vocab, *model;
+	int decode, count, json, lower, ctx_set, pad_set;
 	long threads;
 	char **inputs;
 	int ninputs;
@@ -36,17 +40,27 @@ static const char usage_text[] =
 "Usage: rclip-tokenize [OPTION]... [FILE]...\n"
 "   or: rclip-tokenize --decode [OPTION]... [FILE]...\n"
 "Turn each line of text into CLIP BPE token ids, id for id as open_clip's\n"
-"tokenize(), or (--decode) token ids back into text. With no FILE, or when\n"
-"FILE is -, read standard input.\n"
+"tokenize(), or (--decode) token ids back into text; with --model, into the\n"
+"ids of the model's own tokenizer (SigLIP, SigLIP2/Gemma), id for id as\n"
+"transformers. With no FILE, or when FILE is -, read standard input.\n"
 "\n"
-"  -f, --format=FMT        text: one line of ids per input line, from 49406 to\n"
-"                          the closing 49407, no padding (default);\n"
+"  -m, --model=DIR         the tokenizer of a model directory: spiece.model\n"
+"                          (SigLIP) or tokenizer.json (Gemma, SigLIP2) as\n"
+"                          transformers reads them; a CLIP directory's\n"
+"                          merges.txt and vocab.json; else the CLIP BPE\n"
+"      --lowercase         lowercase each line first (str.lower()), as the\n"
+"                          official SigLIP2 recipe does (with --model)\n"
+"  -f, --format=FMT        text: one line of ids per input line, with the\n"
+"                          start and end tokens (CLIP: 49406 ... 49407), no\n"
+"                          padding (default);\n"
 "                          bin: rows of --context-length uint16 little-endian\n"
-"                          ids, padded with --pad\n"
-"  -c, --context-length=N  row length, 77 by default; longer text keeps N-2\n"
-"                          content tokens and the end token; 0 (text only)\n"
-"                          keeps every token\n"
-"      --pad=ID            padding id for bin rows (default 0)\n"
+"                          ids, padded; bin32: the same with uint32 ids (a\n"
+"                          vocabulary over 65536, such as Gemma's)\n"
+"  -c, --context-length=N  row length: 77 for CLIP, 64 for SigLIP and\n"
+"                          SigLIP2; longer text keeps what fits beside the\n"
+"                          special tokens; 0 (text only) keeps every token\n"
+"      --pad=ID            padding id for bin rows (default: 0 for CLIP, the\n"
+"                          tokenizer's pad token with --model)\n"
 "  -d, --decode            read ids (text lines, or bin rows with -f bin) and\n"
 "                          write text; the leading start token, the last end\n"
 "                          token and the padding after it are dropped\n"
@@ -67,7 +81,7 @@ static const char usage_text[] =
 "Exit status: 0 success, 1 failure (bad input, I/O error), 2 usage error.\n"
 "Binary output is refused on a terminal. See rclip-tokenize(1).\n";
 
-enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION };
+enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION, OPT_LOWER };
 
 static const struct option longopts[] = {
 	{"format", required_argument, NULL, 'f'},
@@ -78,6 +92,8 @@ static const struct option longopts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"merges", required_argument, NULL, OPT_MERGES},
 	{"vocab", required_argument, NULL, OPT_VOCAB},
+	{"model", required_argument, NULL, 'm'},
+	{"lowercase", no_argument, NULL, OPT_LOWER},
 	{"output", required_argument, NULL, 'o'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -93,24 +109,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	*o = (struct opts){.format = FMT_TEXT, .ctx = RC_BPE_CONTEXT, .out = "-"};
 	long v;
 	int c;
-	while ((c = getopt_long(argc, argv, "f:c:do:j:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:c:dm:o:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (!strcmp(optarg, "text"))
 				o->format = FMT_TEXT;
 			else if (!strcmp(optarg, "bin"))
 				o->format = FMT_BIN;
+			else if (!strcmp(optarg, "bin32"))
+				o->format = FMT_BIN32;
 			else
-				return rc_cli_usage_error("unknown format '%s' (expected text or bin)", optarg);
+				return rc_cli_usage_error("unknown format '%s' (expected text, bin or bin32)", optarg);
 			break;
 		case 'c':
 			if (rc_cli_int("--context-length", optarg, 0, 1 << 20, &o->ctx) < 0)
 				return RC_EXIT_USAGE;
+			o->ctx_set = 1;
 			break;
 		case OPT_PAD:
-			if (rc_cli_int("--pad", optarg, 0, 65535, &o->pad) < 0)
+			if (rc_cli_int("--pad", optarg, 0, INT32_MAX, &o->pad) < 0)
 				return RC_EXIT_USAGE;
+			o->pad_set = 1;
 			break;
+		case 'm': o->model = optarg; break;
+		case OPT_LOWER: o->lower = 1; break;
 		case 'd': o->decode = 1; break;
 		case OPT_COUNT: o->count = 1; break;
 		case OPT_JSON: o->json = 1; break;
@@ -129,7 +151,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
-	if (o->ctx == 1 || (o->format == FMT_BIN && o->ctx < 2))
+	if (o->format != FMT_BIN32 && o->pad > 65535)
+		return rc_cli_usage_error("--pad %ld does not fit a uint16 bin row (-f bin32 takes it)", o->pad);
+	if (o->ctx == 1 || (o->format != FMT_TEXT && o->ctx < 2))
 		return rc_cli_usage_error("--context-length must be at least 2 (or 0, text only: no truncation)");
 	if (o->json && !o->count)
 		return rc_cli_usage_error("--json goes with --count");
@@ -137,6 +161,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("--count and --decode exclude each other");
 	if (o->vocab && !o->merges)
 		return rc_cli_usage_error("--vocab needs --merges (the merges.txt beside it)");
+	if (o->model && o->merges)
+		return rc_cli_usage_error("--model and --merges exclude each other");
+	if (o->lower && !o->model)
+		return rc_cli_usage_error("--lowercase goes with --model (CLIP BPE always lowercases)");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	return -1;
@@ -164,7 +192,7 @@ struct batch {
 	uint64_t first_line;   /* line number of the first */
 	size_t n;
 	struct buf *out;       /* per line: formatted text output */
-	uint16_t *rows;        /* per line: a bin row */
+	unsigned char *rows;   /* per line: a bin row (ctx ids of width bytes) */
 	uint32_t *ntok;        /* per line: tokens with start and end */
 	uint8_t *trunc, *bad;  /* per line: truncated, invalid UTF-8 */
 	int err;               /* first error in a worker */
@@ -179,13 +207,16 @@ struct run {
 	const struct opts *o;
 	struct rc_bpe *bpe;
 	struct rc_bpe_state **states;
+	struct rc_spm *spm;          /* --model with a SentencePiece-family tokenizer */
+	struct rc_spm_state **spm_states;
+	size_t width;                /* bytes per id in bin rows: 2 or 4 */
 	int nthreads;
 	FILE *out;
 	const char *out_name;
 	struct batch b;
 	struct stats st;
 	struct rc_progress prog;
-	int32_t *rowbuf;       /* per thread: ctx ids */
+	struct rowbuf { int32_t *p; size_t cap; } *rowbuf; /* per thread */
 };
 
 static char *fmt_u32(char *p, uint32_t v)
@@ -208,12 +239,27 @@ static int encode_line(struct run *r, size_t i, int t)
 	struct batch *b = &r->b;
 	const int32_t *ids;
 	size_t n;
-	int rc = rc_bpe_encode(r->states[t], b->text.p + b->off[i], b->len[i], &ids, &n);
-	if (rc < 0)
-		return rc;
-	b->bad[i] = rc_bpe_state_invalid(r->states[t]) > 0;
-	b->ntok[i] = (uint32_t)(n + 2);
-	b->trunc[i] = o->ctx && n + 2 > (size_t)o->ctx;
+	struct rowbuf *rb = &r->rowbuf[t];
+	int rc, trunc = 0;
+	if (r->spm) {
+		rc = rc_spm_encode(r->spm_states[t], b->text.p + b->off[i], b->len[i], &ids, &n);
+		if (rc < 0)
+			return rc;
+		b->bad[i] = rc_spm_state_invalid(r->spm_states[t]) > 0;
+	} else {
+		rc = rc_bpe_encode(r->states[t], b->text.p + b->off[i], b->len[i], &ids, &n);
+		if (rc < 0)
+			return rc;
+		b->bad[i] = rc_bpe_state_invalid(r->states[t]) > 0;
+	}
+	/* the frame: special tokens around the ids, truncated to ctx */
+	size_t need = (o->ctx > 0 ? (size_t)o->ctx : 0) + n + 3;
+	if (rb->cap < need && rc_grow((void **)&rb->p, &rb->cap, need, sizeof *rb->p) < 0)
+		return RC_E_NOMEM;
+	int32_t *row = rb->p;
+	size_t framed = r->spm ? rc_spm_frame(r->spm, ids, n, row, 0, NULL) : n + 2;
+	b->ntok[i] = (uint32_t)framed;
+	b->trunc[i] = o->ctx && framed > (size_t)o->ctx;
 	if (o->count) {
 		struct buf *ob = &b->out[i];
 		ob->n = 0;
@@ -226,41 +272,51 @@ static int encode_line(struct run *r, size_t i, int t)
 		}
 		return 0;
 	}
-	if (o->format == FMT_BIN) {
-		int32_t *row = r->rowbuf + (size_t)t * (size_t)o->ctx;
-		rc_bpe_pack(r->bpe, ids, n, row, (size_t)o->ctx, (int32_t)o->pad, NULL);
-		uint16_t *dst = b->rows + i * (size_t)o->ctx;
-		for (long k = 0; k < o->ctx; k++) {
-			if (row[k] < 0 || row[k] > 65535)
+	if (o->format != FMT_TEXT) {
+		size_t k = r->spm ? rc_spm_pack(r->spm, ids, n, row, (size_t)o->ctx, &trunc)
+			: rc_bpe_pack(r->bpe, ids, n, row, (size_t)o->ctx, (int32_t)o->pad, NULL);
+		if (r->spm && o->pad_set) /* the padding is where the tokenizer puts it */
+			for (size_t j = 0; j < (size_t)o->ctx - k; j++)
+				row[rc_spm_pad_left(r->spm) ? j : k + j] = (int32_t)o->pad;
+		unsigned char *dst = b->rows + i * (size_t)o->ctx * r->width;
+		for (long j = 0; j < o->ctx; j++) {
+			uint32_t v = (uint32_t)row[j];
+			if (r->width == 2 && v > 65535)
 				return RC_E_RANGE;
-			uint16_t v = (uint16_t)row[k];
 			/* little-endian on every host */
-			((unsigned char *)&dst[k])[0] = (unsigned char)(v & 0xFF);
-			((unsigned char *)&dst[k])[1] = (unsigned char)(v >> 8);
+			for (size_t q = 0; q < r->width; q++)
+				dst[(size_t)j * r->width + q] = (unsigned char)(v >> (8 * q));
 		}
 		return 0;
 	}
-	size_t keep = n, cap = o->ctx ? (size_t)o->ctx : n + 2;
-	if (keep + 2 > cap)
-		keep = cap - 2;
+	size_t len;
+	if (r->spm)
+		len = rc_spm_frame(r->spm, ids, n, row, (size_t)o->ctx, &trunc);
+	else {
+		size_t keep = n, cap = o->ctx ? (size_t)o->ctx : n + 2;
+		if (keep + 2 > cap)
+			keep = cap - 2;
+		row[0] = rc_bpe_sot(r->bpe);
+		memcpy(row + 1, ids, keep * sizeof *ids);
+		row[keep + 1] = rc_bpe_eot(r->bpe);
+		len = keep + 2;
+	}
 	struct buf *ob = &b->out[i];
 	ob->n = 0;
-	if (buf_reserve(ob, 11 * (keep + 2) + 1) < 0)
+	if (buf_reserve(ob, 11 * len + 1) < 0)
 		return RC_E_NOMEM;
 	char *p = ob->p;
-	p = fmt_u32(p, (uint32_t)rc_bpe_sot(r->bpe));
-	for (size_t k = 0; k < keep; k++) {
-		*p++ = ' ';
-		p = fmt_u32(p, (uint32_t)ids[k]);
+	for (size_t k = 0; k < len; k++) {
+		if (k)
+			*p++ = ' ';
+		p = fmt_u32(p, (uint32_t)row[k]);
 	}
-	*p++ = ' ';
-	p = fmt_u32(p, (uint32_t)rc_bpe_eot(r->bpe));
 	*p++ = '\n';
 	ob->n = (size_t)(p - ob->p);
 	return 0;
 }
 
-static int batch_grow(struct batch *b, const struct opts *o)
+static int batch_grow(struct batch *b, const struct opts *o, size_t width)
 {
 	b->off = rc_calloc(BATCH_LINES, sizeof *b->off);
 	b->len = rc_calloc(BATCH_LINES, sizeof *b->len);
@@ -270,10 +326,10 @@ static int batch_grow(struct batch *b, const struct opts *o)
 	b->bad = rc_calloc(BATCH_LINES, 1);
 	if (buf_reserve(&b->text, BATCH_BYTES) < 0)
 		return RC_E_NOMEM;
-	if (o->format == FMT_BIN && !o->count && !o->decode)
-		b->rows = rc_calloc(BATCH_LINES, (size_t)o->ctx * sizeof *b->rows);
-	if (!b->off || !b->len || !b->out || !b->ntok || !b->trunc || !b->bad ||
-	    (o->format == FMT_BIN && !o->count && !o->decode && !b->rows))
+	int rows = o->format != FMT_TEXT && !o->count && !o->decode;
+	if (rows)
+		b->rows = rc_calloc(BATCH_LINES, (size_t)o->ctx * width);
+	if (!b->off || !b->len || !b->out || !b->ntok || !b->trunc || !b->bad || (rows && !b->rows))
 		return RC_E_NOMEM;
 	return 0;
 }
@@ -311,9 +367,12 @@ static int flush_batch(struct run *r, const char *name)
 			}
 		}
 	}
-	if (err == RC_E_RANGE)
-		return rc_log_error(err, "%s:%llu: a token id does not fit a uint16 bin row",
+	if (err == RC_E_RANGE) {
+		rc_log_error(err, "%s:%llu: a token id does not fit a uint16 bin row",
 			name, (unsigned long long)(b->first_line + err_line));
+		rc_log_hint("-f bin32 writes uint32 ids");
+		return err;
+	}
 	if (err < 0)
 		return rc_log_error(err, "%s:%llu: %s", name,
 			(unsigned long long)(b->first_line + err_line), rc_strerror(err));
@@ -331,9 +390,9 @@ static int flush_batch(struct run *r, const char *name)
 			s->invalid_lines++;
 		}
 		int rc;
-		if (o->format == FMT_BIN && !o->count)
-			rc = rc_io_write_all(r->out, b->rows + i * (size_t)o->ctx,
-				(size_t)o->ctx * sizeof *b->rows, r->out_name);
+		if (o->format != FMT_TEXT && !o->count)
+			rc = rc_io_write_all(r->out, b->rows + i * (size_t)o->ctx * r->width,
+				(size_t)o->ctx * r->width, r->out_name);
 		else
 			rc = b->out[i].n ? rc_io_write_all(r->out, b->out[i].p, b->out[i].n, r->out_name) : 0;
 		if (rc < 0)
@@ -439,8 +498,8 @@ out:
 
 static int decode_bin(struct run *r, FILE *f, const char *name)
 {
-	size_t ctx = (size_t)r->o->ctx;
-	unsigned char *raw = rc_malloc(2 * ctx);
+	size_t ctx = (size_t)r->o->ctx, w = r->width;
+	unsigned char *raw = rc_malloc(w * ctx);
 	int32_t *ids = rc_malloc(ctx * sizeof *ids);
 	int rc = 0;
 	unsigned long long row = 0;
@@ -449,21 +508,25 @@ static int decode_bin(struct run *r, FILE *f, const char *name)
 		goto out;
 	}
 	for (;;) {
-		size_t got = fread(raw, 1, 2 * ctx, f);
+		size_t got = fread(raw, 1, w * ctx, f);
 		if (got == 0 && !ferror(f))
 			break;
-		if (got < 2 * ctx) {
+		if (got < w * ctx) {
 			if (ferror(f))
 				rc = rc_log_error(RC_E_IO, "%s: read error", name);
 			else
 				rc = rc_log_error(RC_E_TRUNCATED, "%s: ends inside row %llu (%zu of %zu bytes)",
-					name, row + 1, got, 2 * ctx);
-			rc_log_hint("bin rows are --context-length (%zu) uint16 ids", ctx);
+					name, row + 1, got, w * ctx);
+			rc_log_hint("bin rows are --context-length (%zu) uint%zu ids", ctx, 8 * w);
 			goto out;
 		}
 		row++;
-		for (size_t k = 0; k < ctx; k++)
-			ids[k] = raw[2 * k] | raw[2 * k + 1] << 8;
+		for (size_t k = 0; k < ctx; k++) {
+			uint32_t v = 0;
+			for (size_t q = 0; q < w; q++)
+				v |= (uint32_t)raw[w * k + q] << (8 * q);
+			ids[k] = v > INT32_MAX ? INT32_MAX : (int32_t)v;
+		}
 		if ((rc = decode_ids(r, ids, ctx, name, row, " in this row")) < 0)
 			goto out;
 	}
@@ -483,11 +546,34 @@ static int run_input(struct run *r, const char *path)
 		return rc;
 	const char *name = strcmp(path, "-") ? path : "(stdin)";
 	if (r->o->decode)
-		rc = r->o->format == FMT_BIN ? decode_bin(r, f, name) : decode_text(r, f, name);
+		rc = r->o->format != FMT_TEXT ? decode_bin(r, f, name) : decode_text(r, f, name);
 	else
 		rc = encode_stream(r, f, name);
 	int rc2 = rc_io_close(f, name);
 	return rc < 0 ? rc : rc2;
+}
+
+/* The tokenizer: --model's, or the CLIP BPE (--merges, or shipped). The
+ * context length defaults to the family's. */
+static int load_tokenizer(struct run *r, struct opts *o)
+{
+	if (o->model && rc_spm_dir_kind(o->model)) {
+		if (o->decode)
+			return rc_log_error(RC_E_UNSUPPORTED, "--decode reads CLIP BPE ids only; %s holds "
+				"a SentencePiece-family tokenizer", o->model);
+		int rc = rc_spm_load_dir(&r->spm, o->model);
+		if (rc < 0)
+			return rc;
+		rc_spm_set_lower(r->spm, o->lower);
+		if (!o->ctx_set)
+			o->ctx = RC_SPM_CONTEXT;
+		rc_log_info("tokenizer: %s, context %ld", rc_spm_name(r->spm), o->ctx);
+		return 0;
+	}
+	if (o->lower)
+		return rc_log_error(RC_E_ARG, "--lowercase: %s holds a CLIP tokenizer, which lowercases "
+			"already", o->model);
+	return o->model ? rc_bpe_load_model(&r->bpe, o->model) : rc_bpe_load(&r->bpe, o->merges, o->vocab);
 }
 
 /* The summary: JSON on the output with --json; else on stderr for
@@ -546,20 +632,22 @@ int main(int argc, char **argv)
 		return rc;
 	r.o = &o;
 	r.nthreads = rc_thread_set((int)o.threads);
-	if (rc_bpe_load(&r.bpe, o.merges, o.vocab) < 0)
+	r.width = o.format == FMT_BIN32 ? 4 : 2;
+	if (load_tokenizer(&r, &o) < 0)
 		goto out;
 	r.states = rc_calloc((size_t)r.nthreads, sizeof *r.states);
-	r.rowbuf = rc_calloc((size_t)r.nthreads, (size_t)(o.ctx ? o.ctx : 1) * sizeof *r.rowbuf);
-	if (!r.states || !r.rowbuf || batch_grow(&r.b, &o) < 0)
+	r.spm_states = rc_calloc((size_t)r.nthreads, sizeof *r.spm_states);
+	r.rowbuf = rc_calloc((size_t)r.nthreads, sizeof *r.rowbuf);
+	if (!r.states || !r.spm_states || !r.rowbuf || batch_grow(&r.b, &o, r.width) < 0)
 		goto out;
 	for (int t = 0; t < r.nthreads; t++)
-		if (!(r.states[t] = rc_bpe_state_new(r.bpe)))
+		if (r.spm ? !(r.spm_states[t] = rc_spm_state_new(r.spm)) : !(r.states[t] = rc_bpe_state_new(r.bpe)))
 			goto out;
 	if (rc_atomic_open(&af, o.out) < 0)
 		goto out;
 	r.out = af.f;
 	r.out_name = strcmp(o.out, "-") ? o.out : "(stdout)";
-	if (o.format == FMT_BIN && !o.decode && !o.count && rc_io_refuse_tty(r.out) < 0)
+	if (o.format != FMT_TEXT && !o.decode && !o.count && rc_io_refuse_tty(r.out) < 0)
 		goto out;
 	setvbuf(r.out, NULL, _IOFBF, 1 << 20);
 
@@ -581,7 +669,15 @@ out:
 	if (r.states)
 		for (int t = 0; t < r.nthreads; t++)
 			rc_bpe_state_free(r.states[t]);
+	if (r.spm_states)
+		for (int t = 0; t < r.nthreads; t++)
+			rc_spm_state_free(r.spm_states[t]);
 	free(r.states);
+	free(r.spm_states);
+	rc_spm_free(r.spm);
+	if (r.rowbuf)
+		for (int t = 0; t < r.nthreads; t++)
+			free(r.rowbuf[t].p);
 	free(r.rowbuf);
 	batch_free(&r.b);
 	rc_bpe_free(r.bpe);

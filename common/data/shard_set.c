@@ -56,7 +56,9 @@ int rc_shard_set_init(struct rc_shard_set *s, const struct rc_shard_set_opts *o)
 	s->o.sources = rc_strdup(o->sources);
 	s->o.tool = rc_strdup(o->tool);
 	s->o.command = rc_strdup(o->command);
+	s->o.tokenizer = o->tokenizer ? rc_strdup(o->tokenizer) : NULL;
 	if (!s->o.prefix || !s->o.options || !s->o.sources || !s->o.tool || !s->o.command ||
+	    (o->tokenizer && !s->o.tokenizer) ||
 	    !(s->list_path = rc_shard_set_list_path(o->prefix, o->part_i, o->part_n)))
 		return RC_E_NOMEM;
 	return 0;
@@ -150,9 +152,11 @@ static int open_writer(struct rc_shard_set *s, int schema)
 		RC_SHARD_META_PER_SHARD, per,
 		RC_SHARD_META_PART, part,
 		RC_SHARD_META_OPTIONS, s->o.options,
+		RC_SHARD_META_TOKENIZER, s->o.tokenizer,
 	};
 	s->schema = schema;
-	return rc_shard_writer_open(&s->w, s->path, &info, meta, sizeof meta / sizeof meta[0] / 2);
+	size_t nmeta = sizeof meta / sizeof meta[0] / 2 - (s->o.tokenizer ? 0 : 1);
+	return rc_shard_writer_open(&s->w, s->path, &info, meta, nmeta);
 }
 
 int rc_shard_set_add(struct rc_shard_set *s, const struct rc_record *rec)
@@ -197,6 +201,7 @@ void rc_shard_set_free(struct rc_shard_set *s)
 	free((char *)s->o.options);
 	free((char *)s->o.sources);
 	free((char *)s->o.tool);
+	free((char *)s->o.tokenizer);
 	free((char *)s->o.command);
 	free(s->list_path);
 	free(s->path);

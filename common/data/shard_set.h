@@ -45,6 +45,7 @@
 #define RC_SHARD_META_PER_SHARD "records_per_shard"  /* R in decimal */
 #define RC_SHARD_META_PART "part"                    /* "I/N" */
 #define RC_SHARD_META_OPTIONS "options"              /* rc_shard_set_opts.options */
+#define RC_SHARD_META_TOKENIZER "tokenizer"          /* "clip-bpe", "siglip-unigram", ... */
 
 struct rc_shard_set_opts {
 	const char *prefix;      /* shards PREFIX-NNNNNN.rcs, the list beside them */
@@ -55,6 +56,8 @@ struct rc_shard_set_opts {
 	const char *sources;     /* the inputs, RC_SHARD_META_SOURCE: the same */
 	const char *tool;        /* RC_SHARD_META_TOOL, e.g. "rclip-shard 0.1.0" */
 	const char *command;     /* RC_SHARD_META_COMMAND */
+	const char *tokenizer;   /* RC_SHARD_META_TOKENIZER: what made the token
+	                          * ids (text_ctx their length); NULL: not written */
 	struct rc_shard_info info; /* store, image_size, text_ctx of every shard;
 	                          * the schema is each shard's first record's */
 };

@@ -70,6 +70,7 @@ static struct rc_shard_set_opts opts(const char *prefix, long part_i, long part_
 	return (struct rc_shard_set_opts){.prefix = prefix, .per_shard = R,
 		.part_i = part_i, .part_n = part_n, .options = options,
 		.sources = "items.jsonl", .tool = "test_shard_set", .command = "test",
+		.tokenizer = "clip-bpe",
 		.info = {.store = RC_STORE_RAW, .image_size = S, .text_ctx = 77}};
 }
 
@@ -336,6 +337,10 @@ START_TEST(test_parts_cover_the_run)
 	ck_assert_str_eq(rc_shard_meta(r, RC_SHARD_META_PART), "1/2");
 	ck_assert_str_eq(rc_shard_meta(r, RC_SHARD_META_INPUT_FIRST), "9");
 	ck_assert_str_eq(rc_shard_meta(r, RC_SHARD_META_PER_SHARD), "3");
+	/* and the tokenizer and context length that made its ids */
+	ck_assert_ptr_nonnull(rc_shard_meta(r, RC_SHARD_META_TOKENIZER));
+	ck_assert_str_eq(rc_shard_meta(r, RC_SHARD_META_TOKENIZER), "clip-bpe");
+	ck_assert_str_eq(rc_shard_meta(r, RC_SHARD_META_TEXT_CTX), "77");
 	rc_shard_close(r);
 }
 END_TEST
