@@ -37,7 +37,7 @@
 struct opts {
 	int task;
 	const char *model, *data, *classes, *templates, *errors, *compare, *image_root, *output;
-	long batch, threads, bootstrap, seed;
+	long batch, threads, bootstrap, seed, negatives, captions;
 	struct rc_device device;
 	int json, strict;
 };
@@ -52,11 +52,12 @@ static const char usage_text[] =
 "\n"
 "Tasks:\n"
 "  sets             choice sets {\"id\", \"image_path\", \"sets\": [{\"tag\", \"gt\",\n"
-"                   \"neg\": [4]}]}: accuracy overall and per tag\n"
+"                   \"neg\": [...]}]}: accuracy overall and per tag\n"
 "  rclip-retrieval  the same data; gallery = every true caption: R@1/5/10\n"
-"                   both ways, mean and median rank\n"
+"                   both ways, mean and median rank (the upper middle one)\n"
 "  retrieval        descriptive data, several captions per image\n"
 "                   (COCO/Flickr): R@1/5/10 both ways, mean and median rank\n"
+"                   (numpy.median), 5 captions per image\n"
 "  zeroshot         {\"image_path\", \"label\"} lines, label a class name or its\n"
 "                   0-based line in --classes: top-1, top-5, mean per-class\n"
 "                   recall\n"
@@ -78,8 +79,15 @@ static const char usage_text[] =
 "      --seed=N            the bootstrap's random seed (default 1)\n"
 "      --compare=FILE      McNemar's test against an earlier --json report of\n"
 "                          the same task on the same items\n"
-"      --strict            a missing or unreadable image fails the run (default:\n"
-"                          skipped, with its items, and counted)\n"
+"      --negatives=N|any   sets: the negatives a set must have (default 4, as\n"
+"                          RCLIP-Bench); a set with another number is skipped\n"
+"                          and counted; any: 1 or more\n"
+"      --captions-per-image=N|all\n"
+"                          retrieval: the first N captions of each image,\n"
+"                          shorter lists repeated up to N (default 5, as the\n"
+"                          official COCO/Flickr evaluation); all: every one\n"
+"      --strict            a missing or unreadable image or a malformed item\n"
+"                          fails the run (default: skipped and counted)\n"
 "  -b, --batch=N           inputs per forward pass (default 32)\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
@@ -98,7 +106,8 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_NEGATIVES,
+	OPT_CAPTIONS };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -112,6 +121,8 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"compare", required_argument, NULL, OPT_COMPARE},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"negatives", required_argument, NULL, OPT_NEGATIVES},
+	{"captions-per-image", required_argument, NULL, OPT_CAPTIONS},
 	{"batch", required_argument, NULL, 'b'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -126,7 +137,7 @@ static const struct option longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.batch = 32, .seed = 1};
+	*o = (struct opts){.batch = 32, .seed = 1, .negatives = 4, .captions = 5};
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
@@ -150,6 +161,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_NEGATIVES:
+			if (!strcmp(optarg, "any"))
+				o->negatives = 0;
+			else if (rc_cli_int("--negatives", optarg, 1, 1000, &o->negatives) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_CAPTIONS:
+			if (!strcmp(optarg, "all"))
+				o->captions = 0;
+			else if (rc_cli_int("--captions-per-image", optarg, 1, 1000, &o->captions) < 0)
+				return RC_EXIT_USAGE;
+			break;
 		case OPT_PRECISION:
 			if (rc_precision_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
@@ -286,14 +309,14 @@ static int drop_skipped(struct run *r)
 				r->skipped_items++;
 				continue;
 			}
-			for (int q = 0; q < 5; q++) {
-				d->txt[nt + (size_t)q] = d->txt[cs.text + (uint32_t)q];
-				d->tlen[nt + (size_t)q] = d->tlen[cs.text + (uint32_t)q];
-				d->owner[nt + (size_t)q] = map[cs.image];
+			for (size_t q = 0; q <= cs.nneg; q++) {
+				d->txt[nt + q] = d->txt[cs.text + q];
+				d->tlen[nt + q] = d->tlen[cs.text + q];
+				d->owner[nt + q] = map[cs.image];
 			}
 			cs.image = map[cs.image];
 			cs.text = (uint32_t)nt;
-			nt += 5;
+			nt += cs.nneg + 1;
 			d->set[ns++] = cs;
 		}
 		d->ns = ns;
@@ -397,25 +420,30 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 	int rc = RC_E_NOMEM;
 	if (!hit || !sub || !c || !n)
 		goto out;
-	float *cand = rc_malloc(5 * D * sizeof *cand);
-	if (!cand)
+	size_t kmax = 1;
+	for (size_t s = 0; s < d->ns; s++)
+		if (d->set[s].nneg + 1 > kmax)
+			kmax = d->set[s].nneg + 1;
+	float *sc = rc_malloc(kmax * sizeof *sc);
+	if (!sc)
 		goto out;
 	for (size_t s = 0; s < d->ns; s++) {
 		const struct rc_eval_set *cs = &d->set[s];
-		float sc[5];
-		int choice;
-		for (int q = 0; q < 5; q++)
-			memcpy(cand + (size_t)q * D, r->temb + (cs->text + (size_t)q) * D, D * sizeof *cand);
-		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, cand, 5, D, sc, &choice);
+		int choice, k = (int)cs->nneg + 1;
+		/* a set's texts are adjacent: the true caption, then its negatives */
+		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, r->temb + cs->text * D, k, D,
+			sc, &choice);
 		c[cs->tag] += hit[s];
 		n[cs->tag]++;
 		char id[4400];
 		snprintf(id, sizeof id, "%s#%u", d->key[cs->image], cs->index);
-		json_t *scores = json_pack("[f,f,f,f,f]", sc[0], sc[1], sc[2], sc[3], sc[4]);
+		json_t *scores = json_array();
+		for (int q = 0; q < k; q++)
+			json_array_append_new(scores, json_real(sc[q]));
 		if ((rc = item(r, id, hit[s], json_pack("{s:s, s:i}", "tag", d->tags[cs->tag],
 			     "choice", choice))) < 0) {
 			json_decref(scores);
-			free(cand);
+			free(sc);
 			goto out;
 		}
 		if (!hit[s] && errors_out) {
@@ -429,7 +457,7 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 		}
 		json_decref(scores);
 	}
-	free(cand);
+	free(sc);
 	json_t *tags = json_object();
 	json_object_set_new(metrics, "tags", tags);
 	for (size_t t = 0; t < nt; t++) {
@@ -471,7 +499,10 @@ static int rank_metrics(struct run *r, json_t *metrics, const char *dir, const u
 			return rc;
 	}
 	double mean, median;
-	if (rc_eval_rank_stats(rank, n, &mean, &median) < 0)
+	/* the official medians: eval_RCLIP_retrieval.py the upper middle rank,
+	 * eval_retrieval.py (COCO/Flickr) numpy.median */
+	if (rc_eval_rank_stats(rank, n, r->o->task == RC_EVAL_RETRIEVAL ? RC_EVAL_MEDIAN_MEAN
+		    : RC_EVAL_MEDIAN_UPPER, &mean, &median) < 0)
 		return RC_E_NOMEM;
 	char name[64];
 	snprintf(name, sizeof name, "%s mean rank", dir);
@@ -709,6 +740,9 @@ static void table(FILE *f, const struct run *r)
 	if (r->skipped)
 		fprintf(f, "skipped: %zu unreadable image%s%s\n", r->skipped, r->skipped > 1 ? "s" : "",
 			r->o->task == RC_EVAL_SETS ? (r->skipped_items == 1 ? ", 1 set" : ", with their sets") : "");
+	if (r->d.bad_records || r->d.bad_sets)
+		fprintf(f, "skipped: %zu malformed record%s, %zu malformed set%s\n", r->d.bad_records,
+			r->d.bad_records == 1 ? "" : "s", r->d.bad_sets, r->d.bad_sets == 1 ? "" : "s");
 }
 
 static int write_text(const char *path, const char *txt)
@@ -777,7 +811,8 @@ static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
 	struct rc_eval_data *d = &r->d;
-	const struct rc_eval_source src = { o->task, o->data, o->image_root };
+	const struct rc_eval_source src = { o->task, o->data, o->image_root, o->strict,
+		(int)o->negatives, o->task == RC_EVAL_RETRIEVAL ? (int)o->captions : 0 };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
@@ -826,9 +861,17 @@ static int evaluate(struct run *r)
 			r->skipped, d->ni + r->skipped, r->skipped_items,
 			o->task == RC_EVAL_SETS ? "sets" : "items");
 
-	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "task", rc_eval_task_name(o->task),
-		"model", o->model, "data", o->data, "images", (json_int_t)d->ni, "texts",
-		(json_int_t)d->nt, "skipped_images", (json_int_t)r->skipped);
+	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "task",
+		rc_eval_task_name(o->task), "model", o->model, "data", o->data, "images",
+		(json_int_t)d->ni, "texts", (json_int_t)d->nt, "skipped_images",
+		(json_int_t)r->skipped, "malformed_records", (json_int_t)d->bad_records,
+		"malformed_sets", (json_int_t)d->bad_sets);
+	if (o->task == RC_EVAL_SETS)
+		json_object_set_new(r->report, "negatives", o->negatives ? json_integer(o->negatives)
+			: json_string("any"));
+	if (o->task == RC_EVAL_RETRIEVAL)
+		json_object_set_new(r->report, "captions_per_image", o->captions
+			? json_integer(o->captions) : json_string("all"));
 	json_t *metrics = json_object();
 	r->items = json_array();
 	r->order = json_array();

@@ -32,16 +32,20 @@ enum rc_eval_task {
  * or NULL. */
 const char *rc_eval_task_name(int task);
 
-/* Where the data comes from. */
+/* Where the data comes from, and how strictly it is read. */
 struct rc_eval_source {
 	int task;                     /* enum rc_eval_task */
 	const char *data;             /* a manifest, a shard list (.list) or a shard (.rcs) */
 	const char *image_root;       /* relative image paths (NULL: the manifest's directory) */
+	int strict;                   /* a malformed item fails the read (else skipped, counted) */
+	int negatives;                /* sets: the negatives a set must have; 0 = any >= 1 */
+	int captions_per_image;       /* retrieval: the first N captions, shorter lists
+	                               * repeated up to N; 0 = all of them */
 };
 
-/* One choice set: its image, tag, and texts text .. text+4 (gt first). */
+/* One choice set: its image, tag, and texts text .. text+nneg (gt first). */
 struct rc_eval_set {
-	uint32_t image, tag, text, index;
+	uint32_t image, tag, text, index, nneg;
 };
 
 /* Everything is owned by the structure (its arena, its arrays, the shards
@@ -71,6 +75,8 @@ struct rc_eval_data {
 	/* shards stay open: payloads point into them */
 	struct rc_shard **shards;
 	size_t nshards, cap_sh;
+	/* malformed items skipped (records, and sets of otherwise good records) */
+	size_t bad_records, bad_sets, warned;
 };
 
 /* Lines of a class or template file. */
@@ -81,10 +87,15 @@ struct rc_eval_lines {
 };
 
 /* rc_eval_data_read - the images, texts and sets (or captions) of src for a
- * model of image size S (shards must hold S×S images). Returns 0 with *d
- * filled, or RC_E_FORMAT (a malformed line or record: "file:line: why"),
- * RC_E_ARG (a shard of another schema or size), RC_E_IO, RC_E_NOMEM,
- * logged; *d is freed on error. */
+ * model of image size S (shards must hold S×S images). A malformed item
+ * (a line that is not a record of the task, a choice set with another
+ * number of negatives than src->negatives, an {"error": ...} row) is
+ * skipped with a "file:line: why" warning and counted in d->bad_records or
+ * d->bad_sets, as the official scripts drop it; with src->strict it fails
+ * the read. Retrieval captions are then cut or repeated to
+ * src->captions_per_image. Returns 0 with *d filled, or RC_E_FORMAT (a
+ * malformed item under strict), RC_E_ARG (a shard of another schema or
+ * size), RC_E_IO, RC_E_NOMEM, logged; *d is freed on error. */
 int rc_eval_data_read(const struct rc_eval_source *src, struct rc_eval_data *d, int S);
 
 /* rc_eval_data_read_zeroshot - the images and labels of a zero-shot
@@ -96,6 +107,12 @@ int rc_eval_data_read_zeroshot(const struct rc_eval_source *src, struct rc_eval_
 /* rc_eval_data_add_text - append a text (len bytes, copied into d's arena)
  * belonging to image owner. Returns 0 or RC_E_NOMEM. */
 int rc_eval_data_add_text(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t owner);
+
+/* rc_eval_data_cap_captions - keep the first n captions of every image
+ * and repeat a shorter list cyclically up to n (c0 c1 c2 c0 c1 for 3 and 5),
+ * as the official COCO/Flickr evaluation forms them; texts stay grouped by
+ * image in image order. n = 0 keeps them all. Returns 0 or RC_E_NOMEM. */
+int rc_eval_data_cap_captions(struct rc_eval_data *d, int n);
 
 /* rc_eval_data_where - "FILE:LINE" (or "SHARD: record N") of image i, in buf. */
 const char *rc_eval_data_where(const struct rc_eval_data *d, size_t i, char *buf, size_t n);

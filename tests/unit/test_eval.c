@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "eval/eval.h"
+#include "eval/eval_data.h"
 #include "model/backend.h"
 #include "testutil.h"
 
@@ -87,7 +88,7 @@ START_TEST(ranks_many_blocks)
 	ck_assert_uint_eq(rc_eval_hits(i2t, N, 1), N - 1);
 	ck_assert_uint_eq(rc_eval_hits(t2i, N - 1, 1), N - 1);
 	double mean, median;
-	ck_assert_int_eq(rc_eval_rank_stats(i2t, N, &mean, &median), 0);
+	ck_assert_int_eq(rc_eval_rank_stats(i2t, N, RC_EVAL_MEDIAN_UPPER, &mean, &median), 0);
 	ck_assert_double_eq(mean, 1);
 	free(img);
 	free(txt);
@@ -129,15 +130,47 @@ START_TEST(rank_stats_median)
 {
 	uint32_t r[6] = {3, 0, 1, 10, 2, 4};
 	double mean, median;
-	ck_assert_int_eq(rc_eval_rank_stats(r, 6, &mean, &median), 0);
-	ck_assert_double_eq_tol(mean, 4.0, 1e-12);    /* (3+1+10+2+4)/5, the 0 left out */
-	ck_assert_double_eq(median, 3);
-	ck_assert_int_eq(rc_eval_rank_stats(r, 4, &mean, &median), 0);
-	ck_assert_double_eq(median, 3);               /* 1 3 10: odd */
+	for (int how = RC_EVAL_MEDIAN_UPPER; how <= RC_EVAL_MEDIAN_MEAN; how++) {
+		ck_assert_int_eq(rc_eval_rank_stats(r, 6, how, &mean, &median), 0);
+		ck_assert_double_eq_tol(mean, 4.0, 1e-12); /* (3+1+10+2+4)/5, the 0 left out */
+		ck_assert_double_eq(median, 3);
+		ck_assert_int_eq(rc_eval_rank_stats(r, 4, how, &mean, &median), 0);
+		ck_assert_double_eq(median, 3);            /* 1 3 10: odd */
+	}
 	uint32_t e[4] = {4, 1, 2, 8};
-	ck_assert_int_eq(rc_eval_rank_stats(e, 4, &mean, &median), 0);
-	ck_assert_double_eq(median, 3);               /* (2 + 4) / 2 */
+	ck_assert_int_eq(rc_eval_rank_stats(e, 4, RC_EVAL_MEDIAN_MEAN, &mean, &median), 0);
+	ck_assert_double_eq(median, 3);               /* numpy.median: (2 + 4) / 2 */
+	ck_assert_int_eq(rc_eval_rank_stats(e, 4, RC_EVAL_MEDIAN_UPPER, &mean, &median), 0);
+	ck_assert_double_eq(median, 4);               /* sorted(e)[4 // 2] */
 	ck_assert_uint_eq(rc_eval_hits(e, 4, 2), 2);
+}
+END_TEST
+
+/* The official COCO/Flickr captions: the first 5, a shorter list repeated
+ * cyclically (3 → c0 c1 c2 c0 c1, 1 → five times), 6 and 7 cut to 5. */
+START_TEST(captions_per_image)
+{
+	static const int counts[] = {3, 7, 1, 6, 5, 2};
+	struct rc_eval_data d = {0};
+	rc_arena_init(&d.arena, 0);
+	char buf[6][8][8];
+	for (uint32_t i = 0; i < 6; i++)
+		for (int k = 0; k < counts[i]; k++) {
+			snprintf(buf[i][k], sizeof buf[i][k], "%u.%d", i, k);
+			ck_assert_int_eq(rc_eval_data_add_text(&d, buf[i][k], (uint32_t)strlen(buf[i][k]), i), 0);
+		}
+	ck_assert_int_eq(rc_eval_data_cap_captions(&d, 0), 0);
+	ck_assert_uint_eq(d.nt, 24);
+	ck_assert_int_eq(rc_eval_data_cap_captions(&d, 5), 0);
+	ck_assert_uint_eq(d.nt, 30);
+	for (uint32_t i = 0; i < 6; i++)
+		for (int k = 0; k < 5; k++) {
+			char want[8];
+			snprintf(want, sizeof want, "%u.%d", i, k % counts[i]);
+			ck_assert_uint_eq(d.owner[i * 5 + (uint32_t)k], i);
+			ck_assert_str_eq(d.txt[i * 5 + (uint32_t)k], want);
+		}
+	rc_eval_data_free(&d);
 }
 END_TEST
 
@@ -295,7 +328,7 @@ END_TEST
 
 START_TEST(reference_retrieval)
 {
-	check_retrieval("retrieval retrieval.jsonl", "retrieval");
+	check_retrieval("retrieval --captions-per-image all retrieval.jsonl", "retrieval");
 }
 END_TEST
 
@@ -323,6 +356,7 @@ static Suite *eval_suite(void)
 	tcase_add_test(tc, ranks_many_blocks);
 	tcase_add_test(tc, labels_and_classes);
 	tcase_add_test(tc, rank_stats_median);
+	tcase_add_test(tc, captions_per_image);
 	tcase_add_test(tc, bootstrap_interval);
 	tcase_add_test(tc, mcnemar_values);
 	suite_add_tcase(s, tc);
