@@ -13,6 +13,7 @@
 #include "eval/eval.h"
 #include "eval/eval_data.h"
 #include "model/backend.h"
+#include "eval_fixtures.h"
 #include "testutil.h"
 
 static struct rc_backend *be;   /* scores only: the CPU backend without a model */
@@ -232,48 +233,12 @@ END_TEST
 
 static json_t *run_eval(const char *args)
 {
-	const char *b = getenv("top_builddir"), *s = getenv("top_srcdir");
-	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "cd '%s/tests/fixtures/eval' && '%s/tools/rclip-eval' -q -j 2 "
-		"--json -m model %s", s ? s : ".", b ? b : ".", args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	json_error_t je;
-	json_t *j = json_loadf(p, 0, &je);
-	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_msg(j != NULL, "%s: %s", cmd, je.text);
-	return j;
+	return rc_test_eval_json("eval", args);
 }
 
 static json_t *expected(const char *task)
 {
-	const char *s = getenv("top_srcdir");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/tests/fixtures/eval/expected.json", s ? s : ".");
-	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
-	ck_assert_msg(j != NULL, "%s: %s", path, je.text);
-	json_t *t = json_incref(json_object_get(j, task));
-	json_decref(j);
-	ck_assert_ptr_nonnull(t);
-	return t;
-}
-
-/* metrics[name] has exactly want = [hits, total], and the rate printed
- * at the table's precision (0.01 %) is the reference's. */
-static void same_count(json_t *metrics, const char *name, json_t *want)
-{
-	json_t *m = json_object_get(metrics, name);
-	ck_assert_msg(m != NULL, "no metric %s", name);
-	long long h = json_integer_value(json_object_get(m, "hits"));
-	long long n = json_integer_value(json_object_get(m, "total"));
-	long long wh = json_integer_value(json_array_get(want, 0));
-	long long wn = json_integer_value(json_array_get(want, 1));
-	ck_assert_msg(h == wh && n == wn, "%s: %lld/%lld, reference %lld/%lld", name, h, n, wh, wn);
-	char a[32], b[32];
-	snprintf(a, sizeof a, "%.2f", 100 * json_real_value(json_object_get(m, "rate")));
-	snprintf(b, sizeof b, "%.2f", 100.0 * (double)wh / (double)wn);
-	ck_assert_str_eq(a, b);
+	return rc_test_eval_expected("eval", task);
 }
 
 static void same_real(json_t *metrics, const char *name, json_t *want)
@@ -287,13 +252,7 @@ START_TEST(reference_sets)
 {
 	json_t *r = run_eval("sets sets.jsonl"), *x = expected("sets");
 	json_t *m = json_object_get(r, "metrics");
-	same_count(m, "overall", json_object_get(x, "overall"));
-	const char *k;
-	json_t *v;
-	json_object_foreach(json_object_get(x, "tags"), k, v)
-		same_count(json_object_get(m, "tags"), k, v);
-	ck_assert_int_eq(json_object_size(json_object_get(m, "tags")),
-		json_object_size(json_object_get(x, "tags")));
+	rc_test_same_sets(m, x);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "skipped_images")),
 		json_integer_value(json_object_get(x, "skipped_images")));
 	json_decref(r);
@@ -304,18 +263,8 @@ END_TEST
 static void check_retrieval(const char *args, const char *task)
 {
 	json_t *r = run_eval(args), *x = expected(task);
-	json_t *m = json_object_get(r, "metrics");
-	const char *k;
-	json_t *v;
-	int n = 0;
-	json_object_foreach(x, k, v) {
-		if (json_is_array(v))
-			same_count(m, k, v);
-		else
-			same_real(m, k, v);
-		n++;
-	}
-	ck_assert_int_eq(n, 10);
+	ck_assert_int_eq(json_object_size(x), 10);
+	ck_assert_int_eq(rc_test_same_ranks(json_object_get(r, "metrics"), x), 10);
 	json_decref(r);
 	json_decref(x);
 }
@@ -337,8 +286,8 @@ START_TEST(reference_zeroshot)
 	json_t *r = run_eval("zeroshot --classes classes.txt --templates templates.txt "
 		"zeroshot.jsonl"), *x = expected("zeroshot");
 	json_t *m = json_object_get(r, "metrics");
-	same_count(m, "top-1", json_object_get(x, "top-1"));
-	same_count(m, "top-5", json_object_get(x, "top-5"));
+	rc_test_same_count(m, "top-1", json_object_get(x, "top-1"));
+	rc_test_same_count(m, "top-5", json_object_get(x, "top-5"));
 	same_real(m, "mean per-class recall", json_object_get(x, "mean per-class recall"));
 	ck_assert_int_eq(json_integer_value(json_object_get(m, "classes present")),
 		json_integer_value(json_object_get(x, "classes present")));
