@@ -40,6 +40,7 @@ struct opts {
 	long batch, threads, bootstrap, seed, negatives, captions;
 	struct rc_device device;
 	int json, strict;
+	int tokenizer;             /* enum rc_bpe_semantics, or -1: the model's */
 };
 
 static const char usage_text[] =
@@ -69,6 +70,10 @@ static const char usage_text[] =
 "      --classes=FILE      zeroshot: class names, one per line\n"
 "      --templates=FILE    zeroshot: prompt templates, one per line, {} for\n"
 "                          the class name\n"
+"      --tokenizer=T       hf, open_clip or auto (default auto: hf for a\n"
+"                          Hugging Face model directory, as transformers'\n"
+"                          CLIPTokenizerFast; open_clip for an open_clip\n"
+"                          model or an rclip checkpoint, as open_clip.tokenize)\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory)\n"
 "      --json              write the report as JSON (with every item's result)\n"
@@ -107,7 +112,7 @@ static const char usage_text[] =
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
 	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_NEGATIVES,
-	OPT_CAPTIONS };
+	OPT_CAPTIONS, OPT_TOKENIZER };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -123,6 +128,7 @@ static const struct option longopts[] = {
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"negatives", required_argument, NULL, OPT_NEGATIVES},
 	{"captions-per-image", required_argument, NULL, OPT_CAPTIONS},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{"batch", required_argument, NULL, 'b'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -137,7 +143,7 @@ static const struct option longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.batch = 32, .seed = 1, .negatives = 4, .captions = 5};
+	*o = (struct opts){.batch = 32, .seed = 1, .negatives = 4, .captions = 5, .tokenizer = -1};
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
@@ -161,6 +167,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_TOKENIZER:
+			if (strcmp(optarg, "auto") &&
+			    (o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected hf, open_clip or "
+					"auto)", optarg);
+			break;
 		case OPT_NEGATIVES:
 			if (!strcmp(optarg, "any"))
 				o->negatives = 0;
@@ -269,6 +281,8 @@ static int setup(struct run *r)
 	int rc = rc_bpe_load_model(&r->bpe, o->model);
 	if (rc < 0)
 		return rc;
+	if (o->tokenizer >= 0)
+		rc_bpe_set_semantics(r->bpe, o->tokenizer);
 	if (r->m->cfg.text.max_position < 2)
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: the model has no text tower (a vision "
 			"model?): it cannot score captions", o->model);
@@ -866,6 +880,8 @@ static int evaluate(struct run *r)
 		(json_int_t)d->ni, "texts", (json_int_t)d->nt, "skipped_images",
 		(json_int_t)r->skipped, "malformed_records", (json_int_t)d->bad_records,
 		"malformed_sets", (json_int_t)d->bad_sets);
+	json_object_set_new(r->report, "tokenizer",
+		json_string(rc_bpe_semantics_name(rc_bpe_semantics(r->bpe))));
 	if (o->task == RC_EVAL_SETS)
 		json_object_set_new(r->report, "negatives", o->negatives ? json_integer(o->negatives)
 			: json_string("any"));

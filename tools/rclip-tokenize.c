@@ -27,6 +27,7 @@ struct opts {
 	const char *out;
 	const char *merges, *vocab;
 	int decode, count, json;
+	int tokenizer;    /* enum rc_bpe_semantics */
 	long threads;
 	char **inputs;
 	int ninputs;
@@ -36,7 +37,8 @@ static const char usage_text[] =
 "Usage: rclip-tokenize [OPTION]... [FILE]...\n"
 "   or: rclip-tokenize --decode [OPTION]... [FILE]...\n"
 "Turn each line of text into CLIP BPE token ids, id for id as open_clip's\n"
-"tokenize(), or (--decode) token ids back into text. With no FILE, or when\n"
+"tokenize() (or with --tokenizer hf as transformers' CLIPTokenizerFast), or\n"
+"(--decode) token ids back into text. With no FILE, or when\n"
 "FILE is -, read standard input.\n"
 "\n"
 "  -f, --format=FMT        text: one line of ids per input line, from 49406 to\n"
@@ -56,6 +58,10 @@ static const char usage_text[] =
 "      --merges=FILE       BPE merges (gzip'd or plain; a Hugging Face\n"
 "                          merges.txt works) instead of the shipped CLIP file\n"
 "      --vocab=FILE        a Hugging Face vocab.json giving the ids (with --merges)\n"
+"      --tokenizer=T       open_clip: as open_clip.tokenize (default); hf: as\n"
+"                          transformers' CLIPTokenizerFast (no ftfy, no HTML\n"
+"                          unescaping, <|endoftext|> spelled as Hugging Face\n"
+"                          does), what a Hugging Face checkpoint is evaluated with\n"
 "  -o, --output=FILE       write to FILE (whole or not at all) instead of stdout\n"
 "  -j, --threads=N         encoding threads (default: $OMP_NUM_THREADS, else\n"
 "                          all cores); the output is the same for any N\n"
@@ -67,7 +73,7 @@ static const char usage_text[] =
 "Exit status: 0 success, 1 failure (bad input, I/O error), 2 usage error.\n"
 "Binary output is refused on a terminal. See rclip-tokenize(1).\n";
 
-enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION };
+enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION, OPT_TOKENIZER };
 
 static const struct option longopts[] = {
 	{"format", required_argument, NULL, 'f'},
@@ -78,6 +84,7 @@ static const struct option longopts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"merges", required_argument, NULL, OPT_MERGES},
 	{"vocab", required_argument, NULL, OPT_VOCAB},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{"output", required_argument, NULL, 'o'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -116,6 +123,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_MERGES: o->merges = optarg; break;
 		case OPT_VOCAB: o->vocab = optarg; break;
+		case OPT_TOKENIZER:
+			if ((o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected open_clip or hf)",
+					optarg);
+			break;
 		case 'o': o->out = optarg; break;
 		case 'j':
 			if (rc_cli_int("--threads", optarg, 0, 4096, &v) < 0)
@@ -548,6 +560,7 @@ int main(int argc, char **argv)
 	r.nthreads = rc_thread_set((int)o.threads);
 	if (rc_bpe_load(&r.bpe, o.merges, o.vocab) < 0)
 		goto out;
+	rc_bpe_set_semantics(r.bpe, o.tokenizer);
 	r.states = rc_calloc((size_t)r.nthreads, sizeof *r.states);
 	r.rowbuf = rc_calloc((size_t)r.nthreads, (size_t)(o.ctx ? o.ctx : 1) * sizeof *r.rowbuf);
 	if (!r.states || !r.rowbuf || batch_grow(&r.b, &o) < 0)

@@ -80,6 +80,7 @@ expect 0 "$ev" sets -m "$m" --json -o "$tmp/bad.out" "$d/bad3.jsonl"
 has "$tmp/err" "bad3.jsonl:3: set 0: 3 negatives, expected 4 (skipped)" "3 negatives: warned"
 eq "$(wc -l <"$tmp/err")" 1 "3 negatives: one line"
 has "$tmp/bad.out" '"malformed_sets": 1' "3 negatives: counted"
+has "$tmp/bad.out" '"tokenizer": "hf"' "a Hugging Face model: its tokenizer"
 expect 0 "$ev" sets -m "$m" "$d/bad3.jsonl"
 has "$tmp/out" "skipped: 0 malformed records, 1 malformed set" "3 negatives: in the table"
 # --strict fails on it, writing nothing
@@ -94,6 +95,8 @@ has "$tmp/out" '"id": "x#0"' "--negatives any: the set is scored"
 expect 0 "$ev" sets -m "$m" --negatives 3 --json "$d/bad3.jsonl"
 has "$tmp/out" '"malformed_sets": 3' "--negatives 3: the 3 sets of 4 skipped"
 expect 2 "$ev" sets -m "$m" --negatives 0 "$d/bad3.jsonl"
+expect 2 "$ev" sets -m "$m" --tokenizer spm "$d/bad3.jsonl"
+has "$tmp/err" "expected hf, open_clip or auto" "--tokenizer: an unknown name"
 # an {"error": ...} row, a line that is not JSON, a set without a tag
 { head -n 2 "$d/sets.jsonl"
   echo '{"id": "e", "error": "rate limited"}'

@@ -6,7 +6,8 @@
  * same decision and choice for every set, the same R@K counts, mean and
  * median ranks, and every image's rank. The data holds what the official
  * script drops (an {"error"} row, a set with 3 negatives, a blank gt, ...),
- * exact ties, and images with 1 to 7 captions (6 and 7 included). */
+ * exact ties, images with 1 to 7 captions (6 and 7 included), and texts
+ * that transformers' fast tokenizer and open_clip's read differently. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -53,10 +54,41 @@ START_TEST(official_sets)
 		ck_assert_msg(num(g, "choice") == num(v, "choice"), "%s: chose %lld, official %lld",
 			id, num(g, "choice"), num(v, "choice"));
 	}
+	/* a Hugging Face checkpoint is tokenized as the official script does */
+	ck_assert_str_eq(json_string_value(json_object_get(r, "tokenizer")), "hf");
 	/* what the official script drops silently, rclip counts */
 	ck_assert_int_eq(num(r, "malformed_records"), 3);
 	ck_assert_int_eq(num(r, "malformed_sets"), 6);
 	ck_assert_int_eq(num(r, "skipped_images"), 1);
+	json_decref(r);
+	json_decref(x);
+}
+END_TEST
+
+/* With open_clip's tokenization (ftfy, HTML unescaping) the sets listed in
+ * open_clip_flips are decided otherwise, and only those: the default above
+ * is the fast tokenizer's. */
+START_TEST(official_tokenizer)
+{
+	json_t *r = run_eval("sets --tokenizer open_clip sets.jsonl"), *x = expected("sets");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "tokenizer")), "open_clip");
+	json_t *got = json_object_get(r, "items"), *want = json_object_get(x, "items");
+	json_t *flips = json_object_get(x, "open_clip_flips"), *v, *f;
+	ck_assert_int_ge(json_array_size(flips), 1);
+	size_t i, k, nflip = 0;
+	json_array_foreach(want, i, v) {
+		const char *id = json_string_value(json_object_get(v, "id"));
+		int flip = 0;
+		json_array_foreach(flips, k, f)
+			flip |= !strcmp(json_string_value(f), id);
+		json_t *g = json_array_get(got, i);
+		ck_assert_str_eq(json_string_value(json_object_get(g, "id")), id);
+		int same = json_equal(json_object_get(g, "correct"), json_object_get(v, "correct"));
+		ck_assert_msg(same != flip, "%s: %s under open_clip's tokenization", id,
+			flip ? "not decided otherwise" : "decided otherwise");
+		nflip += (size_t)flip;
+	}
+	ck_assert_int_eq(nflip, json_array_size(flips));
 	json_decref(r);
 	json_decref(x);
 }
@@ -100,6 +132,7 @@ int main(void)
 	TCase *tc = tcase_create("official");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, official_sets);
+	tcase_add_test(tc, official_tokenizer);
 	tcase_add_test(tc, official_rclip_retrieval);
 	tcase_add_test(tc, official_retrieval);
 	suite_add_tcase(s, tc);
