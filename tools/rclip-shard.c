@@ -45,6 +45,7 @@ struct opts {
 	unsigned long long max_pixels;
 	long threads;
 	int inspect, records;
+	int tokenizer;            /* enum rc_bpe_semantics of the stored token ids */
 	const char *pixels_dir;
 	char **inputs;
 	int ninputs;
@@ -74,6 +75,9 @@ static const char usage_text[] =
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
+"      --tokenizer=T       the token ids stored: open_clip (default, as\n"
+"                          open_clip.tokenize) or hf (as transformers'\n"
+"                          CLIPTokenizerFast, for a Hugging Face checkpoint)\n"
 "  -j, --threads=N         decoding threads (default: all cores)\n"
 "      --json              the final report as JSON on standard output\n"
 "      --inspect           print the header and metadata of each SHARD, check\n"
@@ -94,7 +98,7 @@ static const char usage_text[] =
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION,
+	OPT_VERSION, OPT_TOKENIZER,
 };
 
 static const struct option longopts[] = {
@@ -119,6 +123,7 @@ static const struct option longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -198,6 +203,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
+		case OPT_TOKENIZER:
+			if ((o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected open_clip or hf)",
+					optarg);
+			break;
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
@@ -576,10 +586,10 @@ static char *options_string(const struct opts *o)
 	char *s = rc_malloc(n);
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s", o->image_size, rc_shard_store_name((int)o->store),
-			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
-			rc_manifest_schema_name(o->schema), o->format,
-			o->image_root ? o->image_root : "");
+			"schema=%s format=%d root=%s tokenizer=%s", o->image_size,
+			rc_shard_store_name((int)o->store), o->store == RC_STORE_JPEG ? o->quality : 0,
+			o->max_pixels, o->dedup, rc_manifest_schema_name(o->schema), o->format,
+			o->image_root ? o->image_root : "", rc_bpe_semantics_name(o->tokenizer));
 	return s;
 }
 
@@ -608,6 +618,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	so.options = options;
 	if (rc_shard_set_init(&r.set, &so) < 0 || rc_bpe_load(&r.bpe, NULL, NULL) < 0)
 		goto out;
+	rc_bpe_set_semantics(r.bpe, o->tokenizer);
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
 			goto out;
