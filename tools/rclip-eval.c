@@ -41,6 +41,7 @@ struct opts {
 	struct rc_device device;
 	int json, strict;
 	int tokenizer;             /* enum rc_bpe_semantics, or -1: the model's */
+	int format;                /* enum rc_eval_format */
 };
 
 static const char usage_text[] =
@@ -49,6 +50,7 @@ static const char usage_text[] =
 "   or: rclip-eval retrieval --model MODEL [OPTION]... DATA\n"
 "   or: rclip-eval zeroshot --model MODEL --classes FILE --templates FILE\n"
 "                  [OPTION]... DATA\n"
+"   or: rclip-eval winoground --model MODEL [OPTION]... examples.jsonl\n"
 "Evaluate a CLIP model (any format rclip reads) on a benchmark.\n"
 "\n"
 "Tasks:\n"
@@ -62,8 +64,11 @@ static const char usage_text[] =
 "  zeroshot         {\"image_path\", \"label\"} lines, label a class name or its\n"
 "                   0-based line in --classes: top-1, top-5, mean per-class\n"
 "                   recall\n"
+"  winoground       Winoground's examples.jsonl (images in images/): text,\n"
+"                   image and group scores, overall and per collapsed_tag\n"
 "DATA is a JSONL manifest (TSV too for retrieval), a shard list (.list) or a\n"
-"shard (.rcs); zeroshot reads manifests only.\n"
+"shard (.rcs); zeroshot and winoground read manifests only; sets also reads\n"
+"the released files of SugarCrepe, What'sUp and VALSE (see --format).\n"
 "\n"
 "  -m, --model=PATH        the model: a Hugging Face CLIPModel directory or an\n"
 "                          open_clip directory or .safetensors file\n"
@@ -84,6 +89,8 @@ static const char usage_text[] =
 "      --seed=N            the bootstrap's random seed (default 1)\n"
 "      --compare=FILE      McNemar's test against an earlier --json report of\n"
 "                          the same task on the same items\n"
+"      --format=F          sets: rclip (RCLIP-Bench JSONL), sugarcrepe, whatsup,\n"
+"                          valse or auto (default: from the file)\n"
 "      --negatives=N|any   sets: the negatives a set must have (default 4, as\n"
 "                          RCLIP-Bench); a set with another number is skipped\n"
 "                          and counted; any: 1 or more\n"
@@ -112,7 +119,7 @@ static const char usage_text[] =
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
 	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_NEGATIVES,
-	OPT_CAPTIONS, OPT_TOKENIZER };
+	OPT_CAPTIONS, OPT_TOKENIZER, OPT_FORMAT };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -129,6 +136,7 @@ static const struct option longopts[] = {
 	{"negatives", required_argument, NULL, OPT_NEGATIVES},
 	{"captions-per-image", required_argument, NULL, OPT_CAPTIONS},
 	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"batch", required_argument, NULL, 'b'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -167,6 +175,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_FORMAT:
+			if ((o->format = rc_eval_format_parse(optarg)) < 0 ||
+			    o->format == RC_EVAL_FMT_WINOGROUND)
+				return rc_cli_usage_error("--format: '%s' (expected rclip, sugarcrepe, "
+					"whatsup, valse or auto)", optarg);
+			break;
 		case OPT_TOKENIZER:
 			if (strcmp(optarg, "auto") &&
 			    (o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
@@ -211,16 +225,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind >= argc)
-		return rc_cli_usage_error("no task (expected sets, rclip-retrieval, retrieval or "
-			"zeroshot)");
+		return rc_cli_usage_error("no task (expected sets, rclip-retrieval, retrieval, "
+			"zeroshot or winoground)");
 	/* the task may come first or anywhere: it is the first operand */
 	const char *task = argv[optind++];
-	for (int t = RC_EVAL_SETS; t <= RC_EVAL_ZEROSHOT; t++)
+	for (int t = RC_EVAL_SETS; t <= RC_EVAL_WINOGROUND; t++)
 		if (!strcmp(task, rc_eval_task_name(t)))
 			o->task = t;
 	if (!o->task)
 		return rc_cli_usage_error("unknown task '%s' (expected sets, rclip-retrieval, "
-			"retrieval or zeroshot)", task);
+			"retrieval, zeroshot or winoground)", task);
 	if (optind >= argc)
 		return rc_cli_usage_error("no data: give a manifest, a shard list or a shard");
 	o->data = argv[optind++];
@@ -234,6 +248,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("--classes and --templates go with zeroshot");
 	if (o->errors && o->task != RC_EVAL_SETS)
 		return rc_cli_usage_error("--errors goes with sets");
+	if (o->format && o->task != RC_EVAL_SETS)
+		return rc_cli_usage_error("--format goes with sets");
 	return -1;
 }
 /* ================================================================ run */
@@ -316,10 +332,12 @@ static int drop_skipped(struct run *r)
 		g++;
 	}
 	size_t nt = 0, ns = 0;
-	if (r->o->task == RC_EVAL_SETS) {
+	if (r->o->task == RC_EVAL_SETS || r->o->task == RC_EVAL_WINOGROUND) {
+		int wino = r->o->task == RC_EVAL_WINOGROUND;
 		for (size_t s = 0; s < d->ns; s++) {
 			struct rc_eval_set cs = d->set[s];
-			if (!r->ok[cs.image]) {
+			/* a Winoground example needs both its images */
+			if (!r->ok[cs.image] || (wino && !r->ok[cs.image + 1])) {
 				r->skipped_items++;
 				continue;
 			}
@@ -447,6 +465,9 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 		/* a set's texts are adjacent: the true caption, then its negatives */
 		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, r->temb + cs->text * D, k, D,
 			sc, &choice);
+		for (int q = 1; d->ties_wrong && hit[s] && q < k; q++)
+			if (sc[q] >= sc[0]) /* a tie is wrong here: the first tying negative */
+				hit[s] = 0, choice = q;
 		c[cs->tag] += hit[s];
 		n[cs->tag]++;
 		char id[4400];
@@ -603,6 +624,71 @@ out:
 	return rc;
 }
 
+/* Winoground (Thrush et al. 2022), with s(c, i) the score of caption c and
+ * image i: text score when s(c0,i0) > s(c1,i0) and s(c1,i1) > s(c0,i1),
+ * image score when s(c0,i0) > s(c0,i1) and s(c1,i1) > s(c1,i0), group
+ * score when both; strict inequalities, so a tie counts as wrong. */
+static int run_winoground(struct run *r, json_t *metrics)
+{
+	static const char *const names[3] = {"text score", "image score", "group score"};
+	struct rc_eval_data *d = &r->d;
+	size_t D = (size_t)r->D, n = d->ns, nt = d->ntags;
+	uint8_t *hit[3], *sub = rc_malloc(n + 1);
+	int rc = RC_E_NOMEM;
+	for (int m = 0; m < 3; m++)
+		hit[m] = rc_malloc(n + 1);
+	if (!hit[0] || !hit[1] || !hit[2] || !sub)
+		goto out;
+	for (size_t s = 0; s < n; s++) {
+		const struct rc_eval_set *cs = &d->set[s];
+		double sc[2][2]; /* [caption][image] */
+		for (int c = 0; c < 2; c++)
+			for (int i = 0; i < 2; i++) {
+				const float *t = r->temb + (cs->text + (size_t)c) * D;
+				const float *v = r->iemb + (cs->image + (size_t)i) * D;
+				float dot = 0;
+				for (size_t k = 0; k < D; k++)
+					dot += t[k] * v[k];
+				sc[c][i] = dot;
+			}
+		hit[0][s] = sc[0][0] > sc[1][0] && sc[1][1] > sc[0][1];
+		hit[1][s] = sc[0][0] > sc[0][1] && sc[1][1] > sc[1][0];
+		hit[2][s] = hit[0][s] && hit[1][s];
+		json_t *extra = json_pack("{s:s, s:b, s:b, s:[[f,f],[f,f]]}", "tag",
+			d->tags[cs->tag], "text", hit[0][s], "image", hit[1][s], "scores", sc[0][0],
+			sc[0][1], sc[1][0], sc[1][1]);
+		if ((rc = item(r, d->key[cs->image], hit[2][s], extra)) < 0)
+			goto out;
+	}
+	json_t *tags = json_object();
+	json_object_set_new(metrics, "tags", tags);
+	for (size_t t = 0; t < nt; t++) {
+		json_t *per = json_object();
+		json_object_set_new(tags, d->tags[t], per);
+		for (int m = 0; m < 3; m++) {
+			size_t k = 0, h = 0;
+			for (size_t s = 0; s < n; s++)
+				if (d->set[s].tag == t)
+					h += (sub[k++] = hit[m][s]);
+			if ((rc = add_metric(r, per, names[m], h, k, sub)) < 0)
+				goto out;
+		}
+	}
+	for (int m = 0; m < 3; m++) {
+		size_t h = 0;
+		for (size_t s = 0; s < n; s++)
+			h += hit[m][s];
+		if ((rc = add_metric(r, metrics, names[m], h, n, hit[m])) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (int m = 0; m < 3; m++)
+		free(hit[m]);
+	free(sub);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- compare */
 
 struct pair {
@@ -719,14 +805,26 @@ static void table(FILE *f, const struct run *r)
 		if ((int)strlen(json_string_value(v)) > w)
 			w = (int)strlen(json_string_value(v));
 	for (i = 0; i < r->d.ntags; i++)
-		if ((int)strlen(r->d.tags[i]) > w)
-			w = (int)strlen(r->d.tags[i]);
+		if ((int)strlen(r->d.tags[i]) + 13 * (r->o->task == RC_EVAL_WINOGROUND) > w)
+			w = (int)strlen(r->d.tags[i]) + 13 * (r->o->task == RC_EVAL_WINOGROUND);
 	fprintf(f, "%-*s %9s %9s %8s%s\n", w, r->o->task == RC_EVAL_SETS ? "tag" : "metric", "hits",
 		"total", "rate %", r->o->bootstrap ? "  95% CI" : "");
 	/* tags in order of first appearance, then the metrics in the order made */
-	for (i = 0; i < r->d.ntags; i++)
-		if ((v = json_object_get(tags, r->d.tags[i])))
+	for (i = 0; i < r->d.ntags; i++) {
+		if (!(v = json_object_get(tags, r->d.tags[i])))
+			continue;
+		if (r->o->task != RC_EVAL_WINOGROUND) {
 			table_row(f, w, r->d.tags[i], v);
+			continue;
+		}
+		const char *k;
+		json_t *m;
+		json_object_foreach(v, k, m) { /* Winoground: three scores a tag */
+			char name[256];
+			snprintf(name, sizeof name, "%s: %s", r->d.tags[i], k);
+			table_row(f, w, name, m);
+		}
+	}
 	json_t *name;
 	json_array_foreach(r->order, i, name) {
 		const char *k = json_string_value(name);
@@ -826,7 +924,7 @@ static int evaluate(struct run *r)
 	const struct opts *o = r->o;
 	struct rc_eval_data *d = &r->d;
 	const struct rc_eval_source src = { o->task, o->data, o->image_root, o->strict,
-		(int)o->negatives, o->task == RC_EVAL_RETRIEVAL ? (int)o->captions : 0 };
+		(int)o->negatives, o->task == RC_EVAL_RETRIEVAL ? (int)o->captions : 0, o->format };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
@@ -882,6 +980,8 @@ static int evaluate(struct run *r)
 		"malformed_sets", (json_int_t)d->bad_sets);
 	json_object_set_new(r->report, "tokenizer",
 		json_string(rc_bpe_semantics_name(rc_bpe_semantics(r->bpe))));
+	if (d->unvalidated)
+		json_object_set_new(r->report, "unvalidated", json_integer((json_int_t)d->unvalidated));
 	if (o->task == RC_EVAL_SETS)
 		json_object_set_new(r->report, "negatives", o->negatives ? json_integer(o->negatives)
 			: json_string("any"));
@@ -906,7 +1006,9 @@ static int evaluate(struct run *r)
 		json_object_set_new(r->report, "bootstrap", json_pack("{s:i, s:I}", "resamples",
 			(int)o->bootstrap, "seed", (json_int_t)o->seed));
 	rc = o->task == RC_EVAL_SETS ? run_sets(r, metrics, errors_out)
-		: o->task == RC_EVAL_ZEROSHOT ? run_zeroshot(r, metrics) : run_retrieval(r, metrics);
+		: o->task == RC_EVAL_ZEROSHOT ? run_zeroshot(r, metrics)
+		: o->task == RC_EVAL_WINOGROUND ? run_winoground(r, metrics)
+		: run_retrieval(r, metrics);
 	if (rc == 0 && o->compare)
 		rc = compare(r);
 	json_object_set(r->report, "items", r->items);

@@ -131,16 +131,20 @@ int rc_eval_data_bad(struct rc_eval_data *d, int strict, const char *file, uint6
 	va_end(ap);
 	if (set >= 0)
 		snprintf(where, sizeof where, " set %d:", set);
+	char at[4200];
+	if (line) /* 0: a JSON document, the item named in why */
+		snprintf(at, sizeof at, "%s:%llu:%s", file, (unsigned long long)line, where);
+	else
+		snprintf(at, sizeof at, "%s:%s", file, where);
 	if (strict) {
-		return rc_log_error(RC_E_FORMAT, "%s:%llu:%s %s", file, (unsigned long long)line,
-			where, why);
+		return rc_log_error(RC_E_FORMAT, "%s %s", at, why);
 	}
 	if (set >= 0)
 		d->bad_sets++;
 	else
 		d->bad_records++;
 	if (d->warned++ < RC_EVAL_BAD_WARNED)
-		rc_log_warn("%s:%llu:%s %s (skipped)", file, (unsigned long long)line, where, why);
+		rc_log_warn("%s %s (skipped)", at, why);
 	return 0;
 }
 
@@ -351,7 +355,7 @@ static int read_any(const struct rc_eval_source *o, struct rc_eval_data *d, int 
 		return RC_E_UNSUPPORTED;
 	}
 	if (o->task != RC_EVAL_RETRIEVAL)
-		return rc_eval_sets_read_jsonl(o, d);
+		return rc_eval_bench_read(o, d);
 	return read_manifest(o, d);
 }
 
@@ -587,6 +591,6 @@ void rc_eval_data_free(struct rc_eval_data *d)
 const char *rc_eval_task_name(int task)
 {
 	static const char *const names[] = { NULL, "sets", "rclip-retrieval", "retrieval",
-		"zeroshot" };
-	return task >= RC_EVAL_SETS && task <= RC_EVAL_ZEROSHOT ? names[task] : NULL;
+		"zeroshot", "winoground" };
+	return task >= RC_EVAL_SETS && task <= RC_EVAL_WINOGROUND ? names[task] : NULL;
 }

@@ -26,10 +26,27 @@ enum rc_eval_task {
 	RC_EVAL_RCLIP_RETRIEVAL,      /* the same data, gallery = every true caption */
 	RC_EVAL_RETRIEVAL,            /* descriptive data, several captions an image */
 	RC_EVAL_ZEROSHOT,             /* {"image_path", "label"} lines */
+	RC_EVAL_WINOGROUND,           /* 2 images × 2 captions: text, image, group scores */
 };
 
+/* The released annotation formats rclip-eval reads (eval_bench.c). */
+enum rc_eval_format {
+	RC_EVAL_FMT_AUTO = 0,         /* from the file: see rc_eval_format_detect */
+	RC_EVAL_FMT_RCLIP,            /* RCLIP-Bench JSONL choice sets */
+	RC_EVAL_FMT_SUGARCREPE,       /* {"N": {"filename", "caption", "negative_caption"}} */
+	RC_EVAL_FMT_WHATSUP,          /* [{"image_path", "caption_options"}] or [[id, true, false]] */
+	RC_EVAL_FMT_VALSE,            /* {"key": {"dataset", "image_file", "caption", "foil", "mturk"}} */
+	RC_EVAL_FMT_WINOGROUND,       /* examples.jsonl: caption_0/1, image_0/1 */
+};
+
+/* rc_eval_format_name - "rclip", "sugarcrepe", "whatsup", "valse",
+ * "winoground", "auto", or NULL; rc_eval_format_parse - the value of such a
+ * name, or RC_E_ARG (not logged). */
+const char *rc_eval_format_name(int fmt);
+int rc_eval_format_parse(const char *s);
+
 /* rc_eval_task_name - "sets", "rclip-retrieval", "retrieval", "zeroshot",
- * or NULL. */
+ * "winoground", or NULL. */
 const char *rc_eval_task_name(int task);
 
 /* Where the data comes from, and how strictly it is read. */
@@ -41,9 +58,12 @@ struct rc_eval_source {
 	int negatives;                /* sets: the negatives a set must have; 0 = any >= 1 */
 	int captions_per_image;       /* retrieval: the first N captions, shorter lists
 	                               * repeated up to N; 0 = all of them */
+	int format;                   /* sets: enum rc_eval_format of data */
 };
 
-/* One choice set: its image, tag, and texts text .. text+nneg (gt first). */
+/* One choice set: its image, tag, and texts text .. text+nneg (gt first).
+ * Winoground: an example, image and image + 1 its two images, text and
+ * text + 1 its two captions (nneg 1), tag its collapsed_tag. */
 struct rc_eval_set {
 	uint32_t image, tag, text, index, nneg;
 };
@@ -77,6 +97,9 @@ struct rc_eval_data {
 	size_t nshards, cap_sh;
 	/* malformed items skipped (records, and sets of otherwise good records) */
 	size_t bad_records, bad_sets, warned;
+	size_t unvalidated;        /* VALSE items outside its validated set, left out */
+	int ties_wrong;            /* sets: a negative scoring as high as the true caption
+	                            * makes it wrong (SugarCrepe's and VALSE's pos > neg) */
 };
 
 /* Lines of a class or template file. */

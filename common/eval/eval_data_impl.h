@@ -38,8 +38,9 @@ int rc_eval_data_add_set(struct rc_eval_data *d, uint32_t image, uint32_t index,
 void rc_eval_data_root(const struct rc_eval_source *src, char *root, size_t n);
 char *rc_eval_data_join(struct rc_eval_data *d, const char *root, const char *path);
 
-/* A malformed item at file:line (set >= 0: that set of the record, else
- * the whole record): with strict, logged as an error and RC_E_FORMAT
+/* A malformed item at file:line (line 0: a JSON document, the item named
+ * in the message; set >= 0: that set of the record, else the whole
+ * record): with strict, logged as an error and RC_E_FORMAT
  * returned; else counted, warned ("(skipped)") while fewer than
  * RC_EVAL_BAD_WARNED were, and 0 returned. */
 int rc_eval_data_bad(struct rc_eval_data *d, int strict, const char *file, uint64_t line,
@@ -66,5 +67,10 @@ int rc_eval_data_lines(const struct rc_eval_source *src, struct rc_eval_data *d,
  * [{"tag", "gt", "neg": [...]}]} read as the official eval_RCLIP.py reads
  * it (eval_data.h tells what is skipped). Returns as rc_eval_data_read. */
 int rc_eval_sets_read_jsonl(const struct rc_eval_source *src, struct rc_eval_data *d);
+
+/* eval_bench.c: the choice sets (or Winoground examples) of src->data in
+ * src->format (RC_EVAL_FMT_AUTO: detected), RCLIP-Bench JSONL through
+ * rc_eval_sets_read_jsonl. Returns as rc_eval_data_read. */
+int rc_eval_bench_read(const struct rc_eval_source *src, struct rc_eval_data *d);
 
 #endif

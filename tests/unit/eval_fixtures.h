@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The report of `rclip-eval -q -j 2 --json -m model ARGS` run in
+/* The report of `rclip-eval -q -j 2 --json -m MODEL ARGS` run in
  * tests/fixtures/DIR (the caller frees it). */
-static inline json_t *rc_test_eval_json(const char *dir, const char *args)
+static inline json_t *rc_test_eval_run(const char *dir, const char *model, const char *args)
 {
 	const char *b = getenv("top_builddir"), *s = getenv("top_srcdir");
 	char cmd[8192];
 	snprintf(cmd, sizeof cmd, "cd '%s/tests/fixtures/%s' && '%s/tools/rclip-eval' -q -j 2 "
-		"--json -m model %s", s ? s : ".", dir, b ? b : ".", args);
+		"--json -m %s %s", s ? s : ".", dir, b ? b : ".", model, args);
 	FILE *p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	json_error_t je;
@@ -27,6 +27,12 @@ static inline json_t *rc_test_eval_json(const char *dir, const char *args)
 	ck_assert_int_eq(pclose(p), 0);
 	ck_assert_msg(j != NULL, "%s: %s", cmd, je.text);
 	return j;
+}
+
+/* rc_test_eval_run with the directory's own model/. */
+static inline json_t *rc_test_eval_json(const char *dir, const char *args)
+{
+	return rc_test_eval_run(dir, "model", args);
 }
 
 /* expected.json[task] of tests/fixtures/DIR (the caller frees it). */
