@@ -250,6 +250,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("--errors goes with sets");
 	if (o->format && o->task != RC_EVAL_SETS)
 		return rc_cli_usage_error("--format goes with sets");
+	if (o->task == RC_EVAL_WINOGROUND &&
+	    (rc_ends_with(o->data, ".rcs") || rc_ends_with(o->data, ".list")))
+		return rc_cli_usage_error("winoground reads its examples.jsonl, not shards");
 	return -1;
 }
 /* ================================================================ run */

@@ -18,17 +18,6 @@
 #include "base/log.h"
 #include "data/image_impl.h"
 
-int rc_image_fail(int code, char *why, size_t whylen, const char *fmt, ...)
-{
-	if (why && whylen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* ---------------------------------------------------------------- formats */
 
 int rc_image_detect(const void *data, size_t len)
@@ -96,19 +85,6 @@ static const char *other_format(const uint8_t *p, size_t len)
 	if (len >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '7')
 		return "PNM";
 	return NULL;
-}
-
-int rc_image_check_size(uint64_t w, uint64_t h, uint64_t maxpx, const char *fmt,
-	char *why, size_t whylen)
-{
-	if (w == 0 || h == 0)
-		return rc_image_fail(RC_E_RANGE, why, whylen, "%s image has 0 pixels (%llux%llu)",
-			fmt, (unsigned long long)w, (unsigned long long)h);
-	if (w > RC_IMAGE_MAX_SIDE || h > RC_IMAGE_MAX_SIDE || w * h > maxpx)
-		return rc_image_fail(RC_E_RANGE, why, whylen,
-			"%s image too large: %llux%llu is more than %llu pixels", fmt,
-			(unsigned long long)w, (unsigned long long)h, (unsigned long long)maxpx);
-	return 0;
 }
 
 /* ---------------------------------------------------------------- JPEG */

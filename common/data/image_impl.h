@@ -1,6 +1,7 @@
-/* image_impl.h - what image.c and image_more.c share: the reason writer,
- * the size check made before any pixel memory is allocated, and the GIF,
- * BMP and TIFF decoders of image_more.c. Not a public header. */
+/* image_impl.h - what image.c and image_more.c share: the reason writer
+ * and the size check made before any pixel memory is allocated (both in
+ * image_util.c), and the GIF, BMP and TIFF decoders of image_more.c. Not
+ * a public header. */
 #ifndef RCLIP_IMAGE_IMPL_H
 #define RCLIP_IMAGE_IMPL_H
 

@@ -1,8 +1,9 @@
 /* eval_data_impl.h - what the readers of a benchmark's data share inside
  * common/eval/ (eval_data.c, eval_sets.c, eval_bench.c): adding images,
  * texts, tags and sets to a struct rc_eval_data, resolving image paths,
- * and skipping a malformed item (warned and counted) or failing on it
- * (strict). Not a public header. */
+ * walking a line-based input, and skipping a malformed item (warned and
+ * counted) or failing on it (strict), all in eval_items.c, below the
+ * readers. Not a public header. */
 #ifndef RCLIP_EVAL_DATA_IMPL_H
 #define RCLIP_EVAL_DATA_IMPL_H
 

@@ -97,6 +97,10 @@ has "$tmp/out" '"malformed_sets": 3' "--negatives 3: the 3 sets of 4 skipped"
 expect 2 "$ev" sets -m "$m" --negatives 0 "$d/bad3.jsonl"
 expect 2 "$ev" sets -m "$m" --tokenizer spm "$d/bad3.jsonl"
 has "$tmp/err" "expected hf, open_clip or auto" "--tokenizer: an unknown name"
+expect 2 "$ev" winoground -m "$m" "$d/x.list"
+has "$tmp/err" "winoground reads its examples.jsonl" "winoground: no shards"
+expect 2 "$ev" retrieval -m "$m" --format valse "$d/bad3.jsonl"
+expect 2 "$ev" sets -m "$m" --format imagenet "$d/bad3.jsonl"
 # an {"error": ...} row, a line that is not JSON, a set without a tag
 { head -n 2 "$d/sets.jsonl"
   echo '{"id": "e", "error": "rate limited"}'
