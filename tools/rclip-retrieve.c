@@ -441,20 +441,6 @@ static int added(struct embed *e)
 
 /* ---------------------------------------------------------------- inputs */
 
-static char *arena_join(struct rc_arena *a, const char *root, const char *path)
-{
-	if (path[0] == '/' || !root || !*root)
-		return rc_arena_strdup(a, path);
-	size_t la = strlen(root), lb = strlen(path);
-	char *p = rc_arena_alloc(a, la + lb + 2);
-	if (p) {
-		memcpy(p, root, la);
-		p[la] = '/';
-		memcpy(p + la + 1, path, lb + 1);
-	}
-	return p;
-}
-
 static int read_manifest(struct embed *e, const char *path)
 {
 	char root[4096], why[256];
@@ -485,7 +471,7 @@ static int read_manifest(struct embed *e, const char *path)
 		} else {
 			it->key = rec.key;
 			it->key_len = rec.key_len;
-			if (!(e->img[e->n - 1].path = arena_join(&e->arena, root, img))) {
+			if (!(e->img[e->n - 1].path = rc_arena_path_join(&e->arena, root, img))) {
 				rc = RC_E_NOMEM;
 				break;
 			}

@@ -159,17 +159,7 @@ void rc_eval_data_root(const struct rc_eval_source *o, char *root, size_t n)
 
 char *rc_eval_data_join(struct rc_eval_data *d, const char *root, const char *path)
 {
-	struct rc_arena *a = &d->arena;
-	if (path[0] == '/' || !*root)
-		return rc_arena_strdup(a, path);
-	size_t la = strlen(root), lb = strlen(path);
-	char *p = rc_arena_alloc(a, la + lb + 2);
-	if (p) {
-		memcpy(p, root, la);
-		p[la] = '/';
-		memcpy(p + la + 1, path, lb + 1);
-	}
-	return p;
+	return rc_arena_path_join(&d->arena, root, path);
 }
 
 int rc_eval_data_lines(const struct rc_eval_source *o, struct rc_eval_data *d,
