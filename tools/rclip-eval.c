@@ -37,10 +37,12 @@
 struct opts {
 	int task;
 	const char *model, *data, *classes, *templates, *errors, *compare, *image_root, *output;
-	long batch, threads, bootstrap, seed;
+	long batch, threads, bootstrap, seed, negatives, captions;
 	struct rc_device device;
 	int json, strict;
 	struct rc_path_map path_map; /* --path-map OLD=NEW rules */
+	int tokenizer;             /* enum rc_bpe_semantics, or -1: the model's */
+	int format;                /* enum rc_eval_format */
 };
 
 static const char usage_text[] =
@@ -49,26 +51,35 @@ static const char usage_text[] =
 "   or: rclip-eval retrieval --model MODEL [OPTION]... DATA\n"
 "   or: rclip-eval zeroshot --model MODEL --classes FILE --templates FILE\n"
 "                  [OPTION]... DATA\n"
+"   or: rclip-eval winoground --model MODEL [OPTION]... examples.jsonl\n"
 "Evaluate a CLIP model (any format rclip reads) on a benchmark.\n"
 "\n"
 "Tasks:\n"
 "  sets             choice sets {\"id\", \"image_path\", \"sets\": [{\"tag\", \"gt\",\n"
-"                   \"neg\": [4]}]}: accuracy overall and per tag\n"
+"                   \"neg\": [...]}]}: accuracy overall and per tag\n"
 "  rclip-retrieval  the same data; gallery = every true caption: R@1/5/10\n"
-"                   both ways, mean and median rank\n"
+"                   both ways, mean and median rank (the upper middle one)\n"
 "  retrieval        descriptive data, several captions per image\n"
 "                   (COCO/Flickr): R@1/5/10 both ways, mean and median rank\n"
+"                   (numpy.median), 5 captions per image\n"
 "  zeroshot         {\"image_path\", \"label\"} lines, label a class name or its\n"
 "                   0-based line in --classes: top-1, top-5, mean per-class\n"
 "                   recall\n"
+"  winoground       Winoground's examples.jsonl (images in images/): text,\n"
+"                   image and group scores, overall and per collapsed_tag\n"
 "DATA is a JSONL manifest (TSV too for retrieval), a shard list (.list) or a\n"
-"shard (.rcs); zeroshot reads manifests only.\n"
+"shard (.rcs); zeroshot and winoground read manifests only; sets also reads\n"
+"the released files of SugarCrepe, What'sUp and VALSE (see --format).\n"
 "\n"
 "  -m, --model=PATH        the model: a Hugging Face CLIPModel directory or an\n"
 "                          open_clip directory or .safetensors file\n"
 "      --classes=FILE      zeroshot: class names, one per line\n"
 "      --templates=FILE    zeroshot: prompt templates, one per line, {} for\n"
 "                          the class name\n"
+"      --tokenizer=T       hf, open_clip or auto (default auto: hf for a\n"
+"                          Hugging Face model directory, as transformers'\n"
+"                          CLIPTokenizerFast; open_clip for an open_clip\n"
+"                          model or an rclip checkpoint, as open_clip.tokenize)\n"
 "      --image-root=DIR    resolve relative image paths against DIR (default:\n"
 "                          the manifest's directory)\n"
 "      --path-map=OLD=NEW  read an image path that starts with the directory\n"
@@ -82,8 +93,17 @@ static const char usage_text[] =
 "      --seed=N            the bootstrap's random seed (default 1)\n"
 "      --compare=FILE      McNemar's test against an earlier --json report of\n"
 "                          the same task on the same items\n"
-"      --strict            a missing or unreadable image fails the run (default:\n"
-"                          skipped, with its items, and counted)\n"
+"      --format=F          sets: rclip (RCLIP-Bench JSONL), sugarcrepe, whatsup,\n"
+"                          valse or auto (default: from the file)\n"
+"      --negatives=N|any   sets: the negatives a set must have (default 4, as\n"
+"                          RCLIP-Bench); a set with another number is skipped\n"
+"                          and counted; any: 1 or more\n"
+"      --captions-per-image=N|all\n"
+"                          retrieval: the first N captions of each image,\n"
+"                          shorter lists repeated up to N (default 5, as the\n"
+"                          official COCO/Flickr evaluation); all: every one\n"
+"      --strict            a missing or unreadable image or a malformed item\n"
+"                          fails the run (default: skipped and counted)\n"
 "  -b, --batch=N           inputs per forward pass (default 32)\n"
 "      --device=DEV        cpu, cuda, cuda:N or auto (default auto: a GPU when\n"
 "                          rclip has the CUDA backend and one is present)\n"
@@ -102,7 +122,8 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_PATH_MAP };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_NEGATIVES,
+	OPT_CAPTIONS, OPT_TOKENIZER, OPT_FORMAT, OPT_PATH_MAP };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -117,6 +138,10 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"compare", required_argument, NULL, OPT_COMPARE},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"negatives", required_argument, NULL, OPT_NEGATIVES},
+	{"captions-per-image", required_argument, NULL, OPT_CAPTIONS},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"batch", required_argument, NULL, 'b'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -131,7 +156,7 @@ static const struct option longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.batch = 32, .seed = 1};
+	*o = (struct opts){.batch = 32, .seed = 1, .negatives = 4, .captions = 5, .tokenizer = -1};
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
@@ -159,6 +184,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_COMPARE: o->compare = optarg; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_FORMAT:
+			if ((o->format = rc_eval_format_parse(optarg)) < 0 ||
+			    o->format == RC_EVAL_FMT_WINOGROUND)
+				return rc_cli_usage_error("--format: '%s' (expected rclip, sugarcrepe, "
+					"whatsup, valse or auto)", optarg);
+			break;
+		case OPT_TOKENIZER:
+			if (strcmp(optarg, "auto") &&
+			    (o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected hf, open_clip or "
+					"auto)", optarg);
+			break;
+		case OPT_NEGATIVES:
+			if (!strcmp(optarg, "any"))
+				o->negatives = 0;
+			else if (rc_cli_int("--negatives", optarg, 1, 1000, &o->negatives) < 0)
+				return RC_EXIT_USAGE;
+			break;
+		case OPT_CAPTIONS:
+			if (!strcmp(optarg, "all"))
+				o->captions = 0;
+			else if (rc_cli_int("--captions-per-image", optarg, 1, 1000, &o->captions) < 0)
+				return RC_EXIT_USAGE;
+			break;
 		case OPT_PRECISION:
 			if (rc_precision_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
@@ -185,16 +234,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind >= argc)
-		return rc_cli_usage_error("no task (expected sets, rclip-retrieval, retrieval or "
-			"zeroshot)");
+		return rc_cli_usage_error("no task (expected sets, rclip-retrieval, retrieval, "
+			"zeroshot or winoground)");
 	/* the task may come first or anywhere: it is the first operand */
 	const char *task = argv[optind++];
-	for (int t = RC_EVAL_SETS; t <= RC_EVAL_ZEROSHOT; t++)
+	for (int t = RC_EVAL_SETS; t <= RC_EVAL_WINOGROUND; t++)
 		if (!strcmp(task, rc_eval_task_name(t)))
 			o->task = t;
 	if (!o->task)
 		return rc_cli_usage_error("unknown task '%s' (expected sets, rclip-retrieval, "
-			"retrieval or zeroshot)", task);
+			"retrieval, zeroshot or winoground)", task);
 	if (optind >= argc)
 		return rc_cli_usage_error("no data: give a manifest, a shard list or a shard");
 	o->data = argv[optind++];
@@ -208,6 +257,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("--classes and --templates go with zeroshot");
 	if (o->errors && o->task != RC_EVAL_SETS)
 		return rc_cli_usage_error("--errors goes with sets");
+	if (o->format && o->task != RC_EVAL_SETS)
+		return rc_cli_usage_error("--format goes with sets");
+	if (o->task == RC_EVAL_WINOGROUND &&
+	    (rc_ends_with(o->data, ".rcs") || rc_ends_with(o->data, ".list")))
+		return rc_cli_usage_error("winoground reads its examples.jsonl, not shards");
 	return -1;
 }
 /* ================================================================ run */
@@ -255,6 +309,8 @@ static int setup(struct run *r)
 	int rc = rc_bpe_load_model(&r->bpe, o->model);
 	if (rc < 0)
 		return rc;
+	if (o->tokenizer >= 0)
+		rc_bpe_set_semantics(r->bpe, o->tokenizer);
 	if (r->m->cfg.text.max_position < 2)
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: the model has no text tower (a vision "
 			"model?): it cannot score captions", o->model);
@@ -288,21 +344,23 @@ static int drop_skipped(struct run *r)
 		g++;
 	}
 	size_t nt = 0, ns = 0;
-	if (r->o->task == RC_EVAL_SETS) {
+	if (r->o->task == RC_EVAL_SETS || r->o->task == RC_EVAL_WINOGROUND) {
+		int wino = r->o->task == RC_EVAL_WINOGROUND;
 		for (size_t s = 0; s < d->ns; s++) {
 			struct rc_eval_set cs = d->set[s];
-			if (!r->ok[cs.image]) {
+			/* a Winoground example needs both its images */
+			if (!r->ok[cs.image] || (wino && !r->ok[cs.image + 1])) {
 				r->skipped_items++;
 				continue;
 			}
-			for (int q = 0; q < 5; q++) {
-				d->txt[nt + (size_t)q] = d->txt[cs.text + (uint32_t)q];
-				d->tlen[nt + (size_t)q] = d->tlen[cs.text + (uint32_t)q];
-				d->owner[nt + (size_t)q] = map[cs.image];
+			for (size_t q = 0; q <= cs.nneg; q++) {
+				d->txt[nt + q] = d->txt[cs.text + q];
+				d->tlen[nt + q] = d->tlen[cs.text + q];
+				d->owner[nt + q] = map[cs.image];
 			}
 			cs.image = map[cs.image];
 			cs.text = (uint32_t)nt;
-			nt += 5;
+			nt += cs.nneg + 1;
 			d->set[ns++] = cs;
 		}
 		d->ns = ns;
@@ -406,25 +464,33 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 	int rc = RC_E_NOMEM;
 	if (!hit || !sub || !c || !n)
 		goto out;
-	float *cand = rc_malloc(5 * D * sizeof *cand);
-	if (!cand)
+	size_t kmax = 1;
+	for (size_t s = 0; s < d->ns; s++)
+		if (d->set[s].nneg + 1 > kmax)
+			kmax = d->set[s].nneg + 1;
+	float *sc = rc_malloc(kmax * sizeof *sc);
+	if (!sc)
 		goto out;
 	for (size_t s = 0; s < d->ns; s++) {
 		const struct rc_eval_set *cs = &d->set[s];
-		float sc[5];
-		int choice;
-		for (int q = 0; q < 5; q++)
-			memcpy(cand + (size_t)q * D, r->temb + (cs->text + (size_t)q) * D, D * sizeof *cand);
-		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, cand, 5, D, sc, &choice);
+		int choice, k = (int)cs->nneg + 1;
+		/* a set's texts are adjacent: the true caption, then its negatives */
+		hit[s] = (uint8_t)rc_eval_choice(r->iemb + cs->image * D, r->temb + cs->text * D, k, D,
+			sc, &choice);
+		for (int q = 1; d->ties_wrong && hit[s] && q < k; q++)
+			if (sc[q] >= sc[0]) /* a tie is wrong here: the first tying negative */
+				hit[s] = 0, choice = q;
 		c[cs->tag] += hit[s];
 		n[cs->tag]++;
 		char id[4400];
 		snprintf(id, sizeof id, "%s#%u", d->key[cs->image], cs->index);
-		json_t *scores = json_pack("[f,f,f,f,f]", sc[0], sc[1], sc[2], sc[3], sc[4]);
+		json_t *scores = json_array();
+		for (int q = 0; q < k; q++)
+			json_array_append_new(scores, json_real(sc[q]));
 		if ((rc = item(r, id, hit[s], json_pack("{s:s, s:i}", "tag", d->tags[cs->tag],
 			     "choice", choice))) < 0) {
 			json_decref(scores);
-			free(cand);
+			free(sc);
 			goto out;
 		}
 		if (!hit[s] && errors_out) {
@@ -438,7 +504,7 @@ static int run_sets(struct run *r, json_t *metrics, json_t *errors_out)
 		}
 		json_decref(scores);
 	}
-	free(cand);
+	free(sc);
 	json_t *tags = json_object();
 	json_object_set_new(metrics, "tags", tags);
 	for (size_t t = 0; t < nt; t++) {
@@ -480,7 +546,10 @@ static int rank_metrics(struct run *r, json_t *metrics, const char *dir, const u
 			return rc;
 	}
 	double mean, median;
-	if (rc_eval_rank_stats(rank, n, &mean, &median) < 0)
+	/* the official medians: eval_RCLIP_retrieval.py the upper middle rank,
+	 * eval_retrieval.py (COCO/Flickr) numpy.median */
+	if (rc_eval_rank_stats(rank, n, r->o->task == RC_EVAL_RETRIEVAL ? RC_EVAL_MEDIAN_MEAN
+		    : RC_EVAL_MEDIAN_UPPER, &mean, &median) < 0)
 		return RC_E_NOMEM;
 	char name[64];
 	snprintf(name, sizeof name, "%s mean rank", dir);
@@ -564,6 +633,71 @@ out:
 	free(hit);
 	free(per);
 	free(cnt);
+	return rc;
+}
+
+/* Winoground (Thrush et al. 2022), with s(c, i) the score of caption c and
+ * image i: text score when s(c0,i0) > s(c1,i0) and s(c1,i1) > s(c0,i1),
+ * image score when s(c0,i0) > s(c0,i1) and s(c1,i1) > s(c1,i0), group
+ * score when both; strict inequalities, so a tie counts as wrong. */
+static int run_winoground(struct run *r, json_t *metrics)
+{
+	static const char *const names[3] = {"text score", "image score", "group score"};
+	struct rc_eval_data *d = &r->d;
+	size_t D = (size_t)r->D, n = d->ns, nt = d->ntags;
+	uint8_t *hit[3], *sub = rc_malloc(n + 1);
+	int rc = RC_E_NOMEM;
+	for (int m = 0; m < 3; m++)
+		hit[m] = rc_malloc(n + 1);
+	if (!hit[0] || !hit[1] || !hit[2] || !sub)
+		goto out;
+	for (size_t s = 0; s < n; s++) {
+		const struct rc_eval_set *cs = &d->set[s];
+		double sc[2][2]; /* [caption][image] */
+		for (int c = 0; c < 2; c++)
+			for (int i = 0; i < 2; i++) {
+				const float *t = r->temb + (cs->text + (size_t)c) * D;
+				const float *v = r->iemb + (cs->image + (size_t)i) * D;
+				float dot = 0;
+				for (size_t k = 0; k < D; k++)
+					dot += t[k] * v[k];
+				sc[c][i] = dot;
+			}
+		hit[0][s] = sc[0][0] > sc[1][0] && sc[1][1] > sc[0][1];
+		hit[1][s] = sc[0][0] > sc[0][1] && sc[1][1] > sc[1][0];
+		hit[2][s] = hit[0][s] && hit[1][s];
+		json_t *extra = json_pack("{s:s, s:b, s:b, s:[[f,f],[f,f]]}", "tag",
+			d->tags[cs->tag], "text", hit[0][s], "image", hit[1][s], "scores", sc[0][0],
+			sc[0][1], sc[1][0], sc[1][1]);
+		if ((rc = item(r, d->key[cs->image], hit[2][s], extra)) < 0)
+			goto out;
+	}
+	json_t *tags = json_object();
+	json_object_set_new(metrics, "tags", tags);
+	for (size_t t = 0; t < nt; t++) {
+		json_t *per = json_object();
+		json_object_set_new(tags, d->tags[t], per);
+		for (int m = 0; m < 3; m++) {
+			size_t k = 0, h = 0;
+			for (size_t s = 0; s < n; s++)
+				if (d->set[s].tag == t)
+					h += (sub[k++] = hit[m][s]);
+			if ((rc = add_metric(r, per, names[m], h, k, sub)) < 0)
+				goto out;
+		}
+	}
+	for (int m = 0; m < 3; m++) {
+		size_t h = 0;
+		for (size_t s = 0; s < n; s++)
+			h += hit[m][s];
+		if ((rc = add_metric(r, metrics, names[m], h, n, hit[m])) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (int m = 0; m < 3; m++)
+		free(hit[m]);
+	free(sub);
 	return rc;
 }
 
@@ -683,14 +817,26 @@ static void table(FILE *f, const struct run *r)
 		if ((int)strlen(json_string_value(v)) > w)
 			w = (int)strlen(json_string_value(v));
 	for (i = 0; i < r->d.ntags; i++)
-		if ((int)strlen(r->d.tags[i]) > w)
-			w = (int)strlen(r->d.tags[i]);
+		if ((int)strlen(r->d.tags[i]) + 13 * (r->o->task == RC_EVAL_WINOGROUND) > w)
+			w = (int)strlen(r->d.tags[i]) + 13 * (r->o->task == RC_EVAL_WINOGROUND);
 	fprintf(f, "%-*s %9s %9s %8s%s\n", w, r->o->task == RC_EVAL_SETS ? "tag" : "metric", "hits",
 		"total", "rate %", r->o->bootstrap ? "  95% CI" : "");
 	/* tags in order of first appearance, then the metrics in the order made */
-	for (i = 0; i < r->d.ntags; i++)
-		if ((v = json_object_get(tags, r->d.tags[i])))
+	for (i = 0; i < r->d.ntags; i++) {
+		if (!(v = json_object_get(tags, r->d.tags[i])))
+			continue;
+		if (r->o->task != RC_EVAL_WINOGROUND) {
 			table_row(f, w, r->d.tags[i], v);
+			continue;
+		}
+		const char *k;
+		json_t *m;
+		json_object_foreach(v, k, m) { /* Winoground: three scores a tag */
+			char name[256];
+			snprintf(name, sizeof name, "%s: %s", r->d.tags[i], k);
+			table_row(f, w, name, m);
+		}
+	}
 	json_t *name;
 	json_array_foreach(r->order, i, name) {
 		const char *k = json_string_value(name);
@@ -718,6 +864,9 @@ static void table(FILE *f, const struct run *r)
 	if (r->skipped)
 		fprintf(f, "skipped: %zu unreadable image%s%s\n", r->skipped, r->skipped > 1 ? "s" : "",
 			r->o->task == RC_EVAL_SETS ? (r->skipped_items == 1 ? ", 1 set" : ", with their sets") : "");
+	if (r->d.bad_records || r->d.bad_sets)
+		fprintf(f, "skipped: %zu malformed record%s, %zu malformed set%s\n", r->d.bad_records,
+			r->d.bad_records == 1 ? "" : "s", r->d.bad_sets, r->d.bad_sets == 1 ? "" : "s");
 }
 
 static int write_text(const char *path, const char *txt)
@@ -786,7 +935,10 @@ static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
 	struct rc_eval_data *d = &r->d;
-	const struct rc_eval_source src = { o->task, o->data, o->image_root, &o->path_map };
+	const struct rc_eval_source src = { .task = o->task, .data = o->data,
+		.image_root = o->image_root, .path_map = &o->path_map, .strict = o->strict,
+		.negatives = (int)o->negatives, .captions_per_image = o->task == RC_EVAL_RETRIEVAL ?
+		(int)o->captions : 0, .format = o->format };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
@@ -835,9 +987,21 @@ static int evaluate(struct run *r)
 			r->skipped, d->ni + r->skipped, r->skipped_items,
 			o->task == RC_EVAL_SETS ? "sets" : "items");
 
-	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "task", rc_eval_task_name(o->task),
-		"model", o->model, "data", o->data, "images", (json_int_t)d->ni, "texts",
-		(json_int_t)d->nt, "skipped_images", (json_int_t)r->skipped);
+	r->report = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "task",
+		rc_eval_task_name(o->task), "model", o->model, "data", o->data, "images",
+		(json_int_t)d->ni, "texts", (json_int_t)d->nt, "skipped_images",
+		(json_int_t)r->skipped, "malformed_records", (json_int_t)d->bad_records,
+		"malformed_sets", (json_int_t)d->bad_sets);
+	json_object_set_new(r->report, "tokenizer",
+		json_string(rc_bpe_semantics_name(rc_bpe_semantics(r->bpe))));
+	if (d->unvalidated)
+		json_object_set_new(r->report, "unvalidated", json_integer((json_int_t)d->unvalidated));
+	if (o->task == RC_EVAL_SETS)
+		json_object_set_new(r->report, "negatives", o->negatives ? json_integer(o->negatives)
+			: json_string("any"));
+	if (o->task == RC_EVAL_RETRIEVAL)
+		json_object_set_new(r->report, "captions_per_image", o->captions
+			? json_integer(o->captions) : json_string("all"));
 	json_t *metrics = json_object();
 	r->items = json_array();
 	r->order = json_array();
@@ -856,7 +1020,9 @@ static int evaluate(struct run *r)
 		json_object_set_new(r->report, "bootstrap", json_pack("{s:i, s:I}", "resamples",
 			(int)o->bootstrap, "seed", (json_int_t)o->seed));
 	rc = o->task == RC_EVAL_SETS ? run_sets(r, metrics, errors_out)
-		: o->task == RC_EVAL_ZEROSHOT ? run_zeroshot(r, metrics) : run_retrieval(r, metrics);
+		: o->task == RC_EVAL_ZEROSHOT ? run_zeroshot(r, metrics)
+		: o->task == RC_EVAL_WINOGROUND ? run_winoground(r, metrics)
+		: run_retrieval(r, metrics);
 	if (rc == 0 && o->compare)
 		rc = compare(r);
 	json_object_set(r->report, "items", r->items);

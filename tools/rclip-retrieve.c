@@ -63,6 +63,7 @@ struct embed_opts {
 	struct rc_path_map path_map;  /* --path-map OLD=NEW rules */
 	long batch, threads;
 	int skip_bad;
+	int tokenizer;              /* enum rc_bpe_semantics, or -1: the model's */
 	struct rc_device device;
 };
 
@@ -82,8 +83,10 @@ static const char embed_usage[] =
 "                          path or embedded; - reads standard input),\n"
 "                          a shard list (.list) or one shard (.rcs): one row\n"
 "                          per record\n"
-"  -t, --text=FILE         one row per line of FILE (- is standard input),\n"
-"                          tokenized as open_clip does\n"
+"  -t, --text=FILE         one row per line of FILE (- is standard input)\n"
+"      --tokenizer=T       how --text is tokenized: hf, open_clip or auto\n"
+"                          (default: hf for a Hugging Face model directory, as\n"
+"                          transformers' CLIPTokenizerFast; else open_clip)\n"
 "  -o, --output=FILE       the .npy file (written whole or not at all); - is\n"
 "                          standard output, refused on a terminal\n"
 "      --ids=FILE          also write one key per row: the record's key (its\n"
@@ -120,7 +123,17 @@ static const char embed_usage[] =
 
 /* the long options of both commands */
 enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
-	OPT_PRECISION, OPT_VERSION, OPT_PATH_MAP };
+	OPT_PRECISION, OPT_VERSION, OPT_TOKENIZER, OPT_PATH_MAP };
+
+/* --tokenizer: *out gets the semantics, or -1 for auto. Returns 0 or the
+ * usage error's exit status. */
+static int tokenizer_arg(const char *s, int *out)
+{
+	*out = -1;
+	if (strcmp(s, "auto") && (*out = rc_bpe_semantics_parse(s)) < 0)
+		return rc_cli_usage_error("--tokenizer: '%s' (expected hf, open_clip or auto)", s);
+	return 0;
+}
 
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -140,6 +153,7 @@ static const struct option embed_longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -147,7 +161,7 @@ static const struct option embed_longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int embed_parse(int argc, char **argv, struct embed_opts *o)
 {
-	*o = (struct embed_opts){.batch = 32};
+	*o = (struct embed_opts){.batch = 32, .tokenizer = -1};
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
@@ -169,6 +183,10 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_SKIP_BAD: o->skip_bad = 1; break;
+		case OPT_TOKENIZER:
+			if (tokenizer_arg(optarg, &o->tokenizer))
+				return RC_EXIT_USAGE;
+			break;
 		case OPT_PRECISION:
 			if (rc_precision_parse(optarg, &o->device) < 0)
 				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
@@ -436,20 +454,6 @@ static int added(struct embed *e)
 
 /* ---------------------------------------------------------------- inputs */
 
-static char *arena_join(struct rc_arena *a, const char *root, const char *path)
-{
-	if (path[0] == '/' || !root || !*root)
-		return rc_arena_strdup(a, path);
-	size_t la = strlen(root), lb = strlen(path);
-	char *p = rc_arena_alloc(a, la + lb + 2);
-	if (p) {
-		memcpy(p, root, la);
-		p[la] = '/';
-		memcpy(p + la + 1, path, lb + 1);
-	}
-	return p;
-}
-
 static int read_manifest(struct embed *e, const char *path)
 {
 	char root[4096], why[256];
@@ -487,7 +491,7 @@ static int read_manifest(struct embed *e, const char *path)
 			it->key = rec.key;
 			it->key_len = rec.key_len;
 			const char *mapped = rc_path_map_apply(&e->o->path_map, &e->arena, img);
-			if (!mapped || !(e->img[e->n - 1].path = arena_join(&e->arena, root, mapped))) {
+			if (!mapped || !(e->img[e->n - 1].path = rc_arena_path_join(&e->arena, root, mapped))) {
 				rc = RC_E_NOMEM;
 				break;
 			}
@@ -676,8 +680,11 @@ static int setup(struct embed *e)
 	if (o->text) {
 		e->txt = rc_calloc((size_t)B, sizeof *e->txt);
 		e->tlen = rc_calloc((size_t)B, sizeof *e->tlen);
-		if (!e->txt || !e->tlen || rc_bpe_load_model(&e->bpe, o->model) < 0 ||
-		    rc_encoder_new_texts(&e->enc, &o->device, e->m, e->bpe, B, e->nthreads) < 0)
+		if (!e->txt || !e->tlen || rc_bpe_load_model(&e->bpe, o->model) < 0)
+			return -1;
+		if (o->tokenizer >= 0)
+			rc_bpe_set_semantics(e->bpe, o->tokenizer);
+		if (rc_encoder_new_texts(&e->enc, &o->device, e->m, e->bpe, B, e->nthreads) < 0)
 			return -1;
 		if (!e->keep) /* search's queries are not warned about */
 			rc_encoder_on_invalid(e->enc, on_invalid, e);
@@ -731,8 +738,11 @@ static int write_report(const struct embed *e, double seconds)
 		"rows_per_second", rate);
 	if (j && o->ids)
 		json_object_set_new(j, "ids", json_string(o->ids));
-	if (j && o->text)
+	if (j && o->text) {
 		json_object_set_new(j, "context_length", json_integer(e->ctx));
+		json_object_set_new(j, "tokenizer",
+			json_string(rc_bpe_semantics_name(rc_bpe_semantics(e->bpe))));
+	}
 	else if (j)
 		json_object_set_new(j, "image_size", json_integer(e->S));
 	char *txt = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
@@ -829,6 +839,7 @@ struct search_opts {
 	const char *out;
 	long k, batch, threads;
 	int jsonl;
+	int tokenizer;               /* as embed's */
 	struct rc_device device;
 };
 
@@ -848,6 +859,7 @@ static const char search_usage[] =
 "  -m, --model=PATH        with --text: the CLIP model whose text tower\n"
 "                          encodes the queries (as embed --text does)\n"
 "  -t, --text=FILE         one query per line of FILE (- is standard input)\n"
+"      --tokenizer=T       hf, open_clip or auto, as embed's (default auto)\n"
 "  -k, --top=K             hits per query (default 10; all N when K > N)\n"
 "  -o, --output=FILE       write the results to FILE, whole or not at all\n"
 "                          (default: standard output)\n"
@@ -888,6 +900,7 @@ static const struct option search_longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -895,7 +908,7 @@ static const struct option search_longopts[] = {
 /* Returns -1 to go on, or the exit status. */
 static int search_parse(int argc, char **argv, struct search_opts *o)
 {
-	*o = (struct search_opts){.k = 10, .batch = 32, .out = "-"};
+	*o = (struct search_opts){.k = 10, .batch = 32, .out = "-", .tokenizer = -1};
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
@@ -912,6 +925,10 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case 'o': o->out = optarg; break;
+		case OPT_TOKENIZER:
+			if (tokenizer_arg(optarg, &o->tokenizer))
+				return RC_EXIT_USAGE;
+			break;
 		case OPT_JSONL: o->jsonl = 1; break;
 		case OPT_PRECISION:
 			if (rc_precision_parse(optarg, &o->device) < 0)
@@ -982,7 +999,7 @@ static int text_queries(const struct search_opts *o, int nthreads, size_t gd, fl
 	size_t *nq)
 {
 	struct embed_opts eo = {.model = o->model, .text = o->text, .batch = o->batch,
-		.device = o->device};
+		.device = o->device, .tokenizer = o->tokenizer};
 	struct embed e = {.o = &eo, .nthreads = nthreads, .keep = 1};
 	int rc = -1;
 

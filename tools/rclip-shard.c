@@ -47,6 +47,7 @@ struct opts {
 	unsigned long long max_pixels;
 	long threads;
 	int inspect, records;
+	int tokenizer;            /* enum rc_bpe_semantics of the stored token ids */
 	const char *pixels_dir;
 	char **inputs;
 	int ninputs;
@@ -84,6 +85,9 @@ static const char usage_text[] =
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
+"      --tokenizer=T       the token ids stored: open_clip (default, as\n"
+"                          open_clip.tokenize) or hf (as transformers'\n"
+"                          CLIPTokenizerFast, for a Hugging Face checkpoint)\n"
 "  -j, --threads=N         decoding threads (default: all cores)\n"
 "      --json              the final report as JSON on standard output\n"
 "      --inspect           print the header and metadata of each SHARD, check\n"
@@ -107,7 +111,7 @@ static const char usage_text[] =
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION, OPT_PATH_MAP,
+	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER,
 };
 
 static const struct option longopts[] = {
@@ -133,6 +137,7 @@ static const struct option longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -219,6 +224,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
+		case OPT_TOKENIZER:
+			if ((o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected open_clip or hf)",
+					optarg);
+			break;
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
@@ -606,10 +616,11 @@ static char *options_string(const struct opts *o)
 	/* an empty map adds nothing: shards written before --path-map are kept */
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s%s%s", o->image_size, rc_shard_store_name((int)o->store),
-			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
-			rc_manifest_schema_name(o->schema), o->format,
-			o->image_root ? o->image_root : "", *map ? " path_map=" : "", map);
+			"schema=%s format=%d root=%s tokenizer=%s%s%s", o->image_size,
+			rc_shard_store_name((int)o->store), o->store == RC_STORE_JPEG ? o->quality : 0,
+			o->max_pixels, o->dedup, rc_manifest_schema_name(o->schema), o->format,
+			o->image_root ? o->image_root : "", rc_bpe_semantics_name(o->tokenizer),
+			*map ? " path_map=" : "", map);
 	free(map);
 	return s;
 }
@@ -624,7 +635,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	r.nthreads = rc_thread_set((int)o->threads);
 	struct rc_shard_set_opts so = {.prefix = o->out, .per_shard = o->per_shard,
 		.part_i = o->part_i, .part_n = o->part_n, .tool = "rclip-shard " PACKAGE_VERSION,
-		.tokenizer = "clip-bpe",
+		.tokenizer = o->tokenizer == RC_BPE_HF ? "clip-bpe-hf" : "clip-bpe",
 		.info = {.store = (uint32_t)o->store, .image_size = (uint32_t)o->image_size,
 			.text_ctx = RC_BPE_CONTEXT}};
 	char *cmdline = rc_cli_join(argc, argv, " ");
@@ -640,6 +651,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	so.options = options;
 	if (rc_shard_set_init(&r.set, &so) < 0 || rc_bpe_load(&r.bpe, NULL, NULL) < 0)
 		goto out;
+	rc_bpe_set_semantics(r.bpe, o->tokenizer);
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
 			goto out;

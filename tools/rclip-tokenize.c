@@ -31,6 +31,7 @@ struct opts {
 	const char *out;
 	const char *merges, *vocab, *model;
 	int decode, count, json, lower, ctx_set, pad_set;
+	int tokenizer;    /* enum rc_bpe_semantics */
 	long threads;
 	char **inputs;
 	int ninputs;
@@ -40,9 +41,10 @@ static const char usage_text[] =
 "Usage: rclip-tokenize [OPTION]... [FILE]...\n"
 "   or: rclip-tokenize --decode [OPTION]... [FILE]...\n"
 "Turn each line of text into CLIP BPE token ids, id for id as open_clip's\n"
-"tokenize(), or (--decode) token ids back into text; with --model, into the\n"
-"ids of the model's own tokenizer (SigLIP, SigLIP2/Gemma), id for id as\n"
-"transformers. With no FILE, or when FILE is -, read standard input.\n"
+"tokenize() (or with --tokenizer hf as transformers' CLIPTokenizerFast), or\n"
+"(--decode) token ids back into text; with --model, into the ids of the\n"
+"model's own tokenizer (SigLIP, SigLIP2/Gemma), id for id as transformers.\n"
+"With no FILE, or when FILE is -, read standard input.\n"
 "\n"
 "  -m, --model=DIR         the tokenizer of a model directory: spiece.model\n"
 "                          (SigLIP) or tokenizer.json (Gemma, SigLIP2) as\n"
@@ -70,6 +72,10 @@ static const char usage_text[] =
 "      --merges=FILE       BPE merges (gzip'd or plain; a Hugging Face\n"
 "                          merges.txt works) instead of the shipped CLIP file\n"
 "      --vocab=FILE        a Hugging Face vocab.json giving the ids (with --merges)\n"
+"      --tokenizer=T       open_clip: as open_clip.tokenize (default); hf: as\n"
+"                          transformers' CLIPTokenizerFast (no ftfy, no HTML\n"
+"                          unescaping, <|endoftext|> spelled as Hugging Face\n"
+"                          does), what a Hugging Face checkpoint is evaluated with\n"
 "  -o, --output=FILE       write to FILE (whole or not at all) instead of stdout\n"
 "  -j, --threads=N         encoding threads (default: $OMP_NUM_THREADS, else\n"
 "                          all cores); the output is the same for any N\n"
@@ -81,7 +87,8 @@ static const char usage_text[] =
 "Exit status: 0 success, 1 failure (bad input, I/O error), 2 usage error.\n"
 "Binary output is refused on a terminal. See rclip-tokenize(1).\n";
 
-enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION, OPT_LOWER };
+enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION, OPT_LOWER,
+	OPT_TOKENIZER };
 
 static const struct option longopts[] = {
 	{"format", required_argument, NULL, 'f'},
@@ -94,6 +101,7 @@ static const struct option longopts[] = {
 	{"vocab", required_argument, NULL, OPT_VOCAB},
 	{"model", required_argument, NULL, 'm'},
 	{"lowercase", no_argument, NULL, OPT_LOWER},
+	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
 	{"output", required_argument, NULL, 'o'},
 	{"threads", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -138,6 +146,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_MERGES: o->merges = optarg; break;
 		case OPT_VOCAB: o->vocab = optarg; break;
+		case OPT_TOKENIZER:
+			if ((o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
+				return rc_cli_usage_error("--tokenizer: '%s' (expected open_clip or hf)",
+					optarg);
+			break;
 		case 'o': o->out = optarg; break;
 		case 'j':
 			if (rc_cli_int("--threads", optarg, 0, 4096, &v) < 0)
@@ -635,6 +648,8 @@ int main(int argc, char **argv)
 	r.width = o.format == FMT_BIN32 ? 4 : 2;
 	if (load_tokenizer(&r, &o) < 0)
 		goto out;
+	if (r.bpe)
+		rc_bpe_set_semantics(r.bpe, o.tokenizer);
 	r.states = rc_calloc((size_t)r.nthreads, sizeof *r.states);
 	r.spm_states = rc_calloc((size_t)r.nthreads, sizeof *r.spm_states);
 	r.rowbuf = rc_calloc((size_t)r.nthreads, sizeof *r.rowbuf);

@@ -190,3 +190,17 @@ size_t rc_arena_reserved(const struct rc_arena *a)
 {
 	return a->reserved;
 }
+
+char *rc_arena_path_join(struct rc_arena *a, const char *root, const char *path)
+{
+	if (path[0] == '/' || !root || !*root)
+		return rc_arena_strdup(a, path);
+	size_t la = strlen(root), lb = strlen(path);
+	char *p = rc_arena_alloc(a, la + lb + 2);
+	if (p) {
+		memcpy(p, root, la);
+		p[la] = '/';
+		memcpy(p + la + 1, path, lb + 1);
+	}
+	return p;
+}

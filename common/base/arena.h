@@ -65,6 +65,11 @@ void *rc_arena_calloc(struct rc_arena *a, size_t count, size_t size);
 /* rc_arena_strdup - a copy of s in the arena; NULL when out of memory. */
 char *rc_arena_strdup(struct rc_arena *a, const char *s);
 
+/* rc_arena_path_join - path under directory root ("root/path") in the
+ * arena; path itself when it is absolute or root is NULL or empty. NULL
+ * when out of memory. */
+char *rc_arena_path_join(struct rc_arena *a, const char *root, const char *path);
+
 /* rc_arena_strndup - a copy of at most n bytes of s, NUL-terminated. */
 char *rc_arena_strndup(struct rc_arena *a, const char *s, size_t n);
 

@@ -100,3 +100,11 @@ size_t rc_utf8_encode(const uint32_t *cps, size_t n, char *out)
 		k += rc_utf8_encode1(cps[i], out + k);
 	return k;
 }
+
+int rc_utf8_is_space(uint32_t c)
+{
+	return (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x20) || c == 0x85 ||
+	       c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+	       c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+	       c == 0x3000;
+}

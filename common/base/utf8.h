@@ -30,4 +30,8 @@ size_t rc_utf8_encode(const uint32_t *cps, size_t n, char *out);
  * advance *i; invalid bytes give U+FFFD, as in rc_utf8_decode. */
 uint32_t rc_utf8_next(const char *s, size_t len, size_t *i);
 
+/* rc_utf8_is_space - 1 for what Python's str.isspace() accepts (Unicode
+ * White_Space and the ASCII separators 0x1C..0x1F), else 0. */
+int rc_utf8_is_space(uint32_t c);
+
 #endif

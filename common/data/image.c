@@ -1,6 +1,7 @@
 /* image.c - JPEG/PNG/WebP decoding to the pixels of Pillow's
  * convert("RGB"), and JPEG encoding as Pillow's save (image.h). Decoders:
- * TurboJPEG, libspng, libwebp; the resampler is in image_resize.c. */
+ * TurboJPEG, libspng, libwebp; GIF, BMP and TIFF are in image_more.c, the
+ * resampler in image_resize.c. */
 #include "data/image.h"
 
 #include <stdarg.h>
@@ -15,19 +16,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
-
-static int fail(int code, char *why, size_t whylen, const char *fmt, ...) RC_PRINTF(4, 5);
-
-static int fail(int code, char *why, size_t whylen, const char *fmt, ...)
-{
-	if (why && whylen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#include "data/image_impl.h"
 
 /* ---------------------------------------------------------------- formats */
 
@@ -42,6 +31,15 @@ int rc_image_detect(const void *data, size_t len)
 		return RC_IMAGE_PNG;
 	if (len >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
 		return RC_IMAGE_WEBP;
+	if (len >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+		return RC_IMAGE_GIF;
+	if (len >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4)))
+		return RC_IMAGE_TIFF;
+	/* "BM" and a DIB header size BMP has (Pillow's test) */
+	if (len >= 18 && p[0] == 'B' && p[1] == 'M' &&
+	    (p[14] == 12 || p[14] == 40 || p[14] == 52 || p[14] == 56 || p[14] == 64 ||
+	     p[14] == 108 || p[14] == 124) && !p[15] && !p[16] && !p[17])
+		return RC_IMAGE_BMP;
 	return RC_IMAGE_UNKNOWN;
 }
 
@@ -51,6 +49,9 @@ const char *rc_image_format_name(int format)
 	case RC_IMAGE_JPEG: return "JPEG";
 	case RC_IMAGE_PNG:  return "PNG";
 	case RC_IMAGE_WEBP: return "WebP";
+	case RC_IMAGE_GIF:  return "GIF";
+	case RC_IMAGE_BMP:  return "BMP";
+	case RC_IMAGE_TIFF: return "TIFF";
 	}
 	return "unknown";
 }
@@ -64,8 +65,6 @@ static const char *other_format(const uint8_t *p, size_t len)
 	} tab[] = {
 		{0, 4, "GIF8", "GIF"},
 		{0, 2, "BM", "BMP"},
-		{0, 4, "II*\0", "TIFF"},
-		{0, 4, "MM\0*", "TIFF"},
 		{4, 8, "ftypavif", "AVIF"},
 		{4, 8, "ftypheic", "HEIC"},
 		{4, 8, "ftypheix", "HEIC"},
@@ -86,19 +85,6 @@ static const char *other_format(const uint8_t *p, size_t len)
 	if (len >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '7')
 		return "PNM";
 	return NULL;
-}
-
-static int check_size(uint64_t w, uint64_t h, uint64_t maxpx, const char *fmt,
-	char *why, size_t whylen)
-{
-	if (w == 0 || h == 0)
-		return fail(RC_E_RANGE, why, whylen, "%s image has 0 pixels (%llux%llu)",
-			fmt, (unsigned long long)w, (unsigned long long)h);
-	if (w > RC_IMAGE_MAX_SIDE || h > RC_IMAGE_MAX_SIDE || w * h > maxpx)
-		return fail(RC_E_RANGE, why, whylen,
-			"%s image too large: %llux%llu is more than %llu pixels", fmt,
-			(unsigned long long)w, (unsigned long long)h, (unsigned long long)maxpx);
-	return 0;
 }
 
 /* ---------------------------------------------------------------- JPEG */
@@ -157,7 +143,7 @@ static int decode_jpeg(const uint8_t *p, size_t len, uint64_t maxpx,
 {
 	tjhandle tj = tjInitDecompress();
 	if (!tj)
-		return fail(rc_log_error(RC_E_NOMEM, "out of memory (TurboJPEG)"), why,
+		return rc_image_fail(rc_log_error(RC_E_NOMEM, "out of memory (TurboJPEG)"), why,
 			whylen, "out of memory");
 	int w = 0, h = 0, subsamp = 0, cs = 0, rc = 0;
 	uint8_t *buf = NULL;
@@ -166,20 +152,20 @@ static int decode_jpeg(const uint8_t *p, size_t len, uint64_t maxpx,
 		/* (a warning here, junk between markers, is met again below) */
 		const char *msg = tjGetErrorStr2(tj);
 		if (strstr(msg, "subsampling"))
-			rc = fail(RC_E_UNSUPPORTED, why, whylen, "JPEG: %s", msg);
+			rc = rc_image_fail(RC_E_UNSUPPORTED, why, whylen, "JPEG: %s", msg);
 		else if (strstr(msg, "Premature end"))
-			rc = fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data");
+			rc = rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data");
 		else
-			rc = fail(RC_E_FORMAT, why, whylen, "corrupt JPEG data: %s", msg);
+			rc = rc_image_fail(RC_E_FORMAT, why, whylen, "corrupt JPEG data: %s", msg);
 		goto done;
 	}
 	if (w <= 0 || h <= 0) {
 		/* TurboJPEG "succeeds" without a frame header when the data
 		 * ends inside the header (libjpeg inserts an EOI) */
-		rc = fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data (no frame header)");
+		rc = rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data (no frame header)");
 		goto done;
 	}
-	if ((rc = check_size((uint64_t)w, (uint64_t)h, maxpx, "JPEG", why, whylen)) < 0)
+	if ((rc = rc_image_check_size((uint64_t)w, (uint64_t)h, maxpx, "JPEG", why, whylen)) < 0)
 		goto done;
 
 	int pf = TJPF_RGB;
@@ -194,7 +180,7 @@ static int decode_jpeg(const uint8_t *p, size_t len, uint64_t maxpx,
 		mode = "L";
 	}
 	if (!(buf = rc_malloc(bytes))) {
-		rc = fail(RC_E_NOMEM, why, whylen, "out of memory");
+		rc = rc_image_fail(RC_E_NOMEM, why, whylen, "out of memory");
 		goto done;
 	}
 	/* Pillow's settings: the accurate integer IDCT and fancy upsampling
@@ -206,11 +192,11 @@ static int decode_jpeg(const uint8_t *p, size_t len, uint64_t maxpx,
 		int kind = jpeg_warning(msg);
 		if (kind == 2) {
 			/* libjpeg fills the rest with gray; Pillow refuses it */
-			rc = fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data");
+			rc = rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated JPEG data");
 			goto done;
 		}
 		if (kind == 0) {
-			rc = fail(RC_E_FORMAT, why, whylen, "corrupt JPEG data: %s", msg);
+			rc = rc_image_fail(RC_E_FORMAT, why, whylen, "corrupt JPEG data: %s", msg);
 			goto done;
 		}
 		/* other warnings (extraneous bytes, a bad Huffman code):
@@ -251,12 +237,12 @@ static int png_error(int e, char *why, size_t whylen)
 	case SPNG_IO_EOF:
 	case SPNG_EOF:
 	case SPNG_EIDAT_TOO_SHORT:
-		return fail(RC_E_TRUNCATED, why, whylen, "truncated PNG data");
+		return rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated PNG data");
 	case SPNG_EMEM:
-		return fail(rc_log_error(RC_E_NOMEM, "out of memory (libspng)"), why,
+		return rc_image_fail(rc_log_error(RC_E_NOMEM, "out of memory (libspng)"), why,
 			whylen, "out of memory");
 	}
-	return fail(RC_E_FORMAT, why, whylen, "corrupt PNG data: %s", spng_strerror(e));
+	return rc_image_fail(RC_E_FORMAT, why, whylen, "corrupt PNG data: %s", spng_strerror(e));
 }
 
 /* The samples of pixel x of a row in SPNG_FMT_PNG layout (16-bit samples
@@ -370,16 +356,16 @@ static int decode_png(const uint8_t *p, size_t len, uint64_t maxpx,
 	/* The IHDR is read here first: the size check comes before libspng
 	 * sees the data, and a 0 size gets a plain message. */
 	if (len < 33)
-		return fail(RC_E_TRUNCATED, why, whylen, "truncated PNG data");
+		return rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated PNG data");
 	if (be32(p + 8) != 13 || memcmp(p + 12, "IHDR", 4))
-		return fail(RC_E_FORMAT, why, whylen, "corrupt PNG data: no IHDR chunk");
-	int rc = check_size(be32(p + 16), be32(p + 20), maxpx, "PNG", why, whylen);
+		return rc_image_fail(RC_E_FORMAT, why, whylen, "corrupt PNG data: no IHDR chunk");
+	int rc = rc_image_check_size(be32(p + 16), be32(p + 20), maxpx, "PNG", why, whylen);
 	if (rc < 0)
 		return rc;
 
 	spng_ctx *ctx = spng_ctx_new(0);
 	if (!ctx)
-		return fail(rc_log_error(RC_E_NOMEM, "out of memory (libspng)"), why,
+		return rc_image_fail(rc_log_error(RC_E_NOMEM, "out of memory (libspng)"), why,
 			whylen, "out of memory");
 	uint8_t *buf = NULL;
 	struct spng_ihdr ihdr;
@@ -401,7 +387,7 @@ static int decode_png(const uint8_t *p, size_t len, uint64_t maxpx,
 	}
 	size_t npx = (size_t)ihdr.width * ihdr.height;
 	if (!(buf = rc_malloc(native > npx * 3 ? native : npx * 3))) {
-		rc = fail(RC_E_NOMEM, why, whylen, "out of memory");
+		rc = rc_image_fail(RC_E_NOMEM, why, whylen, "out of memory");
 		goto done;
 	}
 	if ((e = spng_decode_image(ctx, buf, native, SPNG_FMT_PNG, 0))) {
@@ -433,14 +419,14 @@ static int webp_error(VP8StatusCode st, char *why, size_t whylen)
 {
 	switch (st) {
 	case VP8_STATUS_NOT_ENOUGH_DATA:
-		return fail(RC_E_TRUNCATED, why, whylen, "truncated WebP data");
+		return rc_image_fail(RC_E_TRUNCATED, why, whylen, "truncated WebP data");
 	case VP8_STATUS_OUT_OF_MEMORY:
-		return fail(rc_log_error(RC_E_NOMEM, "out of memory (libwebp)"), why,
+		return rc_image_fail(rc_log_error(RC_E_NOMEM, "out of memory (libwebp)"), why,
 			whylen, "out of memory");
 	case VP8_STATUS_UNSUPPORTED_FEATURE:
-		return fail(RC_E_UNSUPPORTED, why, whylen, "WebP feature not supported");
+		return rc_image_fail(RC_E_UNSUPPORTED, why, whylen, "WebP feature not supported");
 	default:
-		return fail(RC_E_FORMAT, why, whylen, "corrupt WebP data (status %d)", (int)st);
+		return rc_image_fail(RC_E_FORMAT, why, whylen, "corrupt WebP data (status %d)", (int)st);
 	}
 }
 
@@ -452,21 +438,21 @@ static int decode_webp(const uint8_t *p, size_t len, uint64_t maxpx,
 {
 	WebPDecoderConfig cfg;
 	if (!WebPInitDecoderConfig(&cfg))
-		return fail(RC_E_UNSUPPORTED, why, whylen, "libwebp version mismatch");
+		return rc_image_fail(RC_E_UNSUPPORTED, why, whylen, "libwebp version mismatch");
 	VP8StatusCode st = WebPGetFeatures(p, len, &cfg.input);
 	if (st != VP8_STATUS_OK)
 		return webp_error(st, why, whylen);
 	if (cfg.input.has_animation)
-		return fail(RC_E_UNSUPPORTED, why, whylen, "animated WebP images are not supported");
+		return rc_image_fail(RC_E_UNSUPPORTED, why, whylen, "animated WebP images are not supported");
 	int w = cfg.input.width, h = cfg.input.height;
-	int rc = check_size((uint64_t)(w > 0 ? w : 0), (uint64_t)(h > 0 ? h : 0), maxpx,
+	int rc = rc_image_check_size((uint64_t)(w > 0 ? w : 0), (uint64_t)(h > 0 ? h : 0), maxpx,
 		"WebP", why, whylen);
 	if (rc < 0)
 		return rc;
 	size_t bytes = (size_t)w * (size_t)h * 3;
 	uint8_t *buf = rc_malloc(bytes);
 	if (!buf)
-		return fail(RC_E_NOMEM, why, whylen, "out of memory");
+		return rc_image_fail(RC_E_NOMEM, why, whylen, "out of memory");
 	cfg.output.colorspace = MODE_RGB;
 	cfg.output.is_external_memory = 1;
 	cfg.output.u.RGBA.rgba = buf;
@@ -494,10 +480,10 @@ int rc_image_decode(const void *data, size_t len, const struct rc_image_limits *
 	if (why && whylen)
 		why[0] = '\0';
 	if (!out)
-		return fail(RC_E_ARG, why, whylen, "no output image");
+		return rc_image_fail(RC_E_ARG, why, whylen, "no output image");
 	memset(out, 0, sizeof *out);
 	if (!data)
-		return fail(RC_E_ARG, why, whylen, "no image data");
+		return rc_image_fail(RC_E_ARG, why, whylen, "no image data");
 	uint64_t maxpx = lim && lim->max_pixels ? lim->max_pixels : RC_IMAGE_MAX_PIXELS;
 	const uint8_t *p = data;
 	int rc;
@@ -505,15 +491,19 @@ int rc_image_decode(const void *data, size_t len, const struct rc_image_limits *
 	case RC_IMAGE_JPEG: rc = decode_jpeg(p, len, maxpx, out, why, whylen); break;
 	case RC_IMAGE_PNG:  rc = decode_png(p, len, maxpx, out, why, whylen); break;
 	case RC_IMAGE_WEBP: rc = decode_webp(p, len, maxpx, out, why, whylen); break;
+	case RC_IMAGE_GIF:  rc = rc_image_decode_gif(p, len, maxpx, out, why, whylen); break;
+	case RC_IMAGE_BMP:  rc = rc_image_decode_bmp(p, len, maxpx, out, why, whylen); break;
+	case RC_IMAGE_TIFF: rc = rc_image_decode_tiff(p, len, maxpx, out, why, whylen); break;
 	default: {
 		const char *name = other_format(p, len);
 		if (name)
-			return fail(RC_E_UNSUPPORTED, why, whylen,
-				"%s images are not supported (JPEG, PNG and WebP are)", name);
+			return rc_image_fail(RC_E_UNSUPPORTED, why, whylen,
+				"%s images are not supported (JPEG, PNG, WebP, GIF, BMP and TIFF "
+				"are)", name);
 		if (len == 0)
-			return fail(RC_E_UNSUPPORTED, why, whylen, "empty file");
-		return fail(RC_E_UNSUPPORTED, why, whylen,
-			"not a JPEG, PNG or WebP image (unknown format)");
+			return rc_image_fail(RC_E_UNSUPPORTED, why, whylen, "empty file");
+		return rc_image_fail(RC_E_UNSUPPORTED, why, whylen,
+			"not a JPEG, PNG, WebP, GIF, BMP or TIFF image (unknown format)");
 	}
 	}
 	if (rc < 0)

@@ -46,6 +46,9 @@ enum rc_image_format {
 	RC_IMAGE_JPEG = 1,
 	RC_IMAGE_PNG = 2,
 	RC_IMAGE_WEBP = 3,
+	RC_IMAGE_GIF = 4,   /* the first frame */
+	RC_IMAGE_BMP = 5,
+	RC_IMAGE_TIFF = 6,  /* the first page */
 };
 
 /* The default pixel limit: larger images are refused before any pixel
@@ -72,21 +75,26 @@ struct rc_image {
 };
 
 /* rc_image_detect - the format of data from its first bytes (JPEG
- * FF D8 FF, PNG signature, RIFF....WEBP), or RC_IMAGE_UNKNOWN. */
+ * FF D8 FF, PNG signature, RIFF....WEBP, GIF87a/GIF89a, "BM" with a BMP
+ * header size, II*\0 / MM\0*), or RC_IMAGE_UNKNOWN. */
 int rc_image_detect(const void *data, size_t len);
 
-/* rc_image_format_name - "JPEG", "PNG", "WebP" or "unknown" (static). */
+/* rc_image_format_name - "JPEG", "PNG", "WebP", "GIF", "BMP", "TIFF" or
+ * "unknown" (static). */
 const char *rc_image_format_name(int format);
 
-/* rc_image_decode - decode len bytes of JPEG, PNG or WebP into out (RGB).
+/* rc_image_decode - decode len bytes of JPEG, PNG, WebP, GIF (its first
+ * frame), BMP or TIFF (its first page) into out (RGB); image_more.c tells
+ * which GIF, BMP and TIFF layouts, as Pillow reads them.
  * The header's dimensions are checked against lim (NULL = defaults) before
  * anything is allocated for pixels.
  * Returns 0 with *out filled (free it with rc_image_free), or a negative
  * code with *out zeroed and a short lowercase reason in why (whylen bytes,
  * NUL-terminated; why may be NULL), for example "GIF images are not
  * supported" or "truncated JPEG data":
- *   RC_E_UNSUPPORTED  not JPEG, PNG or WebP (the reason names GIF, BMP,
- *                     TIFF, ... when it recognises them), an animated WebP,
+ *   RC_E_UNSUPPORTED  not one of those (the reason names AVIF, HEIC, PNM,
+ *                     ... when it recognises them), an animated WebP, an
+ *                     RLE BMP, a tiled, planar or 16-bit TIFF,
  *                     a JPEG that TurboJPEG cannot decode to RGB
  *   RC_E_RANGE        0 pixels, or more than the limit
  *   RC_E_TRUNCATED    the data ends before the image does

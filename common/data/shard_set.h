@@ -45,7 +45,8 @@
 #define RC_SHARD_META_PER_SHARD "records_per_shard"  /* R in decimal */
 #define RC_SHARD_META_PART "part"                    /* "I/N" */
 #define RC_SHARD_META_OPTIONS "options"              /* rc_shard_set_opts.options */
-#define RC_SHARD_META_TOKENIZER "tokenizer"          /* "clip-bpe", "siglip-unigram", ... */
+#define RC_SHARD_META_TOKENIZER "tokenizer"          /* "clip-bpe" (open_clip's), "clip-bpe-hf",
+                                                       "siglip-unigram", ... */
 
 struct rc_shard_set_opts {
 	const char *prefix;      /* shards PREFIX-NNNNNN.rcs, the list beside them */

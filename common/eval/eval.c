@@ -170,7 +170,7 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int rc_eval_rank_stats(const uint32_t *rank, size_t n, double *mean, double *median)
+int rc_eval_rank_stats(const uint32_t *rank, size_t n, int how, double *mean, double *median)
 {
 	*mean = *median = 0;
 	uint32_t *v = rc_malloc((n ? n : 1) * sizeof *v);
@@ -186,7 +186,10 @@ int rc_eval_rank_stats(const uint32_t *rank, size_t n, double *mean, double *med
 	if (m) {
 		qsort(v, m, sizeof *v, cmp_u32);
 		*mean = sum / (double)m;
-		*median = m % 2 ? v[m / 2] : 0.5 * ((double)v[m / 2 - 1] + (double)v[m / 2]);
+		/* eval_RCLIP_retrieval.py: sorted(ranks)[n // 2]; eval_retrieval.py:
+		 * numpy.median, the mean of the middle two of an even count */
+		*median = how == RC_EVAL_MEDIAN_UPPER || m % 2 ? v[m / 2]
+			: 0.5 * ((double)v[m / 2 - 1] + (double)v[m / 2]);
 	}
 	free(v);
 	return 0;

@@ -81,10 +81,18 @@ void rc_eval_class_embed(const float *tmpl, size_t n, size_t D, float *out);
  * item, never counts). */
 size_t rc_eval_hits(const uint32_t *rank, size_t n, uint32_t k);
 
-/* rc_eval_rank_stats - mean and median of the n ranks that are not 0
- * (the median of an even count is the mean of the two middle ones, as
- * numpy.median). Both are 0 when there is none. Returns 0 or RC_E_NOMEM. */
-int rc_eval_rank_stats(const uint32_t *rank, size_t n, double *mean, double *median);
+/* How a median of an even count of ranks is taken. */
+enum rc_eval_median {
+	RC_EVAL_MEDIAN_UPPER = 0, /* the upper middle value, sorted(ranks)[n // 2], as
+	                           * the official eval_RCLIP_retrieval.py */
+	RC_EVAL_MEDIAN_MEAN = 1,  /* the mean of the two middle values, as numpy.median
+	                           * in the official eval_retrieval.py (COCO/Flickr) */
+};
+
+/* rc_eval_rank_stats - mean and median of the n ranks that are not 0, the
+ * median of an even count taken as how (enum rc_eval_median) says. Both
+ * are 0 when there is none. Returns 0 or RC_E_NOMEM. */
+int rc_eval_rank_stats(const uint32_t *rank, size_t n, int how, double *mean, double *median);
 
 /* rc_eval_bootstrap - a 95 % percentile bootstrap interval of the mean of
  * hit[n] (0/1 values): B resamples of n items drawn with replacement by a

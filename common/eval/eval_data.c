@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,87 +19,13 @@
 #include "data/manifest.h"
 #include "data/record.h"
 #include "data/shard.h"
+#include "eval/eval_data_impl.h"
 
 /* ================================================================ data */
 
 static int grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	return rc_grow((void **)pp, cap, need, elem);
-}
-
-static int add_image(struct rc_eval_data *d, const struct rc_encode_image *im, const char *key,
-	const char *ipath, const char *src, uint64_t line, int in_shard)
-{
-	size_t need = d->ni + 1, cap = d->cap_i;
-	int rc;
-	if ((rc = grow(&d->img, &cap, need, sizeof *d->img)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->key, &cap, need, sizeof *d->key)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->ipath, &cap, need, sizeof *d->ipath)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->src, &cap, need, sizeof *d->src)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->line, &cap, need, sizeof *d->line)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->in_shard, &cap, need, sizeof *d->in_shard)) < 0)
-		return rc;
-	cap = d->cap_i;
-	if ((rc = grow(&d->label, &cap, need, sizeof *d->label)) < 0)
-		return rc;
-	d->cap_i = cap;
-	d->img[d->ni] = *im;
-	d->key[d->ni] = key;
-	d->ipath[d->ni] = ipath;
-	d->src[d->ni] = src;
-	d->line[d->ni] = line;
-	d->in_shard[d->ni] = (uint8_t)in_shard;
-	d->label[d->ni] = 0;
-	d->ni++;
-	return 0;
-}
-
-int rc_eval_data_add_text(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t owner)
-{
-	size_t need = d->nt + 1, cap = d->cap_t;
-	int rc;
-	if ((rc = grow(&d->txt, &cap, need, sizeof *d->txt)) < 0)
-		return rc;
-	cap = d->cap_t;
-	if ((rc = grow(&d->tlen, &cap, need, sizeof *d->tlen)) < 0)
-		return rc;
-	cap = d->cap_t;
-	if ((rc = grow(&d->owner, &cap, need, sizeof *d->owner)) < 0)
-		return rc;
-	d->cap_t = cap;
-	d->txt[d->nt] = s;
-	d->tlen[d->nt] = len;
-	d->owner[d->nt] = owner;
-	d->nt++;
-	return 0;
-}
-
-static int tag_index(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t *out)
-{
-	for (size_t i = 0; i < d->ntags; i++)
-		if (strlen(d->tags[i]) == len && !memcmp(d->tags[i], s, len)) {
-			*out = (uint32_t)i;
-			return 0;
-		}
-	char *t = rc_arena_strndup(&d->arena, s, len);
-	int rc;
-	if (!t)
-		return RC_E_NOMEM;
-	if ((rc = grow(&d->tags, &d->cap_tags, d->ntags + 1, sizeof *d->tags)) < 0)
-		return rc;
-	d->tags[d->ntags] = t;
-	*out = (uint32_t)d->ntags++;
-	return 0;
 }
 
 /* "FILE:LINE" or "SHARD: record N" of image i. */
@@ -111,13 +38,15 @@ const char *rc_eval_data_where(const struct rc_eval_data *d, size_t i, char *buf
 	return buf;
 }
 
-/* The texts of one record into the task's lists; image is its index.
- * A set must have one tag, one true caption and exactly 4 negatives, none
- * empty (the manifest reader checks this for JSONL; shards are checked
- * here too). Returns 0, or RC_E_FORMAT with the reason in why. */
-static int add_record_texts(struct rc_eval_data *d, int task, const struct rc_record *rec,
-	uint32_t image, char *why, size_t nwhy)
+/* The texts of one shard record into the task's lists; image is its
+ * index. A set must have one tag, one true caption and o->negatives
+ * negatives (any number >= 1 when 0), none empty; a set that has not is
+ * skipped and counted (rc_eval_data_bad). Returns 0, or RC_E_FORMAT
+ * (strict) or RC_E_NOMEM. */
+static int add_record_texts(struct rc_eval_data *d, const struct rc_eval_source *o,
+	const struct rc_record *rec, uint32_t image, const char *file, uint64_t line)
 {
+	int task = o->task;
 	int rc;
 	if (task == RC_EVAL_RETRIEVAL) {
 		for (uint32_t k = 0; k < rec->ntexts; k++)
@@ -131,97 +60,54 @@ static int add_record_texts(struct rc_eval_data *d, int task, const struct rc_re
 		if (rec->texts[k].group + 1 > ngroups)
 			ngroups = rec->texts[k].group + 1;
 	for (int g = 0; g < ngroups; g++) {
-		const struct rc_text *tag = NULL, *gt = NULL, *neg[4];
-		int nneg = 0, ntag = 0, ngt = 0;
+		const struct rc_text *tag = NULL;
+		const char *txt[RC_RECORD_MAX_TEXTS];
+		uint32_t len[RC_RECORD_MAX_TEXTS];
+		int nneg = 0, ntag = 0, ngt = 0, empty = 0;
 		for (uint32_t k = 0; k < rec->ntexts; k++) {
 			const struct rc_text *t = &rec->texts[k];
 			if (t->group != g)
 				continue;
-			if (t->len == 0) {
-				snprintf(why, nwhy, "set %d: an empty text", g);
-				return RC_E_FORMAT;
-			}
-			if (t->role == RC_ROLE_TAG)
+			empty |= t->len == 0;
+			if (t->role == RC_ROLE_TAG) {
 				tag = t, ntag++;
-			else if (t->role == RC_ROLE_GT)
-				gt = t, ngt++;
-			else if (t->role == RC_ROLE_NEG && nneg++ < 4)
-				neg[nneg - 1] = t;
+			} else if (t->role == RC_ROLE_GT && !ngt++) {
+				txt[0] = t->s, len[0] = t->len;
+			} else if (t->role == RC_ROLE_NEG && nneg < RC_RECORD_MAX_TEXTS - 1) {
+				nneg++;
+				txt[nneg] = t->s, len[nneg] = t->len;
+			}
 		}
-		if (ntag != 1 || ngt != 1 || nneg != 4) {
-			snprintf(why, nwhy, "set %d: %d tags, %d true captions and %d negatives "
-				"(expected 1, 1 and 4)", g, ntag, ngt, nneg);
-			return RC_E_FORMAT;
-		}
-		if (task == RC_EVAL_RCLIP_RETRIEVAL) {
-			if ((rc = rc_eval_data_add_text(d, gt->s, gt->len, image)) < 0)
-				return rc;
-			continue;
-		}
-		struct rc_eval_set cs = {.image = image, .text = (uint32_t)d->nt, .index = (uint32_t)g};
-		if ((rc = tag_index(d, tag->s, tag->len, &cs.tag)) < 0 ||
-		    (rc = rc_eval_data_add_text(d, gt->s, gt->len, image)) < 0)
+		if (empty)
+			rc = rc_eval_data_bad(d, o->strict, file, line, g, "an empty text");
+		else if (ntag != 1 || ngt != 1 || nneg < 1 || (o->negatives && nneg != o->negatives))
+			rc = rc_eval_data_bad(d, o->strict, file, line, g, "%d tags, %d true captions "
+				"and %d negatives (expected 1, 1 and %d)", ntag, ngt, nneg,
+				o->negatives ? o->negatives : 1);
+		else if (task == RC_EVAL_RCLIP_RETRIEVAL)
+			rc = rc_eval_data_add_text(d, txt[0], len[0], image);
+		else
+			rc = rc_eval_data_add_set(d, image, (uint32_t)g, tag->s, tag->len, txt, len,
+				(uint32_t)nneg + 1);
+		if (rc < 0)
 			return rc;
-		for (int q = 0; q < 4; q++)
-			if ((rc = rc_eval_data_add_text(d, neg[q]->s, neg[q]->len, image)) < 0)
-				return rc;
-		if ((rc = grow(&d->set, &d->cap_s, d->ns + 1, sizeof *d->set)) < 0)
-			return rc;
-		d->set[d->ns++] = cs;
 	}
 	return 0;
 }
 
-/* The directory relative image paths of path are resolved against. */
-static void image_root(const struct rc_eval_source *o, const char *path, char *root, size_t n)
-{
-	const char *slash = strrchr(path, '/');
-	if (o->image_root)
-		snprintf(root, n, "%s", o->image_root);
-	else if (!slash || !strcmp(path, "-"))
-		root[0] = 0;
-	else if (slash == path)
-		snprintf(root, n, "/");
-	else
-		snprintf(root, n, "%.*s", (int)(slash - path), path);
-}
-
-static char *join(struct rc_arena *a, const char *root, const char *path)
-{
-	if (path[0] == '/' || !*root)
-		return rc_arena_strdup(a, path);
-	size_t la = strlen(root), lb = strlen(path);
-	char *p = rc_arena_alloc(a, la + lb + 2);
-	if (p) {
-		memcpy(p, root, la);
-		p[la] = '/';
-		memcpy(p + la + 1, path, lb + 1);
-	}
-	return p;
-}
-
-/* The file of an image path as the data writes it: --path-map's prefixes
- * rewritten, then a relative path joined to root. */
-static char *image_file(const struct rc_eval_source *o, struct rc_arena *a, const char *root,
-	const char *path)
-{
-	const char *p = rc_path_map_apply(o->path_map, a, path);
-	return p ? join(a, root, p) : NULL;
-}
-
-/* A JSONL (or, for retrieval, TSV) manifest of the task's schema. A
- * malformed line fails the run: a benchmark with items silently dropped
- * would not be the benchmark. Retrieval merges adjacent lines of the same
- * image (a TSV with one caption per line). */
+/* A manifest read through the manifest layer: a descriptive JSONL or TSV
+ * for retrieval, or a Parquet file of any task's schema (RCLIP-Bench's
+ * sets with their images embedded). A malformed line is skipped and
+ * counted (rc_eval_data_bad), or fails the read with strict. Adjacent
+ * lines of the same image are one image (a TSV with one caption per
+ * line). */
 static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 {
-	char root[4096], why[256], w[4400];
-	image_root(o, o->data, root, sizeof root);
-	int schema = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	char root[4096], why[256];
+	rc_eval_data_root(o, root, sizeof root);
 	struct rc_manifest *mf;
-	int fmt = rc_manifest_format_of(o->data);
-	int rc = rc_manifest_open(&mf, o->data, schema, o->task == RC_EVAL_RETRIEVAL ||
-		fmt == RC_MANIFEST_PARQUET ? RC_MANIFEST_AUTO : RC_MANIFEST_JSONL);
+	const int schema = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
+	int rc = rc_manifest_open(&mf, o->data, schema, RC_MANIFEST_AUTO);
 	if (rc < 0)
 		return rc;
 	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
@@ -230,8 +116,9 @@ static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 	uint64_t line;
 	while ((rc = rc_manifest_next(mf, &d->arena, &rec, &img, &line, why, sizeof why)) != 0) {
 		if (rc == RC_E_FORMAT) {
-			rc_log_error(rc, "%s:%llu: %s", name, (unsigned long long)line, why);
-			break;
+			if ((rc = rc_eval_data_bad(d, o->strict, name, line, -1, "%s", why)) < 0)
+				break;
+			continue;
 		}
 		if (rc < 0)
 			break;
@@ -241,21 +128,18 @@ static int read_manifest(const struct rc_eval_source *o, struct rc_eval_data *d)
 			image--; /* another caption of the same image */
 		} else {
 			/* a path, or (Parquet) the image file's bytes in the record */
-			struct rc_encode_image im = {.path = img ? image_file(o, &d->arena, root, img) : NULL,
+			struct rc_encode_image im = {.path = img ? rc_eval_data_join(d, root, img) : NULL,
 				.data = rec.image, .len = rec.image_len, .source = !img};
 			const char *key = rec.key ? rc_arena_strndup(&d->arena, rec.key, rec.key_len) :
 				img ? img : "";
 			if ((img && !im.path) || !key ||
-			    (rc = add_image(d, &im, key, img, name, line, 0)) < 0) {
+			    (rc = rc_eval_data_add_image(d, &im, key, img, name, line, 0)) < 0) {
 				rc = RC_E_NOMEM;
 				break;
 			}
 		}
-		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
-			if (rc == RC_E_FORMAT)
-				rc_log_error(rc, "%s: %s", rc_eval_data_where(d, image, w, sizeof w), why);
+		if ((rc = add_record_texts(d, o, &rec, image, name, line)) < 0)
 			break;
-		}
 	}
 	rc_manifest_close(mf);
 	return rc;
@@ -285,7 +169,6 @@ static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, co
 		return rc_log_error(RC_E_FORMAT, "%s: a %s shard, %s needs %s records", path,
 			rc_shard_schema_name((int)in->schema), rc_eval_task_name(o->task),
 			rc_shard_schema_name(want));
-	char why[256], w[4400];
 	for (uint64_t i = 0; i < rc_shard_count(s); i++) {
 		struct rc_record rec;
 		if ((rc = rc_shard_read(s, i, &rec, &d->arena)) < 0) /* logged */
@@ -299,18 +182,16 @@ static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, co
 		struct rc_encode_image im = {.data = rec.image, .len = rec.image_len,
 			.store = (int)in->store};
 		uint32_t image = (uint32_t)d->ni;
-		if ((rc = add_image(d, &im, key, NULL, path, i, 1)) < 0)
+		if ((rc = rc_eval_data_add_image(d, &im, key, NULL, path, i, 1)) < 0)
 			return rc;
-		if ((rc = add_record_texts(d, o->task, &rec, image, why, sizeof why)) < 0) {
-			if (rc == RC_E_FORMAT)
-				rc_log_error(rc, "%s: %s", rc_eval_data_where(d, image, w, sizeof w), why);
+		/* shard records are numbered from 0: "SHARD:N" names record N */
+		if ((rc = add_record_texts(d, o, &rec, image, path, i)) < 0)
 			return rc;
-		}
 	}
 	return 0;
 }
 
-int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, int S)
+static int read_any(const struct rc_eval_source *o, struct rc_eval_data *d, int S)
 {
 	if (rc_ends_with(o->data, ".list")) {
 		struct rc_shard_list l;
@@ -329,7 +210,63 @@ int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, in
 			S, o->data);
 		return RC_E_UNSUPPORTED;
 	}
+	if (o->task != RC_EVAL_RETRIEVAL && rc_manifest_format_of(o->data) != RC_MANIFEST_PARQUET)
+		return rc_eval_bench_read(o, d);
 	return read_manifest(o, d);
+}
+
+int rc_eval_data_read(const struct rc_eval_source *o, struct rc_eval_data *d, int S)
+{
+	d->path_map = o->path_map;
+	int rc = read_any(o, d, S);
+	if (rc == 0 && d->warned > RC_EVAL_BAD_WARNED)
+		rc_log_warn("%s: %zu malformed items skipped in all (%zu more than named above)",
+			o->data, d->bad_records + d->bad_sets, d->warned - RC_EVAL_BAD_WARNED);
+	if (rc == 0 && o->task == RC_EVAL_RETRIEVAL)
+		rc = rc_eval_data_cap_captions(d, o->captions_per_image);
+	return rc;
+}
+
+int rc_eval_data_cap_captions(struct rc_eval_data *d, int n)
+{
+	if (n <= 0 || !d->nt)
+		return 0;
+	/* texts are grouped by image in image order: runs of one owner */
+	size_t nt = 0, cap = 0;
+	const char **txt = NULL;
+	uint32_t *tlen = NULL, *owner = NULL;
+	int rc = 0;
+	for (size_t j = 0; j < d->nt && rc == 0;) {
+		size_t k = j;
+		while (k < d->nt && d->owner[k] == d->owner[j])
+			k++;
+		size_t c0 = cap;
+		if ((rc = grow(&txt, &c0, nt + (size_t)n, sizeof *txt)) < 0)
+			break;
+		c0 = cap;
+		if ((rc = grow(&tlen, &c0, nt + (size_t)n, sizeof *tlen)) < 0 ||
+		    (rc = grow(&owner, &cap, nt + (size_t)n, sizeof *owner)) < 0)
+			break;
+		for (size_t q = 0; q < (size_t)n; q++, nt++) {
+			size_t from = j + q % (k - j);
+			txt[nt] = d->txt[from];
+			tlen[nt] = d->tlen[from];
+			owner[nt] = d->owner[from];
+		}
+		j = k;
+	}
+	if (rc < 0) {
+		free(txt);
+		free(tlen);
+		free(owner);
+		return rc;
+	}
+	free(d->txt);
+	free(d->tlen);
+	free(d->owner);
+	d->txt = txt, d->tlen = tlen, d->owner = owner;
+	d->nt = d->cap_t = nt;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- zeroshot */
@@ -385,64 +322,54 @@ int rc_eval_lines_read(const char *path, struct rc_eval_lines *l, int templates)
 }
 
 /* Zero-shot data: {"image_path": P, "label": NAME or INDEX} per line. */
-int rc_eval_data_read_zeroshot(const struct rc_eval_source *o, struct rc_eval_data *d, const struct rc_eval_lines *cls)
+static int zeroshot_line(void *ctx, struct rc_eval_data *d, const struct rc_eval_line *l)
 {
-	char root[4096];
-	image_root(o, o->data, root, sizeof root);
-	const char *name = strcmp(o->data, "-") ? o->data : "(stdin)";
-	FILE *f;
-	int rc = rc_io_open_read(o->data, &f);
-	if (rc < 0)
-		return rc;
-	struct rc_io_lines lr;
-	rc_io_lines_init(&lr, f, name);
-	while ((rc = rc_io_lines_next(&lr)) > 0) {
-		size_t sp = strspn(lr.line, " \t\r");
-		if (sp == lr.len)
-			continue;
-		json_error_t je;
-		json_t *j = json_loadb(lr.line, lr.len, 0, &je);
-		const char *why = NULL;
-		json_t *p = j ? json_object_get(j, "image_path") : NULL;
-		json_t *lab = j ? json_object_get(j, "label") : NULL;
-		long long idx = -1;
-		if (!j)
-			why = je.text;
-		else if (!json_is_object(j))
-			why = "not a JSON object";
-		else if (!json_is_string(p) || !json_string_length(p))
-			why = "no image_path string";
-		else if (json_is_integer(lab)) {
-			idx = json_integer_value(lab);
-			if (idx < 0 || (size_t)idx >= cls->n)
-				why = "label index out of range of the classes";
-		} else if (json_is_string(lab)) {
-			for (size_t c = 0; c < cls->n && idx < 0; c++)
-				if (!strcmp(cls->s[c], json_string_value(lab)))
-					idx = (long long)c;
-			if (idx < 0)
-				why = "label is not one of the classes";
-		} else {
-			why = "no label (a class name or a 0-based index)";
-		}
-		if (why) {
-			rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s", name, (unsigned long long)lr.lineno,
-				why);
-			json_decref(j);
-			break;
-		}
-		const char *ip = rc_arena_strdup(&d->arena, json_string_value(p));
-		struct rc_encode_image im = {.path = ip ? image_file(o, &d->arena, root, ip) : NULL};
-		json_decref(j);
-		if (!im.path || (rc = add_image(d, &im, ip, ip, name, lr.lineno, 0)) < 0) {
-			rc = RC_E_NOMEM;
-			break;
-		}
-		d->label[d->ni - 1] = (uint32_t)idx;
+	const struct rc_eval_lines *cls = ctx;
+	json_error_t je;
+	json_t *j = json_loadb(l->s, l->len, 0, &je);
+	const char *why = NULL;
+	json_t *p = j ? json_object_get(j, "image_path") : NULL;
+	json_t *lab = j ? json_object_get(j, "label") : NULL;
+	long long idx = -1;
+	if (!j)
+		why = je.text;
+	else if (!json_is_object(j))
+		why = "not a JSON object";
+	else if (!json_is_string(p) || !json_string_length(p))
+		why = "no image_path string";
+	else if (json_is_integer(lab)) {
+		idx = json_integer_value(lab);
+		if (idx < 0 || (size_t)idx >= cls->n)
+			why = "label index out of range of the classes";
+	} else if (json_is_string(lab)) {
+		for (size_t c = 0; c < cls->n && idx < 0; c++)
+			if (!strcmp(cls->s[c], json_string_value(lab)))
+				idx = (long long)c;
+		if (idx < 0)
+			why = "label is not one of the classes";
+	} else {
+		why = "no label (a class name or a 0-based index)";
 	}
-	rc_io_lines_free(&lr);
-	int rc2 = rc_io_close(f, name);
-	return rc < 0 ? rc : rc2;
+	if (why) {
+		int rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s", l->name,
+			(unsigned long long)l->lineno, why);
+		json_decref(j);
+		return rc;
+	}
+	const char *ip = rc_arena_strdup(&d->arena, json_string_value(p));
+	struct rc_encode_image im = {.path = ip ? rc_eval_data_join(d, l->root, ip) : NULL};
+	json_decref(j);
+	if (!im.path || rc_eval_data_add_image(d, &im, ip, ip, l->name, l->lineno, 0) < 0)
+		return RC_E_NOMEM;
+	d->label[d->ni - 1] = (uint32_t)idx;
+	return 0;
+}
+
+int rc_eval_data_read_zeroshot(const struct rc_eval_source *o, struct rc_eval_data *d,
+	const struct rc_eval_lines *cls)
+{
+	d->path_map = o->path_map;
+	return rc_eval_data_lines(o, d, zeroshot_line, (void *)cls);
 }
 
 /* "{}" of the template replaced by the class name, every occurrence. */
@@ -491,6 +418,6 @@ void rc_eval_data_free(struct rc_eval_data *d)
 const char *rc_eval_task_name(int task)
 {
 	static const char *const names[] = { NULL, "sets", "rclip-retrieval", "retrieval",
-		"zeroshot" };
-	return task >= RC_EVAL_SETS && task <= RC_EVAL_ZEROSHOT ? names[task] : NULL;
+		"zeroshot", "winoground" };
+	return task >= RC_EVAL_SETS && task <= RC_EVAL_WINOGROUND ? names[task] : NULL;
 }

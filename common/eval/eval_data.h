@@ -27,29 +27,54 @@ enum rc_eval_task {
 	RC_EVAL_RCLIP_RETRIEVAL,      /* the same data, gallery = every true caption */
 	RC_EVAL_RETRIEVAL,            /* descriptive data, several captions an image */
 	RC_EVAL_ZEROSHOT,             /* {"image_path", "label"} lines */
+	RC_EVAL_WINOGROUND,           /* 2 images × 2 captions: text, image, group scores */
 };
 
+/* The released annotation formats rclip-eval reads (eval_bench.c). */
+enum rc_eval_format {
+	RC_EVAL_FMT_AUTO = 0,         /* from the file: see rc_eval_format_detect */
+	RC_EVAL_FMT_RCLIP,            /* RCLIP-Bench JSONL choice sets */
+	RC_EVAL_FMT_SUGARCREPE,       /* {"N": {"filename", "caption", "negative_caption"}} */
+	RC_EVAL_FMT_WHATSUP,          /* [{"image_path", "caption_options"}] or [[id, true, false]] */
+	RC_EVAL_FMT_VALSE,            /* {"key": {"dataset", "image_file", "caption", "foil", "mturk"}} */
+	RC_EVAL_FMT_WINOGROUND,       /* examples.jsonl: caption_0/1, image_0/1 */
+};
+
+/* rc_eval_format_name - "rclip", "sugarcrepe", "whatsup", "valse",
+ * "winoground", "auto", or NULL; rc_eval_format_parse - the value of such a
+ * name, or RC_E_ARG (not logged). */
+const char *rc_eval_format_name(int fmt);
+int rc_eval_format_parse(const char *s);
+
 /* rc_eval_task_name - "sets", "rclip-retrieval", "retrieval", "zeroshot",
- * or NULL. */
+ * "winoground", or NULL. */
 const char *rc_eval_task_name(int task);
 
-/* Where the data comes from. */
+/* Where the data comes from, and how strictly it is read. */
 struct rc_eval_source {
 	int task;                     /* enum rc_eval_task */
 	const char *data;             /* a manifest, a shard list (.list) or a shard (.rcs) */
 	const char *image_root;       /* relative image paths (NULL: the manifest's directory) */
 	const struct rc_path_map *path_map; /* image path prefixes rewritten (pathmap.h), or NULL */
+	int strict;                   /* a malformed item fails the read (else skipped, counted) */
+	int negatives;                /* sets: the negatives a set must have; 0 = any >= 1 */
+	int captions_per_image;       /* retrieval: the first N captions, shorter lists
+	                               * repeated up to N; 0 = all of them */
+	int format;                   /* sets: enum rc_eval_format of data */
 };
 
-/* One choice set: its image, tag, and texts text .. text+4 (gt first). */
+/* One choice set: its image, tag, and texts text .. text+nneg (gt first).
+ * Winoground: an example, image and image + 1 its two images, text and
+ * text + 1 its two captions (nneg 1), tag its collapsed_tag. */
 struct rc_eval_set {
-	uint32_t image, tag, text, index;
+	uint32_t image, tag, text, index, nneg;
 };
 
 /* Everything is owned by the structure (its arena, its arrays, the shards
  * it keeps open); free it with rc_eval_data_free. */
 struct rc_eval_data {
 	struct rc_arena arena;
+	const struct rc_path_map *path_map; /* the source's, applied by the readers */
 	/* images, in input order */
 	struct rc_encode_image *img;
 	const char **key;          /* the item's id (record id, image path) */
@@ -73,6 +98,11 @@ struct rc_eval_data {
 	/* shards stay open: payloads point into them */
 	struct rc_shard **shards;
 	size_t nshards, cap_sh;
+	/* malformed items skipped (records, and sets of otherwise good records) */
+	size_t bad_records, bad_sets, warned;
+	size_t unvalidated;        /* VALSE items outside its validated set, left out */
+	int ties_wrong;            /* sets: a negative scoring as high as the true caption
+	                            * makes it wrong (SugarCrepe's and VALSE's pos > neg) */
 };
 
 /* Lines of a class or template file. */
@@ -83,10 +113,15 @@ struct rc_eval_lines {
 };
 
 /* rc_eval_data_read - the images, texts and sets (or captions) of src for a
- * model of image size S (shards must hold S×S images). Returns 0 with *d
- * filled, or RC_E_FORMAT (a malformed line or record: "file:line: why"),
- * RC_E_ARG (a shard of another schema or size), RC_E_IO, RC_E_NOMEM,
- * logged; *d is freed on error. */
+ * model of image size S (shards must hold S×S images). A malformed item
+ * (a line that is not a record of the task, a choice set with another
+ * number of negatives than src->negatives, an {"error": ...} row) is
+ * skipped with a "file:line: why" warning and counted in d->bad_records or
+ * d->bad_sets, as the official scripts drop it; with src->strict it fails
+ * the read. Retrieval captions are then cut or repeated to
+ * src->captions_per_image. Returns 0 with *d filled, or RC_E_FORMAT (a
+ * malformed item under strict), RC_E_ARG (a shard of another schema or
+ * size), RC_E_IO, RC_E_NOMEM, logged; *d is freed on error. */
 int rc_eval_data_read(const struct rc_eval_source *src, struct rc_eval_data *d, int S);
 
 /* rc_eval_data_read_zeroshot - the images and labels of a zero-shot
@@ -98,6 +133,12 @@ int rc_eval_data_read_zeroshot(const struct rc_eval_source *src, struct rc_eval_
 /* rc_eval_data_add_text - append a text (len bytes, copied into d's arena)
  * belonging to image owner. Returns 0 or RC_E_NOMEM. */
 int rc_eval_data_add_text(struct rc_eval_data *d, const char *s, uint32_t len, uint32_t owner);
+
+/* rc_eval_data_cap_captions - keep the first n captions of every image
+ * and repeat a shorter list cyclically up to n (c0 c1 c2 c0 c1 for 3 and 5),
+ * as the official COCO/Flickr evaluation forms them; texts stay grouped by
+ * image in image order. n = 0 keeps them all. Returns 0 or RC_E_NOMEM. */
+int rc_eval_data_cap_captions(struct rc_eval_data *d, int n);
 
 /* rc_eval_data_where - "FILE:LINE" (or "SHARD: record N") of image i, in buf. */
 const char *rc_eval_data_where(const struct rc_eval_data *d, size_t i, char *buf, size_t n);

@@ -11,6 +11,7 @@
 #include "text/bpe_impl.h"
 #include "base/error.h"
 #include "base/io.h"
+#include "text/hfclean.h"
 #include "text/textclean.h"
 #include "base/utf8.h"
 
@@ -33,6 +34,8 @@ struct heap_item {
 struct rc_bpe_state {
 	const struct rc_bpe *bpe;
 	struct rc_textclean *tc;
+	struct rc_hfclean *hc; /* made on the first Hugging Face encode */
+	size_t invalid;        /* U+FFFD replacements of the last encode */
 	int32_t *ids;
 	size_t nids, capids;
 	char *piece;         /* UTF-8 of the current piece */
@@ -71,6 +74,7 @@ void rc_bpe_state_free(struct rc_bpe_state *st)
 	if (!st)
 		return;
 	rc_textclean_free(st->tc);
+	rc_hfclean_free(st->hc);
 	free(st->ids);
 	free(st->piece);
 	free(st->word);
@@ -81,7 +85,7 @@ void rc_bpe_state_free(struct rc_bpe_state *st)
 	free(st);
 }
 
-size_t rc_bpe_state_invalid(const struct rc_bpe_state *st) { return rc_textclean_invalid(st->tc); }
+size_t rc_bpe_state_invalid(const struct rc_bpe_state *st) { return st->invalid; }
 
 static int emit(struct rc_bpe_state *st, int32_t id)
 {
@@ -255,21 +259,23 @@ static inline int ci_is(uint32_t c, char want)
 	return f && f[0] == want;
 }
 
-static size_t match_ci(const uint32_t *s, size_t n, const char *lit)
+/* The length of literal lit at s, or 0: case-insensitively as open_clip's
+ * pattern (ci_is), or exactly as the Hugging Face one. */
+static size_t match(const uint32_t *s, size_t n, const char *lit, int exact)
 {
 	size_t k = 0;
 	for (; lit[k]; k++)
-		if (k >= n || !ci_is(s[k], lit[k]))
+		if (k >= n || (exact ? s[k] != (uint32_t)(unsigned char)lit[k] : !ci_is(s[k], lit[k])))
 			return 0;
 	return k;
 }
 
 /* Length of the contraction at s ('s 't 're 've 'm 'll 'd), or 0. */
-static size_t contraction(const uint32_t *s, size_t n)
+static size_t contraction(const uint32_t *s, size_t n, int exact)
 {
 	static const char *forms[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
 	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-		size_t m = match_ci(s, n, forms[i]);
+		size_t m = match(s, n, forms[i], exact);
 		if (m)
 			return m;
 	}
@@ -290,52 +296,74 @@ static int piece(struct rc_bpe_state *st, const uint32_t *s, size_t n)
 	return encode_piece(st, st->piece, len);
 }
 
-int rc_bpe_encode(struct rc_bpe_state *st, const char *text, size_t len,
-	const int32_t **ids, size_t *nids)
+/* The class of c in the Hugging Face split, which is case-sensitive:
+ * U+0345 is punctuation (open_clip's case-insensitive pattern has it in no
+ * class), and so are U+001C..U+001F, which are not White_Space. */
+static unsigned hf_class(const struct rc_bpe *bpe, uint32_t c)
 {
-	static const char *specials[2] = {"<start_of_text>", "<end_of_text>"};
+	if (c == 0x345 || (c >= 0x1C && c <= 0x1F))
+		return CLS_O;
+	return rc_bpe_class(bpe, c);
+}
+
+/* The pieces of cleaned text s[0..n), BPE'd. open_clip: its spellings of
+ * the special tokens are those ids (matched case-insensitively, a folded
+ * spelling BPE'd whole); Hugging Face: its spellings are ordinary pieces
+ * (the ids come only from the raw text, see rc_bpe_encode). */
+static int split(struct rc_bpe_state *st, const uint32_t *s, size_t n, int hf)
+{
+	static const char *oc_specials[2] = {"<start_of_text>", "<end_of_text>"};
+	static const char *hf_specials[2] = {"<|startoftext|>", "<|endoftext|>"};
 	const struct rc_bpe *bpe = st->bpe;
-	const uint32_t *s;
-	size_t n;
-	st->nids = 0;
-	int rc = rc_textclean_run(st->tc, text, len, &s, &n);
-	if (rc < 0)
-		return rc;
 	size_t i = 0;
+	int rc = 0;
 	while (i < n && rc == 0) {
 		uint32_t c = s[i];
-		unsigned k = rc_bpe_class(bpe, c);
-		size_t m;
+		unsigned k = hf ? hf_class(bpe, c) : rc_bpe_class(bpe, c);
+		size_t m = 0;
 		if (c == '<') {
 			int sp;
 			for (sp = 0; sp < 2; sp++)
-				if ((m = match_ci(s + i, n - i, specials[sp])))
+				if ((m = match(s + i, n - i, hf ? hf_specials[sp] : oc_specials[sp], hf)))
 					break;
+			if (sp < 2 && hf) {
+				/* a piece of its own, which the byte-level step's
+				 * GPT-2 pattern then cuts at the letters: "<|",
+				 * "endoftext", "|>" (elsewhere that step changes
+				 * nothing: the other pieces are of one class) */
+				if ((rc = piece(st, s + i, 2)) == 0 &&
+				    (rc = piece(st, s + i + 2, m - 4)) == 0)
+					rc = piece(st, s + i + m - 2, 2);
+				i += m;
+				continue;
+			}
 			if (sp < 2) {
 				/* The exact spelling is the special token; a
 				 * folded one (with U+017F) is BPE'd whole. */
 				size_t exact = 0;
-				while (exact < m && s[i + exact] == (uint32_t)specials[sp][exact])
+				while (exact < m && s[i + exact] == (uint32_t)oc_specials[sp][exact])
 					exact++;
 				rc = exact == m ? emit(st, sp ? bpe->eot : bpe->sot) : piece(st, s + i, m);
 				i += m;
 				continue;
 			}
 		}
-		if (c == '\'' && (m = contraction(s + i, n - i))) {
+		if (c == '\'' && (m = contraction(s + i, n - i, hf))) {
 			rc = piece(st, s + i, m);
 			i += m;
 			continue;
 		}
 		if (k & CLS_L) {
 			m = 1;
-			while (i + m < n && (rc_bpe_class(bpe, s[i + m]) & CLS_L))
+			while (i + m < n && ((hf ? hf_class(bpe, s[i + m]) : rc_bpe_class(bpe, s[i + m]))
+					     & CLS_L))
 				m++;
 		} else if (k & CLS_N) {
 			m = 1;
 		} else if (k & CLS_O) {
 			m = 1;
-			while (i + m < n && (rc_bpe_class(bpe, s[i + m]) & CLS_O))
+			while (i + m < n && ((hf ? hf_class(bpe, s[i + m]) : rc_bpe_class(bpe, s[i + m]))
+					     & CLS_O))
 				m++;
 		} else { /* whitespace, or in no class: no piece */
 			i++;
@@ -343,6 +371,60 @@ int rc_bpe_encode(struct rc_bpe_state *st, const char *text, size_t len,
 		}
 		rc = piece(st, s + i, m);
 		i += m;
+	}
+	return rc;
+}
+
+/* Hugging Face: the raw text cut at the exact strings <|startoftext|> and
+ * <|endoftext|> (its added tokens, matched before normalization), each
+ * part normalized and split on its own. */
+static int encode_hf(struct rc_bpe_state *st, const char *text, size_t len)
+{
+	static const char *const sp[2] = {"<|startoftext|>", "<|endoftext|>"};
+	static const size_t spn[2] = {15, 13};
+	if (!st->hc && !(st->hc = rc_hfclean_new()))
+		return RC_E_NOMEM;
+	size_t start = 0, i = 0;
+	int rc = 0;
+	while (rc == 0) {
+		int which = -1;
+		for (; i < len && which < 0; i++)
+			if (text[i] == '<')
+				for (int k = 0; k < 2 && which < 0; k++)
+					if (len - i >= spn[k] && !memcmp(text + i, sp[k], spn[k]))
+						which = k;
+		size_t end = which < 0 ? len : i - 1;
+		if (end > start) {
+			const uint32_t *s;
+			size_t n;
+			if ((rc = rc_hfclean_run(st->hc, text + start, end - start, &s, &n)) < 0)
+				break;
+			st->invalid += rc_hfclean_invalid(st->hc);
+			rc = split(st, s, n, 1);
+		}
+		if (which < 0 || rc < 0)
+			break;
+		rc = emit(st, which ? st->bpe->eot : st->bpe->sot);
+		start = i = end + spn[which];
+	}
+	return rc;
+}
+
+int rc_bpe_encode(struct rc_bpe_state *st, const char *text, size_t len,
+	const int32_t **ids, size_t *nids)
+{
+	st->nids = 0;
+	st->invalid = 0;
+	int rc;
+	if (st->bpe->semantics == RC_BPE_HF) {
+		rc = encode_hf(st, text, len);
+	} else {
+		const uint32_t *s;
+		size_t n;
+		rc = rc_textclean_run(st->tc, text, len, &s, &n);
+		st->invalid = rc_textclean_invalid(st->tc);
+		if (rc == 0)
+			rc = split(st, s, n, 0);
 	}
 	*ids = st->ids;
 	*nids = st->nids;

@@ -23,6 +23,19 @@
  * \p{N}|[^\s\p{L}\p{N}]+  (case-insensitive), map each piece's UTF-8 bytes
  * to byte symbols, the last one marked end-of-word, and merge pairs in the
  * order of the merges file.
+ *
+ * Two semantics (rc_bpe_set_semantics), the same BPE under both:
+ *   RC_BPE_OPEN_CLIP  open_clip.tokenize, as above (the default);
+ *   RC_BPE_HF         transformers' CLIPTokenizerFast, id for id: the exact
+ *     strings <|startoftext|> and <|endoftext|> in the raw text are those
+ *     ids; each text between them is normalized (hfclean.h: no ftfy, no
+ *     HTML unescaping, White_Space runs to a space, lowercase without final
+ *     sigma) and split by the same pattern case-sensitively, with the
+ *     Hugging Face spellings <|startoftext|> and <|endoftext|> as ordinary
+ *     text ("<|", "endoftext", "|>" after the byte-level step's own split),
+ *     U+0345 and U+001C..U+001F as punctuation.
+ * The official evaluation and training code tokenizes a Hugging Face
+ * checkpoint with the latter, an open_clip one with the former.
  */
 #ifndef RCLIP_BPE_H
 #define RCLIP_BPE_H
@@ -56,8 +69,28 @@ void rc_bpe_free(struct rc_bpe *bpe);
 
 /* rc_bpe_load_model - the tokenizer of a model at path: PATH/merges.txt with
  * PATH/vocab.json when the path is a directory holding both (a Hugging Face
- * model), else the CLIP merges rclip ships. Returns as rc_bpe_load. */
+ * model), else the CLIP merges rclip ships; with RC_BPE_HF semantics when
+ * the path is a directory with a config.json (a Hugging Face model), else
+ * RC_BPE_OPEN_CLIP (an open_clip directory or file, an rclip checkpoint).
+ * Returns as rc_bpe_load. */
 int rc_bpe_load_model(struct rc_bpe **out, const char *path);
+
+/* How a caption becomes ids (see above). */
+enum rc_bpe_semantics {
+	RC_BPE_OPEN_CLIP = 0,
+	RC_BPE_HF = 1,
+};
+
+/* rc_bpe_set_semantics - encode with sem from now on; call it before any
+ * state encodes (the vocabulary is shared read-only by the threads). */
+void rc_bpe_set_semantics(struct rc_bpe *bpe, int sem);
+int rc_bpe_semantics(const struct rc_bpe *bpe);
+
+/* rc_bpe_semantics_name - "open_clip" or "hf" (NULL for another value);
+ * rc_bpe_semantics_parse - the value of such a name, or RC_E_ARG (not
+ * logged). */
+const char *rc_bpe_semantics_name(int sem);
+int rc_bpe_semantics_parse(const char *s);
 
 int32_t rc_bpe_sot(const struct rc_bpe *bpe);        /* 49406 for CLIP */
 int32_t rc_bpe_eot(const struct rc_bpe *bpe);        /* 49407 for CLIP */

@@ -36,6 +36,7 @@ struct rc_bpe {
 	size_t symtab_mask;
 	size_t nmerges;
 	int32_t sot, eot;
+	int semantics;          /* enum rc_bpe_semantics */
 	uint8_t byte_sym[256];  /* byte → its symbol (index in CLIP's order) */
 	uint16_t unicode_of_byte[256];
 	uint8_t cls[0x10000];   /* CLS_* of the BMP */

@@ -412,6 +412,23 @@ void rc_bpe_free(struct rc_bpe *bpe)
 	free(bpe);
 }
 
+void rc_bpe_set_semantics(struct rc_bpe *bpe, int sem) { bpe->semantics = sem; }
+int rc_bpe_semantics(const struct rc_bpe *bpe) { return bpe->semantics; }
+
+const char *rc_bpe_semantics_name(int sem)
+{
+	return sem == RC_BPE_OPEN_CLIP ? "open_clip" : sem == RC_BPE_HF ? "hf" : NULL;
+}
+
+int rc_bpe_semantics_parse(const char *s)
+{
+	if (!strcmp(s, "open_clip") || !strcmp(s, "open-clip") || !strcmp(s, "openclip"))
+		return RC_BPE_OPEN_CLIP;
+	if (!strcmp(s, "hf") || !strcmp(s, "huggingface"))
+		return RC_BPE_HF;
+	return RC_E_ARG;
+}
+
 int32_t rc_bpe_sot(const struct rc_bpe *bpe) { return bpe->sot; }
 int32_t rc_bpe_eot(const struct rc_bpe *bpe) { return bpe->eot; }
 size_t rc_bpe_vocab_size(const struct rc_bpe *bpe) { return bpe->vocab_size; }
@@ -446,11 +463,20 @@ static int is_file(const char *dir, const char *name, char *buf, size_t n)
 
 int rc_bpe_load_model(struct rc_bpe **out, const char *path)
 {
-	char merges[4352], vocab[4352];
+	char merges[4352], vocab[4352], config[4352];
+	int rc;
 	if (is_file(path, "merges.txt", merges, sizeof merges) &&
 	    is_file(path, "vocab.json", vocab, sizeof vocab)) {
 		rc_log_info("tokenizer: %s and %s", merges, vocab);
-		return rc_bpe_load(out, merges, vocab);
+		rc = rc_bpe_load(out, merges, vocab);
+	} else {
+		rc = rc_bpe_load(out, NULL, NULL);
 	}
-	return rc_bpe_load(out, NULL, NULL);
+	/* a Hugging Face model directory (config.json) is tokenized as
+	 * transformers does it; an open_clip one or a file as open_clip */
+	if (rc == 0 && is_file(path, "config.json", config, sizeof config))
+		rc_bpe_set_semantics(*out, RC_BPE_HF);
+	if (rc == 0)
+		rc_log_info("tokenizer semantics: %s", rc_bpe_semantics_name(rc_bpe_semantics(*out)));
+	return rc;
 }

@@ -66,7 +66,7 @@ has "$tmp/err" "no gallery" "search without a gallery (tests/cli/search-cli.sh h
 expect 2 "$rr" --model "$model" embed
 expect 0 "$rr" embed --help
 for opt in --model --images --text --output --ids --image-root --batch --skip-bad \
-	--threads --device --report --json --quiet --verbose --help --version; do
+	--threads --device --report --json --quiet --verbose --help --version --tokenizer; do
 	has "$tmp/out" -- "$opt" "embed --help lists $opt"
 done
 expect 2 "$rr" embed --images "$d/m.jsonl" -o "$tmp/x.npy"
@@ -157,6 +157,11 @@ norms "$tmp/t.npy" 5 0 "text"
 eq "$(tr '\n' ' ' <"$tmp/t.ids")" "1 2 3 4 5 " "text keys are line numbers"
 has "$tmp/t.json" '"truncated": 1' "the long line is truncated"
 has "$tmp/t.json" '"context_length": 77' "the context"
+has "$tmp/t.json" '"tokenizer": "hf"' "a Hugging Face directory: its tokenizer"
+expect 0 "$rr" embed --model "$tmp/clip" --text "$d/t.txt" -o "$tmp/t3.npy" --tokenizer open_clip \
+	--json
+has "$tmp/out" '"tokenizer": "open_clip"' "--tokenizer open_clip"
+expect 2 "$rr" embed --model "$tmp/clip" --text "$d/t.txt" -o "$tmp/t3.npy" --tokenizer x
 expect 0 "$helper" ref-text "$tmp/clip" "$d/t.txt" "$tmp/ref.npy"
 expect 0 "$helper" close "$tmp/t.npy" "$tmp/ref.npy" 1e-6
 expect 0 "$rr" embed -b 2 --model "$tmp/clip" --text "$d/t.txt" -o "$tmp/t2.npy"

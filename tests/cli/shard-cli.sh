@@ -225,5 +225,17 @@ expect 0 "$sh_" -q -j 2 -o "$tmp/j2" "$d/many.jsonl"
 "$sh_" --inspect --records "$tmp/j2-000000.rcs" | sed 's/j2-/X-/' >"$tmp/j2.rec"
 cmp -s "$tmp/j1.rec" "$tmp/j2.rec" && ok || fail "-j 1 and -j 2 records differ"
 
+# ---- --tokenizer: the ids stored, and the choice in the metadata
+printf '{"image_path": "img/b.png", "caption": "it\342\200\231s a cat"}\n' >"$d/curly.jsonl"
+expect 0 "$sh_" -q -o "$tmp/toc" "$d/curly.jsonl"
+"$sh_" --inspect --records "$tmp/toc-000000.rcs" >"$tmp/toc.txt"
+has "$tmp/toc.txt" '"tokens":\[49406,585,568,320,2368,49407\]' "open_clip's ids by default"
+expect 0 "$sh_" -q --tokenizer hf -o "$tmp/thf" "$d/curly.jsonl"
+"$sh_" --inspect --records "$tmp/thf-000000.rcs" >"$tmp/thf.txt"
+has "$tmp/thf.txt" '"tokens":\[49406,585,728,503,338,320,2368,49407\]' "--tokenizer hf: its ids"
+"$sh_" --inspect "$tmp/thf-000000.rcs" >"$tmp/thf.txt"
+has "$tmp/thf.txt" 'options: .*tokenizer=hf' "--tokenizer hf in the metadata"
+expect 2 "$sh_" -q --tokenizer bert -o "$tmp/tx" "$d/curly.jsonl"
+
 echo "shard-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -132,6 +132,18 @@ same "$tmp/out" "a <end_of_text>b" "an end token inside the text decodes as open
 expect 0 "$tok" --count -c 0 "$tmp/long.txt"
 has "$tmp/err" "1 lines, 102 tokens (max 102), no truncation" "--count -c 0"
 
+# ---- --tokenizer: open_clip's (ftfy turns the curly apostrophe into ') or
+# transformers' CLIPTokenizerFast's (it keeps it)
+printf 'it\342\200\231s a cat\n' >"$tmp/curly.txt"
+expect 0 "$tok" "$tmp/curly.txt"
+same "$tmp/out" "49406 585 568 320 2368 49407" "--tokenizer open_clip by default"
+expect 0 "$tok" --tokenizer hf "$tmp/curly.txt"
+same "$tmp/out" "49406 585 728 503 338 320 2368 49407" "--tokenizer hf"
+printf 'x<|endoftext|>y\n' | expect 0 "$tok" --tokenizer hf
+same "$tmp/out" "49406 343 49407 344 49407" "--tokenizer hf: <|endoftext|> in the text"
+expect 2 "$tok" --tokenizer sentencepiece "$tmp/curly.txt"
+has "$tmp/err" "expected open_clip or hf" "--tokenizer: an unknown name"
+
 # ---- threads give the same bytes
 for i in $(seq 1 3000); do echo "Line $i: a photo of $i cats, it's café time &amp; ＡＢＣ"; done >"$tmp/many.txt"
 expect 0 "$tok" -j 1 -f bin -o "$tmp/j1.bin" "$tmp/many.txt"

@@ -1,7 +1,8 @@
 /* fuzz-bpe.c - libFuzzer target for the tokenizer: any bytes through
  * cleaning, pre-tokenizing, BPE, packing and decoding. Checks that every
  * id is in the vocabulary, that rows end with the end token, and that the
- * ids decode. Build: `make fuzz`; run: tests/fuzz/fuzz-bpe CORPUS_DIR. */
+ * ids decode. An input whose first byte is odd is encoded with the Hugging
+ * Face semantics, else with open_clip's. Build: `make fuzz`; run: tests/fuzz/fuzz-bpe CORPUS_DIR. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc_bpe_load(&bpe, NULL, NULL) < 0 || !(st = rc_bpe_state_new(bpe)))
 			abort();
 	}
+	rc_bpe_set_semantics(bpe, size && (data[0] & 1) ? RC_BPE_HF : RC_BPE_OPEN_CLIP);
 	const int32_t *ids;
 	size_t n;
 	if (rc_bpe_encode(st, (const char *)data, size, &ids, &n) < 0)

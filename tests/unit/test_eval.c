@@ -11,7 +11,9 @@
 
 #include "base/error.h"
 #include "eval/eval.h"
+#include "eval/eval_data.h"
 #include "model/backend.h"
+#include "eval_fixtures.h"
 #include "testutil.h"
 
 static struct rc_backend *be;   /* scores only: the CPU backend without a model */
@@ -87,7 +89,7 @@ START_TEST(ranks_many_blocks)
 	ck_assert_uint_eq(rc_eval_hits(i2t, N, 1), N - 1);
 	ck_assert_uint_eq(rc_eval_hits(t2i, N - 1, 1), N - 1);
 	double mean, median;
-	ck_assert_int_eq(rc_eval_rank_stats(i2t, N, &mean, &median), 0);
+	ck_assert_int_eq(rc_eval_rank_stats(i2t, N, RC_EVAL_MEDIAN_UPPER, &mean, &median), 0);
 	ck_assert_double_eq(mean, 1);
 	free(img);
 	free(txt);
@@ -129,15 +131,47 @@ START_TEST(rank_stats_median)
 {
 	uint32_t r[6] = {3, 0, 1, 10, 2, 4};
 	double mean, median;
-	ck_assert_int_eq(rc_eval_rank_stats(r, 6, &mean, &median), 0);
-	ck_assert_double_eq_tol(mean, 4.0, 1e-12);    /* (3+1+10+2+4)/5, the 0 left out */
-	ck_assert_double_eq(median, 3);
-	ck_assert_int_eq(rc_eval_rank_stats(r, 4, &mean, &median), 0);
-	ck_assert_double_eq(median, 3);               /* 1 3 10: odd */
+	for (int how = RC_EVAL_MEDIAN_UPPER; how <= RC_EVAL_MEDIAN_MEAN; how++) {
+		ck_assert_int_eq(rc_eval_rank_stats(r, 6, how, &mean, &median), 0);
+		ck_assert_double_eq_tol(mean, 4.0, 1e-12); /* (3+1+10+2+4)/5, the 0 left out */
+		ck_assert_double_eq(median, 3);
+		ck_assert_int_eq(rc_eval_rank_stats(r, 4, how, &mean, &median), 0);
+		ck_assert_double_eq(median, 3);            /* 1 3 10: odd */
+	}
 	uint32_t e[4] = {4, 1, 2, 8};
-	ck_assert_int_eq(rc_eval_rank_stats(e, 4, &mean, &median), 0);
-	ck_assert_double_eq(median, 3);               /* (2 + 4) / 2 */
+	ck_assert_int_eq(rc_eval_rank_stats(e, 4, RC_EVAL_MEDIAN_MEAN, &mean, &median), 0);
+	ck_assert_double_eq(median, 3);               /* numpy.median: (2 + 4) / 2 */
+	ck_assert_int_eq(rc_eval_rank_stats(e, 4, RC_EVAL_MEDIAN_UPPER, &mean, &median), 0);
+	ck_assert_double_eq(median, 4);               /* sorted(e)[4 // 2] */
 	ck_assert_uint_eq(rc_eval_hits(e, 4, 2), 2);
+}
+END_TEST
+
+/* The official COCO/Flickr captions: the first 5, a shorter list repeated
+ * cyclically (3 → c0 c1 c2 c0 c1, 1 → five times), 6 and 7 cut to 5. */
+START_TEST(captions_per_image)
+{
+	static const int counts[] = {3, 7, 1, 6, 5, 2};
+	struct rc_eval_data d = {0};
+	rc_arena_init(&d.arena, 0);
+	char buf[6][8][8];
+	for (uint32_t i = 0; i < 6; i++)
+		for (int k = 0; k < counts[i]; k++) {
+			snprintf(buf[i][k], sizeof buf[i][k], "%u.%d", i, k);
+			ck_assert_int_eq(rc_eval_data_add_text(&d, buf[i][k], (uint32_t)strlen(buf[i][k]), i), 0);
+		}
+	ck_assert_int_eq(rc_eval_data_cap_captions(&d, 0), 0);
+	ck_assert_uint_eq(d.nt, 24);
+	ck_assert_int_eq(rc_eval_data_cap_captions(&d, 5), 0);
+	ck_assert_uint_eq(d.nt, 30);
+	for (uint32_t i = 0; i < 6; i++)
+		for (int k = 0; k < 5; k++) {
+			char want[8];
+			snprintf(want, sizeof want, "%u.%d", i, k % counts[i]);
+			ck_assert_uint_eq(d.owner[i * 5 + (uint32_t)k], i);
+			ck_assert_str_eq(d.txt[i * 5 + (uint32_t)k], want);
+		}
+	rc_eval_data_free(&d);
 }
 END_TEST
 
@@ -199,48 +233,12 @@ END_TEST
 
 static json_t *run_eval(const char *args)
 {
-	const char *b = getenv("top_builddir"), *s = getenv("top_srcdir");
-	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "cd '%s/tests/fixtures/eval' && '%s/tools/rclip-eval' -q -j 2 "
-		"--json -m model %s", s ? s : ".", b ? b : ".", args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	json_error_t je;
-	json_t *j = json_loadf(p, 0, &je);
-	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_msg(j != NULL, "%s: %s", cmd, je.text);
-	return j;
+	return rc_test_eval_json("eval", args);
 }
 
 static json_t *expected(const char *task)
 {
-	const char *s = getenv("top_srcdir");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/tests/fixtures/eval/expected.json", s ? s : ".");
-	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
-	ck_assert_msg(j != NULL, "%s: %s", path, je.text);
-	json_t *t = json_incref(json_object_get(j, task));
-	json_decref(j);
-	ck_assert_ptr_nonnull(t);
-	return t;
-}
-
-/* metrics[name] has exactly want = [hits, total], and the rate printed
- * at the table's precision (0.01 %) is the reference's. */
-static void same_count(json_t *metrics, const char *name, json_t *want)
-{
-	json_t *m = json_object_get(metrics, name);
-	ck_assert_msg(m != NULL, "no metric %s", name);
-	long long h = json_integer_value(json_object_get(m, "hits"));
-	long long n = json_integer_value(json_object_get(m, "total"));
-	long long wh = json_integer_value(json_array_get(want, 0));
-	long long wn = json_integer_value(json_array_get(want, 1));
-	ck_assert_msg(h == wh && n == wn, "%s: %lld/%lld, reference %lld/%lld", name, h, n, wh, wn);
-	char a[32], b[32];
-	snprintf(a, sizeof a, "%.2f", 100 * json_real_value(json_object_get(m, "rate")));
-	snprintf(b, sizeof b, "%.2f", 100.0 * (double)wh / (double)wn);
-	ck_assert_str_eq(a, b);
+	return rc_test_eval_expected("eval", task);
 }
 
 static void same_real(json_t *metrics, const char *name, json_t *want)
@@ -254,13 +252,7 @@ START_TEST(reference_sets)
 {
 	json_t *r = run_eval("sets sets.jsonl"), *x = expected("sets");
 	json_t *m = json_object_get(r, "metrics");
-	same_count(m, "overall", json_object_get(x, "overall"));
-	const char *k;
-	json_t *v;
-	json_object_foreach(json_object_get(x, "tags"), k, v)
-		same_count(json_object_get(m, "tags"), k, v);
-	ck_assert_int_eq(json_object_size(json_object_get(m, "tags")),
-		json_object_size(json_object_get(x, "tags")));
+	rc_test_same_sets(m, x);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "skipped_images")),
 		json_integer_value(json_object_get(x, "skipped_images")));
 	json_decref(r);
@@ -271,18 +263,8 @@ END_TEST
 static void check_retrieval(const char *args, const char *task)
 {
 	json_t *r = run_eval(args), *x = expected(task);
-	json_t *m = json_object_get(r, "metrics");
-	const char *k;
-	json_t *v;
-	int n = 0;
-	json_object_foreach(x, k, v) {
-		if (json_is_array(v))
-			same_count(m, k, v);
-		else
-			same_real(m, k, v);
-		n++;
-	}
-	ck_assert_int_eq(n, 10);
+	ck_assert_int_eq(json_object_size(x), 10);
+	ck_assert_int_eq(rc_test_same_ranks(json_object_get(r, "metrics"), x), 10);
 	json_decref(r);
 	json_decref(x);
 }
@@ -295,7 +277,7 @@ END_TEST
 
 START_TEST(reference_retrieval)
 {
-	check_retrieval("retrieval retrieval.jsonl", "retrieval");
+	check_retrieval("retrieval --captions-per-image all retrieval.jsonl", "retrieval");
 }
 END_TEST
 
@@ -304,8 +286,8 @@ START_TEST(reference_zeroshot)
 	json_t *r = run_eval("zeroshot --classes classes.txt --templates templates.txt "
 		"zeroshot.jsonl"), *x = expected("zeroshot");
 	json_t *m = json_object_get(r, "metrics");
-	same_count(m, "top-1", json_object_get(x, "top-1"));
-	same_count(m, "top-5", json_object_get(x, "top-5"));
+	rc_test_same_count(m, "top-1", json_object_get(x, "top-1"));
+	rc_test_same_count(m, "top-5", json_object_get(x, "top-5"));
 	same_real(m, "mean per-class recall", json_object_get(x, "mean per-class recall"));
 	ck_assert_int_eq(json_integer_value(json_object_get(m, "classes present")),
 		json_integer_value(json_object_get(x, "classes present")));
@@ -323,6 +305,7 @@ static Suite *eval_suite(void)
 	tcase_add_test(tc, ranks_many_blocks);
 	tcase_add_test(tc, labels_and_classes);
 	tcase_add_test(tc, rank_stats_median);
+	tcase_add_test(tc, captions_per_image);
 	tcase_add_test(tc, bootstrap_interval);
 	tcase_add_test(tc, mcnemar_values);
 	suite_add_tcase(s, tc);

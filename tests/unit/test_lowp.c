@@ -30,6 +30,7 @@
 #include "model/ops_cpu.h"
 
 #include "clip_fixtures.h"
+#include "eval_fixtures.h"
 #include "testutil.h"
 
 /* The contract: the smallest cosine of a row to its fp32 embedding. */
@@ -324,17 +325,9 @@ END_TEST
 
 static json_t *run_eval(const char *prec, const char *args)
 {
-	const char *b = getenv("top_builddir"), *s = getenv("top_srcdir");
-	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "cd '%s/tests/fixtures/eval' && '%s/tools/rclip-eval' -q -j 2 "
-		"--device cpu --precision %s --json -m model %s", s ? s : ".", b ? b : ".", prec, args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	json_error_t je;
-	json_t *j = json_loadf(p, 0, &je);
-	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_msg(j != NULL, "%s: %s", cmd, je.text);
-	return j;
+	char a[4096];
+	snprintf(a, sizeof a, "--device cpu --precision %s %s", prec, args);
+	return rc_test_eval_json("eval", a);
 }
 
 /* changes - items of b whose field key differs from a's (the same items in
