@@ -270,6 +270,7 @@ struct run {
 	const struct opts *o;
 	struct rc_clip *m;
 	struct rc_bpe *bpe;
+	struct rc_spm *spm;          /* a SigLIP model's tokenizer */
 	struct rc_encoder *enc;
 	int nthreads, D;
 	struct rc_eval_data d;
@@ -314,7 +315,14 @@ static int setup(struct run *r)
 	if (r->m->cfg.text.max_position < 2)
 		return rc_log_error(RC_E_UNSUPPORTED, "%s: the model has no text tower (a vision "
 			"model?): it cannot score captions", o->model);
-	return rc_encoder_new(&r->enc, &o->device, r->m, r->bpe, (int)o->batch, r->nthreads);
+	if ((rc = rc_encoder_new(&r->enc, &o->device, r->m, r->bpe, (int)o->batch,
+	    r->nthreads)) < 0)
+		return rc;
+	if (r->m->cfg.family == RC_FAMILY_SIGLIP &&
+	    ((rc = rc_encoder_load_spm(&r->spm, o->model)) < 0 ||
+	     (rc = rc_encoder_use_spm(r->enc, r->spm)) < 0))
+		return rc;
+	return 0;
 }
 
 /* Images of the data that could not be read are dropped here with every
@@ -1056,6 +1064,7 @@ int main(int argc, char **argv)
 	rc_eval_data_free(&r.d);
 	rc_encoder_free(r.enc);
 	rc_bpe_free(r.bpe);
+	rc_spm_free(r.spm);
 	rc_clip_free(r.m);
 	rc_path_map_free(&o.path_map);
 	return status;

@@ -263,6 +263,7 @@ struct embed {
 	const struct embed_opts *o;
 	struct rc_clip *m;
 	struct rc_bpe *bpe;
+	struct rc_spm *spm;          /* a SigLIP model's tokenizer */
 	struct rc_encoder *enc;
 	int nthreads;
 	int S, D, ctx;             /* image side, embedding width, text context */
@@ -686,6 +687,10 @@ static int setup(struct embed *e)
 			rc_bpe_set_semantics(e->bpe, o->tokenizer);
 		if (rc_encoder_new_texts(&e->enc, &o->device, e->m, e->bpe, B, e->nthreads) < 0)
 			return -1;
+		if (e->m->cfg.family == RC_FAMILY_SIGLIP &&
+		    (rc_encoder_load_spm(&e->spm, o->model) < 0 ||
+		     rc_encoder_use_spm(e->enc, e->spm) < 0))
+			return -1;
 		if (!e->keep) /* search's queries are not warned about */
 			rc_encoder_on_invalid(e->enc, on_invalid, e);
 		return 0;
@@ -703,6 +708,7 @@ static void teardown(struct embed *e)
 	rc_atomic_abort(&e->idf);
 	rc_encoder_free(e->enc);
 	rc_bpe_free(e->bpe);
+	rc_spm_free(e->spm);
 	free(e->items);
 	free(e->img);
 	free(e->ok);

@@ -75,6 +75,13 @@ enum rc_manifest_format {
  * no image worth decoding is that big, and its bytes are held in memory. */
 #define RC_WDS_MAX_MEMBER ((size_t)1 << 30)
 
+/* rc_manifest_check_text - refuse an input that is not text (a Parquet
+ * file, an archive, binary data), judged from its first 4 KiB read with
+ * pread (f's position untouched; a pipe is not judged): 0, or RC_E_FORMAT
+ * ("PATH: not a text manifest: a parquet file", with a hint) or RC_E_IO,
+ * logged. For readers of JSONL lines outside this layer. */
+int rc_manifest_check_text(FILE *f, const char *path);
+
 /* ---------------------------------------------------------------- names */
 
 /* rc_manifest_schema_name - "descriptive", "reasonlite", "reasonpro",

@@ -91,6 +91,12 @@ static int sniff_file(FILE *f, const char *path, int *format)
 	return RC_E_FORMAT;
 }
 
+int rc_manifest_check_text(FILE *f, const char *path)
+{
+	int format = RC_MANIFEST_JSONL;
+	return sniff_file(f, path, &format);
+}
+
 static int open_parquet(struct rc_manifest **out, const char *path, int schema)
 {
 	if (schema < RC_SCHEMA_NONE || schema > RC_SCHEMA_SETS)

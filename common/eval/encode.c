@@ -28,6 +28,8 @@ struct rc_encoder {
 	uint8_t *good;               /* [batch] image usable; text valid UTF-8 */
 	char (*why)[160];            /* [batch] */
 	struct rc_bpe_state **states; /* [nthreads] */
+	const struct rc_spm *spm;    /* a SigLIP model's tokenizer (rc_encoder_use_spm) */
+	struct rc_spm_state **spm_states; /* [nthreads] */
 	uint64_t truncated;
 	rc_encode_bad_fn on_invalid; /* rc_encoder_on_invalid */
 	void *invalid_ctx;
@@ -96,10 +98,54 @@ int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
 	return encoder_new(out, dev, m, bpe, batch, nthreads, 0);
 }
 
+int rc_encoder_load_spm(struct rc_spm **out, const char *model)
+{
+	*out = NULL;
+	struct stat st;
+	char dir[4096];
+	if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(dir, sizeof dir, "%s", model);
+	} else {
+		const char *slash = strrchr(model, '/');
+		if (!slash)
+			snprintf(dir, sizeof dir, ".");
+		else
+			snprintf(dir, sizeof dir, "%.*s", slash == model ? 1 : (int)(slash - model), model);
+	}
+	if (!rc_spm_dir_kind(dir)) {
+		rc_log_error(RC_E_NOTFOUND, "%s: a SigLIP model, and no SigLIP tokenizer beside it "
+			"(spiece.model, tokenizer.model or tokenizer.json)", model);
+		rc_log_hint("give the model as its Hugging Face directory, or copy its tokenizer "
+			"files into %s", dir);
+		return RC_E_NOTFOUND;
+	}
+	return rc_spm_load_dir(out, dir);
+}
+
+int rc_encoder_use_spm(struct rc_encoder *e, const struct rc_spm *spm)
+{
+	if (!e->tokens)
+		return rc_log_error(RC_E_ARG, "encoder: made without texts");
+	if (rc_spm_vocab_size(spm) > (size_t)e->m->cfg.text.vocab_size)
+		return rc_log_error(RC_E_FORMAT, "the tokenizer's %zu ids do not fit the model's "
+			"vocabulary of %d", rc_spm_vocab_size(spm), e->m->cfg.text.vocab_size);
+	if (!(e->spm_states = rc_calloc((size_t)e->nthreads, sizeof *e->spm_states)))
+		return RC_E_NOMEM;
+	for (int t = 0; t < e->nthreads; t++)
+		if (!(e->spm_states[t] = rc_spm_state_new(spm)))
+			return RC_E_NOMEM;
+	e->spm = spm;
+	return 0;
+}
+
 void rc_encoder_free(struct rc_encoder *e)
 {
 	if (!e)
 		return;
+	if (e->spm_states)
+		for (int t = 0; t < e->nthreads; t++)
+			rc_spm_state_free(e->spm_states[t]);
+	free(e->spm_states);
 	if (e->states)
 		for (int t = 0; t < e->nthreads; t++)
 			rc_bpe_state_free(e->states[t]);
@@ -283,15 +329,11 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 {
 	if (!e->bpe)
 		return rc_log_error(RC_E_ARG, "encoder: made without a tokenizer");
-	/* TODO(issue 15, tokenizers): encode with the model directory's
-	 * SentencePiece / Gemma tokenizer, rows padded to the context with the
-	 * pad id; until then, text as strings is refused here, the one place
-	 * rclip-eval and rclip-retrieve turn strings into a SigLIP model's ids */
-	if (e->m->cfg.family == RC_FAMILY_SIGLIP) {
-		rc_log_error(RC_E_UNSUPPORTED, "SigLIP tokenizer not yet available: this model's "
-			"texts cannot be encoded from strings");
-		rc_log_hint("give token ids (shards tokenized for the model) where the task "
-			"takes them");
+	if (e->m->cfg.family == RC_FAMILY_SIGLIP && !e->spm) {
+		rc_log_error(RC_E_UNSUPPORTED, "a SigLIP model's texts need its own tokenizer, "
+			"and none was given");
+		rc_log_hint("give the model as its Hugging Face directory, with spiece.model or "
+			"tokenizer.json");
 		return RC_E_UNSUPPORTED;
 	}
 	size_t V = (size_t)e->m->cfg.text.vocab_size, ctx = (size_t)e->ctx;
@@ -305,13 +347,26 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 			const int32_t *ids;
 			size_t m;
 			int t = 0;
-			struct rc_bpe_state *st = e->states[rc_thread_id()];
-			if (rc_bpe_encode(st, s[b0 + (size_t)k], len[b0 + (size_t)k], &ids, &m) < 0) {
-				fail = 1;
-				continue;
+			int32_t *row = e->tokens + (size_t)k * ctx;
+			if (e->spm) {
+				/* the whole context, padded with the pad id: SigLIP pools
+				 * the last position, as its training pads */
+				struct rc_spm_state *st = e->spm_states[rc_thread_id()];
+				if (rc_spm_encode(st, s[b0 + (size_t)k], len[b0 + (size_t)k], &ids, &m) < 0) {
+					fail = 1;
+					continue;
+				}
+				e->good[k] = rc_spm_state_invalid(st) == 0;
+				rc_spm_pack(e->spm, ids, m, row, ctx, &t);
+			} else {
+				struct rc_bpe_state *st = e->states[rc_thread_id()];
+				if (rc_bpe_encode(st, s[b0 + (size_t)k], len[b0 + (size_t)k], &ids, &m) < 0) {
+					fail = 1;
+					continue;
+				}
+				e->good[k] = rc_bpe_state_invalid(st) == 0;
+				rc_bpe_pack(e->bpe, ids, m, row, ctx, 0, &t);
 			}
-			e->good[k] = rc_bpe_state_invalid(st) == 0;
-			rc_bpe_pack(e->bpe, ids, m, e->tokens + (size_t)k * ctx, ctx, 0, &t);
 			trunc += (uint64_t)t;
 		}
 		if (fail)

@@ -42,6 +42,7 @@
 #include "base/progress.h"
 #include "model/backend.h"
 #include "text/bpe.h"
+#include "text/spm.h"
 
 /* One image: a file, or bytes as a shard stores them. */
 struct rc_encode_image {
@@ -81,6 +82,20 @@ int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
 
 /* rc_encoder_free - release the encoder; NULL does nothing. */
 void rc_encoder_free(struct rc_encoder *e);
+
+/* rc_encoder_use_spm - tokenize texts with spm (a SigLIP or SigLIP2
+ * model's own tokenizer, spm.h) instead of the CLIP BPE: rows of the
+ * model's whole context, padded with the pad id as its training pads.
+ * spm must outlive e. A SigLIP model's texts are refused without it.
+ * Returns 0, RC_E_ARG (e has no texts), RC_E_FORMAT (ids beyond the
+ * model's vocabulary) or RC_E_NOMEM, logged. */
+int rc_encoder_use_spm(struct rc_encoder *e, const struct rc_spm *spm);
+
+/* rc_encoder_load_spm - the SentencePiece-family tokenizer of a model:
+ * model's directory (model itself when it is one). Returns 0 and *out
+ * (free with rc_spm_free), or RC_E_NOTFOUND (none there: said, with a
+ * hint) or rc_spm_load_dir's errors, logged. */
+int rc_encoder_load_spm(struct rc_spm **out, const char *model);
 
 /* rc_encoder_images - emb[n,D] for the n images, ok[n] 1 for a good one
  * (0: a zero row, and bad(ctx, i, why) was called when bad is not NULL).

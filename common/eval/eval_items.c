@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "data/manifest.h"
 #include "data/pathmap.h"
 #include "eval/eval_data_impl.h"
 
@@ -174,6 +175,10 @@ int rc_eval_data_lines(const struct rc_eval_source *o, struct rc_eval_data *d,
 	int rc = rc_io_open_read(o->data, &f);
 	if (rc < 0)
 		return rc;
+	if ((rc = rc_manifest_check_text(f, l.name)) < 0) {
+		rc_io_close(f, l.name);
+		return rc;
+	}
 	struct rc_io_lines lr;
 	rc_io_lines_init(&lr, f, l.name);
 	while ((rc = rc_io_lines_next(&lr)) > 0) {
