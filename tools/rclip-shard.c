@@ -2,7 +2,8 @@
  * inside shards (--inspect).
  *
  * Inputs (JSONL or TSV manifests, webdataset tars) are read as one stream
- * of items. Shard k holds the records of items k*R .. (k+1)*R-1, so the
+ * of items; with --captions, tars give the images and a caption table
+ * (common/data/captions.h) the texts. Shard k holds the records of items k*R .. (k+1)*R-1, so the
  * split is the same on every run: --part i/N takes the shards k with
  * k % N == i, and a rerun keeps the shards already complete (the set of
  * shards: common/data/shard_set.h). Items are processed in batches on -j
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "data/captions.h"
 #include "data/image.h"
 #include "data/ingest.h"
 #include "base/io.h"
@@ -34,6 +36,7 @@
 #include "base/thread.h"
 
 #define BATCH 256
+#define NAMED 5           /* unmatched keys named in the warning */
 
 struct opts {
 	const char *out;          /* PREFIX */
@@ -49,6 +52,8 @@ struct opts {
 	int inspect, records;
 	int tokenizer;            /* enum rc_bpe_semantics of the stored token ids */
 	const char *pixels_dir;
+	const char *captions;     /* --captions FILE */
+	const char *captions_key; /* --captions-key FIELD */
 	char **inputs;
 	int ninputs;
 };
@@ -65,6 +70,9 @@ static const char usage_text[] =
 "lists are made 3 each as the official data are (a shorter list padded with\n"
 "its first caption, a longer one cut); records with tb only (CC12M-Refined)\n"
 "train S0-Des with rclip-train --stage 0 --stream tb.\n"
+"With --captions FILE the INPUTs are webdataset tars whose samples need only\n"
+"an image: their texts come from FILE (JSONL or Parquet, one record a line or\n"
+"row in one of the schemas), keyed by sample name.\n"
 "\n"
 "  -o, --out=PREFIX        where the shards and the list go\n"
 "      --schema=NAME       descriptive, reasonlite, reasonpro or sets (default:\n"
@@ -82,6 +90,13 @@ static const char usage_text[] =
 "      --records-per-shard=N  records per shard (default: about 1 GiB of images)\n"
 "      --part=I/N          do part I of N (0 <= I < N): the shards k with\n"
 "                          k % N = I; the list is PREFIX.part-I-of-N.list\n"
+"      --captions=FILE     join the tars' images with the records of FILE\n"
+"                          (JSONL or Parquet) by sample key; FILE's record\n"
+"                          wins over a sample's own .txt/.json (counted)\n"
+"      --captions-key=FIELD  the field of FILE that holds the sample key\n"
+"                          (default: the first of __key__, key, id and\n"
+"                          image_name in its first record; image_name and\n"
+"                          image_path lose their extension)\n"
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
@@ -101,7 +116,8 @@ static const char usage_text[] =
 "\n"
 "A bad record (missing or corrupt image, malformed line, wrong schema) is\n"
 "skipped with one line FILE:LINE: reason on stderr (LINE: the row of a\n"
-"Parquet file) and counted; an input that is not text where a manifest is\n"
+"Parquet file) and counted; so is a sample with no record in the --captions\n"
+"FILE (the first few named in one warning); an input that is not text where a manifest is\n"
 "expected (a Parquet, zip or other binary file named .jsonl or .tsv) stops\n"
 "the run before any shard is written. A shard\n"
 "appears under its name only when complete; rerunning the same command\n"
@@ -111,7 +127,7 @@ static const char usage_text[] =
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER,
+	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER, OPT_CAPTIONS, OPT_CAPTIONS_KEY,
 };
 
 static const struct option longopts[] = {
@@ -125,6 +141,8 @@ static const struct option longopts[] = {
 	{"quality", required_argument, NULL, OPT_QUALITY},
 	{"records-per-shard", required_argument, NULL, OPT_PER_SHARD},
 	{"part", required_argument, NULL, OPT_PART},
+	{"captions", required_argument, NULL, OPT_CAPTIONS},
+	{"captions-key", required_argument, NULL, OPT_CAPTIONS_KEY},
 	{"dedup", no_argument, NULL, OPT_DEDUP},
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"max-pixels", required_argument, NULL, OPT_MAXPIX},
@@ -205,6 +223,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->part_n = n;
 			break;
 		}
+		case OPT_CAPTIONS: o->captions = optarg; break;
+		case OPT_CAPTIONS_KEY:
+			if (!*optarg)
+				return rc_cli_usage_error("--captions-key needs a field name");
+			o->captions_key = optarg;
+			break;
 		case OPT_DEDUP: o->dedup = 1; break;
 		case OPT_STRICT: o->strict = 1; break;
 		case OPT_MAXPIX:
@@ -240,6 +264,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error("no output: give -o PREFIX");
 	if (o->ninputs == 0)
 		return rc_cli_usage_error(o->inspect ? "no shard to inspect" : "no input");
+	if (o->captions_key && !o->captions)
+		return rc_cli_usage_error("--captions-key goes with --captions");
+	for (int i = 0; o->captions && !o->inspect && i < o->ninputs; i++) {
+		int fmt = o->format ? o->format : rc_manifest_format_of(o->inputs[i]);
+		if (fmt != RC_MANIFEST_TAR)
+			return rc_cli_usage_error("--captions joins webdataset tars: '%s' is not "
+				"a .tar (--format tar reads a pipe as one)", o->inputs[i]);
+		if (!strcmp(o->inputs[i], "-") && !strcmp(o->captions, "-"))
+			return rc_cli_usage_error("the tar and the --captions file cannot both be "
+				"standard input");
+	}
 	if (!o->per_shard)
 		o->per_shard = rc_shard_set_per_shard(o->image_size, (int)o->store);
 	return -1;
@@ -251,6 +286,7 @@ struct stats {
 	uint64_t read, written, bad_lines, truncated;
 	uint64_t skipped[RC_INGEST_NSTATUS];
 	uint64_t duplicates;
+	uint64_t no_caption, own_text; /* --captions: unmatched, own text ignored */
 };
 
 /* One item of a batch: a record read from an input, then processed. */
@@ -262,8 +298,11 @@ struct item {
 	const char *input;         /* for messages */
 	uint64_t where;            /* line or sample number */
 	int bad;                   /* a bad line: out.why says why */
+	int flags;                 /* ITEM_* */
 	struct rc_ingest_item out;
 };
+
+enum { ITEM_UNMATCHED = 1, ITEM_OWN_TEXT = 2 };
 
 struct dedup {
 	struct rc_hash128 *slot; /* {0,0} empty */
@@ -285,6 +324,8 @@ struct run {
 	struct dedup seen;
 	struct rc_progress prog;
 	int strict_stopped;        /* --strict met a bad record */
+	struct rc_captions *cap;   /* --captions */
+	char *unmatched[NAMED];    /* the first keys without a caption */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -360,7 +401,20 @@ static int flush(struct run *r)
 			rc_ingest_item_free(out);
 			continue;
 		}
-		if (it->bad) {
+		if (it->bad && (it->flags & ITEM_UNMATCHED)) {
+			if (r->st.no_caption < NAMED &&
+			    !(r->unmatched[r->st.no_caption] = rc_strdup(it->rec.key)))
+				rc = RC_E_NOMEM;
+			r->st.no_caption++;
+			if (o->strict) {
+				rc_log_error(RC_E_FORMAT, "%s:%llu: %s", it->input,
+					(unsigned long long)it->where, out->why);
+				rc = strict_stop(r);
+			} else {
+				rc_log_debug("%s:%llu: %s", it->input, (unsigned long long)it->where,
+					out->why);
+			}
+		} else if (it->bad) {
 			r->st.bad_lines++;
 			rc_log_warn("%s:%llu: %s", it->input, (unsigned long long)it->where, out->why);
 			rc = o->strict ? strict_stop(r) : 0;
@@ -381,6 +435,11 @@ static int flush(struct run *r)
 				(unsigned long long)it->where, rc_shard_schema_name(out->rec.schema),
 				rc_shard_schema_name(r->set.schema));
 		} else if ((rc = rc_shard_set_add(&r->set, &out->rec)) == 0) {
+			if ((it->flags & ITEM_OWN_TEXT) && !r->st.own_text++)
+				rc_log_warn("%s:%llu: %.*s: its own text member is ignored: its record "
+					"comes from %s (such samples are counted)", it->input,
+					(unsigned long long)it->where, (int)out->rec.key_len,
+					out->rec.key, o->captions);
 			r->st.written++;
 			r->st.truncated += out->truncated;
 		}
@@ -421,7 +480,7 @@ static int next_shard(struct run *r)
 /* One item read: batch it, or skip it when its shard is not ours. */
 static int take(struct run *r, int rc, const struct rc_record *rec, const char *root,
 	const char *image_path, const uint8_t *bytes, size_t nbytes, const char *input,
-	uint64_t where, const char *why)
+	uint64_t where, const char *why, int flags)
 {
 	int64_t k = rc_shard_set_index(&r->set, r->next_item++);
 	int err;
@@ -436,8 +495,11 @@ static int take(struct run *r, int rc, const struct rc_record *rec, const char *
 	memset(it, 0, sizeof *it);
 	it->input = input;
 	it->where = where;
+	it->flags = flags;
 	if (rc < 0) { /* reported in order, when the batch is written */
 		it->bad = 1;
+		if (flags & ITEM_UNMATCHED)
+			it->rec = *rec;
 		snprintf(it->out.why, sizeof it->out.why, "%s", why);
 	} else if (image_path) {
 		it->rec = *rec;
@@ -482,6 +544,8 @@ static int read_input(struct run *r, const char *path)
 		struct rc_wds *w;
 		if ((rc = rc_wds_open(&w, path, o->schema)) < 0)
 			return rc;
+		if (r->cap)
+			rc_wds_image_only(w);
 		const uint8_t *img;
 		size_t nimg;
 		uint64_t sample = 0;
@@ -500,7 +564,16 @@ static int read_input(struct run *r, const char *path)
 				err = rc;
 				break;
 			}
-			err = take(r, rc, &rec, NULL, NULL, img, nimg, name, sample, why);
+			int flags = 0;
+			if (rc == 1 && r->cap && !rc_captions_join(r->cap, &rec)) {
+				flags = ITEM_UNMATCHED;
+				rc = RC_E_FORMAT;
+				snprintf(why, sizeof why, "%.*s: no record in %s",
+					(int)(rec.key_len > 200 ? 200 : rec.key_len), rec.key, o->captions);
+			} else if (rc == 1 && r->cap && rc_wds_sample_text(w)) {
+				flags = ITEM_OWN_TEXT;
+			}
+			err = take(r, rc, &rec, NULL, NULL, img, nimg, name, sample, why, flags);
 		}
 		rc_wds_close(w);
 		return err;
@@ -518,7 +591,7 @@ static int read_input(struct run *r, const char *path)
 		}
 		/* a Parquet row with its image embedded: no path, the bytes */
 		err = take(r, rc, &rec, root, img, rc >= 0 ? rec.image : NULL,
-			rc >= 0 ? rec.image_len : 0, name, line, why);
+			rc >= 0 ? rec.image_len : 0, name, line, why, 0);
 	}
 	rc_manifest_close(m);
 	return err;
@@ -529,7 +602,7 @@ static int read_input(struct run *r, const char *path)
 static void report(const struct run *r)
 {
 	const struct stats *s = &r->st;
-	uint64_t skipped = s->bad_lines + s->duplicates;
+	uint64_t skipped = s->bad_lines + s->duplicates + s->no_caption;
 	for (int i = 1; i < RC_INGEST_NSTATUS; i++)
 		skipped += s->skipped[i];
 	if (r->o->json) {
@@ -543,6 +616,17 @@ static void report(const struct run *r)
 			"truncated_captions", (json_int_t)s->truncated, "bytes", (json_int_t)r->set.bytes,
 			"shards_written", (json_int_t)r->set.written,
 			"shards_kept", (json_int_t)r->set.kept, "list", r->set.list_path);
+		if (j && r->cap) {
+			json_object_set_new(json_object_get(j, "skipped"), "no_caption",
+				json_integer((json_int_t)s->no_caption));
+			json_object_set_new(j, "captions", json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
+				"file", r->o->captions, "key_field", rc_captions_key_field(r->cap),
+				"schema", rc_manifest_schema_name(rc_captions_schema(r->cap)),
+				"records", (json_int_t)rc_captions_count(r->cap),
+				"bad", (json_int_t)rc_captions_bad(r->cap),
+				"never_matched", (json_int_t)rc_captions_unused(r->cap, NULL, 0),
+				"own_text_ignored", (json_int_t)s->own_text));
+		}
 		char *txt = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
 		if (txt)
 			printf("%s\n", txt);
@@ -552,17 +636,56 @@ static void report(const struct run *r)
 	}
 	if (rc_log_level() < RC_LOG_WARN)
 		return;
+	char cap[512] = "", nocap[64] = "";
+	if (r->cap) {
+		snprintf(nocap, sizeof nocap, ", no caption %llu", (unsigned long long)s->no_caption);
+		snprintf(cap, sizeof cap, "; captions %s: %llu records keyed by %s, never matched "
+			"%llu, own text ignored %llu", r->o->captions,
+			(unsigned long long)rc_captions_count(r->cap), rc_captions_key_field(r->cap),
+			(unsigned long long)rc_captions_unused(r->cap, NULL, 0),
+			(unsigned long long)s->own_text);
+	}
 	fprintf(stderr, "%s: %llu records read, %llu written, %llu skipped (bad line %llu, "
-		"missing image %llu, unreadable image %llu, image size %llu, duplicate %llu); "
-		"%llu captions truncated; %llu bytes in %llu shards (%llu kept); list %s\n",
+		"missing image %llu, unreadable image %llu, image size %llu, duplicate %llu%s); "
+		"%llu captions truncated; %llu bytes in %llu shards (%llu kept); list %s%s\n",
 		rc_log_progname(), (unsigned long long)s->read, (unsigned long long)s->written,
 		(unsigned long long)skipped, (unsigned long long)s->bad_lines,
 		(unsigned long long)s->skipped[RC_INGEST_NO_IMAGE],
 		(unsigned long long)s->skipped[RC_INGEST_BAD_IMAGE],
 		(unsigned long long)s->skipped[RC_INGEST_IMAGE_SIZE],
-		(unsigned long long)s->duplicates, (unsigned long long)s->truncated,
+		(unsigned long long)s->duplicates, nocap, (unsigned long long)s->truncated,
 		(unsigned long long)r->set.bytes, (unsigned long long)r->set.written,
-		(unsigned long long)r->set.kept, r->set.list_path);
+		(unsigned long long)r->set.kept, r->set.list_path, cap);
+}
+
+/* A list of up to NAMED keys, ", ..." when there are more. */
+static void name_keys(char *buf, size_t n, const char *const *keys, uint64_t count)
+{
+	size_t k = 0;
+	buf[0] = '\0';
+	for (uint64_t i = 0; i < count && i < NAMED && k + 1 < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%s%.*s", i ? ", " : "", 100, keys[i]);
+	if (count > NAMED && k + 1 < n)
+		snprintf(buf + k, n - k, ", ...");
+}
+
+/* --captions: the samples that had no record, and the records no sample
+ * asked for, each in one warning. */
+static void report_captions(const struct run *r)
+{
+	char names[1024];
+	const char *first[NAMED];
+	uint64_t n = r->st.no_caption;
+	if (n) {
+		name_keys(names, sizeof names, (const char *const *)r->unmatched, n);
+		rc_log_warn("%llu sample%s had no record in %s, skipped: %s",
+			(unsigned long long)n, n == 1 ? "" : "s", r->o->captions, names);
+	}
+	if ((n = rc_captions_unused(r->cap, first, NAMED)) != 0) {
+		name_keys(names, sizeof names, first, n);
+		rc_log_warn("%llu record%s of %s matched no sample: %s", (unsigned long long)n,
+			n == 1 ? "" : "s", r->o->captions, names);
+	}
 }
 
 /* ---------------------------------------------------------------- inspect */
@@ -611,16 +734,21 @@ static char *options_string(const struct opts *o)
 	char *map = rc_path_map_string(&o->path_map);
 	if (!map)
 		return NULL;
-	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0) + strlen(map);
+	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0) + strlen(map) +
+		(o->captions ? strlen(o->captions) : 0) + (o->captions_key ? strlen(o->captions_key) : 0);
 	char *s = rc_malloc(n);
 	/* an empty map adds nothing: shards written before --path-map are kept */
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s tokenizer=%s%s%s", o->image_size,
-			rc_shard_store_name((int)o->store), o->store == RC_STORE_JPEG ? o->quality : 0,
-			o->max_pixels, o->dedup, rc_manifest_schema_name(o->schema), o->format,
+			"schema=%s format=%d root=%s tokenizer=%s%s%s%s%s%s%s", o->image_size,
+			rc_shard_store_name((int)o->store),
+			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
+			rc_manifest_schema_name(o->schema), o->format,
 			o->image_root ? o->image_root : "", rc_bpe_semantics_name(o->tokenizer),
-			*map ? " path_map=" : "", map);
+			*map ? " path_map=" : "", map,
+			o->captions ? " captions=" : "", o->captions ? o->captions : "",
+			o->captions ? " captions_key=" : "",
+			o->captions ? (o->captions_key ? o->captions_key : "auto") : "");
 	free(map);
 	return s;
 }
@@ -649,6 +777,16 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	so.command = cmdline;
 	so.sources = sources;
 	so.options = options;
+	if (o->captions) {
+		struct rc_captions_opts co = {.schema = o->schema, .key_field = o->captions_key,
+			.strict = o->strict};
+		if (rc_captions_load(&r.cap, o->captions, &co) < 0)
+			goto out;
+		rc_log_info("%s: %llu records (%s) keyed by %s, %zu bytes in memory", o->captions,
+			(unsigned long long)rc_captions_count(r.cap),
+			rc_manifest_schema_name(rc_captions_schema(r.cap)),
+			rc_captions_key_field(r.cap), rc_captions_bytes(r.cap));
+	}
 	if (rc_shard_set_init(&r.set, &so) < 0 || rc_bpe_load(&r.bpe, NULL, NULL) < 0)
 		goto out;
 	rc_bpe_set_semantics(r.bpe, o->tokenizer);
@@ -681,10 +819,15 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	if (rc_shard_set_end(&r.set, o->schema) < 0 ||
 	    rc_shard_list_write(&r.set.list, r.set.list_path) < 0)
 		goto out;
+	if (r.cap && rc_log_level() >= RC_LOG_WARN)
+		report_captions(&r);
 	report(&r);
 	status = RC_EXIT_OK;
 out:
 	rc_shard_set_free(&r.set);
+	rc_captions_free(r.cap);
+	for (int i = 0; i < NAMED; i++)
+		free(r.unmatched[i]);
 	for (int i = 0; i < r.n; i++)
 		rc_ingest_item_free(&r.items[i].out);
 	if (r.workers)

@@ -246,6 +246,17 @@ int rc_wds_open_memory(struct rc_wds **out, const void *data, size_t size,
 int rc_wds_next(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
 	const uint8_t **image, size_t *image_len, char *why, size_t n);
 
+/* rc_wds_image_only - read only the image member of each sample, for
+ * captions kept apart (captions.h): a sample then needs no text member,
+ * its .txt and .json are noted but not read, and rc_wds_next() gives a
+ * record with the key and the image and no texts (schema RC_SCHEMA_NONE).
+ * Call it before the first rc_wds_next(). */
+void rc_wds_image_only(struct rc_wds *w);
+
+/* rc_wds_sample_text - with rc_wds_image_only(): 1 when the sample last
+ * returned had a .txt or .json member of its own, else 0. */
+int rc_wds_sample_text(const struct rc_wds *w);
+
 /* rc_wds_schema - as rc_manifest_schema(). */
 int rc_wds_schema(const struct rc_wds *w);
 

@@ -57,6 +57,8 @@ struct rc_wds {
 	int fatal_pending;   /* the tar ended early: say so at the next call */
 	char fatal[200];     /* why the tar ended early */
 	int fatal_errno;
+	int image_only;      /* rc_wds_image_only(): texts come from elsewhere */
+	int sample_text;     /* the last sample returned had a text member */
 };
 
 static void sample_reset(struct rc_wds *w)
@@ -225,6 +227,40 @@ static int txt_record(struct rc_wds *w, struct rc_arena *a,
 	return rc_manifest_text_record(a, rec, s, len, w->key, w->key_len);
 }
 
+/* A good sample's key, for the message of a damaged tar. Returns 1. */
+static int keep_good(struct rc_wds *w)
+{
+	if (rc_grow((void **)&w->good, &w->good_cap, w->key_len + 1, 1) < 0)
+		return RC_E_NOMEM;
+	memcpy(w->good, w->key, w->key_len);
+	w->good[w->key_len] = '\0';
+	w->have_good = 1;
+	return 1;
+}
+
+/* An image-only sample: the key and the image, no texts (schema NONE). */
+static int image_record(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
+	const uint8_t **image, size_t *image_len, char *why, size_t n)
+{
+	const struct member *img = &w->m[M_IMAGE];
+	int kw = w->key_len > INT_MAX ? INT_MAX : (int)w->key_len;
+	if (img->len == 0)
+		return rc_manifest_why(why, n, "%.*s.%s: empty image member", kw,
+				       w->key, img->ext);
+	memset(rec, 0, sizeof *rec);
+	uint8_t *p = rc_arena_alloc(a, img->len);
+	if (!p || !(rec->key = rc_arena_strndup(a, w->key, w->key_len)))
+		return RC_E_NOMEM;
+	memcpy(p, img->p, img->len);
+	rec->key_len = (uint32_t)w->key_len;
+	rec->image = p;
+	rec->image_len = (uint32_t)img->len;
+	*image = p;
+	*image_len = img->len;
+	w->sample_text = w->m[M_TXT].have || w->m[M_JSON].have;
+	return keep_good(w);
+}
+
 /* The sample just read, as a record. */
 static int finish(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
 	const uint8_t **image, size_t *image_len, char *why, size_t n)
@@ -239,6 +275,8 @@ static int finish(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
 	if (!img->have)
 		return rc_manifest_why(why, n, "%.*s: no image member (.jpg .jpeg "
 				       ".png .webp)", kw, w->key);
+	if (w->image_only)
+		return image_record(w, a, rec, image, image_len, why, n);
 	if (!txt->have && !js->have)
 		return rc_manifest_why(why, n, "%.*s: no text member (.txt or "
 				       ".json)", kw, w->key);
@@ -287,12 +325,7 @@ static int finish(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
 		memcpy(w->schema_key, w->key, w->key_len + 1);
 		w->schema = rec->schema;
 	}
-	if (rc_grow((void **)&w->good, &w->good_cap, w->key_len + 1, 1) < 0)
-		return RC_E_NOMEM;
-	memcpy(w->good, w->key, w->key_len);
-	w->good[w->key_len] = '\0';
-	w->have_good = 1;
-	return 1;
+	return keep_good(w);
 }
 
 int rc_wds_next(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
@@ -365,6 +398,10 @@ int rc_wds_next(struct rc_wds *w, struct rc_arena *a, struct rc_record *rec,
 		int kind = classify(ext);
 		if (kind < 0)
 			continue;
+		if (w->image_only && kind != M_IMAGE) {
+			w->m[kind].have = 1; /* noted, not read */
+			continue;
+		}
 		int rc = read_member(w, &w->m[kind], e, ext, why, n);
 		if (rc < 0)
 			return rc;
@@ -443,6 +480,16 @@ int rc_wds_open_memory(struct rc_wds **out, const void *data, size_t size,
 	if (archive_read_open_memory((*out)->ar, data, size) != ARCHIVE_OK)
 		return open_failed(out, (*out)->name);
 	return 0;
+}
+
+void rc_wds_image_only(struct rc_wds *w)
+{
+	w->image_only = 1;
+}
+
+int rc_wds_sample_text(const struct rc_wds *w)
+{
+	return w->sample_text;
 }
 
 int rc_wds_schema(const struct rc_wds *w)
