@@ -37,6 +37,8 @@ struct rc_eval_source {
 	int task;                     /* enum rc_eval_task */
 	const char *data;             /* a manifest, a shard list (.list) or a shard (.rcs) */
 	const char *image_root;       /* relative image paths (NULL: the manifest's directory) */
+	int preprocess;               /* the model's enum rc_preprocess: what shards
+	                                 must hold (data/preprocess.h; 0: CLIP's) */
 };
 
 /* One choice set: its image, tag, and texts text .. text+4 (gt first). */
@@ -81,9 +83,10 @@ struct rc_eval_lines {
 };
 
 /* rc_eval_data_read - the images, texts and sets (or captions) of src for a
- * model of image size S (shards must hold S×S images). Returns 0 with *d
- * filled, or RC_E_FORMAT (a malformed line or record: "file:line: why"),
- * RC_E_ARG (a shard of another schema or size), RC_E_IO, RC_E_NOMEM,
+ * model of image size S (shards must hold S×S images of src->preprocess).
+ * Returns 0 with *d filled, or RC_E_FORMAT (a malformed line or record:
+ * "file:line: why"; a shard of another schema, size or preprocessing),
+ * RC_E_IO, RC_E_NOMEM,
  * logged; *d is freed on error. */
 int rc_eval_data_read(const struct rc_eval_source *src, struct rc_eval_data *d, int S);
 
