@@ -372,8 +372,10 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 				rc_shard_schema_name(l->schema));
 			goto fail;
 		}
-		if ((rc = rc_preprocess_check(e->full, in, o->preprocess, o->image_size)) < 0)
+		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0) {
+			rc = RC_E_ARG; /* a shard that does not fit, as the schema */
 			goto fail;
+		}
 		l->first[i + 1] = l->first[i] + e->records;
 	}
 	l->records = l->first[l->nshards];
