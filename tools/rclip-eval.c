@@ -28,6 +28,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/manifest.h"
+#include "data/preprocess.h"
 #include "model/backend.h"
 #include "convert/model_io.h"
 #include "base/progress.h"
@@ -943,13 +944,15 @@ static int evaluate(struct run *r)
 {
 	const struct opts *o = r->o;
 	struct rc_eval_data *d = &r->d;
-	const struct rc_eval_source src = { .task = o->task, .data = o->data,
+	struct rc_eval_source src = { .task = o->task, .data = o->data,
 		.image_root = o->image_root, .path_map = &o->path_map, .strict = o->strict,
 		.negatives = (int)o->negatives, .captions_per_image = o->task == RC_EVAL_RETRIEVAL ?
-		(int)o->captions : 0, .format = o->format };
+		(int)o->captions : 0, .format = o->format, .preprocess = RC_PREPROCESS_CLIP };
 	int rc;
 	if ((rc = setup(r)) < 0)
 		return rc;
+	if (r->m->cfg.family == RC_FAMILY_SIGLIP) /* shards must hold its resize */
+		src.preprocess = RC_PREPROCESS_SIGLIP;
 	if (o->task == RC_EVAL_ZEROSHOT) {
 		if ((rc = rc_eval_lines_read(o->classes, &r->cls, 0)) < 0 ||
 		    (rc = rc_eval_lines_read(o->templates, &r->tmpl, 1)) < 0 ||

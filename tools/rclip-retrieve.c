@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "data/manifest.h"
 #include "data/pathmap.h"
+#include "data/preprocess.h"
 #include "model/backend.h"
 #include "convert/model_io.h"
 #include "data/npy.h"
@@ -116,8 +117,9 @@ static const char embed_usage[] =
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
 "\n"
-"Images are CLIP-preprocessed to the model's image_size exactly as Pillow\n"
-"and Hugging Face do; shards must hold images of that size. Exit status:\n"
+"Images are preprocessed to the model's image_size exactly as Pillow and\n"
+"Hugging Face do: CLIP's crop, or for a SigLIP model the whole image resized;\n"
+"shards must hold images of that size and preprocessing. Exit status:\n"
 "0 success, 1 failure (a bad input without --skip-bad, an I/O error),\n"
 "2 usage error. See rclip-retrieve(1).\n";
 
@@ -515,12 +517,9 @@ static int read_shard(struct embed *e, const char *path, uint64_t expect, const 
 		return rc;
 	const struct rc_shard_info *in = rc_shard_info(s);
 	e->input = path;
-	if ((int)in->image_size != e->S) {
-		rc = rc_log_error(RC_E_FORMAT, "%s: images are %ux%u, the model takes %dx%d", path,
-			in->image_size, in->image_size, e->S, e->S);
-		rc_log_hint("shard the data again with rclip-shard -s %d", e->S);
+	if ((rc = rc_preprocess_check(path, in, e->m->cfg.family == RC_FAMILY_SIGLIP ?
+		RC_PREPROCESS_SIGLIP : RC_PREPROCESS_CLIP, e->S)) < 0)
 		goto out;
-	}
 	if (list && rc_shard_count(s) != expect) {
 		rc = rc_log_error(RC_E_FORMAT, "%s:%llu: %s: %llu records in the list, %llu in the "
 			"shard", list, (unsigned long long)lineno, path, (unsigned long long)expect,
@@ -629,8 +628,8 @@ static int read_images(struct embed *e, const struct rc_shard_list *l)
 	}
 	if (rc_manifest_format_of(in) == RC_MANIFEST_TAR) {
 		rc_log_error(RC_E_UNSUPPORTED, "%s: webdataset tars are not read directly", in);
-		rc_log_hint("shard it first: rclip-shard --store raw -s %d -o PREFIX %s, then "
-			"--images PREFIX.list", e->S, in);
+		rc_log_hint("shard it first: rclip-shard --store raw --model %s -o PREFIX %s, then "
+			"--images PREFIX.list", e->o->model, in);
 		return RC_E_UNSUPPORTED;
 	}
 	return read_manifest(e, in);

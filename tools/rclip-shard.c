@@ -30,10 +30,13 @@
 #include "base/log.h"
 #include "data/manifest.h"
 #include "data/pathmap.h"
+#include "data/preprocess.h"
 #include "base/progress.h"
 #include "data/shard.h"
 #include "data/shard_set.h"
 #include "base/thread.h"
+#include "convert/model_io.h"
+#include "model/model.h"
 
 #define BATCH 256
 #define NAMED 5           /* unmatched keys named in the warning */
@@ -44,6 +47,9 @@ struct opts {
 	const char *image_root;
 	struct rc_path_map path_map; /* --path-map OLD=NEW rules */
 	long image_size, quality, store;
+	int image_size_set;       /* -s given */
+	int preprocess;           /* enum rc_preprocess; -1: not given */
+	const char *model;        /* --model: S and the preprocessing from it */
 	long long per_shard;      /* R; 0 = about 1 GiB */
 	long part_i, part_n;
 	int dedup, strict, json;
@@ -64,7 +70,7 @@ static const char usage_text[] =
 "Read image–text records from manifests (JSONL in the four official schemas,\n"
 "TSV image_path<TAB>caption, or Parquet as the official release ships them,\n"
 "images embedded or by path) and webdataset .tar files, preprocess every\n"
-"image for CLIP, tokenize every caption, and write checksummed shards\n"
+"image for CLIP or SigLIP, tokenize every caption, and write checksummed shards\n"
 "PREFIX-000000.rcs, ... and the shard list PREFIX.list. The INPUTs form one\n"
 "stream. INPUT - reads a manifest from standard input. ReasonLite tb and trl\n"
 "lists are made 3 each as the official data are (a shorter list padded with\n"
@@ -84,7 +90,12 @@ static const char usage_text[] =
 "      --path-map=OLD=NEW  read an image path that starts with the directory\n"
 "                          OLD under NEW instead (repeatable; the longest\n"
 "                          OLD that matches wins; the key stays as written)\n"
-"  -s, --image-size=S      images become S×S (default 224; 336 for ViT-L/14-336)\n"
+"  -s, --image-size=S      images become S×S (default 224, or the model's)\n"
+"      --preprocess=KIND   clip (default: the shortest side resized to S and the\n"
+"                          centre cropped) or siglip (the whole image resized\n"
+"                          to S×S), both bicubic as Pillow; recorded in the shard\n"
+"  -m, --model=MODEL       take S and the preprocessing from MODEL (a built-in\n"
+"                          name, a config.json, a model directory or file)\n"
 "      --store=KIND        jpeg (default) or raw (S×S×3 bytes, exact pixels)\n"
 "      --quality=Q         JPEG quality with --store jpeg (default 95)\n"
 "      --records-per-shard=N  records per shard (default: about 1 GiB of images)\n"
@@ -127,7 +138,7 @@ static const char usage_text[] =
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER, OPT_CAPTIONS, OPT_CAPTIONS_KEY,
+	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER, OPT_CAPTIONS, OPT_CAPTIONS_KEY, OPT_PREPROCESS,
 };
 
 static const struct option longopts[] = {
@@ -137,6 +148,8 @@ static const struct option longopts[] = {
 	{"image-root", required_argument, NULL, OPT_ROOT},
 	{"path-map", required_argument, NULL, OPT_PATH_MAP},
 	{"image-size", required_argument, NULL, 's'},
+	{"preprocess", required_argument, NULL, OPT_PREPROCESS},
+	{"model", required_argument, NULL, 'm'},
 	{"store", required_argument, NULL, OPT_STORE},
 	{"quality", required_argument, NULL, OPT_QUALITY},
 	{"records-per-shard", required_argument, NULL, OPT_PER_SHARD},
@@ -159,13 +172,62 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* The config of --model: a built-in name, a config file (.json), a model
+ * directory with its config.json, or any model rclip reads. */
+static int model_config(const char *path, struct rc_clip_config *cfg)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return rc_clip_config_builtin(cfg, path);
+	if (S_ISREG(sb.st_mode) && rc_ends_with(path, ".json"))
+		return rc_clip_config_load_any(cfg, path, NULL);
+	if (S_ISDIR(sb.st_mode)) {
+		size_t n = strlen(path) + sizeof "/config.json";
+		char *p = rc_malloc(n);
+		if (!p)
+			return RC_E_NOMEM;
+		snprintf(p, n, "%s/config.json", path);
+		int rc = stat(p, &sb) == 0 ? rc_clip_config_load_any(cfg, p, NULL) : 1;
+		free(p);
+		if (rc <= 0)
+			return rc;
+	}
+	struct rc_clip *m;
+	int rc = rc_clip_load_any(&m, path, NULL, NULL);
+	if (rc == 0) {
+		*cfg = m->cfg;
+		rc_clip_free(m);
+	}
+	return rc;
+}
+
+/* --model: S and the preprocessing the model takes, unless given; given
+ * and different from the model's, a usage error (its shards would be
+ * refused). Returns -1 to go on, or an exit status. */
+static int from_model(struct opts *o)
+{
+	struct rc_clip_config cfg;
+	if (model_config(o->model, &cfg) < 0)
+		return RC_EXIT_FAILURE;
+	int kind = cfg.family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP : RC_PREPROCESS_CLIP;
+	if (o->image_size_set && o->image_size != cfg.vision.image_size)
+		return rc_cli_usage_error("--image-size %ld, but %s takes %dx%d images", o->image_size,
+			o->model, cfg.vision.image_size, cfg.vision.image_size);
+	if (o->preprocess >= 0 && o->preprocess != kind)
+		return rc_cli_usage_error("--preprocess %s, but %s takes %s", rc_preprocess_name(o->preprocess),
+			o->model, rc_preprocess_name(kind));
+	o->image_size = cfg.vision.image_size;
+	o->preprocess = kind;
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.image_size = 224, .quality = 95, .store = RC_STORE_JPEG, .part_n = 1,
-		.max_pixels = RC_IMAGE_MAX_PIXELS};
+		.max_pixels = RC_IMAGE_MAX_PIXELS, .preprocess = -1};
 	long v;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:s:j:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:s:m:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;
 		case OPT_SCHEMA:
@@ -194,7 +256,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 's':
 			if (rc_cli_int("--image-size", optarg, 1, RC_SHARD_IMAGE_SIZE_MAX, &o->image_size) < 0)
 				return RC_EXIT_USAGE;
+			o->image_size_set = 1;
 			break;
+		case OPT_PREPROCESS:
+			if ((o->preprocess = rc_preprocess_parse(optarg)) < 0)
+				return rc_cli_usage_error("unknown preprocessing '%s' (expected clip or "
+					"siglip)", optarg);
+			break;
+		case 'm': o->model = optarg; break;
 		case OPT_STORE:
 			if (!strcmp(optarg, "jpeg"))
 				o->store = RC_STORE_JPEG;
@@ -275,6 +344,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return rc_cli_usage_error("the tar and the --captions file cannot both be "
 				"standard input");
 	}
+	if (o->model && !o->inspect && (c = from_model(o)) >= 0)
+		return c;
+	if (o->preprocess < 0)
+		o->preprocess = RC_PREPROCESS_CLIP;
 	if (!o->per_shard)
 		o->per_shard = rc_shard_set_per_shard(o->image_size, (int)o->store);
 	return -1;
@@ -740,7 +813,7 @@ static char *options_string(const struct opts *o)
 	/* an empty map adds nothing: shards written before --path-map are kept */
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s tokenizer=%s%s%s%s%s%s%s", o->image_size,
+			"schema=%s format=%d root=%s tokenizer=%s%s%s%s%s%s%s%s", o->image_size,
 			rc_shard_store_name((int)o->store),
 			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
 			rc_manifest_schema_name(o->schema), o->format,
@@ -748,7 +821,9 @@ static char *options_string(const struct opts *o)
 			*map ? " path_map=" : "", map,
 			o->captions ? " captions=" : "", o->captions ? o->captions : "",
 			o->captions ? " captions_key=" : "",
-			o->captions ? (o->captions_key ? o->captions_key : "auto") : "");
+			o->captions ? (o->captions_key ? o->captions_key : "auto") : "",
+			/* only when not CLIP's: a rerun of an older command keeps its shards */
+			o->preprocess == RC_PREPROCESS_SIGLIP ? " preprocess=siglip" : "");
 	free(map);
 	return s;
 }
@@ -758,14 +833,15 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	struct run r = {.o = o};
 	int status = RC_EXIT_FAILURE, rc = 0;
 	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
-		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT};
+		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT,
+		.preprocess = o->preprocess};
 	rc_arena_init(&r.arena, 0);
 	r.nthreads = rc_thread_set((int)o->threads);
 	struct rc_shard_set_opts so = {.prefix = o->out, .per_shard = o->per_shard,
 		.part_i = o->part_i, .part_n = o->part_n, .tool = "rclip-shard " PACKAGE_VERSION,
 		.tokenizer = o->tokenizer == RC_BPE_HF ? "clip-bpe-hf" : "clip-bpe",
 		.info = {.store = (uint32_t)o->store, .image_size = (uint32_t)o->image_size,
-			.text_ctx = RC_BPE_CONTEXT}};
+			.text_ctx = RC_BPE_CONTEXT, .preprocess = (uint32_t)o->preprocess}};
 	char *cmdline = rc_cli_join(argc, argv, " ");
 	char *sources = rc_cli_join(o->ninputs, o->inputs, ", ");
 	char *options = NULL;

@@ -12,6 +12,8 @@
 
 #include "base/error.h"
 #include "data/image.h"
+#include "data/image_siglip.h"
+#include "data/preprocess.h"
 #include "base/io.h"
 
 /* An image file larger than this is not read: no image worth decoding is
@@ -125,14 +127,18 @@ int rc_ingest_bytes(struct rc_ingest_worker *w, const struct rc_record *rec,
 		return fail(it, status, rc, "%s%s", why, "");
 	}
 	int iw = im.w, ih = im.h;
-	rc = rc_image_clip(&im, o->image_size, w->pixels);
+	rc = rc_image_preprocess(&im, o->preprocess, o->image_size, w->pixels);
 	rc_image_free(&im);
 	if (rc == RC_E_NOMEM)
 		return fail(it, RC_INGEST_ERROR, rc, "out of memory%s%s", "", "");
 	if (rc < 0) { /* a shape the resize refuses, e.g. 1×2000000 */
 		it->status = RC_INGEST_IMAGE_SIZE;
-		snprintf(it->why, sizeof it->why, "cannot resize a %dx%d image to %d on its short side",
-			iw, ih, o->image_size);
+		if (o->preprocess == RC_PREPROCESS_SIGLIP)
+			snprintf(it->why, sizeof it->why, "cannot resize a %dx%d image to %dx%d",
+				iw, ih, o->image_size, o->image_size);
+		else
+			snprintf(it->why, sizeof it->why, "cannot resize a %dx%d image to %d on "
+				"its short side", iw, ih, o->image_size);
 		return RC_E_RANGE;
 	}
 

@@ -1,5 +1,5 @@
 /* ingest.h - one input record made ready for a shard: its image read,
- * decoded, CLIP-preprocessed to S×S and stored (raw or JPEG), its texts
+ * decoded, preprocessed to S×S (CLIP's crop or SigLIP's resize) and stored (raw or JPEG), its texts
  * tokenized as open_clip.tokenize does. The work of rclip-shard's threads,
  * and of every program that reads manifests directly.
  *
@@ -34,6 +34,7 @@ struct rc_ingest_opts {
 	int quality;         /* JPEG quality for RC_STORE_JPEG */
 	uint64_t max_pixels; /* decoding limit; 0 = the default (image.h) */
 	int text_ctx;        /* token row length: 77 */
+	int preprocess;      /* enum rc_preprocess (data/preprocess.h); 0: CLIP */
 };
 
 /* Why a record was not ingested: the reasons the report counts. */

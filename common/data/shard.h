@@ -75,6 +75,8 @@ struct rc_arena;
 #define RC_SHARD_META_IMAGE_SIZE "image_size" /* S in decimal */
 #define RC_SHARD_META_STORAGE "storage"       /* "raw" or "jpeg" */
 #define RC_SHARD_META_TEXT_CTX "text_ctx"     /* decimal */
+#define RC_SHARD_META_PREPROCESS "preprocess" /* "siglip"; absent: "clip"
+                                                 (data/preprocess.h) */
 /* Keys rclip's tools always pass (see rclip-shard(5)). */
 #define RC_SHARD_META_SOURCE "source"
 #define RC_SHARD_META_TOOL "tool_version"
@@ -87,6 +89,9 @@ struct rc_shard_info {
 	uint32_t store;      /* enum rc_image_store */
 	uint32_t image_size; /* S: images are S×S (1..RC_SHARD_IMAGE_SIZE_MAX) */
 	uint32_t text_ctx;   /* most token ids per text (77); 0: no limit */
+	uint32_t preprocess; /* enum rc_preprocess (data/preprocess.h) of the
+	                        images; 0, CLIP's crop, for shards without the
+	                        "preprocess" key */
 	uint64_t records;    /* record count (set by the reader) */
 	uint64_t file_size;  /* bytes (set by the reader) */
 };
@@ -105,7 +110,9 @@ struct rc_shard_writer;
  * ".NAME.tmp.XXXXXX" in the same directory until rc_shard_writer_close
  * renames it (a killed writer leaves only the temporary). path may not be
  * "-" or a FIFO: the header is written last. info gives schema, store,
- * image_size and text_ctx (version, records and file_size are ignored).
+ * image_size, text_ctx and preprocess (version, records and file_size
+ * are ignored; "preprocess" is written only when it is not CLIP's, so a
+ * CLIP shard is byte for byte what writers before it wrote).
  * meta_kv holds nmeta key/value pairs of UTF-8 strings (key0, value0,
  * key1, ...), stored in that order after the writer's own keys
  * (RC_SHARD_META_FORMAT ... RC_SHARD_META_TEXT_CTX); the strings are

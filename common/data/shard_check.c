@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "data/preprocess.h"
 #include "data/shard_impl.h"
 
 #include <inttypes.h>
@@ -41,6 +42,8 @@ const char *shard_info_bad(const struct rc_shard_info *in)
 		return "image size";
 	if (in->text_ctx > UINT16_MAX)
 		return "text context length";
+	if (!rc_preprocess_name((int)in->preprocess))
+		return "preprocessing";
 	return NULL;
 }
 
@@ -226,9 +229,19 @@ int shard_check_meta(struct rc_shard *r, const uint8_t *p, uint64_t size)
 		disagree = RC_SHARD_META_IMAGE_SIZE;
 	else if (!meta_is(r, RC_SHARD_META_TEXT_CTX, num[1]))
 		disagree = RC_SHARD_META_TEXT_CTX;
-	if (disagree)
+	if (disagree) {
 		rc = rc_log_error(RC_E_FORMAT, "%s: metadata: \"%s\" is missing or "
 				  "disagrees with the header", n, disagree);
+		goto out;
+	}
+	/* Not in the header: shards without the key hold CLIP crops. */
+	const char *pp = rc_shard_meta(r, RC_SHARD_META_PREPROCESS);
+	int kind = pp ? rc_preprocess_parse(pp) : RC_PREPROCESS_CLIP;
+	if (kind < 0)
+		rc = rc_log_error(RC_E_FORMAT, "%s: metadata: preprocess \"%s\" is not one "
+				  "this build knows (clip, siglip)", n, pp);
+	else
+		r->info.preprocess = (uint32_t)kind;
 out:
 	json_decref(o);
 	return rc;

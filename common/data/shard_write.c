@@ -10,6 +10,7 @@
 #include "base/hash.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "data/preprocess.h"
 #include "data/shard_impl.h"
 
 #include <errno.h>
@@ -52,6 +53,11 @@ static int build_meta(const char *path, const struct rc_shard_info *in,
 	for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
 		if (json_object_set_new(o, writer_keys[i], json_string(vals[i])) < 0)
 			goto nomem;
+	/* Only when not CLIP's crop: a CLIP shard stays what v1 writers wrote. */
+	if (in->preprocess != RC_PREPROCESS_CLIP &&
+	    json_object_set_new(o, RC_SHARD_META_PREPROCESS,
+		    json_string(rc_preprocess_name((int)in->preprocess))) < 0)
+		goto nomem;
 	for (size_t i = 0; i < nmeta; i++) {
 		const char *k = kv[2 * i], *v = kv[2 * i + 1];
 		const char *why = NULL;
@@ -60,6 +66,8 @@ static int build_meta(const char *path, const struct rc_shard_info *in,
 		for (size_t j = 0; !why && j < sizeof writer_keys / sizeof *writer_keys; j++)
 			if (strcmp(k, writer_keys[j]) == 0)
 				why = "the key is set by the writer";
+		if (!why && !strcmp(k, RC_SHARD_META_PREPROCESS))
+			why = "the key is set by the writer";
 		if (!why && json_object_get(o, k))
 			why = "the key is given twice";
 		json_t *s = why ? NULL : json_string(v);

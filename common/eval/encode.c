@@ -11,6 +11,8 @@
 #include "eval/encode.h"
 #include "base/error.h"
 #include "data/image.h"
+#include "data/image_siglip.h"
+#include "data/preprocess.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
@@ -22,7 +24,7 @@ struct rc_encoder {
 	struct rc_backend *be;
 	int batch, nthreads;
 	int S, D, ctx;
-	uint8_t *pixels;             /* [batch,S,S,3] CLIP-cropped RGB */
+	uint8_t *pixels;             /* [batch,S,S,3] preprocessed RGB */
 	int32_t *tokens;             /* [batch,ctx] */
 	float *emb;                  /* [batch,D] the model's rows, in host memory */
 	uint8_t *good;               /* [batch] image usable; text valid UTF-8 */
@@ -255,11 +257,15 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	}
 	free(file);
 	if (in->path || in->source) {
-		if (rc_image_clip(&im, e->S, px) == 0)
+		/* a SigLIP model's whole-image resize, else CLIP's crop */
+		int kind = e->m->cfg.family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP :
+			RC_PREPROCESS_CLIP;
+		if (rc_image_preprocess(&im, kind, e->S, px) == 0)
 			e->good[k] = 1;
 		else
-			snprintf(why, nwhy, "%s: cannot crop a %dx%d image to %d",
-				in->path ? in->path : "embedded image", im.w, im.h, e->S);
+			snprintf(why, nwhy, "%s: cannot %s a %dx%d image to %d",
+				in->path ? in->path : "embedded image",
+				kind == RC_PREPROCESS_SIGLIP ? "resize" : "crop", im.w, im.h, e->S);
 	} else if (im.w != e->S || im.h != e->S) {
 		snprintf(why, nwhy, "the stored image is %dx%d, not %dx%d", im.w, im.h, e->S, e->S);
 	} else {

@@ -46,7 +46,8 @@
 
 /* One image: a file, or bytes as a shard stores them. */
 struct rc_encode_image {
-	const char *path;      /* read, decode, CLIP-crop to S×S; or NULL */
+	const char *path;      /* read, decode, preprocess to S×S (the
+	                          model's: CLIP crop, SigLIP resize); or NULL */
 	const uint8_t *data;   /* when path is NULL: the payload */
 	size_t len;
 	int store;             /* RC_STORE_RAW (S×S×3 RGB) or RC_STORE_JPEG */

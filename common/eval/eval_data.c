@@ -2,6 +2,7 @@
  * manifest or shards read into images, texts, choice sets and labels, each
  * bad line named by file and line. */
 #include "eval/eval_data.h"
+#include "data/preprocess.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -159,12 +160,8 @@ static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, co
 	d->shards[d->nshards++] = s;
 	const struct rc_shard_info *in = rc_shard_info(s);
 	int want = o->task == RC_EVAL_RETRIEVAL ? RC_SCHEMA_DESC : RC_SCHEMA_SETS;
-	if ((int)in->image_size != S) {
-		rc_log_error(RC_E_FORMAT, "%s: images are %ux%u, the model takes %dx%d", path,
-			in->image_size, in->image_size, S, S);
-		rc_log_hint("shard the data again with rclip-shard -s %d", S);
-		return RC_E_FORMAT;
-	}
+	if ((rc = rc_preprocess_check(path, in, o->preprocess, S)) < 0)
+		return rc;
 	if (in->schema != (uint32_t)want && in->schema != RC_SCHEMA_NONE)
 		return rc_log_error(RC_E_FORMAT, "%s: a %s shard, %s needs %s records", path,
 			rc_shard_schema_name((int)in->schema), rc_eval_task_name(o->task),

@@ -61,6 +61,8 @@ struct rc_eval_source {
 	int captions_per_image;       /* retrieval: the first N captions, shorter lists
 	                               * repeated up to N; 0 = all of them */
 	int format;                   /* sets: enum rc_eval_format of data */
+	int preprocess;               /* the model's enum rc_preprocess: what shards
+	                                 must hold (data/preprocess.h; 0: CLIP's) */
 };
 
 /* One choice set: its image, tag, and texts text .. text+nneg (gt first).
@@ -113,15 +115,15 @@ struct rc_eval_lines {
 };
 
 /* rc_eval_data_read - the images, texts and sets (or captions) of src for a
- * model of image size S (shards must hold S×S images). A malformed item
+ * model of image size S (shards must hold S×S images of src->preprocess). A malformed item
  * (a line that is not a record of the task, a choice set with another
  * number of negatives than src->negatives, an {"error": ...} row) is
  * skipped with a "file:line: why" warning and counted in d->bad_records or
  * d->bad_sets, as the official scripts drop it; with src->strict it fails
  * the read. Retrieval captions are then cut or repeated to
  * src->captions_per_image. Returns 0 with *d filled, or RC_E_FORMAT (a
- * malformed item under strict), RC_E_ARG (a shard of another schema or
- * size), RC_E_IO, RC_E_NOMEM, logged; *d is freed on error. */
+ * malformed item under strict), RC_E_ARG or RC_E_FORMAT (a shard of another schema,
+ * size or preprocessing), RC_E_IO, RC_E_NOMEM, logged; *d is freed on error. */
 int rc_eval_data_read(const struct rc_eval_source *src, struct rc_eval_data *d, int S);
 
 /* rc_eval_data_read_zeroshot - the images and labels of a zero-shot

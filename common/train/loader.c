@@ -10,6 +10,7 @@
 #include "base/arena.h"
 #include "base/error.h"
 #include "data/image.h"
+#include "data/preprocess.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
@@ -403,10 +404,8 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 			goto fail;
 		}
 		l->per[i] = stage_per(o, (int)in->schema);
-		if (in->image_size != (uint32_t)o->image_size) {
-			rc = rc_log_error(RC_E_ARG, "%s: images are %ux%u; the model takes %dx%d",
-				e->full, in->image_size, in->image_size, o->image_size, o->image_size);
-			rc_log_hint("shard the data again with rclip-shard --size %d", o->image_size);
+		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0) {
+			rc = RC_E_ARG; /* a shard that does not fit, as the schema */
 			goto fail;
 		}
 		l->first[i + 1] = l->first[i] + e->records;

@@ -96,6 +96,8 @@ struct rc_loader_opts {
 	double holdout;         /* the fraction of records set aside, in [0, 1) */
 	int split;              /* 0: the other records; 1: the held-out ones */
 	int image_size;         /* the model's S; shards must hold S×S images */
+	int preprocess;         /* the model's enum rc_preprocess; shards must
+	                           hold it (data/preprocess.h; 0: CLIP's crop) */
 	int ctx;                /* the model's text context */
 	int eot;                /* the end-of-text id (for cutting) */
 	int vocab;              /* ids must be below it */

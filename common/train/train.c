@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "convert/model_io.h"
+#include "data/preprocess.h"
 #include "train/sched.h"
 #include "train/train_impl.h"
 
@@ -312,6 +313,8 @@ static int setup(struct rc_train_job *j)
 		.vocab = cfg->text.vocab_size, .verify = o->verify,
 		/* SigLIP: padded to the maximum, as its official training */
 		.pad_full = cfg->family == RC_FAMILY_SIGLIP, .pad_id = cfg->text.pad_token_id,
+		.preprocess = cfg->family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP :
+			RC_PREPROCESS_CLIP,
 	};
 	if (cfg->text.eos_token_id != 2 && cfg->text.eos_token_id < cfg->text.vocab_size)
 		lo.eot = cfg->text.eos_token_id;

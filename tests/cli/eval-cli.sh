@@ -189,7 +189,7 @@ if [ -x "$sh_" ]; then
 	same "$tmp/out" "$tmp/sets.noskip" "sets from shards"
 	expect 0 "$sh_" -q --store jpeg -s 64 -o "$tmp/sh64" "$d/sets.jsonl"
 	expect 1 "$ev" sets -q -m "$m" "$tmp/sh64.list"
-	has "$tmp/err" "images are 64x64, the model takes 32x32" "shard image size"
+	has "$tmp/err" "images are 64x64 CLIP crops, the model takes 32x32 CLIP crops" "shard image size"
 	expect 1 "$ev" retrieval -q -m "$m" "$tmp/sh.list"
 	has "$tmp/err" "a sets shard, retrieval needs descriptive records" "shard schema"
 fi

@@ -134,7 +134,7 @@ norms "$tmp/jpg.npy" 5 0 "JPEG shards"
 expect 0 "$helper" close "$tmp/jpg.npy" "$tmp/m.npy" 0.5
 expect 0 "$sh_" -q -s 32 -o "$tmp/s32" "$d/m.jsonl"
 expect 1 "$rr" embed --model "$model" --images "$tmp/s32.list" -o "$tmp/s32.npy"
-has "$tmp/err" "images are 32x32, the model takes 64x64" "a shard of another size"
+has "$tmp/err" "images are 32x32 CLIP crops, the model takes 64x64 CLIP crops" "a shard of another size"
 has "$tmp/err" "hint: .*rclip-shard -s 64" "the hint to shard again"
 absent "$tmp/s32.npy" "no output after an error"
 sed 's/	5	/	4	/' "$tmp/raw.list" >"$tmp/count.list"

@@ -64,7 +64,7 @@ expect 1 "$T" --stage 2 --init "$fx/init" --data "$tmp/lite.list" --out "$tmp/x"
 has "$tmp/err" 'lite-000000.rcs: schema reasonlite; stage 2 needs reasonpro' "stage 2 on lite"
 lines "$tmp/err" 1 "stage 2 on lite"
 expect 1 "$T" --stage 1 --init "$fx/init" --data "$tmp/big.list" --out "$tmp/x" -q
-has "$tmp/err" 'images are 64x64; the model takes 32x32' "image size"
+has "$tmp/err" 'images are 64x64 CLIP crops, the model takes 32x32 CLIP crops' "image size"
 expect 1 "$T" --stage 1 --init "$fx/init" --data "$tmp/lite.list" --batch 200 --out "$tmp/x" -q
 has "$tmp/err" 'fewer than one batch' "batch over the data"
 expect 1 "$T" --stage 1 --init "$tmp/nothing" --data "$tmp/lite.list" --out "$tmp/x" -q

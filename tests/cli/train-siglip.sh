@@ -27,8 +27,8 @@ for f in lite.jsonl pro.jsonl; do
 	grep -q "\"$f\": \"$sum\"" "$ref/steps.json" ||
 		{ echo "FAIL: $fx/$f is not the file siglip-train/steps.json was made from"; fails=$((fails + 1)); }
 done
-run "$bin/rclip-shard" -q -s 32 --store raw -o "$tmp/lite" "$fx/lite.jsonl"
-run "$bin/rclip-shard" -q -s 32 --store raw -o "$tmp/pro" "$fx/pro.jsonl"
+run "$bin/rclip-shard" -q -s 32 --preprocess siglip --store raw -o "$tmp/lite" "$fx/lite.jsonl"
+run "$bin/rclip-shard" -q -s 32 --preprocess siglip --store raw -o "$tmp/pro" "$fx/pro.jsonl"
 run "$bin/rclip-train" --stage 1 --loss siglip --init "$ref/init" --data "$tmp/lite.list" \
 	--batch 8 --steps 12 --warmup 0.1 --lr 5e-4 --wd 0.05 --shuffle none -j 1 -q --out "$tmp/s1"
 run "$bin/rclip-train" --stage 2 --loss siglip --init "$ref/stage2-init" --data "$tmp/pro.list" \

@@ -19,6 +19,7 @@
 #include "model/optim_cpu.h"
 #include "train/perm.h"
 #include "train/sched.h"
+#include "data/preprocess.h"
 #include "data/record.h"
 #include "data/shard.h"
 #include "data/safetensors.h"
@@ -809,6 +810,13 @@ START_TEST(test_loader_refuses)
 	capture_begin();
 	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);          /* size */
 	capture_end();
+	o.image_size = S, o.preprocess = RC_PREPROCESS_SIGLIP;
+	capture_begin();
+	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_ARG);          /* CLIP crops */
+	err = capture_end();
+	ck_assert_msg(strstr(err, "CLIP crops, the model takes") && strstr(err, "SigLIP resizes"),
+		"%s", err);
+	o.preprocess = RC_PREPROCESS_CLIP;
 	o.image_size = S, o.batch = 28;
 	capture_begin();
 	ck_assert_int_eq(rc_loader_open(&l, &o), RC_E_RANGE);        /* fewer than a batch */
