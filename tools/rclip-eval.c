@@ -319,10 +319,6 @@ static int setup(struct run *r)
 	if ((rc = rc_encoder_new(&r->enc, &o->device, r->m, r->bpe, (int)o->batch,
 	    r->nthreads)) < 0)
 		return rc;
-	if (r->m->cfg.family == RC_FAMILY_SIGLIP &&
-	    ((rc = rc_encoder_load_spm(&r->spm, o->model)) < 0 ||
-	     (rc = rc_encoder_use_spm(r->enc, r->spm)) < 0))
-		return rc;
 	return 0;
 }
 
@@ -401,7 +397,14 @@ static int encode_texts(struct run *r)
 	r->temb = rc_malloc((d->nt ? d->nt : 1) * (size_t)r->D * sizeof *r->temb);
 	if (!r->temb)
 		return RC_E_NOMEM;
-	int rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
+	int rc;
+	/* a SigLIP model's own tokenizer, read when the texts come (the data,
+	 * shards included, has been checked by then) */
+	if (r->m->cfg.family == RC_FAMILY_SIGLIP && !r->spm &&
+	    ((rc = rc_encoder_load_spm(&r->spm, r->o->model)) < 0 ||
+	     (rc = rc_encoder_use_spm(r->enc, r->spm)) < 0))
+		return rc;
+	rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
 	if (rc == RC_E_RANGE) {
 		char w[4400];
 		if (r->o->task == RC_EVAL_ZEROSHOT)
