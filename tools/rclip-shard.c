@@ -25,6 +25,7 @@
 #include "data/image.h"
 #include "data/ingest.h"
 #include "base/io.h"
+#include "base/lock.h"
 #include "base/log.h"
 #include "data/manifest.h"
 #include "base/progress.h"
@@ -41,7 +42,7 @@ struct opts {
 	long image_size, quality, store;
 	long long per_shard;      /* R; 0 = about 1 GiB */
 	long part_i, part_n;
-	int dedup, strict, json;
+	int dedup, strict, json, force;
 	unsigned long long max_pixels;
 	long threads;
 	int inspect, records;
@@ -73,6 +74,8 @@ static const char usage_text[] =
 "                          k % N = I; the list is PREFIX.part-I-of-N.list\n"
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
+"      --force             replace a symlink found at an output name (the link\n"
+"                          itself, never its target; refused without it)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
 "  -j, --threads=N         decoding threads (default: all cores)\n"
 "      --json              the final report as JSON on standard output\n"
@@ -88,13 +91,15 @@ static const char usage_text[] =
 "A bad record (missing or corrupt image, malformed line, wrong schema) is\n"
 "skipped with one line FILE:LINE: reason on stderr and counted. A shard\n"
 "appears under its name only when complete; rerunning the same command\n"
-"goes on where it stopped. Exit status: 0 success, 1 failure, 2 usage error.\n"
+"goes on where it stopped. One run at a time writes a PREFIX: a second one\n"
+"fails at once, naming the first one's pid (the lock PREFIX.lock).\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n"
 "See rclip-shard(1) and the format in rclip-shard(5).\n";
 
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
-	OPT_VERSION,
+	OPT_FORCE, OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -109,6 +114,7 @@ static const struct option longopts[] = {
 	{"part", required_argument, NULL, OPT_PART},
 	{"dedup", no_argument, NULL, OPT_DEDUP},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"max-pixels", required_argument, NULL, OPT_MAXPIX},
 	{"threads", required_argument, NULL, 'j'},
 	{"json", no_argument, NULL, OPT_JSON},
@@ -181,6 +187,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		case OPT_DEDUP: o->dedup = 1; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_FORCE: o->force = 1; break;
 		case OPT_MAXPIX:
 			if (rc_cli_int("--max-pixels", optarg, 1, 1L << 40, &v) < 0)
 				return RC_EXIT_USAGE;
@@ -211,6 +218,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return rc_cli_usage_error(o->inspect ? "no shard to inspect" : "no input");
 	if (!o->per_shard)
 		o->per_shard = rc_shard_set_per_shard(o->image_size, (int)o->store);
+	rc_atomic_set_force(o->force);
 	return -1;
 }
 
@@ -583,9 +591,27 @@ static char *options_string(const struct opts *o)
 	return s;
 }
 
+/* take_lock - one writer per PREFIX (per part with --part): PREFIX.lock or
+ * PREFIX.part-I-of-N.lock. */
+static int take_lock(const struct opts *o, struct rc_lock *lk)
+{
+	size_t n = strlen(o->out) + 64;
+	char *p = rc_malloc(n);
+	if (!p)
+		return RC_E_NOMEM;
+	if (o->part_n > 1)
+		snprintf(p, n, "%s.part-%ld-of-%ld.lock", o->out, o->part_i, o->part_n);
+	else
+		snprintf(p, n, "%s.lock", o->out);
+	int rc = rc_lock_take(lk, p, o->out);
+	free(p);
+	return rc;
+}
+
 static int shard_main(const struct opts *o, int argc, char **argv)
 {
 	struct run r = {.o = o};
+	struct rc_lock lock = {.fd = -1, .path = NULL};
 	int status = RC_EXIT_FAILURE, rc = 0;
 	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
 		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT};
@@ -601,7 +627,8 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
 	if (!cmdline || !sources || !r.workers)
 		goto out;
-	if (check_out_dir(o->out) < 0 || !(options = options_string(o)))
+	if (check_out_dir(o->out) < 0 || take_lock(o, &lock) < 0 ||
+	    !(options = options_string(o)))
 		goto out;
 	so.command = cmdline;
 	so.sources = sources;
@@ -638,8 +665,9 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	    rc_shard_list_write(&r.set.list, r.set.list_path) < 0)
 		goto out;
 	report(&r);
-	status = RC_EXIT_OK;
+	status = o->json && rc_io_flush(stdout, "-") < 0 ? RC_EXIT_FAILURE : RC_EXIT_OK;
 out:
+	rc_lock_drop(&lock);
 	rc_shard_set_free(&r.set);
 	for (int i = 0; i < r.n; i++)
 		rc_ingest_item_free(&r.items[i].out);

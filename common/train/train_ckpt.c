@@ -96,6 +96,16 @@ int rc_train_run_dir(const char *dir, int resume)
 	return 0;
 }
 
+int rc_train_lock(const char *dir, struct rc_lock *lk)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/.lock", dir);
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return rc_log_error(RC_E_NOTFOUND, "%s: no such run directory", dir);
+	return rc_lock_take(lk, path, dir);
+}
+
 int rc_train_find_latest(const char *dir, char *path, size_t pn, long *step)
 {
 	long *steps;
