@@ -46,7 +46,9 @@ static const char usage_text[] =
 "      --data=LIST         shard list written by rclip-shard\n"
 "      --out=DIR           run directory: checkpoints, metrics.jsonl, final\n"
 "      --resume=DIR        continue the run in DIR from its newest checkpoint\n"
-"                          (every option comes from the checkpoint)\n"
+"                          (every option comes from the checkpoint, checked as\n"
+"                          the command line's; --save-every and --keep too\n"
+"                          unless given again)\n"
 "\n"
 "Schedule:\n"
 "      --batch=N           items per micro-batch over all ranks (default 32)\n"
@@ -250,7 +252,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
-	int ch, have_stage = 0, r = -1;
+	int ch, have_stage = 0, r = -1, save_given = 0, keep_given = 0;
 	long v;
 	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
 		if (ch >= OPT_STAGE && ch <= OPT_INIT_CONFIG && ch != OPT_RESUME)
@@ -352,12 +354,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_SAVE:
 			if ((r = num("--save-every", optarg, 0, 1L << 40, &v)) >= 0)
 				return r;
-			o->save_every = v;
+			o->save_every = v, save_given = 1;
 			break;
 		case OPT_KEEP:
 			if ((r = num("--keep", optarg, 1, 1 << 20, &v)) >= 0)
 				return r;
-			o->keep = (int)v;
+			o->keep = (int)v, keep_given = 1;
 			break;
 		case OPT_TEST_KILL: r = kill_arg(optarg, c); break;
 		case OPT_RECOMPUTE: o->recompute = 1; break;
@@ -388,6 +390,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	if (optind < argc)
 		return rc_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->resume) {
+		/* the run's own cadence unless given again (train_ckpt.c) */
+		if (!save_given)
+			o->save_every = -1;
+		if (!keep_given)
+			o->keep = -1;
 		if (c->job_opts || o->out)
 			return rc_cli_usage_error("--resume takes every job option from the checkpoint; "
 				"give only -j, -q, -v, --save-every or --keep with it");

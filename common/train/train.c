@@ -665,8 +665,7 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 			rc = rc_log_error(RC_E_NOTFOUND, "%s: %s", j.o.data, strerror(errno));
 			goto out;
 		}
-		if (j.c->rank == 0 && ((rc = rc_train_run_dir(j.o.out, 0)) < 0 ||
-		    (rc = rc_train_lock(j.o.out, &lock)) < 0))
+		if (j.c->rank == 0 && (rc = rc_train_run_dir(j.o.out, 0, &lock)) < 0)
 			goto out;
 	}
 	if ((rc = setup(&j)) < 0)

@@ -3,10 +3,16 @@
 # that is a symlink is refused (--force replaces the link, never its
 # target); two writers on one output, the second refused at once with the
 # first one's pid; a blocked read interrupted by SIGINT; a full standard
-# output is a failure. Each case here failed before its fix.
+# output is a failure. rclip-train: a resumed run keeps the checkpoint
+# cadence and --keep of the first (killed again after resuming, it resumes
+# again); a checkpoint's stored options are checked as the command line's,
+# and its metadata against its checksum; two runs on one directory, and a
+# --resume of a running run, are refused at once with the holder's pid.
+# Each case here failed before its fix.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 bin="$top_builddir/tools"
+help="$top_builddir/tests/cli/train-helper"
 fx="$top_srcdir/tests/fixtures"
 tmp=$(mktemp -d)
 pids=
@@ -14,10 +20,10 @@ trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 fails=0 passes=0
 . "$top_srcdir/tests/cli/testlib.sh"
 
-# wait_lock FILE: until FILE holds a pid (the writer holds its lock), 10 s
+# wait_lock FILE: until FILE holds a pid (the writer holds its lock), 20 s
 wait_lock() {
 	i=0
-	while [ $i -lt 100 ] && ! grep -q '^[0-9]' "$1" 2>/dev/null; do
+	while [ $i -lt 200 ] && ! grep -q '^[0-9]' "$1" 2>/dev/null; do
 		sleep 0.1; i=$((i + 1))
 	done
 }
@@ -82,6 +88,100 @@ if [ -w /dev/full ]; then
 		"$tmp/D/d" "$d/desc.jsonl"
 	has "$tmp/err" "standard output: write error" "--json to a full disk"
 fi
+
+ckpts() { ls "$1" | grep '^ckpt-' | sort -t- -k2 -n | tr '\n' ' '; }
+
+expect 0 "$bin/rclip-shard" -q -s 32 --store raw -o "$tmp/lite" "$fx/train/lite.jsonl"
+job="--stage 1 --init $fx/train/init --data $tmp/lite.list --batch 8 --steps 30 --seed 3 -j 1 -q"
+
+# ---- 4. rclip-train: resumed twice after SIGKILL: the cadence and --keep carry over
+expect 137 "$bin/rclip-train" $job --out "$tmp/r" --save-every 5 --keep 2 \
+	--test-kill-after-checkpoint 10:KILL
+eq "$(ckpts "$tmp/r")" "ckpt-5.safetensors ckpt-10.safetensors " "first run's checkpoints"
+expect 137 "$bin/rclip-train" --resume "$tmp/r" --test-kill-after-checkpoint 20:KILL -j 1 -q
+eq "$(ckpts "$tmp/r")" "ckpt-15.safetensors ckpt-20.safetensors " \
+	"the resumed run checkpoints every 5 steps and keeps 2"
+expect 0 "$bin/rclip-train" --resume "$tmp/r" -j 1 -q
+test -f "$tmp/r/final.safetensors" && ok || fail "no final model after the second resume"
+eq "$(ckpts "$tmp/r")" "ckpt-20.safetensors ckpt-25.safetensors " "the second resume's checkpoints"
+expect 0 "$bin/rclip-train" $job --out "$tmp/ref"
+expect 0 "$help" compare "$tmp/r/final.safetensors" "$tmp/ref/final.safetensors" 0
+# given again, --save-every wins
+expect 137 "$bin/rclip-train" $job --out "$tmp/g" --save-every 5 \
+	--test-kill-after-checkpoint 5:KILL
+expect 0 "$bin/rclip-train" --resume "$tmp/g" --save-every 10 -j 1 -q
+eq "$(ckpts "$tmp/g")" "ckpt-5.safetensors ckpt-10.safetensors ckpt-20.safetensors " \
+	"--save-every given to --resume"
+
+# ---- 5. stored options checked as the command line's
+expect 137 "$bin/rclip-train" $job --out "$tmp/o" --save-every 5 \
+	--test-kill-after-checkpoint 5:KILL
+cp "$tmp/o/ckpt-5.safetensors" "$tmp/ckpt5"
+# tryopt SECTION KEY VALUE PATTERN: a checkpoint whose SECTION has KEY set
+# to VALUE (no checksum, as an old checkpoint) is refused with PATTERN
+tryopt() {
+	rm -f "$tmp/o/ckpt-5.safetensors"
+	"$help" setmeta "$tmp/ckpt5" "$tmp/o/ckpt-5.safetensors" "$1" "$2" "$3" ||
+		fail "setmeta $2"
+	expect 1 "$bin/rclip-train" --resume "$tmp/o" -j 1 -q
+	has "$tmp/err" "$4" "$1 $2 $3"
+	[ "$(wc -l < "$tmp/err")" -eq 1 ] && ok || fail "$2 $3: not one line: $(cat "$tmp/err")"
+}
+tryopt options accum 0 "options: accum 0 is out of range"
+tryopt options steps 1e20 "options: steps 1e+20 is out of range"
+tryopt options stage 9 "options: stage 9 is out of range"
+tryopt options batch -4 "options: batch -4 is out of range"
+tryopt options lr '"x"' 'options: no number "lr"'
+tryopt options keep 0 "options: keep is out of range"
+tryopt state step 99 "state: step 99 of 30.*out of range"
+# the same edit with the checksum kept: the checksum catches it
+rm -f "$tmp/o/ckpt-5.safetensors"
+expect 0 "$help" tamper "$tmp/ckpt5" "$tmp/o/ckpt-5.safetensors" options accum 2
+expect 1 "$bin/rclip-train" --resume "$tmp/o" -j 1 -q
+has "$tmp/err" "metadata's checksum does not match" "an edited checkpoint"
+# without the checksum and within range, it resumes
+rm -f "$tmp/o/ckpt-5.safetensors"
+expect 0 "$help" setmeta "$tmp/ckpt5" "$tmp/o/ckpt-5.safetensors" options steps 8
+expect 0 "$bin/rclip-train" --resume "$tmp/o" -j 1 -q
+
+# ---- 6. one process per run directory, --resume included
+long="--stage 1 --init $fx/train/init --data $tmp/lite.list --batch 8 --steps 100000 -j 1 -q"
+"$bin/rclip-train" $long --out "$tmp/c" --save-every 2 2>"$tmp/first.err" &
+first=$!
+pids="$pids $first"
+wait_lock "$tmp/c/.lock"
+expect 1 "$bin/rclip-train" $long --out "$tmp/c"
+has "$tmp/err" "c: in use by process $first (lock .*/c/.lock)" "a second run on one directory"
+i=0
+while [ $i -lt 200 ] && ! ls "$tmp/c" | grep -q '^ckpt-'; do sleep 0.1; i=$((i + 1)); done
+lines=$(wc -l < "$tmp/c/metrics.jsonl")
+expect 1 "$bin/rclip-train" --resume "$tmp/c" -j 1 -q
+has "$tmp/err" "c: in use by process $first" "--resume of a running run"
+[ "$(wc -l < "$tmp/c/metrics.jsonl")" -ge "$lines" ] && ok ||
+	fail "--resume of a running run truncated its metrics"
+kill -TERM "$first"
+wait "$first"
+eq "$?" 143 "the first run, stopped by SIGTERM"
+absent "$tmp/c/.lock" "the lock after the run"
+"$bin/rclip-train" --resume "$tmp/c" -j 1 -q 2>/dev/null &
+resumed=$!
+pids="$pids $resumed"
+wait_lock "$tmp/c/.lock"
+kill -9 "$resumed"
+wait "$resumed" 2>/dev/null
+# a killed holder leaves the file but not the lock
+test -f "$tmp/c/.lock" && ok || fail "a killed run left no lock file (the test proves nothing)"
+"$bin/rclip-train" --resume "$tmp/c" -j 1 -q 2>"$tmp/err" &
+p=$!
+pids="$pids $p"
+i=0
+while [ $i -lt 200 ] && [ "$(cat "$tmp/c/.lock" 2>/dev/null)" != "$p" ] && kill -0 "$p" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+[ "$(cat "$tmp/c/.lock" 2>/dev/null)" = "$p" ] && ok ||
+	fail "a stale lock file blocked a resume: $(cat "$tmp/err")"
+kill -9 "$p"
+wait "$p" 2>/dev/null
 
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
