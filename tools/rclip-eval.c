@@ -88,6 +88,8 @@ static const char usage_text[] =
 "                          faster and within a stated accuracy of fp32 (see\n"
 "                          the manual page)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -98,7 +100,7 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -119,6 +121,7 @@ static const struct option longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -171,6 +174,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}
@@ -226,7 +230,8 @@ static void on_bad_image(void *ctx, size_t i, const char *why)
 	struct run *r = ctx;
 	char w[4400];
 	rc_eval_data_where(&r->d, i, w, sizeof w);
-	if (r->o->strict) {
+	/* a score from a NaN would be a hit: a non-finite embedding stops */
+	if (r->o->strict || strstr(why, "not finite")) {
 		if (!r->strict_fail)
 			rc_log_error(RC_E_NOTFOUND, "%s: %s", w, why);
 		r->strict_fail = 1;
@@ -326,12 +331,17 @@ static int encode_texts(struct run *r)
 	if (!r->temb)
 		return RC_E_NOMEM;
 	int rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
-	if (rc == RC_E_RANGE) {
-		char w[4400];
+	char w[4400];
+	if (rc == RC_E_RANGE || rc == RC_E_FORMAT) {
 		if (r->o->task == RC_EVAL_ZEROSHOT)
 			snprintf(w, sizeof w, "%s:%zu", r->o->classes, bad / r->tmpl.n + 1);
 		else
 			rc_eval_data_where(d, d->owner[bad], w, sizeof w);
+	}
+	if (rc == RC_E_FORMAT)
+		rc_log_error(rc, "%s: the embedding of \"%.*s\" is not finite (NaN or Inf from "
+			"the model)", w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad]);
+	if (rc == RC_E_RANGE) {
 		rc_log_error(rc, "%s: \"%.*s\" has token ids outside the model's vocabulary of %d",
 			w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad],
 			r->m->cfg.text.vocab_size);

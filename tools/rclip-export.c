@@ -54,6 +54,8 @@ static const char usage_text[] =
 "      --force             replace OUT when it holds an earlier export\n"
 "      --check             read OUT back and compare it with the input, tensor\n"
 "                          by tensor; any difference fails\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -63,7 +65,7 @@ static const char usage_text[] =
 "difference), 2 usage error. See rclip-export(1).\n";
 
 enum { OPT_FROM = 256, OPT_ARCH, OPT_CONFIG, OPT_TO, OPT_PROJ, OPT_FORCE, OPT_CHECK,
-	OPT_VERSION };
+	OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"from", required_argument, NULL, OPT_FROM},
@@ -77,6 +79,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -103,6 +106,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}
@@ -151,7 +155,9 @@ static int load(const struct opts *o, struct rc_clip **m, int *fmt)
 	    !o->config) {
 		/* A vision tower alone: its projection only if it has one. */
 		int has_proj;
-		if ((rc = rc_clip_load_hf_vision(m, o->from, &has_proj)) == 0 && o->projection &&
+		if ((rc = rc_clip_load_hf_vision(m, o->from, &has_proj)) == 0)
+			rc = rc_clip_check_finite(*m, o->from);
+		if (rc == 0 && o->projection &&
 		    !has_proj) {
 			rc_log_error(RC_E_ARG, "%s: has no visual_projection to write", o->from);
 			return RC_E_ARG;

@@ -19,6 +19,7 @@
 #include "train/loader.h"
 #include "base/log.h"
 #include "base/thread.h"
+#include "convert/model_io.h"
 #include "train/train.h"
 
 #ifdef HAVE_MPI
@@ -101,6 +102,8 @@ static const char usage_text[] =
 "                          and run the block again in the backward: less\n"
 "                          memory, about a third more compute, the same result\n"
 "  -j, --threads=N         threads (default: all cores or OMP_NUM_THREADS)\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
 "  -q, --quiet             errors only\n"
 "  -v, --verbose           more detail\n"
 "  -h, --help              show this help and exit\n"
@@ -114,7 +117,7 @@ enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_R
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
 	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_GATHER, OPT_HOLDOUT, OPT_EVAL_EVERY,
 	OPT_TB_WEIGHTS, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
-	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_RECOMPUTE, OPT_VERSION };
+	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_RECOMPUTE, OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"stage", required_argument, NULL, OPT_STAGE},
@@ -158,6 +161,7 @@ static const struct option longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"recompute", no_argument, NULL, OPT_RECOMPUTE},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -381,6 +385,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}

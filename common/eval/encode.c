@@ -4,6 +4,7 @@
  * back in input order. */
 #include <errno.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -223,6 +224,15 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	rc_image_free(&im);
 }
 
+/* rows_finite - the n rows of D values hold no NaN or Inf. */
+static int rows_finite(const float *x, size_t n, size_t D)
+{
+	for (size_t i = 0; i < n * D; i++)
+		if (!isfinite(x[i]))
+			return 0;
+	return 1;
+}
+
 int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, size_t n,
 	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p)
 {
@@ -255,10 +265,17 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 		}
 		for (int k = 0, q = 0; k < nb; k++) {
 			float *row = emb + (b0 + (size_t)k) * D;
-			ok[b0 + (size_t)k] = e->good[k];
 			if (e->good[k])
 				memcpy(row, e->emb + (size_t)q++ * D, D * sizeof *row);
-			else
+			/* a NaN or Inf from the model is a bad image, never a row */
+			if (e->good[k] && !rows_finite(row, 1, D)) {
+				e->good[k] = 0;
+				if (bad)
+					bad(ctx, b0 + (size_t)k, "the embedding is not finite (NaN or "
+						"Inf from the model)");
+			}
+			ok[b0 + (size_t)k] = e->good[k];
+			if (!e->good[k])
 				memset(row, 0, D * sizeof *row);
 		}
 		if (p)
@@ -323,6 +340,12 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 		int rc = encode_tokens(e, nb, emb + b0 * (size_t)e->D);
 		if (rc < 0)
 			return rc;
+		for (int k = 0; k < nb; k++)
+			if (!rows_finite(emb + (b0 + (size_t)k) * (size_t)e->D, 1, (size_t)e->D)) {
+				if (bad_index)
+					*bad_index = b0 + (size_t)k;
+				return RC_E_FORMAT;
+			}
 		if (p)
 			rc_progress_update(p, (uint64_t)nb);
 	}

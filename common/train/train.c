@@ -275,7 +275,8 @@ static int setup(struct rc_train_job *j)
 		long step;
 		if ((rc = rc_train_find_latest(o->resume, ckpt, sizeof ckpt, &step)) < 0)
 			return rc;
-		if ((rc = rc_clip_load_checkpoint(&j->m, ckpt)) < 0)
+		if ((rc = rc_clip_load_checkpoint(&j->m, ckpt)) < 0 ||
+		    (rc = rc_clip_check_finite(j->m, ckpt)) < 0)
 			return rc;
 		j->resumed_from = step;
 	} else if (o->init_config) {

@@ -183,5 +183,45 @@ done
 kill -9 "$p"
 wait "$p" 2>/dev/null
 
+# ---- 7. a poisoned model: one NaN in a projection is refused by every
+# reader of models, naming the tensor; --skip-finite-check loads it, and
+# then the NaN embeddings stop the run (with the row) or, with --skip-bad,
+# become NaN rows; the metrics count a NaN as a miss
+e="$tmp/e"
+cp -r "$fx/eval" "$e"
+mkdir "$e/nan"
+cp "$e/model/"* "$e/nan/"
+rm -f "$e/nan/model.safetensors"
+expect 0 "$help" poison "$e/model/model.safetensors" "$e/nan/model.safetensors" \
+	text_projection.weight
+poisoned="tensor text_projection.weight holds a NaN at index 0"
+expect 1 "$bin/rclip-eval" sets -q -m "$e/nan" "$e/sets.jsonl"
+has "$tmp/err" "$poisoned" "rclip-eval of a poisoned model"
+printf 'a cat\na dog\n' >"$tmp/t.txt"
+expect 1 "$bin/rclip-retrieve" embed -q -m "$e/nan" --text "$tmp/t.txt" -o "$tmp/t.npy"
+has "$tmp/err" "$poisoned" "rclip-retrieve embed of a poisoned model"
+absent "$tmp/t.npy" "embed's output of a poisoned model"
+expect 0 "$bin/rclip-retrieve" embed -q -m "$e/model" --text "$tmp/t.txt" -o "$tmp/gal.npy"
+expect 1 "$bin/rclip-retrieve" search -q -m "$e/nan" --text "$tmp/t.txt" -g "$tmp/gal.npy"
+has "$tmp/err" "$poisoned" "rclip-retrieve search of a poisoned model"
+expect 1 "$bin/rclip-export" -q --from "$e/nan" --to hf -o "$tmp/nan-hf"
+has "$tmp/err" "$poisoned" "rclip-export of a poisoned model"
+absent "$tmp/nan-hf" "export of a poisoned model"
+expect 1 "$bin/rclip-train" --stage 0 --init "$e/nan" --data "$tmp/lite.list" --batch 8 \
+	--steps 1 -q --out "$tmp/nan-run"
+has "$tmp/err" "$poisoned" "rclip-train of a poisoned model"
+# skipped: the embeddings are NaN, and that stops the run with the row
+expect 1 "$bin/rclip-retrieve" embed -q --skip-finite-check -m "$e/nan" --text "$tmp/t.txt" \
+	-o "$tmp/t.npy"
+has "$tmp/err" "t.txt:1: the embedding is not finite" "embed: a NaN row named"
+absent "$tmp/t.npy" "embed's output with NaN rows"
+expect 0 "$bin/rclip-retrieve" embed -q --skip-bad --skip-finite-check -m "$e/nan" \
+	--text "$tmp/t.txt" -o "$tmp/t.npy"
+expect 1 "$bin/rclip-eval" sets -q --skip-finite-check -m "$e/nan" "$e/sets.jsonl"
+has "$tmp/err" "is not finite" "eval: a NaN embedding stops it"
+expect 1 "$bin/rclip-retrieve" search -q --skip-finite-check -m "$e/nan" --text "$tmp/t.txt" \
+	-g "$tmp/gal.npy"
+has "$tmp/err" "not finite" "search: a NaN query stops it"
+
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
