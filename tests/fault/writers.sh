@@ -6,6 +6,7 @@
 # other content. After each kill every final name must hold the old
 # content or the complete new one (or be absent where it was), never a
 # mixture or a prefix. The number of crash points exercised is printed.
+# Then the old and the new command run at once, and the same holds.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 fb="$top_builddir/tests/fault"
@@ -79,6 +80,19 @@ sweep() {
 	done
 	echo "writers: $name: $n crash points"
 	total=$((total + n))
+	# two writers at once, three times: each file ends as one of the
+	# two whole outputs (or the second writer is refused at once)
+	for r in 1 2 3; do
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		cp -R "$tmp/old/." "$dir/"
+		(eval "$old") >/dev/null 2>&1 &
+		p1=$!
+		(eval "$new") >/dev/null 2>&1 &
+		p2=$!
+		wait "$p1" "$p2"
+		check "$name (two writers at once, try $r)" "$dir"
+	done
 }
 
 # ---- inputs
@@ -110,8 +124,8 @@ sweep "rclip-retrieve search" "$w" \
 	"'$fb/rclip-retrieve' search -q -g '$d/g.npy' -Q '$d/q.npy' -k 1 -o '$w/hits.tsv'" \
 	"'$fb/rclip-retrieve' search -q -g '$d/g.npy' -Q '$d/q.npy' -k 3 -o '$w/hits.tsv'"
 sweep rclip-eval "$w" \
-	"'$fb/rclip-eval' sets -q -j 1 -m '$m' --json -o '$w/report.json' '$fx/eval/sets.jsonl'" \
-	"'$fb/rclip-eval' sets -q -j 1 -m '$m' -o '$w/report.json' '$fx/eval/sets.jsonl'"
+	"'$fb/rclip-eval' sets -q -j 1 -m '$fx/train/init' -o '$w/report.txt' '$fx/eval/sets.jsonl'" \
+	"'$fb/rclip-eval' sets -q -j 1 -m '$m' -o '$w/report.txt' '$fx/eval/sets.jsonl'"
 sweep rclip-export "$w" \
 	"'$fb/rclip-export' -q --from '$m' --to hf -o '$w/hf'" \
 	"'$fb/rclip-export' -q --force --from '$fx/train/init' --to hf -o '$w/hf'"
