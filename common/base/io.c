@@ -116,9 +116,29 @@ int rc_io_open_read(const char *path, FILE **out)
 		*out = stdin;
 		return 0;
 	}
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* Opened without blocking and looked at before any read: a FIFO
+	 * with no writer must not hang the open; a directory is refused.
+	 * A FIFO or device is then read as a stream (blocking again, a
+	 * signal interrupts the read). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	FILE *f = NULL;
+	if (S_ISDIR(st.st_mode))
+		errno = EISDIR;
+	else if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+		f = fdopen(fd, "rb");
+	if (!f) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
 	*out = f;
 	return 0;
 }

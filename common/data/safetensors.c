@@ -456,7 +456,8 @@ int rc_st_open(struct rc_st **out, const char *path)
 				    "access: give a file name, not standard input");
 	if (!(st = st_new(path)))
 		return RC_E_NOMEM;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
 		goto fail;

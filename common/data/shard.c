@@ -64,7 +64,8 @@ int rc_shard_open(struct rc_shard **out, const char *path)
 				    "standard input with rc_shard_open_stream)");
 	if (!(r = shard_new(path, MODE_MAP)))
 		return RC_E_NOMEM;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
 		goto fail;

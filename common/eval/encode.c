@@ -3,11 +3,13 @@
  * good ones packed to the front, one forward pass on the backend, rows put
  * back in input order. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "eval/encode.h"
 #include "base/error.h"
@@ -143,9 +145,13 @@ void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos)
 static int read_image_file(const char *path, uint8_t **data, size_t *len, char *why, size_t n)
 {
 	*data = NULL;
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
 	struct stat sb;
 	const char *err = NULL;
+	if (fd >= 0 && !f)
+		close(fd);
 	if (!f || fstat(fileno(f), &sb) < 0)
 		err = strerror(errno);
 	else if (!S_ISREG(sb.st_mode))

@@ -223,5 +223,41 @@ expect 1 "$bin/rclip-retrieve" search -q --skip-finite-check -m "$e/nan" --text 
 	-g "$tmp/gal.npy"
 has "$tmp/err" "not finite" "search: a NaN query stops it"
 
+# ---- 8. a FIFO where an image, a shard or a model should be: refused at
+# once (opened without blocking, looked at with fstat before any read), not
+# waited on forever; a stalled stream stops on SIGINT
+mkfifo "$d/img/f.jpg" "$tmp/f.rcs" "$tmp/f.safetensors"
+printf '{"image_path": "img/f.jpg", "caption": "a pipe"}\n{"image_path": "img/a.jpg", "caption": "a car"}\n' \
+	>"$d/fifo.jsonl"
+rm -rf "$tmp/F"; mkdir "$tmp/F"
+expect 0 timeout 20 "$bin/rclip-shard" -s 32 -o "$tmp/F/f" "$d/fifo.jsonl"
+has "$tmp/err" "fifo.jsonl:1: cannot read image .*f.jpg: not a regular file" "a FIFO image skipped"
+expect 1 timeout 20 "$bin/rclip-shard" --inspect "$tmp/f.rcs"
+has "$tmp/err" "f.rcs: not a regular file" "a FIFO shard refused"
+expect 1 timeout 20 "$bin/rclip-retrieve" embed -q -m "$e/model" --images "$d/fifo.jsonl" \
+	-o "$tmp/f.npy"
+has "$tmp/err" "not a regular file" "embed: a FIFO image is a bad input"
+expect 1 timeout 20 "$bin/rclip-eval" sets -q -m "$tmp/f.safetensors" "$e/sets.jsonl"
+has "$tmp/err" "f.safetensors" "a FIFO model refused"
+(sleep 30 | "$bin/rclip-retrieve" embed -q -m "$e/model" --text - -o "$tmp/s.npy" \
+	2>"$tmp/embed.err") &
+i=0
+while [ $i -lt 100 ] && ! pgrep -f "rclip-retrieve embed -q -m $e/model --text -" >/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+sleep 0.5
+spid=$(pgrep -f "rclip-retrieve embed -q -m $e/model --text -" | head -1)
+if [ -n "$spid" ]; then
+	kill -INT "$spid"
+	i=0
+	while [ $i -lt 50 ] && kill -0 "$spid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$spid" 2>/dev/null; then
+		fail "embed: SIGINT did not stop a blocked read"; kill -9 "$spid"
+	else ok; fi
+	absent "$tmp/s.npy" "embed's output after SIGINT"
+else
+	fail "embed reading a stalled pipe is not running"
+fi
+
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
