@@ -259,5 +259,13 @@ else
 	fail "embed reading a stalled pipe is not running"
 fi
 
+# ---- 9. rclip-eval names a bad record of a shard list after the list is
+# freed: the name must be its own copy (ASan saw the use after free)
+rm -rf "$tmp/U"; mkdir "$tmp/U"
+expect 0 "$bin/rclip-shard" -q -s 64 -o "$tmp/U/s64" "$e/sets.jsonl"
+expect 1 "$bin/rclip-eval" sets -q -m "$fx/clip/tiny-img64" "$tmp/U/s64.list"
+has "$tmp/err" "s64-000000.rcs: record 0: .*outside the model's vocabulary of 256" \
+	"a bad record of a shard list named"
+
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
