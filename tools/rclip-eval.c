@@ -90,6 +90,9 @@ static const char usage_text[] =
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "      --skip-finite-check  load the model without checking that every value\n"
 "                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -100,7 +103,7 @@ static const char usage_text[] =
 "See rclip-eval(1).\n";
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
-	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_SKIP_FINITE, OPT_VERSION };
+	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_FORCE, OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -122,6 +125,7 @@ static const struct option longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -175,6 +179,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
 		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}

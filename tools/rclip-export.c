@@ -51,7 +51,8 @@ static const char usage_text[] =
 "                          (CLIPVisionModelWithProjection)\n"
 "  -o, --output=OUT        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
-"      --force             replace OUT when it holds an earlier export\n"
+"      --force             replace OUT when it holds an earlier export, and a\n"
+"                          symlink at a file's name (the link itself)\n"
 "      --check             read OUT back and compare it with the input, tensor\n"
 "                          by tensor; any difference fails\n"
 "      --skip-finite-check  load the model without checking that every value\n"
@@ -101,7 +102,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_PROJ: o->projection = 1; break;
 		case 'o': o->out = optarg; break;
-		case OPT_FORCE: o->force = 1; break;
+		case OPT_FORCE: o->force = 1, rc_atomic_set_force(1); break;
 		case OPT_CHECK: o->check = 1; break;
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;

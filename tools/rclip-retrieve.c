@@ -104,6 +104,9 @@ static const char embed_usage[] =
 "      --json              the same as --report=-\n"
 "      --skip-finite-check  load the model without checking that every value\n"
 "                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           a summary and more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -116,7 +119,7 @@ static const char embed_usage[] =
 
 /* the long options of both commands */
 enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
-	OPT_PRECISION, OPT_SKIP_FINITE, OPT_VERSION };
+	OPT_PRECISION, OPT_FORCE, OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -136,6 +139,7 @@ static const struct option embed_longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -181,6 +185,7 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(embed_usage, stdout); return RC_EXIT_OK;
 		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION:
 			rc_log_init("rclip-retrieve");
 			rc_cli_version(stdout);
@@ -859,6 +864,9 @@ static const char search_usage[] =
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
 "      --skip-finite-check  load the model without checking that every value\n"
 "                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           timings and sizes on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -887,6 +895,7 @@ static const struct option search_longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -934,6 +943,7 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(search_usage, stdout); return RC_EXIT_OK;
 		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION:
 			rc_log_init("rclip-retrieve");
 			rc_cli_version(stdout);

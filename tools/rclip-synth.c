@@ -60,7 +60,7 @@ static const char usage_text[] =
 "  -o, --output=DIR        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
 "      --force             replace DIR when it holds an earlier rclip-synth\n"
-"                          output\n"
+"                          output, and a symlink at a file's name (the link)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -132,7 +132,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					"seen)", optarg);
 			break;
 		case 'o': o->out = optarg; break;
-		case OPT_FORCE: o->force = 1; break;
+		case OPT_FORCE: o->force = 1, rc_atomic_set_force(1); break;
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;

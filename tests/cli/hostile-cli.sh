@@ -57,6 +57,28 @@ cp "$tmp/A/a.list" "$tmp/a.list.saved"
 expect 1 "$bin/rclip-shard" -q -s 32 -o "$tmp/B/b" "$d/desc.jsonl"
 same "$tmp/A/a.list" "$tmp/a.list.saved" "a list behind a link"
 
+# every other writer too: refused, --force replaces the link itself
+printf 'a cat\n' >"$tmp/one.txt"
+printf 'keep me\n' >"$tmp/target"
+expect 0 "$bin/rclip-retrieve" embed -q -m "$fx/eval/model" --text "$tmp/one.txt" -o "$tmp/g1.npy"
+for w in tokenize "retrieve embed" "retrieve search" eval; do
+	rm -f "$tmp/link"
+	ln -s target "$tmp/link"
+	case $w in
+	tokenize) set -- "$bin/rclip-tokenize" -q "$tmp/one.txt" ;;
+	"retrieve embed") set -- "$bin/rclip-retrieve" embed -q -m "$fx/eval/model" --text "$tmp/one.txt" ;;
+	"retrieve search") set -- "$bin/rclip-retrieve" search -q -m "$fx/eval/model" --text "$tmp/one.txt" \
+		-g "$tmp/g1.npy" ;;
+	eval) set -- "$bin/rclip-eval" sets -q -m "$fx/eval/model" "$fx/eval/sets.jsonl" ;;
+	esac
+	expect 1 "$@" -o "$tmp/link"
+	has "$tmp/err" "link: is a symbolic link; refusing to write through it" "$w -o a link"
+	has "$tmp/target" "keep me" "$w: the link's target"
+	expect 0 "$@" --force -o "$tmp/link"
+	if [ -L "$tmp/link" ]; then fail "$w --force left the link"; else ok; fi
+	has "$tmp/target" "keep me" "$w --force: the link's target"
+done
+
 # ---- 2. two writers on one prefix: the second fails at once, naming the
 # first one's pid; the first, blocked reading its input, stops on SIGINT
 rm -rf "$tmp/C"; mkdir "$tmp/C"
