@@ -665,12 +665,28 @@ out:
 
 /* ---------------------------------------------------------------- output */
 
+/* printable - name for a terminal: control bytes (a tag from the data may
+ * hold an escape sequence) as \xNN, cut to fit buf. */
+static const char *printable(const char *name, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && k + 5 < n; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", *p);
+		else
+			buf[k++] = (char)*p;
+	buf[k] = '\0';
+	return buf;
+}
+
 static void table_row(FILE *f, int w, const char *name, json_t *m)
 {
 	json_int_t h = json_integer_value(json_object_get(m, "hits"));
 	json_int_t n = json_integer_value(json_object_get(m, "total"));
 	double rate = json_real_value(json_object_get(m, "rate"));
-	fprintf(f, "%-*s %9lld %9lld %8.2f", w, name, (long long)h, (long long)n, 100 * rate);
+	char nb[512];
+	fprintf(f, "%-*s %9lld %9lld %8.2f", w, printable(name, nb, sizeof nb), (long long)h,
+		(long long)n, 100 * rate);
 	json_t *ci = json_object_get(m, "ci95");
 	if (ci)
 		fprintf(f, "  [%6.2f, %6.2f]", 100 * json_real_value(json_array_get(ci, 0)),

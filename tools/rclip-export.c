@@ -209,7 +209,7 @@ static int report(const struct opts *o, const struct rc_clip *m, int in_fmt, int
 		rc_clip_config_describe(&m->cfg, parts, buf, sizeof buf));
 	summary("params:", "%zu in %zu tensors%s", np, nt, parts_name(parts));
 	summary("checksum:", "xxh3-128 %s", rc_hash128_hex(*h, hex));
-	return fflush(stdout) == 0 ? 0 : rc_log_error(RC_E_IO, "stdout: write error");
+	return rc_io_flush(stdout, "-");
 }
 
 /* check_tokenizer - the vocab.json and merges.txt written give the ids of
@@ -311,8 +311,13 @@ int main(int argc, char **argv)
 	}
 	if ((rc = load(&o, &m, &fmt)) < 0 || (rc = rc_clip_save(m, o.to, o.out, flags)) < 0)
 		goto out;
-	if ((rc = report(&o, m, fmt, parts, &h)) < 0)
+	if ((rc = report(&o, m, fmt, parts, &h)) < 0) {
+		/* OUT is whole by now: say so, so that a retry knows it */
+		if (rc == RC_E_IO)
+			rc_log_hint("%s is written and whole; only the report was lost (--force "
+				"writes it again)", o.out);
 		goto out;
+	}
 	if (o.check)
 		rc = check(&o, m, parts, &h);
 out:

@@ -109,6 +109,11 @@ if [ -w /dev/full ]; then
 	expect 1 sh -c '"$0" -q -s 32 --json -o "$1" "$2" >/dev/full' "$bin/rclip-shard" \
 		"$tmp/D/d" "$d/desc.jsonl"
 	has "$tmp/err" "standard output: write error" "--json to a full disk"
+	# rclip-export: the report lost, OUT whole, and the message says so
+	expect 1 sh -c '"$0" --from "$1" --to hf -o "$2" >/dev/full' "$bin/rclip-export" \
+		"$fx/eval/model" "$tmp/D/hf"
+	has "$tmp/err" "standard output: write error" "export's report to a full disk"
+	has "$tmp/err" "hf is written and whole; only the report was lost" "export: OUT is whole"
 fi
 
 ckpts() { ls "$1" | grep '^ckpt-' | sort -t- -k2 -n | tr '\n' ' '; }
@@ -288,6 +293,32 @@ expect 0 "$bin/rclip-shard" -q -s 64 -o "$tmp/U/s64" "$e/sets.jsonl"
 expect 1 "$bin/rclip-eval" sets -q -m "$fx/clip/tiny-img64" "$tmp/U/s64.list"
 has "$tmp/err" "s64-000000.rcs: record 0: .*outside the model's vocabulary of 256" \
 	"a bad record of a shard list named"
+
+# ---- 10. a tar piped in without --format: refused, not read as TSV
+mkdir -p "$tmp/tar"
+cp "$d/img/a.jpg" "$tmp/tar/000001.jpg"
+printf 'a red car' >"$tmp/tar/000001.txt"
+(cd "$tmp/tar" && tar -cf ../in.tar 000001.jpg 000001.txt)
+rm -rf "$tmp/T"; mkdir "$tmp/T"
+expect 1 sh -c '"$0" -q -s 32 -o "$1" - <"$2"' "$bin/rclip-shard" "$tmp/T/t" "$tmp/in.tar"
+has "$tmp/err" "binary data, not a manifest (a tar)" "a tar on stdin without --format"
+has "$tmp/err" "needs --format tar" "a tar on stdin: the hint"
+expect 0 sh -c '"$0" -q -s 32 --format tar -o "$1" - <"$2"' "$bin/rclip-shard" "$tmp/T/t" \
+	"$tmp/in.tar"
+
+# ---- 11. a choice-set tag with control characters is printed escaped
+sed 's/"tag": "v1"/"tag": "v1\\u001b[31mred"/' "$e/sets.jsonl" >"$e/esc.jsonl"
+expect 0 "$bin/rclip-eval" sets -q -m "$e/model" "$e/esc.jsonl"
+has "$tmp/out" 'v1\\x1b\[31mred' "a tag's escape sequence printed as \\x1b"
+if LC_ALL=C grep -q "$(printf '\033')" "$tmp/out"; then fail "a raw ESC in the table"; else ok; fi
+
+# ---- 12. a config with fewer layers than its weights: refused, not cut
+mkdir "$e/short"
+cp "$e/model/model.safetensors" "$e/short/"
+sed '0,/"num_hidden_layers": 2/s//"num_hidden_layers": 1/' "$e/model/config.json" \
+	>"$e/short/config.json"
+expect 1 "$bin/rclip-eval" sets -q -m "$e/short" "$e/sets.jsonl"
+has "$tmp/err" "encoder.layers.1.* is not in the model of the config" "a config short of layers"
 
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
