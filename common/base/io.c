@@ -150,9 +150,17 @@ int rc_io_open_write(const char *path, FILE **out)
 		*out = stdout;
 		return 0;
 	}
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* O_NOFOLLOW: never written through a symlink at the name */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+	if (!f) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, errno == ELOOP ?
+				      "is a symbolic link; refusing to write through it" :
+				      strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	*out = f;
 	return 0;
 }
@@ -510,9 +518,14 @@ int rc_atomic_open(struct rc_atomic_file *af, const char *path)
 		if (!S_ISLNK(st.st_mode)) {
 			if (!(af->path = rc_strdup(path)))
 				return RC_E_NOMEM;
-			if (!(af->f = fopen(path, "wb"))) {
+			/* O_NOFOLLOW: a link put there since lstat is not
+			 * followed either */
+			int dfd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (dfd < 0 || !(af->f = fdopen(dfd, "wb"))) {
 				int rc = rc_log_error(RC_E_IO, "%s: %s", path,
 						      strerror(errno));
+				if (dfd >= 0)
+					close(dfd);
 				af_release(af);
 				return rc;
 			}

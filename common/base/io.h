@@ -41,8 +41,9 @@
 int rc_io_open_read(const char *path, FILE **out);
 
 /* rc_io_open_write - open path for writing (truncating it) in binary mode;
- * "-" gives stdout. Not atomic: see rc_atomic_open() for outputs that must
- * never be seen incomplete. Returns 0 or RC_E_IO (logged). */
+ * "-" gives stdout. A symlink at path is refused, never written through.
+ * Not atomic: see rc_atomic_open() for outputs that must never be seen
+ * incomplete. Returns 0 or RC_E_IO (logged). */
 int rc_io_open_write(const char *path, FILE **out);
 
 /* rc_io_close - close a stream from rc_io_open_*(): stdin and stdout are

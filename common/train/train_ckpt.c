@@ -13,6 +13,7 @@
  * the numbers the interrupted one had. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -635,9 +636,15 @@ int rc_train_metrics_open(struct rc_train_job *j)
 				return rc;
 		}
 	}
-	j->metrics = fopen(path, "a");
-	if (!j->metrics)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* appended to, never through a symlink at the name */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0 || !(j->metrics = fdopen(fd, "a"))) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, errno == ELOOP ? "is a symbolic "
+			"link; refusing to write through it" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	return 0;
 }
 

@@ -320,5 +320,17 @@ sed '0,/"num_hidden_layers": 2/s//"num_hidden_layers": 1/' "$e/model/config.json
 expect 1 "$bin/rclip-eval" sets -q -m "$e/short" "$e/sets.jsonl"
 has "$tmp/err" "encoder.layers.1.* is not in the model of the config" "a config short of layers"
 
+# ---- 13. rclip-train: a symlink planted as DIR/metrics.jsonl is not
+# appended through
+mkdir "$tmp/mlink"
+printf 'keep me\n' >"$tmp/mtarget"
+ln -s ../mtarget "$tmp/mlink/metrics.jsonl"
+expect 1 "$bin/rclip-train" --stage 1 --init "$fx/train/init" --data "$tmp/lite.list" --batch 8 \
+	--steps 1 -q --out "$tmp/mlink"
+has "$tmp/err" "metrics.jsonl: is a symbolic link; refusing to write through it" \
+	"a planted metrics.jsonl link"
+has "$tmp/mtarget" "^keep me$" "the metrics link's target"
+eq "$(wc -l <"$tmp/mtarget" | tr -d ' ')" 1 "the metrics link's target, one line"
+
 echo "hostile-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
