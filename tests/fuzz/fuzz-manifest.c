@@ -111,6 +111,12 @@ static void whole_manifest(const uint8_t *data, size_t size, struct rc_arena *a)
 	while ((rc = rc_manifest_next(m, a, &r, &path, &line, why, sizeof why)) != 0) {
 		check(line > last);
 		last = line;
+		/* binary data (a tar) as the first line: the whole input is
+		 * refused, with a reason */
+		if (rc == RC_E_UNSUPPORTED) {
+			check(strnlen(why, sizeof why) > 0);
+			break;
+		}
 		if (rc < 0) {
 			check_why(rc, why, sizeof why);
 			continue;
