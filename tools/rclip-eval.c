@@ -113,6 +113,11 @@ static const char usage_text[] =
 "                          faster and within a stated accuracy of fp32 (see\n"
 "                          the manual page)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -124,7 +129,7 @@ static const char usage_text[] =
 
 enum { OPT_CLASSES = 256, OPT_TEMPLATES, OPT_ROOT, OPT_JSON, OPT_ERRORS, OPT_BOOT, OPT_SEED,
 	OPT_COMPARE, OPT_STRICT, OPT_DEVICE, OPT_PRECISION, OPT_VERSION, OPT_NEGATIVES,
-	OPT_CAPTIONS, OPT_TOKENIZER, OPT_FORMAT, OPT_PATH_MAP };
+	OPT_CAPTIONS, OPT_TOKENIZER, OPT_FORMAT, OPT_PATH_MAP, OPT_FORCE, OPT_SKIP_FINITE };
 
 static const struct option longopts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -150,6 +155,8 @@ static const struct option longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -230,6 +237,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}
@@ -291,7 +300,8 @@ static void on_bad_image(void *ctx, size_t i, const char *why)
 	struct run *r = ctx;
 	char w[4400];
 	rc_eval_data_where(&r->d, i, w, sizeof w);
-	if (r->o->strict) {
+	/* a score from a NaN would be a hit: a non-finite embedding stops */
+	if (r->o->strict || strstr(why, "not finite")) {
 		if (!r->strict_fail)
 			rc_log_error(RC_E_NOTFOUND, "%s: %s", w, why);
 		r->strict_fail = 1;
@@ -405,12 +415,17 @@ static int encode_texts(struct run *r)
 	     (rc = rc_encoder_use_spm(r->enc, r->spm)) < 0))
 		return rc;
 	rc = rc_encoder_texts(r->enc, d->txt, d->tlen, d->nt, r->temb, &bad, &r->prog);
-	if (rc == RC_E_RANGE) {
-		char w[4400];
+	char w[4400];
+	if (rc == RC_E_RANGE || rc == RC_E_FORMAT) {
 		if (r->o->task == RC_EVAL_ZEROSHOT)
 			snprintf(w, sizeof w, "%s:%zu", r->o->classes, bad / r->tmpl.n + 1);
 		else
 			rc_eval_data_where(d, d->owner[bad], w, sizeof w);
+	}
+	if (rc == RC_E_FORMAT)
+		rc_log_error(rc, "%s: the embedding of \"%.*s\" is not finite (NaN or Inf from "
+			"the model)", w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad]);
+	if (rc == RC_E_RANGE) {
 		rc_log_error(rc, "%s: \"%.*s\" has token ids outside the model's vocabulary of %d",
 			w, (int)(d->tlen[bad] > 60 ? 60 : d->tlen[bad]), d->txt[bad],
 			r->m->cfg.text.vocab_size);
@@ -805,12 +820,28 @@ out:
 
 /* ---------------------------------------------------------------- output */
 
+/* printable - name for a terminal: control bytes (a tag from the data may
+ * hold an escape sequence) as \xNN, cut to fit buf. */
+static const char *printable(const char *name, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && k + 5 < n; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", *p);
+		else
+			buf[k++] = (char)*p;
+	buf[k] = '\0';
+	return buf;
+}
+
 static void table_row(FILE *f, int w, const char *name, json_t *m)
 {
 	json_int_t h = json_integer_value(json_object_get(m, "hits"));
 	json_int_t n = json_integer_value(json_object_get(m, "total"));
 	double rate = json_real_value(json_object_get(m, "rate"));
-	fprintf(f, "%-*s %9lld %9lld %8.2f", w, name, (long long)h, (long long)n, 100 * rate);
+	char nb[512];
+	fprintf(f, "%-*s %9lld %9lld %8.2f", w, printable(name, nb, sizeof nb), (long long)h,
+		(long long)n, 100 * rate);
 	json_t *ci = json_object_get(m, "ci95");
 	if (ci)
 		fprintf(f, "  [%6.2f, %6.2f]", 100 * json_real_value(json_array_get(ci, 0)),

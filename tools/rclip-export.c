@@ -53,9 +53,12 @@ static const char usage_text[] =
 "                          (CLIPVisionModelWithProjection)\n"
 "  -o, --output=OUT        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
-"      --force             replace OUT when it holds an earlier export\n"
+"      --force             replace OUT when it holds an earlier export, and a\n"
+"                          symlink at a file's name (the link itself)\n"
 "      --check             read OUT back and compare it with the input, tensor\n"
 "                          by tensor; any difference fails\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -65,7 +68,7 @@ static const char usage_text[] =
 "difference), 2 usage error. See rclip-export(1).\n";
 
 enum { OPT_FROM = 256, OPT_ARCH, OPT_CONFIG, OPT_TO, OPT_PROJ, OPT_FORCE, OPT_CHECK,
-	OPT_VERSION };
+	OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"from", required_argument, NULL, OPT_FROM},
@@ -79,6 +82,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -100,11 +104,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_PROJ: o->projection = 1; break;
 		case 'o': o->out = optarg; break;
-		case OPT_FORCE: o->force = 1; break;
+		case OPT_FORCE: o->force = 1, rc_atomic_set_force(1); break;
 		case OPT_CHECK: o->check = 1; break;
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}
@@ -153,7 +158,9 @@ static int load(const struct opts *o, struct rc_clip **m, int *fmt)
 	    !o->config) {
 		/* A vision tower alone: its projection only if it has one. */
 		int has_proj;
-		if ((rc = rc_clip_load_hf_vision(m, o->from, &has_proj)) == 0 && o->projection &&
+		if ((rc = rc_clip_load_hf_vision(m, o->from, &has_proj)) == 0)
+			rc = rc_clip_check_finite(*m, o->from);
+		if (rc == 0 && o->projection &&
 		    !has_proj) {
 			rc_log_error(RC_E_ARG, "%s: has no visual_projection to write", o->from);
 			return RC_E_ARG;
@@ -204,7 +211,7 @@ static int report(const struct opts *o, const struct rc_clip *m, int in_fmt, int
 		rc_clip_config_describe(&m->cfg, parts, buf, sizeof buf));
 	summary("params:", "%zu in %zu tensors%s", np, nt, parts_name(parts));
 	summary("checksum:", "xxh3-128 %s", rc_hash128_hex(*h, hex));
-	return fflush(stdout) == 0 ? 0 : rc_log_error(RC_E_IO, "stdout: write error");
+	return rc_io_flush(stdout, "-");
 }
 
 /* check_tokenizer - the vocab.json and merges.txt written give the ids of
@@ -306,8 +313,13 @@ int main(int argc, char **argv)
 	}
 	if ((rc = load(&o, &m, &fmt)) < 0 || (rc = rc_clip_save(m, o.to, o.out, flags, o.from)) < 0)
 		goto out;
-	if ((rc = report(&o, m, fmt, parts, &h)) < 0)
+	if ((rc = report(&o, m, fmt, parts, &h)) < 0) {
+		/* OUT is whole by now: say so, so that a retry knows it */
+		if (rc == RC_E_IO)
+			rc_log_hint("%s is written and whole; only the report was lost (--force "
+				"writes it again)", o.out);
 		goto out;
+	}
 	if (o.check)
 		rc = check(&o, m, parts, &h);
 out:

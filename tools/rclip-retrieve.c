@@ -112,6 +112,11 @@ static const char embed_usage[] =
 "                          $OMP_NUM_THREADS, else all cores)\n"
 "      --report=FILE       a JSON summary to FILE (- is standard output)\n"
 "      --json              the same as --report=-\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           a summary and more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -125,7 +130,8 @@ static const char embed_usage[] =
 
 /* the long options of both commands */
 enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, OPT_DEVICE,
-	OPT_PRECISION, OPT_VERSION, OPT_TOKENIZER, OPT_PATH_MAP };
+	OPT_PRECISION, OPT_VERSION, OPT_TOKENIZER, OPT_PATH_MAP, OPT_FORCE,
+	OPT_SKIP_FINITE };
 
 /* --tokenizer: *out gets the semantics, or -1 for auto. Returns 0 or the
  * usage error's exit status. */
@@ -156,6 +162,8 @@ static const struct option embed_longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -208,6 +216,8 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(embed_usage, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION:
 			rc_log_init("rclip-retrieve");
 			rc_cli_version(stdout);
@@ -425,6 +435,19 @@ static int flush(struct embed *e)
 		rc = rc_encoder_texts(e->enc, e->txt, e->tlen, n, rows, &bad, p);
 		if (rc == RC_E_RANGE)
 			return bad_token(e, &e->items[bad]);
+		/* NaN rows for the texts whose embedding is not finite; the
+		 * pass wrote them all */
+		for (size_t i = 0; rc == RC_E_FORMAT && i < n; i++)
+			for (size_t k = 0; k < D; k++)
+				if (!isfinite(rows[i * D + k])) {
+					on_bad(e, i, "the embedding is not finite (NaN or Inf from "
+						"the model)");
+					for (k = 0; k < D; k++)
+						rows[i * D + k] = NAN;
+					break;
+				}
+		if (rc == RC_E_FORMAT)
+			rc = e->failed ? RC_E_FORMAT : 0;
 	} else {
 		rc = rc_encoder_images(e->enc, e->img, n, rows, e->ok, on_bad, e, p);
 		if (rc == 0 && e->failed)
@@ -647,6 +670,8 @@ static int load_model(struct embed *e)
 	if (rc == 0)
 		rc = fmt == RC_CLIP_FMT_HF_VISION ? rc_clip_load_hf_vision(&e->m, path, &proj)
 			: rc_clip_load_any(&e->m, path, NULL, NULL);
+	if (rc == 0 && fmt == RC_CLIP_FMT_HF_VISION)
+		rc = rc_clip_check_finite(e->m, path);
 	if (rc == 0 && !proj) {
 		rc = rc_log_error(RC_E_UNSUPPORTED, "%s: a vision tower without its projection "
 			"gives no embeddings", path);
@@ -878,6 +903,11 @@ static const char search_usage[] =
 "                          faster and within a stated accuracy of fp32 (see\n"
 "                          the manual page)\n"
 "  -j, --threads=N         threads (default: $OMP_NUM_THREADS, else all cores)\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           timings and sizes on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -906,6 +936,8 @@ static const struct option search_longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -956,6 +988,8 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(search_usage, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION:
 			rc_log_init("rclip-retrieve");
 			rc_cli_version(stdout);

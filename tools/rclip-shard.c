@@ -27,6 +27,7 @@
 #include "data/image.h"
 #include "data/ingest.h"
 #include "base/io.h"
+#include "base/lock.h"
 #include "base/log.h"
 #include "data/manifest.h"
 #include "data/pathmap.h"
@@ -52,7 +53,7 @@ struct opts {
 	const char *model;        /* --model: S and the preprocessing from it */
 	long long per_shard;      /* R; 0 = about 1 GiB */
 	long part_i, part_n;
-	int dedup, strict, json;
+	int dedup, strict, json, force;
 	unsigned long long max_pixels;
 	long threads;
 	int inspect, records;
@@ -110,6 +111,8 @@ static const char usage_text[] =
 "                          image_path lose their extension)\n"
 "      --dedup             drop records whose image bytes were seen before\n"
 "      --strict            stop at the first bad record (exit 1)\n"
+"      --force             replace a symlink found at an output name (the link\n"
+"                          itself, never its target; refused without it)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
 "      --tokenizer=T       the token ids stored: open_clip (default, as\n"
 "                          open_clip.tokenize) or hf (as transformers'\n"
@@ -132,13 +135,16 @@ static const char usage_text[] =
 "expected (a Parquet, zip or other binary file named .jsonl or .tsv) stops\n"
 "the run before any shard is written. A shard\n"
 "appears under its name only when complete; rerunning the same command\n"
-"goes on where it stopped. Exit status: 0 success, 1 failure, 2 usage error.\n"
+"goes on where it stopped. One run at a time writes a PREFIX: a second one\n"
+"fails at once, naming the first one's pid (the lock PREFIX.lock).\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n"
 "See rclip-shard(1) and the format in rclip-shard(5).\n";
 
 enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
 	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER, OPT_CAPTIONS, OPT_CAPTIONS_KEY, OPT_PREPROCESS,
+	OPT_FORCE,
 };
 
 static const struct option longopts[] = {
@@ -158,6 +164,7 @@ static const struct option longopts[] = {
 	{"captions-key", required_argument, NULL, OPT_CAPTIONS_KEY},
 	{"dedup", no_argument, NULL, OPT_DEDUP},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"max-pixels", required_argument, NULL, OPT_MAXPIX},
 	{"threads", required_argument, NULL, 'j'},
 	{"json", no_argument, NULL, OPT_JSON},
@@ -300,6 +307,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_DEDUP: o->dedup = 1; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_FORCE: o->force = 1; break;
 		case OPT_MAXPIX:
 			if (rc_cli_int("--max-pixels", optarg, 1, 1L << 40, &v) < 0)
 				return RC_EXIT_USAGE;
@@ -350,6 +358,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		o->preprocess = RC_PREPROCESS_CLIP;
 	if (!o->per_shard)
 		o->per_shard = rc_shard_set_per_shard(o->image_size, (int)o->store);
+	rc_atomic_set_force(o->force);
 	return -1;
 }
 
@@ -828,9 +837,27 @@ static char *options_string(const struct opts *o)
 	return s;
 }
 
+/* take_lock - one writer per PREFIX (per part with --part): PREFIX.lock or
+ * PREFIX.part-I-of-N.lock. */
+static int take_lock(const struct opts *o, struct rc_lock *lk)
+{
+	size_t n = strlen(o->out) + 64;
+	char *p = rc_malloc(n);
+	if (!p)
+		return RC_E_NOMEM;
+	if (o->part_n > 1)
+		snprintf(p, n, "%s.part-%ld-of-%ld.lock", o->out, o->part_i, o->part_n);
+	else
+		snprintf(p, n, "%s.lock", o->out);
+	int rc = rc_lock_take(lk, p, o->out);
+	free(p);
+	return rc;
+}
+
 static int shard_main(const struct opts *o, int argc, char **argv)
 {
 	struct run r = {.o = o};
+	struct rc_lock lock = {.fd = -1, .path = NULL};
 	int status = RC_EXIT_FAILURE, rc = 0;
 	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
 		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT,
@@ -848,7 +875,8 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
 	if (!cmdline || !sources || !r.workers)
 		goto out;
-	if (check_out_dir(o->out) < 0 || !(options = options_string(o)))
+	if (check_out_dir(o->out) < 0 || take_lock(o, &lock) < 0 ||
+	    !(options = options_string(o)))
 		goto out;
 	so.command = cmdline;
 	so.sources = sources;
@@ -898,8 +926,9 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	if (r.cap && rc_log_level() >= RC_LOG_WARN)
 		report_captions(&r);
 	report(&r);
-	status = RC_EXIT_OK;
+	status = o->json && rc_io_flush(stdout, "-") < 0 ? RC_EXIT_FAILURE : RC_EXIT_OK;
 out:
+	rc_lock_drop(&lock);
 	rc_shard_set_free(&r.set);
 	rc_captions_free(r.cap);
 	for (int i = 0; i < NAMED; i++)

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "data/image.h"
 #include "base/io.h"
+#include "base/lock.h"
 #include "base/log.h"
 #include "base/progress.h"
 #include "synth/synth.h"
@@ -59,7 +60,7 @@ static const char usage_text[] =
 "  -o, --output=DIR        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
 "      --force             replace DIR when it holds an earlier rclip-synth\n"
-"                          output\n"
+"                          output, and a symlink at a file's name (the link)\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -131,7 +132,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					"seen)", optarg);
 			break;
 		case 'o': o->out = optarg; break;
-		case OPT_FORCE: o->force = 1; break;
+		case OPT_FORCE: o->force = 1, rc_atomic_set_force(1); break;
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
@@ -544,9 +545,17 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &o)) >= 0)
 		return rc;
 	const double t0 = rc_seconds();
-	long prev = check_out(&o);
-	if (prev < 0 || !(w.tmp = make_tmp(o.out)))
+	/* one writer per DIR: DIR.lock beside it, as DIR itself is replaced */
+	struct rc_lock lock = { .fd = -1, .path = NULL };
+	char lpath[4200];
+	snprintf(lpath, sizeof lpath, "%s.lock", o.out);
+	if (rc_lock_take(&lock, lpath, o.out) < 0)
 		return RC_EXIT_FAILURE;
+	long prev = check_out(&o);
+	if (prev < 0 || !(w.tmp = make_tmp(o.out))) {
+		rc_lock_drop(&lock);
+		return RC_EXIT_FAILURE;
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -567,5 +576,6 @@ int main(int argc, char **argv)
 			rc_log_warn("%s: could not remove the partial output", w.tmp);
 	}
 	free(w.tmp);
+	rc_lock_drop(&lock);
 	return status;
 }

@@ -79,6 +79,9 @@ static const char usage_text[] =
 "  -o, --output=FILE       write to FILE (whole or not at all) instead of stdout\n"
 "  -j, --threads=N         encoding threads (default: $OMP_NUM_THREADS, else\n"
 "                          all cores); the output is the same for any N\n"
+"      --force             replace a symlink at the output's name (the link\n"
+"                          itself, never its target), or write into a FIFO or\n"
+"                          device there; refused without it\n"
 "  -q, --quiet             only errors on stderr\n"
 "  -v, --verbose           more detail on stderr\n"
 "  -h, --help              show this help and exit\n"
@@ -88,7 +91,7 @@ static const char usage_text[] =
 "Binary output is refused on a terminal. See rclip-tokenize(1).\n";
 
 enum { OPT_PAD = 256, OPT_COUNT, OPT_JSON, OPT_MERGES, OPT_VOCAB, OPT_VERSION, OPT_LOWER,
-	OPT_TOKENIZER };
+	OPT_TOKENIZER, OPT_FORCE };
 
 static const struct option longopts[] = {
 	{"format", required_argument, NULL, 'f'},
@@ -107,6 +110,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -160,6 +164,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_FORCE: rc_atomic_set_force(1); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}

@@ -19,6 +19,7 @@
 #include "train/loader.h"
 #include "base/log.h"
 #include "base/thread.h"
+#include "convert/model_io.h"
 #include "train/train.h"
 
 #ifdef HAVE_MPI
@@ -49,7 +50,9 @@ static const char usage_text[] =
 "      --data=LIST         shard list written by rclip-shard\n"
 "      --out=DIR           run directory: checkpoints, metrics.jsonl, final\n"
 "      --resume=DIR        continue the run in DIR from its newest checkpoint\n"
-"                          (every option comes from the checkpoint)\n"
+"                          (every option comes from the checkpoint, checked as\n"
+"                          the command line's; --save-every and --keep too\n"
+"                          unless given again)\n"
 "\n"
 "Schedule:\n"
 "      --batch=N           items per micro-batch over all ranks (default 32)\n"
@@ -102,6 +105,8 @@ static const char usage_text[] =
 "                          and run the block again in the backward: less\n"
 "                          memory, about a third more compute, the same result\n"
 "  -j, --threads=N         threads (default: all cores or OMP_NUM_THREADS)\n"
+"      --skip-finite-check  load the model without checking that every value\n"
+"                          is finite (a NaN or Inf is refused by default)\n"
 "  -q, --quiet             errors only\n"
 "  -v, --verbose           more detail\n"
 "  -h, --help              show this help and exit\n"
@@ -115,7 +120,7 @@ enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_R
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
 	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_GATHER, OPT_HOLDOUT, OPT_EVAL_EVERY,
 	OPT_TB_WEIGHTS, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
-	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_RECOMPUTE, OPT_VERSION };
+	OPT_TEST_KILL, OPT_DEVICE, OPT_PRECISION, OPT_RECOMPUTE, OPT_SKIP_FINITE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"stage", required_argument, NULL, OPT_STAGE},
@@ -159,6 +164,7 @@ static const struct option longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"recompute", no_argument, NULL, OPT_RECOMPUTE},
+	{"skip-finite-check", no_argument, NULL, OPT_SKIP_FINITE},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
@@ -253,7 +259,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
-	int ch, have_stage = 0, r = -1;
+	int ch, have_stage = 0, r = -1, save_given = 0, keep_given = 0;
 	long v;
 	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
 		if (ch >= OPT_STAGE && ch <= OPT_INIT_CONFIG && ch != OPT_RESUME)
@@ -355,12 +361,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_SAVE:
 			if ((r = num("--save-every", optarg, 0, 1L << 40, &v)) >= 0)
 				return r;
-			o->save_every = v;
+			o->save_every = v, save_given = 1;
 			break;
 		case OPT_KEEP:
 			if ((r = num("--keep", optarg, 1, 1 << 20, &v)) >= 0)
 				return r;
-			o->keep = (int)v;
+			o->keep = (int)v, keep_given = 1;
 			break;
 		case OPT_TEST_KILL: r = kill_arg(optarg, c); break;
 		case OPT_RECOMPUTE: o->recompute = 1; break;
@@ -382,6 +388,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'q': rc_cli_quiet(); break;
 		case 'v': rc_cli_verbose(); break;
 		case 'h': fputs(usage_text, stdout); return RC_EXIT_OK;
+		case OPT_SKIP_FINITE: rc_clip_set_finite_check(0); break;
 		case OPT_VERSION: rc_cli_version(stdout); return RC_EXIT_OK;
 		default: return rc_cli_usage_error(NULL);
 		}
@@ -391,6 +398,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	if (optind < argc)
 		return rc_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->resume) {
+		/* the run's own cadence unless given again (train_ckpt.c) */
+		if (!save_given)
+			o->save_every = -1;
+		if (!keep_given)
+			o->keep = -1;
 		if (c->job_opts || o->out)
 			return rc_cli_usage_error("--resume takes every job option from the checkpoint; "
 				"give only -j, -q, -v, --save-every or --keep with it");

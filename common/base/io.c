@@ -5,6 +5,7 @@
 #include "base/io.h"
 
 #include "base/error.h"
+#include "base/fault.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -115,9 +116,29 @@ int rc_io_open_read(const char *path, FILE **out)
 		*out = stdin;
 		return 0;
 	}
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* Opened without blocking and looked at before any read: a FIFO
+	 * with no writer must not hang the open; a directory is refused.
+	 * A FIFO or device is then read as a stream (blocking again, a
+	 * signal interrupts the read). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	FILE *f = NULL;
+	if (S_ISDIR(st.st_mode))
+		errno = EISDIR;
+	else if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+		f = fdopen(fd, "rb");
+	if (!f) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
 	*out = f;
 	return 0;
 }
@@ -129,9 +150,17 @@ int rc_io_open_write(const char *path, FILE **out)
 		*out = stdout;
 		return 0;
 	}
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* O_NOFOLLOW: never written through a symlink at the name */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+	if (!f) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, errno == ELOOP ?
+				      "is a symbolic link; refusing to write through it" :
+				      strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	*out = f;
 	return 0;
 }
@@ -164,6 +193,7 @@ int rc_io_close(FILE *f, const char *path)
 
 int rc_io_write_all(FILE *f, const void *buf, size_t n, const char *path)
 {
+	rc_fault_point("write");
 	errno = 0;
 	if (n && fwrite(buf, 1, n, f) != n)
 		return rc_log_error(RC_E_IO, "%s: write error: %s",
@@ -174,6 +204,7 @@ int rc_io_write_all(FILE *f, const void *buf, size_t n, const char *path)
 int rc_io_write_fd(int fd, const void *buf, size_t n, const char *path)
 {
 	const char *p = buf;
+	rc_fault_point("write fd");
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0) {
@@ -440,6 +471,21 @@ static void af_release(struct rc_atomic_file *af)
 	af->kind = AF_NONE;
 }
 
+static int g_force;
+
+void rc_atomic_set_force(int on)
+{
+	g_force = on != 0;
+}
+
+/* kind_name - what a file that is not a regular file is, for messages. */
+static const char *kind_name(mode_t m)
+{
+	return S_ISLNK(m) ? "a symbolic link" : S_ISDIR(m) ? "a directory" :
+		S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+		S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
 int rc_atomic_open(struct rc_atomic_file *af, const char *path)
 {
 	struct stat st;
@@ -452,29 +498,44 @@ int rc_atomic_open(struct rc_atomic_file *af, const char *path)
 		af->kind = AF_STDOUT;
 		return 0;
 	}
-	int exists = stat(path, &st) == 0;
+	/* lstat: the final name itself, never what a link points to. A
+	 * link, FIFO or device there is refused unless forced; then a link is
+	 * replaced by the new file (rename never follows the last component)
+	 * and a FIFO or device is written into as a stream. */
+	int exists = lstat(path, &st) == 0;
 	if (exists && !S_ISREG(st.st_mode)) {
-		/* A device or FIFO: renaming would replace the node itself. */
-		if (!(af->path = rc_strdup(path)))
-			return RC_E_NOMEM;
-		if (!(af->f = fopen(path, "wb"))) {
-			int rc = rc_log_error(RC_E_IO, "%s: %s", path,
-					      strerror(errno));
-			af_release(af);
-			return rc;
+		if (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode) || !g_force) {
+			rc_log_error(RC_E_ARG, "%s: is %s; refusing to write %s it", path,
+				     kind_name(st.st_mode), S_ISLNK(st.st_mode) ?
+				     "through" : "to");
+			if (!S_ISDIR(st.st_mode) && !S_ISSOCK(st.st_mode))
+				rc_log_hint(S_ISLNK(st.st_mode) ? "remove the link, or give "
+					    "--force to replace the link itself (never its "
+					    "target)" : "give --force to write into it as "
+					    "a stream");
+			return RC_E_ARG;
 		}
-		af->kind = AF_DIRECT;
-		return 0;
+		if (!S_ISLNK(st.st_mode)) {
+			if (!(af->path = rc_strdup(path)))
+				return RC_E_NOMEM;
+			/* O_NOFOLLOW: a link put there since lstat is not
+			 * followed either */
+			int dfd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (dfd < 0 || !(af->f = fdopen(dfd, "wb"))) {
+				int rc = rc_log_error(RC_E_IO, "%s: %s", path,
+						      strerror(errno));
+				if (dfd >= 0)
+					close(dfd);
+				af_release(af);
+				return rc;
+			}
+			af->kind = AF_DIRECT;
+			return 0;
+		}
+		exists = 0;     /* a new file takes the link's place */
 	}
-	/* Through a symlink, replace the file it points to, not the link. */
-	struct stat lst;
-	if (exists && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-		if (!(af->path = realpath(path, NULL)))
-			return rc_log_error(errno == ENOMEM ? RC_E_NOMEM : RC_E_IO,
-					    "%s: %s", path, strerror(errno));
-	} else if (!(af->path = rc_strdup(path))) {
+	if (!(af->path = rc_strdup(path)))
 		return RC_E_NOMEM;
-	}
 	mode = exists ? (st.st_mode & 07777) : (0666 & ~current_umask());
 
 	const char *slash = strrchr(af->path, '/');
@@ -535,6 +596,7 @@ int rc_atomic_commit(struct rc_atomic_file *af)
 		rc = rc_io_close(af->f, af->path);
 		break;
 	case AF_TEMP:
+		rc_fault_point("commit: flush");
 		errno = 0;
 		if (fflush(af->f) != 0 || ferror(af->f))
 			rc = rc_log_error(RC_E_IO, "%s: write error: %s", af->path,
@@ -546,14 +608,18 @@ int rc_atomic_commit(struct rc_atomic_file *af)
 			rc = rc_log_error(RC_E_IO, "%s: close: %s", af->path,
 					  strerror(errno));
 		af->f = NULL;
+		if (rc == 0)
+			rc_fault_point("commit: rename");
 		if (rc == 0 && rename(af->tmp, af->path) != 0)
 			rc = rc_log_error(RC_E_IO, "%s: cannot rename %s into "
 					  "place: %s", af->path, af->tmp,
 					  strerror(errno));
-		if (rc < 0)
+		if (rc < 0) {
 			unlink(af->tmp);
-		else
+		} else {
+			rc_fault_point("commit: renamed");
 			rc = sync_dir(af->path);
+		}
 		break;
 	}
 	af_release(af);

@@ -41,8 +41,9 @@
 int rc_io_open_read(const char *path, FILE **out);
 
 /* rc_io_open_write - open path for writing (truncating it) in binary mode;
- * "-" gives stdout. Not atomic: see rc_atomic_open() for outputs that must
- * never be seen incomplete. Returns 0 or RC_E_IO (logged). */
+ * "-" gives stdout. A symlink at path is refused, never written through.
+ * Not atomic: see rc_atomic_open() for outputs that must never be seen
+ * incomplete. Returns 0 or RC_E_IO (logged). */
 int rc_io_open_write(const char *path, FILE **out);
 
 /* rc_io_close - close a stream from rc_io_open_*(): stdin and stdout are
@@ -129,7 +130,7 @@ int rc_grow(void **p, size_t *cap, size_t need, size_t elem);
  * file under its final name is always whole. Write through f. */
 struct rc_atomic_file {
 	FILE *f;        /* write here; NULL once committed or aborted */
-	char *path;     /* the final name (a copy; symlinks resolved) */
+	char *path;     /* the final name (a copy, as given) */
 	char *tmp;      /* the temporary, or NULL when writing in place */
 	int kind;       /* private: how the output is written */
 };
@@ -137,12 +138,19 @@ struct rc_atomic_file {
 /* rc_atomic_open - prepare an atomic write of path. A temporary
  * ".<base>.tmp.XXXXXX" is created in the directory of path (mkstemp), with
  * the mode of the file it replaces, or 0666 less the umask. "-" writes to
- * stdout directly, and so does a path that exists and is not a regular
- * file (a FIFO, /dev/null), which cannot be replaced by renaming; a
- * symlink to a file is followed and its target replaced.
- * Returns 0, RC_E_IO or RC_E_NOMEM (logged); af is safe to abort either
- * way. */
+ * stdout directly. A final name that is a symlink, a FIFO or a device is
+ * refused (RC_E_ARG, logged with a hint) so that nothing is ever written
+ * through a link; after rc_atomic_set_force(1) a symlink is replaced by
+ * the new file (the link itself, never its target) and a FIFO or device is
+ * written into directly. A directory or socket is always refused.
+ * Returns 0, RC_E_ARG, RC_E_IO or RC_E_NOMEM (logged); af is safe to abort
+ * either way. */
 int rc_atomic_open(struct rc_atomic_file *af, const char *path);
+
+/* rc_atomic_set_force - process-wide: 1 lets rc_atomic_open() replace a
+ * symlink at a final name and write into a FIFO or device there (a
+ * tool's --force); 0, the default, refuses them. */
+void rc_atomic_set_force(int on);
 
 /* rc_atomic_commit - finish the file: fflush, fsync, close, rename onto
  * the final name, fsync the directory. For stdout it only flushes. On any

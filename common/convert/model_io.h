@@ -180,9 +180,17 @@ int rc_clip_detect(const char *path, int *fmt);
 /* rc_clip_load_any - rc_clip_detect, then the loader of that format; cfg
  * is for open_clip inputs only (NULL: found as rc_clip_load_open_clip
  * says; giving it for another format is RC_E_ARG). *fmt (may be NULL)
- * gets the format. Returns 0 and *out, or the loader's codes. */
+ * gets the format. Then rc_clip_check_finite. Returns 0 and *out, or the
+ * loader's codes, or RC_E_FORMAT (a value not finite; *out NULL). */
 int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_clip_config *cfg,
 	int *fmt);
+
+/* rc_clip_check_finite - every value of every tensor of m is finite:
+ * 0, or RC_E_FORMAT logged as "PATH: tensor NAME holds a NaN at index I"
+ * (the first one) with a hint. After rc_clip_set_finite_check(0) (a
+ * tool's --skip-finite-check; the default is 1) it checks nothing. */
+int rc_clip_check_finite(const struct rc_clip *m, const char *path);
+void rc_clip_set_finite_check(int on);
 
 /* rc_clip_load_checkpoint - the model of an rclip-train checkpoint: the
  * config from its "config" metadata, every CLIPModel tensor under its

@@ -23,11 +23,16 @@ int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_cli
 		return rc_log_error(RC_E_ARG, "%s: a Hugging Face model carries its own "
 			"config.json; an architecture applies to open_clip weights only", path);
 	switch (f) {
-	case RC_CLIP_FMT_HF: return rc_clip_load_hf(out, path);
-	case RC_CLIP_FMT_HF_VISION: return rc_clip_load_hf_vision(out, path, NULL);
-	case RC_CLIP_FMT_CHECKPOINT: return rc_clip_load_checkpoint(out, path);
-	default: return rc_clip_load_open_clip(out, path, cfg);
+	case RC_CLIP_FMT_HF: rc = rc_clip_load_hf(out, path); break;
+	case RC_CLIP_FMT_HF_VISION: rc = rc_clip_load_hf_vision(out, path, NULL); break;
+	case RC_CLIP_FMT_CHECKPOINT: rc = rc_clip_load_checkpoint(out, path); break;
+	default: rc = rc_clip_load_open_clip(out, path, cfg); break;
 	}
+	if (rc == 0 && (rc = rc_clip_check_finite(*out, path)) < 0) {
+		rc_clip_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------------- saving */

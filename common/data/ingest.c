@@ -167,7 +167,8 @@ int rc_ingest_bytes(struct rc_ingest_worker *w, const struct rc_record *rec,
 static int read_image(struct rc_ingest_worker *w, const char *path, size_t *len,
 	struct rc_ingest_item *it)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO here opens at once and is refused below */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		int e = errno;

@@ -241,6 +241,16 @@ int rc_manifest_next(struct rc_manifest *m, struct rc_arena *a,
 		}
 		if (blank_line(s, len))
 			continue;
+		/* a tar (or other binary data) read as lines: refused whole, not
+		 * skipped line by line into an empty success */
+		if (!m->started && len >= 262 - 1 && memchr(s, '\0', len)) {
+			rc_log_error(RC_E_UNSUPPORTED, "%s:%llu: binary data, not a manifest%s",
+				m->lr.path, (unsigned long long)m->lr.lineno,
+				len > 262 && !memcmp(s + 257, "ustar", 5) ? " (a tar)" : "");
+			rc_log_hint("a webdataset tar on standard input needs --format tar");
+			rc_manifest_why(why, n, "binary data");
+			return RC_E_UNSUPPORTED;
+		}
 		int first = !m->started;
 		m->started = 1;
 		const char *what;

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/mapguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -456,7 +457,8 @@ int rc_st_open(struct rc_st **out, const char *path)
 				    "access: give a file name, not standard input");
 	if (!(st = st_new(path)))
 		return RC_E_NOMEM;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -566,14 +568,10 @@ void rc_st_meta_at(const struct rc_st *st, size_t i, const char **key,
 	*value = st->kv[2 * i + 1];
 }
 
-int rc_st_read_f32(const struct rc_st *st, const struct rc_st_tensor *t,
-		   float *dst, size_t n)
+/* convert - n values of t's dtype at p into dst; 1 for a dtype it cannot
+ * convert. */
+static int convert(const struct rc_st_tensor *t, const uint8_t *p, float *dst, size_t n)
 {
-	const uint8_t *p = t->data;
-	if (n != t->nelem)
-		return rc_log_error(RC_E_ARG, "%s: tensor '%.200s': has %zu elements, "
-				    "the caller expects %zu", st->name, t->name,
-				    t->nelem, n);
 	switch (t->dtype) {
 	case RC_ST_F32:
 		if (n)
@@ -596,6 +594,26 @@ int rc_st_read_f32(const struct rc_st *st, const struct rc_st_tensor *t,
 		}
 		return 0;
 	}
+	return 1;
+}
+
+int rc_st_read_f32(const struct rc_st *st, const struct rc_st_tensor *t,
+		   float *dst, size_t n)
+{
+	if (n != t->nelem)
+		return rc_log_error(RC_E_ARG, "%s: tensor '%.200s': has %zu elements, "
+				    "the caller expects %zu", st->name, t->name,
+				    t->nelem, n);
+	/* the data may be a mapping of a file that shrank since: a SIGBUS
+	 * while copying is reported, not fatal */
+	struct rc_map_guard g;
+	if (RC_MAP_TRY(&g))
+		return rc_log_error(RC_E_TRUNCATED, "%s: truncated while reading (tensor "
+				    "'%.200s')", st->name, t->name);
+	int r = convert(t, t->data, dst, n);
+	rc_map_end(&g);
+	if (r == 0)
+		return 0;
 	return rc_log_error(RC_E_UNSUPPORTED, "%s: tensor '%.200s': dtype %s cannot "
 			    "be read as float32", st->name, t->name,
 			    rc_st_dtype_name(t->dtype));

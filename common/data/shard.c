@@ -12,6 +12,7 @@
 #include "base/hash.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/mapguard.h"
 #include "data/shard_impl.h"
 
 #include <errno.h>
@@ -64,7 +65,8 @@ int rc_shard_open(struct rc_shard **out, const char *path)
 				    "standard input with rc_shard_open_stream)");
 	if (!(r = shard_new(path, MODE_MAP)))
 		return RC_E_NOMEM;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		rc = rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -270,6 +272,19 @@ int rc_shard_read(struct rc_shard *r, uint64_t index, struct rc_record *rec,
 		return rc_log_error(RC_E_RANGE, "%s: record %" PRIu64 ": out of range "
 				    "(%" PRIu64 " records)", r->name, index,
 				    r->info.records);
+	if (r->mode == MODE_MAP) {
+		/* the file may have shrunk since it was mapped: a SIGBUS in the
+		 * parse (which reads every byte of the record) is reported */
+		struct rc_map_guard g;
+		if (RC_MAP_TRY(&g))
+			return rc_log_error(RC_E_TRUNCATED, "%s: truncated while reading "
+					    "(record %" PRIu64 ")", r->name, index);
+		uint64_t off = shard_get64(r->data + r->index_off + 8 * index);
+		int rc = shard_parse_record(r, index, r->data + off,
+					    shard_record_end(r, index) - off, rec, arena);
+		rc_map_end(&g);
+		return rc;
+	}
 	if (r->mode != MODE_STREAM) {
 		uint64_t off = shard_get64(r->data + r->index_off + 8 * index);
 		return shard_parse_record(r, index, r->data + off, shard_record_end(r, index) - off,

@@ -3,10 +3,13 @@
  * good ones packed to the front, one forward pass on the backend, rows put
  * back in input order. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "eval/encode.h"
 #include "base/error.h"
@@ -190,9 +193,13 @@ void rc_encoder_bad_token(const struct rc_encoder *e, int32_t *id, int *pos)
 static int read_image_file(const char *path, uint8_t **data, size_t *len, char *why, size_t n)
 {
 	*data = NULL;
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: a FIFO opens at once, and fstat refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
 	struct stat sb;
 	const char *err = NULL;
+	if (fd >= 0 && !f)
+		close(fd);
 	if (!f || fstat(fileno(f), &sb) < 0)
 		err = strerror(errno);
 	else if (!S_ISREG(sb.st_mode))
@@ -275,6 +282,15 @@ static void prepare_image(struct rc_encoder *e, const struct rc_encode_image *in
 	rc_image_free(&im);
 }
 
+/* rows_finite - the n rows of D values hold no NaN or Inf. */
+static int rows_finite(const float *x, size_t n, size_t D)
+{
+	for (size_t i = 0; i < n * D; i++)
+		if (!isfinite(x[i]))
+			return 0;
+	return 1;
+}
+
 int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, size_t n,
 	float *emb, uint8_t *ok, rc_encode_bad_fn bad, void *ctx, struct rc_progress *p)
 {
@@ -307,10 +323,17 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
 		}
 		for (int k = 0, q = 0; k < nb; k++) {
 			float *row = emb + (b0 + (size_t)k) * D;
-			ok[b0 + (size_t)k] = e->good[k];
 			if (e->good[k])
 				memcpy(row, e->emb + (size_t)q++ * D, D * sizeof *row);
-			else
+			/* a NaN or Inf from the model is a bad image, never a row */
+			if (e->good[k] && !rows_finite(row, 1, D)) {
+				e->good[k] = 0;
+				if (bad)
+					bad(ctx, b0 + (size_t)k, "the embedding is not finite (NaN or "
+						"Inf from the model)");
+			}
+			ok[b0 + (size_t)k] = e->good[k];
+			if (!e->good[k])
 				memset(row, 0, D * sizeof *row);
 		}
 		if (p)
@@ -395,6 +418,12 @@ int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t 
 		int rc = encode_tokens(e, nb, emb + b0 * (size_t)e->D);
 		if (rc < 0)
 			return rc;
+		for (int k = 0; k < nb; k++)
+			if (!rows_finite(emb + (b0 + (size_t)k) * (size_t)e->D, 1, (size_t)e->D)) {
+				if (bad_index)
+					*bad_index = b0 + (size_t)k;
+				return RC_E_FORMAT;
+			}
 		if (p)
 			rc_progress_update(p, (uint64_t)nb);
 	}

@@ -23,7 +23,9 @@
  * Rows are L2-normalised embeddings of the model's projection_dim, in
  * input order. An image that cannot be used (missing, corrupt, a stored
  * image of another size) gets a zero row and ok = 0, and the callback is
- * told why, in input order, from the calling thread. A text is never bad,
+ * told why, in input order, from the calling thread; so does an image whose
+ * embedding is not finite (a NaN or Inf from the model), told after the
+ * other reports of its batch. A text is never bad,
  * except for a token id outside the model's vocabulary (a model made for
  * another tokenizer), which stops the call.
  *
@@ -110,8 +112,10 @@ int rc_encoder_images(struct rc_encoder *e, const struct rc_encode_image *in, si
  * open_clip cuts it). p as above. Returns 0, RC_E_ARG (the encoder has no
  * tokenizer, logged), RC_E_RANGE (a token id outside the model's
  * vocabulary: *bad_index, which may be NULL, names the text; not logged,
- * the caller knows where it came from), or RC_E_NOMEM or a model error,
- * logged. */
+ * the caller knows where it came from), RC_E_FORMAT (the embedding of
+ * text *bad_index is not finite, a NaN or Inf from the model; the rows of
+ * its forward pass are written, the later ones not; not logged), or
+ * RC_E_NOMEM or a model error, logged. */
 int rc_encoder_texts(struct rc_encoder *e, const char *const *s, const uint32_t *len,
 	size_t n, float *emb, size_t *bad_index, struct rc_progress *p);
 

@@ -10,11 +10,19 @@
 #include "base/io.h"
 #include "base/rng.h"
 
+/* above - x counts against a reference score: strictly greater, or NaN
+ * (a NaN score is a miss, never a hit: every comparison with it is false,
+ * so it would otherwise rank below everything). */
+static inline uint32_t above(float x, float ref)
+{
+	return x > ref || x != x;
+}
+
 int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *scores,
 	int *choice)
 {
 	float best = 0;
-	int arg = 0;
+	int arg = 0, nan = -1;
 	for (int j = 0; j < k; j++) {
 		float s = 0;
 		const float *c = cand + (size_t)j * D;
@@ -22,6 +30,8 @@ int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *
 			s += img[d] * c[d];
 		if (scores)
 			scores[j] = s;
+		if (s != s && nan < 0)
+			nan = j;
 		if (j == 0)
 			best = s;
 		else if (s > best) {
@@ -29,7 +39,10 @@ int rc_eval_choice(const float *img, const float *cand, int k, size_t D, float *
 			arg = j;
 		}
 	}
-	/* arg moves off 0 only for a strictly higher score: a tie stays 0 */
+	/* arg moves off 0 only for a strictly higher score: a tie stays 0; a
+	 * NaN anywhere is a miss, the choice the first NaN (or 1) */
+	if (nan >= 0)
+		arg = nan > 0 || k < 2 ? nan : 1;
 	if (choice)
 		*choice = arg;
 	return arg == 0;
@@ -79,12 +92,12 @@ int rc_eval_ranks(struct rc_backend *be, const float *img, size_t ni, const floa
 				}
 				float best = row[cap[start[i]]];
 				for (size_t q = start[i] + 1; q < start[i + 1]; q++)
-					if (row[cap[q]] > best)
+					if (row[cap[q]] > best || best != best)
 						best = row[cap[q]];
-				uint32_t above = 0;
+				uint32_t n = 0;
 				for (size_t k = 0; k < nt; k++)
-					above += row[k] > best;
-				i2t[i] = above + 1;
+					n += above(row[k], best);
+				i2t[i] = best != best ? (uint32_t)nt : n + 1;
 			}
 		}
 	if (t2i)
@@ -96,10 +109,10 @@ int rc_eval_ranks(struct rc_backend *be, const float *img, size_t ni, const floa
 			for (size_t r = 0; r < nb; r++) {
 				const float *row = S + r * ni;
 				float own = row[owner[b0 + r]];
-				uint32_t above = 0;
+				uint32_t n = 0;
 				for (size_t k = 0; k < ni; k++)
-					above += row[k] > own;
-				t2i[b0 + r] = above + 1;
+					n += above(row[k], own);
+				t2i[b0 + r] = own != own ? (uint32_t)ni : n + 1;
 			}
 		}
 	free(S);
@@ -125,13 +138,15 @@ int rc_eval_label_ranks(struct rc_backend *be, const float *img, size_t ni, cons
 #pragma omp parallel for schedule(static)
 		for (size_t r = 0; r < nb; r++) {
 			const float *row = S + r * nc;
-			uint32_t y = label[b0 + r], above = 0, arg = y;
+			uint32_t y = label[b0 + r], n = 0, arg = y;
 			for (size_t k = 0; k < nc; k++) {
-				above += row[k] > row[y];
+				n += above(row[k], row[y]);
 				if (row[k] > row[arg]) /* scanning up: the first maximum */
 					arg = (uint32_t)k;
 			}
-			rank[b0 + r] = above + 1;
+			if (row[y] != row[y] && arg == y && nc > 1)
+				arg = (y + 1) % (uint32_t)nc;   /* a NaN is never a hit */
+			rank[b0 + r] = row[y] != row[y] ? (uint32_t)nc : n + 1;
 			if (pred)
 				pred[b0 + r] = arg;
 		}

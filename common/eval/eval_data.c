@@ -166,6 +166,10 @@ static int read_shard(const struct rc_eval_source *o, struct rc_eval_data *d, co
 		return rc_log_error(RC_E_FORMAT, "%s: a %s shard, %s needs %s records", path,
 			rc_shard_schema_name((int)in->schema), rc_eval_task_name(o->task),
 			rc_shard_schema_name(want));
+	/* the data's own copy of the name: a list's entries are freed before
+	 * a bad image or text is reported */
+	if (!(path = rc_arena_strndup(&d->arena, path, strlen(path))))
+		return RC_E_NOMEM;
 	for (uint64_t i = 0; i < rc_shard_count(s); i++) {
 		struct rc_record rec;
 		if ((rc = rc_shard_read(s, i, &rec, &d->arena)) < 0) /* logged */

@@ -223,8 +223,18 @@ int rc_clip_load_safetensors(struct rc_clip *m, const char *path)
 	for (size_t i = 0; !rc && i < s.n; i++)
 		for (size_t j = 0; j < rc_st_count(s.st[i]); j++) {
 			const char *name = rc_st_at(s.st[i], j)->name;
-			if (!rc_clip_find_param(m, name))
-				rc_log_debug("%s: ignoring tensor %s", s.paths[i], name);
+			if (rc_clip_find_param(m, name))
+				continue;
+			/* a layer the config does not have: weights would be dropped */
+			if ((!strncmp(name, "vision_model.", 13) || !strncmp(name, "text_model.", 11)) &&
+			    strstr(name, ".encoder.layers.")) {
+				rc = rc_log_error(RC_E_FORMAT, "%s: tensor %s is not in the model of the "
+					"config (a config with fewer layers than the weights?)",
+					s.paths[i], name);
+				rc_log_hint("check num_hidden_layers in config.json");
+				break;
+			}
+			rc_log_debug("%s: ignoring tensor %s", s.paths[i], name);
 		}
 out:
 	shards_close(&s);

@@ -276,7 +276,8 @@ static int setup(struct rc_train_job *j)
 		long step;
 		if ((rc = rc_train_find_latest(o->resume, ckpt, sizeof ckpt, &step)) < 0)
 			return rc;
-		if ((rc = rc_clip_load_checkpoint(&j->m, ckpt)) < 0)
+		if ((rc = rc_clip_load_checkpoint(&j->m, ckpt)) < 0 ||
+		    (rc = rc_clip_check_finite(j->m, ckpt)) < 0)
 			return rc;
 		j->resumed_from = step;
 	} else if (o->init_config) {
@@ -654,18 +655,24 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 	int rc, stopped = 0;
 	if ((rc = rc_device_check(&j.o.device)) < 0)
 		return rc;
+	/* one process writes a run directory: rank 0 holds DIR/.lock from
+	 * before it reads the checkpoint to the end */
+	struct rc_lock lock = { .fd = -1, .path = NULL };
 	if (j.o.resume) {
 		char ckpt[4200];
 		long s;
-		if ((rc = rc_train_find_latest(j.o.resume, ckpt, sizeof ckpt, &s)) < 0 ||
+		if ((j.c->rank == 0 && (rc = rc_train_lock(j.o.resume, &lock)) < 0) ||
+		    (rc = rc_train_find_latest(j.o.resume, ckpt, sizeof ckpt, &s)) < 0 ||
 		    (rc = rc_train_read_options(ckpt, &j.o, j.data_abs, sizeof j.data_abs)) < 0)
-			return rc;
+			goto out;
 		j.o.out = j.o.resume;
 	} else {
-		if (!realpath(j.o.data, j.data_abs))
-			return rc_log_error(RC_E_NOTFOUND, "%s: %s", j.o.data, strerror(errno));
-		if (j.c->rank == 0 && (rc = rc_train_run_dir(j.o.out, 0)) < 0)
-			return rc;
+		if (!realpath(j.o.data, j.data_abs)) {
+			rc = rc_log_error(RC_E_NOTFOUND, "%s: %s", j.o.data, strerror(errno));
+			goto out;
+		}
+		if (j.c->rank == 0 && (rc = rc_train_run_dir(j.o.out, 0, &lock)) < 0)
+			goto out;
 	}
 	if ((rc = setup(&j)) < 0)
 		goto out;
@@ -721,5 +728,6 @@ out:
 	if (res)
 		res->step = j.step, res->total = j.total, res->stopped = stopped;
 	job_free(&j);
+	rc_lock_drop(&lock);
 	return rc;
 }

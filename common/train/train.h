@@ -91,8 +91,10 @@ struct rc_train_opts {
 	double clip_norm;        /* 0: no clipping */
 	double max_logit_scale;  /* clamp (a log) */
 	double siglip_bias;      /* initial logit bias for --loss siglip */
-	long save_every;         /* steps; 0: only on signals and at the end */
-	int keep;                /* checkpoints kept */
+	long save_every;         /* steps; 0: only on signals and at the end;
+	                          * < 0 with resume: the checkpoint's */
+	int keep;                /* checkpoints kept (< 0 with resume: the
+	                          * checkpoint's) */
 	const char *argv_line;   /* the command line, for the checkpoint */
 	int threads;             /* CPU threads (0: all cores) */
 	struct rc_device device; /* where to train (zeroed: the CPU); not saved:

@@ -13,7 +13,9 @@
  * the numbers the interrupted one had. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +23,7 @@
 
 #include "model/clip_config.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "convert/model_io.h"
@@ -69,16 +72,19 @@ static int list_ckpts(const char *dir, long **steps, size_t *n)
 	return rc;
 }
 
-int rc_train_run_dir(const char *dir, int resume)
+int rc_train_run_dir(const char *dir, int resume, struct rc_lock *lk)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0) {
 		if (mkdir(dir, 0777) != 0)
 			return rc_log_error(RC_E_IO, "%s: cannot create: %s", dir, strerror(errno));
-		return 0;
+		return rc_train_lock(dir, lk);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return rc_log_error(RC_E_ARG, "%s: exists and is not a directory", dir);
+	int lrc = rc_train_lock(dir, lk);
+	if (lrc < 0)
+		return lrc;
 	long *steps;
 	size_t n;
 	int rc = list_ckpts(dir, &steps, &n);
@@ -94,6 +100,16 @@ int rc_train_run_dir(const char *dir, int resume)
 		return RC_E_ARG;
 	}
 	return 0;
+}
+
+int rc_train_lock(const char *dir, struct rc_lock *lk)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/.lock", dir);
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return rc_log_error(RC_E_NOTFOUND, "%s: no such run directory", dir);
+	return rc_lock_take(lk, path, dir);
 }
 
 int rc_train_find_latest(const char *dir, char *path, size_t pn, long *step)
@@ -192,12 +208,84 @@ static json_t *options_json(const struct rc_train_job *j)
 	return v;
 }
 
-static int get_num(json_t *v, const char *key, double *out, const char *path)
+/* The ranges rclip-train's command line allows (tools/rclip-train.c,
+ * parse_args), held against a checkpoint's options too: a resumed run
+ * takes nothing that a command line could not have given. */
+static const struct {
+	const char *key;
+	double lo, hi;
+	int whole;                 /* an integer option */
+} limits[] = {
+	{ "stage", 0, 2, 1 }, { "batch", 1, 1 << 20, 1 }, { "accum", 1, 1 << 16, 1 },
+	{ "steps", 1, 1099511627776.0, 1 }, { "seed", 0, 9007199254740992.0, 1 },
+	{ "buffer", 1, 1 << 26, 1 }, { "lr", 0, 10, 0 }, { "wd", 0, 10, 0 },
+	{ "warmup", 0, 1, 0 }, { "l2", 0, 1e6, 0 }, { "gamma", 0, 1e6, 0 },
+	{ "clip_norm", 0, 1e12, 0 }, { "max_logit_scale", 0, 100, 0 },
+	{ "siglip_bias", -1e6, 1e6, 0 },
+};
+#define NLIMITS (sizeof limits / sizeof *limits)
+
+/* in_range - v is finite, within [lo, hi] and whole when it must be. */
+static int in_range(double v, double lo, double hi, int whole)
+{
+	return isfinite(v) && v >= lo && v <= hi && (!whole || v == floor(v));
+}
+
+static int get_num(json_t *v, size_t i, double *out, const char *path)
+{
+	json_t *x = json_object_get(v, limits[i].key);
+	if (!json_is_number(x))
+		return rc_log_error(RC_E_FORMAT, "%s: options: no number \"%s\"", path,
+			limits[i].key);
+	*out = json_number_value(x);
+	if (!in_range(*out, limits[i].lo, limits[i].hi, limits[i].whole))
+		return rc_log_error(RC_E_FORMAT, "%s: options: %s %.17g is out of range (%s%.17g "
+			"to %.17g)", path, limits[i].key, *out, limits[i].whole ? "whole, " : "",
+			limits[i].lo, limits[i].hi);
+	return 0;
+}
+
+/* opt_num - an optional number of the options: *out = dflt when absent;
+ * RC_E_FORMAT (logged) when present and out of [lo, hi]. */
+static int opt_num(json_t *v, const char *key, double lo, double hi, int whole, double dflt,
+	double *out, const char *path)
 {
 	json_t *x = json_object_get(v, key);
-	if (!json_is_number(x))
-		return rc_log_error(RC_E_FORMAT, "%s: options: no number \"%s\"", path, key);
-	*out = json_number_value(x);
+	*out = json_is_number(x) ? json_number_value(x) : dflt;
+	if (x && (!json_is_number(x) || !in_range(*out, lo, hi, whole)))
+		return rc_log_error(RC_E_FORMAT, "%s: options: %s is out of range (%s%.17g to %.17g)",
+			path, key, whole ? "whole, " : "", lo, hi);
+	return 0;
+}
+
+/* meta_sum - the xxh3 of the metadata a resume trusts: the config, the
+ * options and the state, each with its length, in hex. */
+static void meta_sum(const char *cfg, const char *opts, const char *state,
+	char out[RC_HASH64_HEX_SIZE])
+{
+	const char *part[3] = { cfg, opts, state };
+	uint64_t h = 0;
+	for (int k = 0; k < 3; k++) {
+		uint64_t n = part[k] ? strlen(part[k]) : 0;
+		h = rc_hash64_seed(&n, sizeof n, h);
+		h = rc_hash64_seed(part[k] ? part[k] : "", n, h);
+	}
+	rc_hash64_hex(h, out);
+}
+
+/* check_meta_sum - a checkpoint's "meta_xxh3" against its metadata; one
+ * written before the sum existed has none and passes. */
+static int check_meta_sum(const struct rc_st *st, const char *path)
+{
+	const char *want = rc_st_meta(st, "meta_xxh3");
+	if (!want)
+		return 0;
+	char got[RC_HASH64_HEX_SIZE];
+	meta_sum(rc_st_meta(st, "config"), rc_st_meta(st, "options"), rc_st_meta(st, "state"),
+		got);
+	if (strcmp(want, got) != 0)
+		return rc_log_error(RC_E_CHECKSUM, "%s: the metadata's checksum does not match "
+			"(meta_xxh3 %s, computed %s): edited or corrupt", path, want, got);
 	return 0;
 }
 
@@ -215,12 +303,12 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 			"rclip-train checkpoint)", path);
 		goto out;
 	}
+	if ((rc = check_meta_sum(st, path)) < 0)
+		goto out;
 	double x;
-	const char *keys[] = { "stage", "batch", "accum", "steps", "seed", "buffer", "lr", "wd",
-		"warmup", "l2", "gamma", "clip_norm", "max_logit_scale", "siglip_bias" };
-	double val[14];
-	for (size_t i = 0; i < 14; i++)
-		if ((rc = get_num(v, keys[i], &val[i], path)) < 0)
+	double val[NLIMITS];
+	for (size_t i = 0; i < NLIMITS; i++)
+		if ((rc = get_num(v, i, &val[i], path)) < 0)
 			goto out;
 	o->stage = (int)val[0], o->batch = (int)val[1], o->accum = (int)val[2];
 	o->steps = (long)val[3], o->seed = (uint64_t)val[4], o->buffer = (int)val[5];
@@ -238,14 +326,27 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 			o->shuffle = k;
 	const char *gather = json_string_value(json_object_get(v, "gather"));
 	o->gather = gather && !strcmp(gather, "official") ? RC_GATHER_OFFICIAL : RC_GATHER_EXACT;
-	json_t *jx = json_object_get(v, "holdout");
-	o->holdout = json_is_number(jx) ? json_number_value(jx) : 0;
-	jx = json_object_get(v, "eval_every");
-	o->eval_every = json_is_number(jx) ? json_number_value(jx) : 0.25;
+	double save_every, keep;
+	if ((rc = opt_num(v, "holdout", 0, 0.5, 0, 0, &o->holdout, path)) < 0 ||
+	    (rc = opt_num(v, "eval_every", 0, 1e15, 0, 0.25, &o->eval_every, path)) < 0 ||
+	    (rc = opt_num(v, "save_every", 0, 1099511627776.0, 1, 0, &save_every, path)) < 0 ||
+	    (rc = opt_num(v, "keep", 1, 1 << 20, 1, 3, &keep, path)) < 0)
+		goto out;
+	/* the checkpoint cadence of the run, unless this command line set it */
+	if (o->save_every < 0)
+		o->save_every = (long)save_every;
+	if (o->keep < 0)
+		o->keep = (int)keep;
 	const double tb[3] = { 0.7, 0.5, 0.6 };
+	json_t *jx;
 	for (int k = 0; k < 3; k++) {
 		jx = json_array_get(json_object_get(v, "tb_weights"), (size_t)k);
 		o->tb_weights[k] = json_is_number(jx) ? json_number_value(jx) : tb[k];
+		if (!in_range(o->tb_weights[k], 0, 1, 0)) {
+			rc = rc_log_error(RC_E_FORMAT, "%s: options: tb_weights out of range (0 to 1)",
+				path);
+			goto out;
+		}
 	}
 	o->verify = json_is_true(json_object_get(v, "verify"));
 	const char *stream = json_string_value(json_object_get(v, "stream"));
@@ -259,6 +360,11 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 	for (int k = 0; k < RC_NGROUPS; k++) {
 		x = json_number_value(json_array_get(g, (size_t)k));
 		o->lr_group[k] = json_is_number(json_array_get(g, (size_t)k)) ? x : -1;
+		if (o->lr_group[k] != -1 && !in_range(o->lr_group[k], 0, 10, 0)) {
+			rc = rc_log_error(RC_E_FORMAT, "%s: options: lr_groups out of range (0 to 10)",
+				path);
+			goto out;
+		}
 	}
 	const char *d = json_string_value(json_object_get(v, "data"));
 	if (!d || strlen(d) >= n) {
@@ -358,6 +464,10 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 	    (rc = rc_st_writer_meta(w, "options", opts)) < 0 ||
 	    (rc = rc_st_writer_meta(w, "state", state)) < 0)
 		goto out;
+	char sum[RC_HASH64_HEX_SIZE];
+	meta_sum(cfg, opts, state, sum);
+	if ((rc = rc_st_writer_meta(w, "meta_xxh3", sum)) < 0)
+		goto out;
 	rc = rc_st_writer_write(w, path);
 out:
 	for (size_t i = 0; i < nnames; i++)
@@ -439,6 +549,8 @@ int rc_train_restore(struct rc_train_job *j, const char *path)
 	    (rc = rc_backend_commit(j->be, RC_BUF_EXP_AVG_SQ)) < 0 ||
 	    (anchor && (rc = rc_backend_commit(j->be, RC_BUF_ANCHOR)) < 0))
 		goto out;
+	if ((rc = check_meta_sum(st, path)) < 0)
+		goto out;
 	const char *s = rc_st_meta(st, "state");
 	json_error_t err;
 	sv = s ? json_loads(s, 0, &err) : NULL;
@@ -453,6 +565,16 @@ int rc_train_restore(struct rc_train_job *j, const char *path)
 	if (json_is_integer(ranks) && json_integer_value(ranks) != j->c->size)
 		rc_log_warn("%s: written by a run of %d ranks, resumed with %d: the same batches, "
 			"sums in another order", path, (int)json_integer_value(ranks), j->c->size);
+	if (json_integer_value(step) < 0 || json_integer_value(step) > j->total ||
+	    json_integer_value(ostep) < 0 || json_integer_value(epoch) < 0 ||
+	    json_integer_value(cursor) < 0) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: state: step %lld of %ld, optimizer step %lld, "
+			"epoch %lld, cursor %lld: out of range", path,
+			(long long)json_integer_value(step), j->total,
+			(long long)json_integer_value(ostep), (long long)json_integer_value(epoch),
+			(long long)json_integer_value(cursor));
+		goto out;
+	}
 	j->step = (long)json_integer_value(step);
 	j->be->adamw_steps = (long)json_integer_value(ostep);
 	json_t *bs = json_object_get(sv, "best_step"), *bl = json_object_get(sv, "best_loss");
@@ -514,9 +636,15 @@ int rc_train_metrics_open(struct rc_train_job *j)
 				return rc;
 		}
 	}
-	j->metrics = fopen(path, "a");
-	if (!j->metrics)
-		return rc_log_error(RC_E_IO, "%s: %s", path, strerror(errno));
+	/* appended to, never through a symlink at the name */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0 || !(j->metrics = fdopen(fd, "a"))) {
+		int rc = rc_log_error(RC_E_IO, "%s: %s", path, errno == ELOOP ? "is a symbolic "
+			"link; refusing to write through it" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	return 0;
 }
 

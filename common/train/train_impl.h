@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "base/lock.h"
 #include "model/backend.h"
 #include "train/loader.h"
 #include "train/prefetch.h"
@@ -56,6 +57,11 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 int rc_train_restore(struct rc_train_job *j, const char *path);
 int rc_train_metrics_open(struct rc_train_job *j);
 int rc_train_metrics_write(struct rc_train_job *j, const char *line);
-int rc_train_run_dir(const char *dir, int resume);
+/* rc_train_run_dir - create DIR or check that it holds no run (unless
+ * resume), holding its lock (rc_train_lock) in lk from before the check. */
+int rc_train_run_dir(const char *dir, int resume, struct rc_lock *lk);
+/* rc_train_lock - hold DIR/.lock (base/lock.h) so that one process at a
+ * time writes the run directory: 0, or RC_E_ARG naming the holder's pid. */
+int rc_train_lock(const char *dir, struct rc_lock *lk);
 
 #endif

@@ -58,7 +58,7 @@ time_rclip() {
 	while [ $i -lt "$runs" ]; do
 		t0=$(now)
 		# shellcheck disable=SC2086
-		if ! "$bin" ${RCLIP_TOKENIZE_ARGS:-} -j "$j" --format bin -o /dev/null \
+		if ! "$bin" ${RCLIP_TOKENIZE_ARGS:-} -j "$j" --format bin -o - >/dev/null \
 			"$corpus" 2>"$tmp/err"; then
 			echo "bench-tokenize: rclip-tokenize -j $j failed:" \
 				"$(head -n 1 "$tmp/err")" >&2

@@ -61,9 +61,9 @@ for p in bf16 int8; do
 done
 
 # ---- the precisions at work, where this build and CPU have them
-if ! "$rr" embed -q --device cpu --precision bf16 -m "$m" --text "$tmp/t.txt" -o /dev/null \
+if ! "$rr" embed -q --device cpu --precision bf16 -m "$m" --text "$tmp/t.txt" -o - >/dev/null \
 	2>/dev/null || ! "$rr" embed -q --device cpu --precision int8 -m "$m" --text "$tmp/t.txt" \
-	-o /dev/null 2>/dev/null; then
+	-o - >/dev/null 2>/dev/null; then
 	echo "precision-cli: $passes passed, $fails failed (bf16 and int8 not run: no oneDNN, or a CPU without the instructions)"
 	[ "$fails" -eq 0 ] || exit 1
 	exit 77

@@ -14,6 +14,11 @@
  *       reference's value.
  *   train-helper poison IN.safetensors OUT.safetensors NAME
  *       a copy whose tensor NAME starts with a NaN (F32).
+ *   train-helper setmeta IN.safetensors OUT.safetensors SECTION KEY JSON
+ *       a copy, metadata too, whose metadata SECTION (a JSON object:
+ *       options, state) has KEY set to JSON, without the metadata's
+ *       checksum (as a checkpoint from before it); "tamper" keeps the
+ *       checksum as it was (an edited checkpoint).
  *   train-helper set IN.safetensors OUT.safetensors NAME VALUE
  *       a copy whose tensor NAME starts with (float)VALUE (strtod's double
  *       rounded to float32, as torch.tensor(VALUE) gives): a model whose
@@ -135,30 +140,69 @@ static int steps(const char *metrics, const char *ref, const char *stage, double
 	return bad;
 }
 
-/* set_first - a copy of IN with the first value of tensor NAME set to v. */
-static int set_first(const char *in, const char *out, const char *name, float v)
+/* The edit of copy(): a tensor's first value, or a metadata field. */
+struct edit {
+	const char *tensor;     /* set its first value to v */
+	float v;
+	const char *section;    /* or set section's JSON field key to value */
+	const char *key, *value;
+	int keep_sum;           /* keep meta_xxh3 as it was (else drop it) */
+};
+
+/* edit_meta - the metadata value val with e's field set, as a new string;
+ * NULL when it is not a JSON object or value is not JSON. */
+static char *edit_meta(const char *val, const struct edit *e)
+{
+	json_error_t err;
+	json_t *v = json_loads(val, 0, &err);
+	json_t *x = json_loads(e->value, JSON_DECODE_ANY, &err);
+	char *s = NULL;
+	if (json_is_object(v) && x && json_object_set(v, e->key, x) == 0)
+		s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(v), json_decref(x);
+	return s;
+}
+
+/* copy - IN to OUT, tensors and metadata, with one edit. */
+static int copy(const char *in, const char *out, const struct edit *e)
 {
 	struct rc_st *st;
 	struct rc_st_writer *w;
 	if (rc_st_open(&st, in) < 0 || rc_st_writer_new(&w) < 0)
 		return 1;
 	float *bufs[4096];
-	size_t nb = 0;
+	char *metas[64];
+	size_t nb = 0, nm = 0;
 	int found = 0;
 	for (size_t i = 0; i < rc_st_count(st) && nb < 4096; i++) {
 		const struct rc_st_tensor *t = rc_st_at(st, i);
 		float *x = malloc(t->nelem * sizeof *x + 1);
 		if (!x || rc_st_read_f32(st, t, x, t->nelem) < 0)
 			return 1;
-		if (!strcmp(t->name, name) && t->nelem)
-			x[0] = v, found = 1;
+		if (e->tensor && !strcmp(t->name, e->tensor) && t->nelem)
+			x[0] = e->v, found = 1;
 		bufs[nb++] = x;
 		if (rc_st_writer_add(w, t->name, RC_ST_F32, t->ndim, t->shape, x) < 0)
+			return 1;
+	}
+	for (size_t i = 0; e->section && i < rc_st_meta_count(st) && nm < 64; i++) {
+		const char *key, *val;
+		rc_st_meta_at(st, i, &key, &val);
+		if (!strcmp(key, "meta_xxh3") && !e->keep_sum)
+			continue;
+		if (!strcmp(key, e->section)) {
+			if (!(val = metas[nm++] = edit_meta(val, e)))
+				return 1;
+			found = 1;
+		}
+		if (rc_st_writer_meta(w, key, val) < 0)
 			return 1;
 	}
 	int rc = found && rc_st_writer_write(w, out) == 0 ? 0 : 1;
 	for (size_t i = 0; i < nb; i++)
 		free(bufs[i]);
+	for (size_t i = 0; i < nm; i++)
+		free(metas[i]);
 	rc_st_writer_free(w);
 	rc_st_close(st);
 	return rc;
@@ -167,9 +211,13 @@ static int set_first(const char *in, const char *out, const char *name, float v)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "poison"))
-		return set_first(argv[2], argv[3], argv[4], NAN);
+		return copy(argv[2], argv[3], &(struct edit){ .tensor = argv[4], .v = NAN });
 	if (argc == 6 && !strcmp(argv[1], "set"))
-		return set_first(argv[2], argv[3], argv[4], (float)strtod(argv[5], NULL));
+		return copy(argv[2], argv[3], &(struct edit){ .tensor = argv[4],
+			.v = (float)strtod(argv[5], NULL) });
+	if (argc == 7 && (!strcmp(argv[1], "setmeta") || !strcmp(argv[1], "tamper")))
+		return copy(argv[2], argv[3], &(struct edit){ .section = argv[4], .key = argv[5],
+			.value = argv[6], .keep_sum = !strcmp(argv[1], "tamper") });
 	rc_log_init("train-helper");
 	if (argc >= 5 && !strcmp(argv[1], "compare"))
 		return compare(argv[2], argv[3], atof(argv[4]), argc - 5, argv + 5);
@@ -177,6 +225,7 @@ int main(int argc, char **argv)
 		return steps(argv[2], argv[3], argv[4], atof(argv[5] + 4 * !strncmp(argv[5], "rel:", 4)),
 			!strncmp(argv[5], "rel:", 4), argc - 6, argv + 6);
 	fprintf(stderr, "usage: train-helper compare A B TOL [PREFIX...] | "
-		"steps METRICS STEPS STAGE TOL KEY... | poison IN OUT NAME | set IN OUT NAME VALUE\n");
+		"steps METRICS STEPS STAGE TOL KEY... | poison IN OUT NAME | set IN OUT NAME VALUE | "
+		"setmeta|tamper IN OUT SECTION KEY JSON\n");
 	return 2;
 }

@@ -113,8 +113,10 @@ static void whole_manifest(const uint8_t *data, size_t size, struct rc_arena *a)
 	while ((rc = rc_manifest_next(m, a, &r, &path, &line, why, sizeof why)) != 0) {
 		check(line > last);
 		last = line;
-		if (rc == RC_E_UNSUPPORTED) { /* binary: the reader stops */
-			check(strstr(why, "not a text manifest") != NULL);
+		/* binary data as the first line (a tar, a Parquet file, ...): the
+		 * whole input is refused, with a reason */
+		if (rc == RC_E_UNSUPPORTED) {
+			check(strnlen(why, sizeof why) > 0);
 			break;
 		}
 		if (rc < 0) {

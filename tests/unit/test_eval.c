@@ -127,6 +127,39 @@ START_TEST(labels_and_classes)
 }
 END_TEST
 
+START_TEST(nan_is_a_miss)
+{
+	/* one NaN coordinate: every score with it is NaN, and every comparison
+	 * false; a NaN is counted as a miss everywhere, never a hit */
+	float img[4], txt[10], cls[8];
+	double ia[2] = {0, 90}, ta[5] = {10, 80, 45, 100, 135}, ca[4] = {0, 45, 90, 135};
+	at(img, ia, 2);
+	at(txt, ta, 5);
+	at(cls, ca, 4);
+	float nimg[2] = {NAN, 0};
+	int choice = -1;
+	ck_assert_int_eq(rc_eval_choice(nimg, txt, 5, 2, NULL, &choice), 0);
+	ck_assert_int_ne(choice, 0);
+	float cand[10];
+	memcpy(cand, txt, sizeof cand);
+	cand[4] = NAN;                      /* a NaN false caption */
+	ck_assert_int_eq(rc_eval_choice(img, cand, 5, 2, NULL, &choice), 0);
+	ck_assert_int_eq(choice, 2);
+	uint32_t owner[5] = {0, 1, 0, 1, 0}, i2t[2], t2i[5];
+	img[0] = NAN;                       /* image 0 poisoned */
+	ck_assert_int_eq(rc_eval_ranks(be, img, 2, txt, 5, 2, owner, i2t, t2i), 0);
+	ck_assert_uint_eq(i2t[0], 5);       /* the last of 5 */
+	ck_assert_uint_eq(i2t[1], 1);       /* image 1 is whole */
+	for (int j = 0; j < 5; j++)         /* image 0's NaN is above every truth */
+		ck_assert_uint_eq(t2i[j], 2);
+	uint32_t label[2] = {0, 2}, rank[2], pred[2];
+	ck_assert_int_eq(rc_eval_label_ranks(be, img, 2, cls, 4, 2, label, rank, pred), 0);
+	ck_assert_uint_eq(rank[0], 4);
+	ck_assert_uint_ne(pred[0], 0);
+	ck_assert_uint_eq(rank[1], 1);      /* image 1 is whole */
+}
+END_TEST
+
 START_TEST(rank_stats_median)
 {
 	uint32_t r[6] = {3, 0, 1, 10, 2, 4};
@@ -303,6 +336,7 @@ static Suite *eval_suite(void)
 	tcase_add_test(tc, choice_ties_count_as_correct);
 	tcase_add_test(tc, ranks_by_hand);
 	tcase_add_test(tc, ranks_many_blocks);
+	tcase_add_test(tc, nan_is_a_miss);
 	tcase_add_test(tc, labels_and_classes);
 	tcase_add_test(tc, rank_stats_median);
 	tcase_add_test(tc, captions_per_image);

@@ -70,6 +70,16 @@ static int count_entries(char *last, size_t n)
 }
 
 
+/* The file at path holds exactly the string want. */
+static void assert_content(const char *path, const char *want)
+{
+	char *data;
+	size_t len;
+	ck_assert_int_eq(rc_io_read_file(path, &data, &len), 0);
+	ck_assert_str_eq(data, want);
+	free(data);
+}
+
 /* Deterministic bytes, every value present. */
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
@@ -505,11 +515,7 @@ START_TEST(test_atomic_abort)
 	ck_assert_int_eq(rc_atomic_open(&af, p), 0);
 	fputs("new", af.f);
 	rc_atomic_abort(&af);
-	char *data;
-	size_t len;
-	ck_assert_int_eq(rc_io_read_file(p, &data, &len), 0);
-	ck_assert_str_eq(data, "old");
-	free(data);
+	assert_content(p, "old");
 	ck_assert_int_eq(count_entries(NULL, 0), 1);
 }
 END_TEST
@@ -531,33 +537,50 @@ END_TEST
 
 START_TEST(test_atomic_symlink)
 {
-	/* Writing through a symlink replaces the target; the link stays. */
+	/* A symlink at the final name is refused and its target untouched;
+	 * forced, the link itself is replaced by a new file and the target
+	 * still keeps its content. */
 	const char *target = tpath("target.txt");
 	const char *link = tpath("link.txt");
 	rc_test_write_file(target, "old", 3);
 	ck_assert_int_eq(symlink("target.txt", link), 0);
 	struct rc_atomic_file af;
+	ck_assert_int_eq(rc_atomic_open(&af, link), RC_E_ARG);
+	rc_atomic_abort(&af);
+	assert_content(target, "old");
+	ck_assert_int_eq(count_entries(NULL, 0), 2);
+
+	rc_atomic_set_force(1);
 	ck_assert_int_eq(rc_atomic_open(&af, link), 0);
-	fputs("via link", af.f);
+	rc_atomic_set_force(0);
+	fputs("new file", af.f);
 	ck_assert_int_eq(rc_atomic_commit(&af), 0);
 	struct stat st;
 	ck_assert_int_eq(lstat(link, &st), 0);
-	ck_assert(S_ISLNK(st.st_mode));
-	char *data;
-	size_t len;
-	ck_assert_int_eq(rc_io_read_file(target, &data, &len), 0);
-	ck_assert_str_eq(data, "via link");
-	free(data);
+	ck_assert(S_ISREG(st.st_mode));
+	assert_content(link, "new file");
+	assert_content(target, "old");
 	ck_assert_int_eq(count_entries(NULL, 0), 2);
+
+	/* a dangling link too: nothing is created where it points */
+	const char *dl = tpath("dangling");
+	ck_assert_int_eq(symlink("nowhere.txt", dl), 0);
+	ck_assert_int_eq(rc_atomic_open(&af, dl), RC_E_ARG);
+	rc_atomic_abort(&af);
+	ck_assert_int_eq(access(tpath("nowhere.txt"), F_OK), -1);
 }
 END_TEST
 
 START_TEST(test_atomic_fifo)
 {
-	/* A FIFO cannot be replaced by renaming: the data goes into it and
-	 * the node stays a FIFO. A child reads the other end. */
+	/* A FIFO is refused unless forced; then, as it cannot be replaced
+	 * by renaming, the data goes into it and the node stays a FIFO. A
+	 * child reads the other end. */
 	const char *p = tpath("fifo");
 	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	struct rc_atomic_file af;
+	ck_assert_int_eq(rc_atomic_open(&af, p), RC_E_ARG);
+	rc_atomic_abort(&af);
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
 	pid_t pid = fork();
@@ -572,8 +595,9 @@ START_TEST(test_atomic_fifo)
 		_exit(n > 0 ? 0 : 1);
 	}
 	close(fds[1]);
-	struct rc_atomic_file af;
+	rc_atomic_set_force(1);
 	ck_assert_int_eq(rc_atomic_open(&af, p), 0);
+	rc_atomic_set_force(0);
 	ck_assert_ptr_null(af.tmp);
 	fputs("through", af.f);
 	ck_assert_int_eq(rc_atomic_commit(&af), 0);

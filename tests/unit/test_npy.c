@@ -167,7 +167,7 @@ START_TEST(test_write_stdout_file)
 }
 END_TEST
 
-/* A FIFO: the rows are spilled, then copied after the header. */
+/* A FIFO, forced: the rows are spilled, then copied after the header. */
 START_TEST(test_write_pipe)
 {
 	float m[12];
@@ -186,8 +186,15 @@ START_TEST(test_write_pipe)
 			fwrite(buf, 1, n, o);
 		_exit(in && o && fclose(o) == 0 ? 0 : 1);
 	}
+	/* a FIFO at an output's name is written into only when forced (a
+	 * tool's --force); else refused without opening it */
 	struct rc_npy_writer *w;
+	capture_begin();
+	ck_assert_int_eq(rc_npy_writer_open(&w, fifo, 4), RC_E_ARG);
+	ck_assert_ptr_nonnull(strstr(capture_end(), "is a FIFO; refusing to write to it"));
+	rc_atomic_set_force(1);
 	ck_assert_int_eq(rc_npy_writer_open(&w, fifo, 4), 0);
+	rc_atomic_set_force(0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(rc_npy_writer_rows(w, m + 4 * i, 1), 0);
 	ck_assert_int_eq(rc_npy_writer_close(w), 0);

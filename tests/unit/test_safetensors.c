@@ -413,6 +413,31 @@ START_TEST(test_writer_matches_python)
 }
 END_TEST
 
+START_TEST(test_truncated_while_mapped)
+{
+	/* a file cut short after it was opened (mapped): reading a tensor
+	 * past the new end is an error naming it, not a SIGBUS */
+	enum { N = 1 << 16 };
+	float *x = calloc(N, sizeof *x);
+	int64_t shape[1] = { N };
+	struct rc_st_writer *w;
+	ck_assert_int_eq(rc_st_writer_new(&w), 0);
+	ck_assert_int_eq(rc_st_writer_add(w, "big", RC_ST_F32, 1, shape, x), 0);
+	ck_assert_int_eq(rc_st_writer_write(w, tmp("cut.safetensors")), 0);
+	rc_st_writer_free(w);
+	struct rc_st *st;
+	ck_assert_int_eq(rc_st_open(&st, tmp("cut.safetensors")), 0);
+	ck_assert_int_eq(truncate(tmp("cut.safetensors"), 100), 0);
+	capture_begin();
+	int rc = rc_st_read_f32(st, rc_st_find(st, "big"), x, N);
+	const char *err = capture_end();
+	ck_assert_int_eq(rc, RC_E_TRUNCATED);
+	ck_assert_ptr_nonnull(strstr(err, "cut.safetensors: truncated while reading (tensor 'big')"));
+	rc_st_close(st);
+	free(x);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- round trips */
 
 START_TEST(test_roundtrip_every_dtype)
@@ -866,6 +891,7 @@ static Suite *safetensors_suite(void)
 	tcase_add_test(tc, test_numpy_fixture);
 	tcase_add_test(tc, test_torch_fixture);
 	tcase_add_test(tc, test_writer_matches_python);
+	tcase_add_test(tc, test_truncated_while_mapped);
 	tcase_add_test(tc, test_roundtrip_every_dtype);
 	tcase_add_test(tc, test_empty_file);
 	tcase_add_test(tc, test_writer_refuses);

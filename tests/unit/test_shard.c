@@ -359,6 +359,33 @@ START_TEST(test_random_access)
 }
 END_TEST
 
+START_TEST(test_truncated_while_mapped)
+{
+	/* A shard cut short after it was opened (mapped): reading a record
+	 * past the new end is an error naming the shard, not a SIGBUS. */
+	enum { N = 40 };
+	const char *p = tpath("cut.rcs");
+	write_shard(p, RC_SCHEMA_NONE, RC_STORE_RAW, 224, all_kinds, K_KINDS, N, 3);
+	struct rc_shard *r;
+	ck_assert_int_eq(rc_shard_open(&r, p), 0);
+	ck_assert_int_eq(truncate(p, 4096), 0);
+	struct rc_arena a;
+	rc_arena_init(&a, 0);
+	struct rc_record rec;
+	capture_begin();
+	int rc = rc_shard_read(r, N - 1, &rec, &a);
+	const char *err = capture_end();
+	ck_assert_int_eq(rc, RC_E_TRUNCATED);
+	ck_assert_ptr_nonnull(strstr(err, "cut.rcs: truncated while reading (record 39)"));
+	/* and again: the guard is armed anew each time */
+	capture_begin();
+	ck_assert_int_eq(rc_shard_read(r, N - 2, &rec, &a), RC_E_TRUNCATED);
+	capture_end();
+	rc_arena_free(&a);
+	rc_shard_close(r);
+}
+END_TEST
+
 START_TEST(test_streaming_order)
 {
 	enum { N = 40 };
@@ -1104,6 +1131,7 @@ static Suite *shard_suite(void)
 	tcase_add_test(tc, test_roundtrip_mixed);
 	tcase_add_test(tc, test_roundtrip_per_schema);
 	tcase_add_test(tc, test_random_access);
+	tcase_add_test(tc, test_truncated_while_mapped);
 	tcase_add_test(tc, test_streaming_order);
 	tcase_add_test(tc, test_empty_shard);
 	tcase_add_test(tc, test_large_text);
