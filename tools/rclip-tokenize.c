@@ -315,7 +315,8 @@ static int encode_line(struct run *r, size_t i, int t)
 		if (keep + 2 > cap)
 			keep = cap - 2;
 		row[0] = rc_bpe_sot(r->bpe);
-		memcpy(row + 1, ids, keep * sizeof *ids);
+		if (keep) /* an empty line may have no ids at all */
+			memcpy(row + 1, ids, keep * sizeof *ids);
 		row[keep + 1] = rc_bpe_eot(r->bpe);
 		len = keep + 2;
 	}

@@ -358,7 +358,8 @@ size_t rc_spm_frame(const struct rc_spm *s, const int32_t *ids, size_t n,
 	size_t k = 0;
 	if (s->add_bos)
 		row[k++] = s->bos;
-	memcpy(row + k, ids, keep * sizeof *ids);
+	if (keep) /* an empty text may have no ids at all */
+		memcpy(row + k, ids, keep * sizeof *ids);
 	k += keep;
 	/* SiglipTokenizer adds </s> only when the ids do not already end so */
 	if (s->add_eos && !(s->flavor == RC_SPM_FLAVOR_SIGLIP && keep && ids[keep - 1] == s->eos))
