@@ -30,6 +30,7 @@
 #include "data/manifest.h"
 #include "data/preprocess.h"
 #include "model/backend.h"
+#include "model/options.h"
 #include "convert/model_io.h"
 #include "base/progress.h"
 #include "data/record.h"
@@ -199,10 +200,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					"whatsup, valse or auto)", optarg);
 			break;
 		case OPT_TOKENIZER:
-			if (strcmp(optarg, "auto") &&
-			    (o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
-				return rc_cli_usage_error("--tokenizer: '%s' (expected hf, open_clip or "
-					"auto)", optarg);
+			if (rc_tokenizer_option(optarg, &o->tokenizer))
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_NEGATIVES:
 			if (!strcmp(optarg, "any"))
@@ -217,14 +216,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_PRECISION:
-			if (rc_precision_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
-					optarg);
+			if (rc_precision_option(optarg, &o->device, "fp32, bf16, int8 or auto"))
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_DEVICE:
-			if (rc_device_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
-					"auto)", optarg);
+			if (rc_device_option(optarg, &o->device))
+				return RC_EXIT_USAGE;
 			break;
 		case 'b':
 			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)

@@ -32,6 +32,7 @@
 #include "data/pathmap.h"
 #include "data/preprocess.h"
 #include "model/backend.h"
+#include "model/options.h"
 #include "convert/model_io.h"
 #include "data/npy.h"
 #include "base/progress.h"
@@ -133,16 +134,6 @@ enum { OPT_IDS = 256, OPT_ROOT, OPT_SKIP_BAD, OPT_REPORT, OPT_JSON, OPT_JSONL, O
 	OPT_PRECISION, OPT_VERSION, OPT_TOKENIZER, OPT_PATH_MAP, OPT_FORCE,
 	OPT_SKIP_FINITE };
 
-/* --tokenizer: *out gets the semantics, or -1 for auto. Returns 0 or the
- * usage error's exit status. */
-static int tokenizer_arg(const char *s, int *out)
-{
-	*out = -1;
-	if (strcmp(s, "auto") && (*out = rc_bpe_semantics_parse(s)) < 0)
-		return rc_cli_usage_error("--tokenizer: '%s' (expected hf, open_clip or auto)", s);
-	return 0;
-}
-
 static const struct option embed_longopts[] = {
 	{"model", required_argument, NULL, 'm'},
 	{"images", required_argument, NULL, 'i'},
@@ -194,18 +185,16 @@ static int embed_parse(int argc, char **argv, struct embed_opts *o)
 			break;
 		case OPT_SKIP_BAD: o->skip_bad = 1; break;
 		case OPT_TOKENIZER:
-			if (tokenizer_arg(optarg, &o->tokenizer))
+			if (rc_tokenizer_option(optarg, &o->tokenizer))
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_PRECISION:
-			if (rc_precision_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
-					optarg);
+			if (rc_precision_option(optarg, &o->device, "fp32, bf16, int8 or auto"))
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_DEVICE:
-			if (rc_device_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
-					"auto)", optarg);
+			if (rc_device_option(optarg, &o->device))
+				return RC_EXIT_USAGE;
 			break;
 		case 'j':
 			if (rc_cli_int("--threads", optarg, 0, 4096, &o->threads) < 0)
@@ -963,19 +952,17 @@ static int search_parse(int argc, char **argv, struct search_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case OPT_TOKENIZER:
-			if (tokenizer_arg(optarg, &o->tokenizer))
+			if (rc_tokenizer_option(optarg, &o->tokenizer))
 				return RC_EXIT_USAGE;
 			break;
 		case OPT_JSONL: o->jsonl = 1; break;
 		case OPT_PRECISION:
-			if (rc_precision_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16, int8 or auto)",
-					optarg);
+			if (rc_precision_option(optarg, &o->device, "fp32, bf16, int8 or auto"))
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_DEVICE:
-			if (rc_device_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
-					"auto)", optarg);
+			if (rc_device_option(optarg, &o->device))
+				return RC_EXIT_USAGE;
 			break;
 		case 'b':
 			if (rc_cli_int("--batch", optarg, 1, 65536, &o->batch) < 0)

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/thread.h"
 #include "convert/model_io.h"
+#include "model/options.h"
 #include "train/train.h"
 
 #ifdef HAVE_MPI
@@ -371,14 +372,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_TEST_KILL: r = kill_arg(optarg, c); break;
 		case OPT_RECOMPUTE: o->recompute = 1; break;
 		case OPT_PRECISION:
-			if (rc_precision_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--precision: '%s' (expected fp32, bf16 or auto)",
-					optarg);
+			if (rc_precision_option(optarg, &o->device, "fp32, bf16 or auto"))
+				return RC_EXIT_USAGE;
 			break;
 		case OPT_DEVICE:
-			if (rc_device_parse(optarg, &o->device) < 0)
-				return rc_cli_usage_error("--device: '%s' (expected cpu, cuda, cuda:N or "
-					"auto)", optarg);
+			if (rc_device_option(optarg, &o->device))
+				return RC_EXIT_USAGE;
 			c->gpu_given = strchr(optarg, ':') != NULL;
 			break;
 		case 'j':
