@@ -21,42 +21,50 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "synth/synth.h"
+#include "synth/synth_check.h"
 
 #define MAX_SCENES 100000000L
 
 struct opts {
 	unsigned long long seed;
-	long n, size, quality, key_objects;
-	int test_seen;       /* --test-phrasings seen: word the test split as the train */
+	long n, size, quality, key_objects, family;
+	int test_words;      /* --test-phrasings: RC_SYNTH_WORDS_* of the test manifests */
 	double test_frac;
 	const char *out;
 	int force;
 };
 
 static const char usage_text[] =
-"Usage: rclip-synth [--seed N] [-n N] [--size S] [--test-frac F] -o DIR\n"
+"Usage: rclip-synth [--seed N] [-n N] [--size S] [--family N] [--test-frac F] -o DIR\n"
 "Write a synthetic world of small scenes for reasoning-aware CLIP training:\n"
 "DIR/images/NNNNNN.jpg and, for a train and a test split that share no image,\n"
 "the manifests desc-SPLIT.jsonl (descriptive), lite-SPLIT.jsonl (ReasonLite),\n"
-"pro-SPLIT.jsonl (ReasonPro) and sets-SPLIT.jsonl (choice sets), with\n"
+"pro-SPLIT.jsonl (ReasonPro) and sets-SPLIT.jsonl (choice sets), the test\n"
+"choice sets in each wording (sets-test-fair, -seen, -hard.jsonl), with\n"
 "scenes.tsv and synth.json. Each scene shows one spatial (S), attribute (A),\n"
-"human (H), temporal (T) or physical (P) fact; the test split is worded with\n"
-"sentence forms that the train split never uses.\n"
+"human (H), temporal (T) or physical (P) fact. Scenes come in families that\n"
+"show the same objects in different facts; the test split's families have\n"
+"combinations of kind and objects that the train split never shows.\n"
 "\n"
 "      --seed=N            the world's seed (default 1); the same seed and\n"
 "                          options give the same bytes\n"
 "  -n, --count=N           the number of scenes (default 1000)\n"
 "  -s, --size=S            image side in pixels, 64 to 128 (default 64)\n"
-"      --test-frac=F       the share of each category in the test split, 0 to 1\n"
-"                          (default 0.2)\n"
+"      --family=N          scenes a family, 1 to 16 (default 4): consecutive\n"
+"                          scenes with the same objects in different facts\n"
+"                          (rclip-train --group N keeps them in one batch)\n"
+"      --test-frac=F       the share of each category's families, and of the\n"
+"                          combinations, in the test split, 0 to 1 (default 0.2)\n"
 "      --quality=Q         JPEG quality (default 90)\n"
 "      --key-objects=K     draw the objects each fact is about from only K\n"
 "                          colours and K shapes (2 to 8; default: all), so\n"
 "                          that scenes share objects and only the fact tells\n"
 "                          them apart\n"
-"      --test-phrasings=P  held-out (default): the test split is worded only with\n"
-"                          sentence forms training never sees; seen: with the\n"
-"                          train split's forms (new images, familiar wording)\n"
+"      --test-phrasings=P  the wording of the test manifests: fair (default:\n"
+"                          training's sentences in carrier sentences it never\n"
+"                          uses, made of its words), seen (training's wording)\n"
+"                          or hard (sentence forms and words training never\n"
+"                          shows; held-out is another name for it)\n"
 "  -o, --output=DIR        the directory to write; written under a temporary\n"
 "                          name and renamed when complete\n"
 "      --force             replace DIR when it holds an earlier rclip-synth\n"
@@ -68,7 +76,8 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error. See rclip-synth(1).\n";
 
-enum { OPT_SEED = 256, OPT_FRAC, OPT_QUALITY, OPT_KEY, OPT_PHRASINGS, OPT_FORCE, OPT_VERSION };
+enum { OPT_SEED = 256, OPT_FRAC, OPT_QUALITY, OPT_KEY, OPT_PHRASINGS, OPT_FAMILY, OPT_FORCE,
+	OPT_VERSION };
 
 static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
@@ -77,6 +86,7 @@ static const struct option longopts[] = {
 	{"test-frac", required_argument, NULL, OPT_FRAC},
 	{"quality", required_argument, NULL, OPT_QUALITY},
 	{"key-objects", required_argument, NULL, OPT_KEY},
+	{"family", required_argument, NULL, OPT_FAMILY},
 	{"test-phrasings", required_argument, NULL, OPT_PHRASINGS},
 	{"output", required_argument, NULL, 'o'},
 	{"force", no_argument, NULL, OPT_FORCE},
@@ -89,7 +99,8 @@ static const struct option longopts[] = {
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){ .seed = 1, .n = 1000, .size = 64, .quality = 90, .test_frac = 0.2 };
+	*o = (struct opts){ .seed = 1, .n = 1000, .size = 64, .quality = 90, .test_frac = 0.2,
+		.family = 4, .test_words = RC_SYNTH_WORDS_FAIR };
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, "n:s:o:qvh", longopts, NULL)) != -1) {
@@ -122,14 +133,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (rc_cli_int("--key-objects", optarg, 2, 8, &o->key_objects) < 0)
 				return RC_EXIT_USAGE;
 			break;
+		case OPT_FAMILY:
+			if (rc_cli_int("--family", optarg, 1, RC_SYNTH_MAX_FAMILY, &o->family) < 0)
+				return RC_EXIT_USAGE;
+			break;
 		case OPT_PHRASINGS:
-			if (!strcmp(optarg, "held-out"))
-				o->test_seen = 0;
+			if (!strcmp(optarg, "fair"))
+				o->test_words = RC_SYNTH_WORDS_FAIR;
+			else if (!strcmp(optarg, "hard") || !strcmp(optarg, "held-out"))
+				o->test_words = RC_SYNTH_WORDS_HARD;
 			else if (!strcmp(optarg, "seen"))
-				o->test_seen = 1;
+				o->test_words = RC_SYNTH_WORDS_TRAIN;
 			else
-				return rc_cli_usage_error("--test-phrasings: '%s' (expected held-out or "
-					"seen)", optarg);
+				return rc_cli_usage_error("--test-phrasings: '%s' (expected fair, seen or "
+					"hard)", optarg);
 			break;
 		case 'o': o->out = optarg; break;
 		case OPT_FORCE: o->force = 1, rc_atomic_set_force(1); break;
@@ -152,6 +169,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 enum { M_DESC, M_LITE, M_PRO, M_SETS, NMAN };
 static const char *const man_name[NMAN] = { "desc", "lite", "pro", "sets" };
 static const char *const split_name[2] = { "train", "test" };
+/* the test choice sets in every wording, by RC_SYNTH_WORDS_* */
+static const char *const words_name[RC_SYNTH_NWORDS] = { "seen", "hard", "fair" };
 
 static volatile sig_atomic_t interrupted;
 
@@ -180,6 +199,10 @@ static int remove_output(const char *dir, long n)
 			snprintf(p, len, "%s/%s-%s.jsonl", dir, man_name[m], split_name[s]);
 			unlink(p);
 		}
+	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
+		snprintf(p, len, "%s/sets-test-%s.jsonl", dir, words_name[k]);
+		unlink(p);
+	}
 	snprintf(p, len, "%s/scenes.tsv", dir);
 	unlink(p);
 	snprintf(p, len, "%s/synth.json", dir);
@@ -236,7 +259,18 @@ static void json_list(FILE *f, char (*v)[RC_SYNTH_TEXT], int n)
 	putc(']', f);
 }
 
-static void write_records(FILE **man, FILE *tsv, int split, const char *id,
+/* write_set - the choice-set record of scene id. */
+static void write_set(FILE *f, const char *id, const struct rc_synth_sample *s)
+{
+	fprintf(f, "{\"id\": \"%s\", \"image_path\": \"images/%s.jpg\"", id, id);
+	fprintf(f, ", \"sets\": [{\"tag\": \"%c\", \"gt\": ", rc_synth_cat_code(s->cat));
+	json_str(f, s->gt);
+	fputs(", \"neg\": ", f);
+	json_list(f, (char (*)[RC_SYNTH_TEXT])s->neg, 4);
+	fputs("}]}\n", f);
+}
+
+static void write_records(FILE **man, FILE *tsv, int split, const char *id, long family,
 	const struct rc_synth_sample *s)
 {
 	char img[64], (*desc)[RC_SYNTH_TEXT] = (char (*)[RC_SYNTH_TEXT])s->desc;
@@ -266,16 +300,8 @@ static void write_records(FILE **man, FILE *tsv, int split, const char *id,
 	fprintf(f, ", \"trp_cls\": \"%c\", \"trp_cls_ls\": [\"%c\", \"%c\", \"%c\"]}\n", c,
 		s->cls_ls[0], s->cls_ls[1], s->cls_ls[2]);
 
-	f = man[M_SETS];
-	fprintf(f, "{\"id\": \"%s\", \"image_path\": ", id);
-	json_str(f, img);
-	fprintf(f, ", \"sets\": [{\"tag\": \"%c\", \"gt\": ", c);
-	json_str(f, s->gt);
-	fputs(", \"neg\": ", f);
-	json_list(f, (char (*)[RC_SYNTH_TEXT])s->neg, 4);
-	fputs("}]}\n", f);
-
-	fprintf(tsv, "%s\t%s\t%c\t%s\n", id, split_name[split], c, s->kind);
+	write_set(man[M_SETS], id, s);
+	fprintf(tsv, "%s\t%s\t%ld\t%c\t%s\n", id, split_name[split], family, c, s->kind);
 }
 
 /* ---------------------------------------------------------------- run */
@@ -284,7 +310,10 @@ struct run {
 	const struct opts *o;
 	char *tmp;                   /* the directory being written */
 	FILE *man[2][NMAN], *tsv;
+	FILE *sets[RC_SYNTH_NWORDS];   /* sets-test-WORDS.jsonl */
 	long count[2][RC_SYNTH_NCAT];
+	struct rc_synth_check *ck;
+	struct rc_synth_check_result res;
 };
 
 static int open_outputs(struct run *w)
@@ -299,10 +328,15 @@ static int open_outputs(struct run *w)
 			if (rc_io_open_write(p, &w->man[s][m]) < 0)
 				return RC_E_IO;
 		}
+	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
+		snprintf(p, sizeof p, "%s/sets-test-%s.jsonl", w->tmp, words_name[k]);
+		if (rc_io_open_write(p, &w->sets[k]) < 0)
+			return RC_E_IO;
+	}
 	snprintf(p, sizeof p, "%s/scenes.tsv", w->tmp);
 	if (rc_io_open_write(p, &w->tsv) < 0)
 		return RC_E_IO;
-	fputs("id\tsplit\tcategory\tkind\n", w->tsv);
+	fputs("id\tsplit\tfamily\tcategory\tkind\n", w->tsv);
 	return 0;
 }
 
@@ -316,6 +350,11 @@ static int close_outputs(struct run *w)
 			rc |= rc_io_close(w->man[s][m], p);
 			w->man[s][m] = NULL;
 		}
+	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
+		snprintf(p, sizeof p, "%s/sets-test-%s.jsonl", w->tmp, words_name[k]);
+		rc |= rc_io_close(w->sets[k], p);
+		w->sets[k] = NULL;
+	}
 	snprintf(p, sizeof p, "%s/scenes.tsv", w->tmp);
 	rc |= rc_io_close(w->tsv, p);
 	w->tsv = NULL;
@@ -347,10 +386,16 @@ static int write_info(const struct run *w)
 	snprintf(p, sizeof p, "%s/synth.json", w->tmp);
 	if (rc_io_open_write(p, &f) < 0)
 		return RC_E_IO;
-	fprintf(f, "{\"generator\": \"rclip-synth\", \"format\": 1, \"seed\": %llu, "
-		"\"count\": %ld, \"size\": %ld, \"test_frac\": %.17g, \"quality\": %ld, "
-		"\"key_objects\": %ld, \"test_phrasings\": \"%s\"", o->seed, o->n, o->size,
-		o->test_frac, o->quality, o->key_objects, o->test_seen ? "seen" : "held-out");
+	const struct rc_synth_check_result *r = &w->res;
+	fprintf(f, "{\"generator\": \"rclip-synth\", \"format\": 2, \"seed\": %llu, "
+		"\"count\": %ld, \"size\": %ld, \"family\": %ld, \"test_frac\": %.17g, "
+		"\"quality\": %ld, \"key_objects\": %ld, \"test_phrasings\": \"%s\"", o->seed, o->n,
+		o->size, o->family, o->test_frac, o->quality, o->key_objects,
+		words_name[o->test_words]);
+	fprintf(f, ", \"test_combinations_in_train\": %ld", r->combos_in_train);
+	for (int k = 0; k < RC_SYNTH_NWORDS; k++)
+		fprintf(f, ", \"%s\": {\"captions_in_train\": %ld, \"unseen_words\": %ld}",
+			words_name[k], r->captions_in_train[k], r->unseen_words[k]);
 	for (int s = 0; s < 2; s++) {
 		fprintf(f, ", \"%s\": {", split_name[s]);
 		for (int c = 0; c < RC_SYNTH_NCAT; c++)
@@ -370,8 +415,13 @@ static int generate(struct run *w)
 	char *path = malloc(plen);
 	struct rc_synth_sample s;
 	struct rc_progress prog;
+	const struct rc_synth_world world = { .seed = o->seed, .size = (int)o->size,
+		.key_objects = (int)o->key_objects, .family = (int)o->family,
+		.test_frac = o->test_frac };
 	if (rc == 0 && (!rgb || !path))
 		rc = rc_log_error(RC_E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = rc_synth_check_new(&w->ck);
 	rc_progress_begin(&prog, "scenes", (uint64_t)o->n);
 	for (long i = 0; rc == 0 && i < o->n; i++) {
 		if (interrupted) {
@@ -379,23 +429,35 @@ static int generate(struct run *w)
 			break;
 		}
 		char id[32];
-		int split = rc_synth_split((uint64_t)i, o->test_frac);
+		int split = rc_synth_split(&world, (uint64_t)i);
 		snprintf(id, sizeof id, "%06ld", i);
-		if ((rc = rc_synth_render(o->seed, (uint64_t)i, (int)o->size,
-		    o->test_seen ? RC_SYNTH_TRAIN : split, (int)o->key_objects, rgb, &s)) < 0) {
-			rc = rc_log_error(rc, "scene %ld: no four distinct false captions (a bug)", i);
-			break;
+		/* a test scene in every wording, for its sets-test-WORDS file
+		 * and the checks; its manifests in the chosen one */
+		for (int k = 0; rc == 0 && k < (split ? RC_SYNTH_NWORDS : 1); k++) {
+			int words = split ? (o->test_words + 1 + k) % RC_SYNTH_NWORDS :
+				RC_SYNTH_WORDS_TRAIN;
+			if ((rc = rc_synth_render(&world, (uint64_t)i, words, rgb, &s)) < 0)
+				rc = rc_log_error(rc, "scene %ld: no four distinct false captions (a bug)",
+					i);
+			else if ((rc = rc_synth_check_add(w->ck, split, words, &s)) == 0 && split)
+				write_set(w->sets[words], id, &s);
 		}
+		if (rc < 0)
+			break;
 		snprintf(path, plen, "%s/images/%s.jpg", w->tmp, id);
 		if ((rc = write_image(path, rgb, (int)o->size, (int)o->quality)) < 0)
 			break;
-		write_records(w->man[split], w->tsv, split, id, &s);
+		write_records(w->man[split], w->tsv, split, id, i / o->family, &s);
 		w->count[split][s.cat]++;
 		rc_progress_update(&prog, 1);
 	}
 	rc_progress_end(&prog);
 	free(rgb);
 	free(path);
+	if (w->ck)
+		rc_synth_check_result(w->ck, &w->res);
+	rc_synth_check_free(w->ck);
+	w->ck = NULL;
 	if (w->tsv && close_outputs(w) < 0 && rc == 0)
 		rc = RC_E_IO;
 	return rc == 0 ? write_info(w) : rc;
@@ -447,6 +509,11 @@ static int ours(const char *dir)
 			}
 			int known = !strcmp(n, "images") || !strcmp(n, "scenes.tsv") ||
 				!strcmp(n, "synth.json");
+			for (int k = 0; k < RC_SYNTH_NWORDS && !known; k++) {
+				char want[64];
+				snprintf(want, sizeof want, "sets-test-%s.jsonl", words_name[k]);
+				known = !strcmp(n, want);
+			}
 			for (int m = 0; m < NMAN && !known; m++)
 				for (int sp = 0; sp < 2 && !known; sp++) {
 					char want[64];
@@ -528,12 +595,19 @@ static void report(const struct run *w, double secs)
 		}
 		fprintf(stderr, " %8ld\n", all);
 	}
-	for (int s = 0; s < 2; s++)
-		rc_log_info("%s phrasings: %d reasoning templates over %d predicates (S %d, A %d, "
-			"H %d, T %d, P %d) in %d frames; %d descriptive frames", split_name[s],
-			ph.cores[s], ph.preds, ph.cores_cat[0][s], ph.cores_cat[1][s],
-			ph.cores_cat[2][s], ph.cores_cat[3][s], ph.cores_cat[4][s], ph.frames[s],
-			ph.desc[s]);
+	/* what makes the test split a fair test: new combinations, and for
+	 * the fair wording no caption and no word training lacks */
+	const struct rc_synth_check_result *r = &w->res;
+	fprintf(stderr, "test scenes whose combination of kind and objects training shows: %ld\n",
+		r->combos_in_train);
+	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
+		int cores = k == RC_SYNTH_WORDS_HARD;
+		fprintf(stderr, "%s wording (sets-test-%s.jsonl): %d reasoning templates in %d frames; "
+			"test captions also in training: %ld; words training never uses: %ld%s%s%s\n",
+			words_name[k], words_name[k], ph.cores[cores], ph.frames[k],
+			r->captions_in_train[k], r->unseen_words[k], r->unseen_words[k] ? " (\"" : "",
+			r->unseen_example[k], r->unseen_words[k] ? "\", ...)" : "");
+	}
 }
 
 int main(int argc, char **argv)
@@ -570,6 +644,9 @@ int main(int argc, char **argv)
 			for (int m = 0; m < NMAN; m++)
 				if (w.man[s][m])
 					fclose(w.man[s][m]);
+		for (int k = 0; k < RC_SYNTH_NWORDS; k++)
+			if (w.sets[k])
+				fclose(w.sets[k]);
 		if (w.tsv)
 			fclose(w.tsv);
 		if (remove_output(w.tmp, o.n) < 0)

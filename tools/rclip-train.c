@@ -66,6 +66,9 @@ static const char usage_text[] =
 "                          epoch), buffer (a shuffle buffer) or none (dataset\n"
 "                          order)\n"
 "      --buffer=N          --shuffle buffer's size, items (default 8192)\n"
+"      --group=N           shuffle runs of N consecutive records, not items, so\n"
+"                          that each run lands in one batch (rclip-synth's\n"
+"                          families: its --family); with --shuffle perm only\n"
 "      --holdout=F         set aside a fraction F of the images (0.002 in the\n"
 "                          official runs; default 0: none)\n"
 "      --eval-every=F|N    with --holdout: the held-out loss at each fraction\n"
@@ -117,7 +120,7 @@ static const char usage_text[] =
 "signal N after writing a checkpoint. See rclip-train(1).\n";
 
 enum { OPT_STAGE = 256, OPT_STREAM, OPT_LOSS, OPT_INIT, OPT_DATA, OPT_OUT, OPT_RESUME,
-	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER,
+	OPT_BATCH, OPT_ACCUM, OPT_STEPS, OPT_EPOCHS, OPT_SEED, OPT_SHUFFLE, OPT_BUFFER, OPT_GROUP,
 	OPT_VERIFY, OPT_LR, OPT_LR_VISION, OPT_LR_TEXT, OPT_LR_PROJ, OPT_LR_SCALE, OPT_LR_HEADS,
 	OPT_WD, OPT_WARMUP, OPT_L2, OPT_GAMMA, OPT_CLIP, OPT_GATHER, OPT_HOLDOUT, OPT_EVAL_EVERY,
 	OPT_TB_WEIGHTS, OPT_INIT_CONFIG, OPT_SAVE, OPT_KEEP,
@@ -139,6 +142,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"shuffle", required_argument, NULL, OPT_SHUFFLE},
 	{"buffer", required_argument, NULL, OPT_BUFFER},
+	{"group", required_argument, NULL, OPT_GROUP},
 	{"verify", no_argument, NULL, OPT_VERIFY},
 	{"lr", required_argument, NULL, OPT_LR},
 	{"lr-vision", required_argument, NULL, OPT_LR_VISION},
@@ -260,7 +264,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	if (rc_device_parse("auto", &o->device) < 0)
 		return rc_cli_usage_error("RCLIP_DEVICE: '%s' (expected cpu, cuda, cuda:N or auto)",
 			getenv("RCLIP_DEVICE"));
-	int ch, have_stage = 0, r = -1, save_given = 0, keep_given = 0;
+	int ch, have_stage = 0, r = -1, save_given = 0, keep_given = 0, shuffle_given = 0;
+	int group_given = 0;
 	long v;
 	while ((ch = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
 		if (ch >= OPT_STAGE && ch <= OPT_INIT_CONFIG && ch != OPT_RESUME)
@@ -320,6 +325,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			o->seed = (uint64_t)v;
 			break;
 		case OPT_SHUFFLE:
+			shuffle_given = 1;
 			if (!strcmp(optarg, "none"))
 				o->shuffle = RC_SHUFFLE_NONE;
 			else if (!strcmp(optarg, "buffer"))
@@ -346,6 +352,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			if ((r = num("--buffer", optarg, 1, 1 << 26, &v)) >= 0)
 				return r;
 			o->buffer = (int)v;
+			break;
+		case OPT_GROUP:
+			if ((r = num("--group", optarg, 1, RC_TRAIN_MAX_GROUP, &v)) >= 0)
+				return r;
+			o->group = (int)v, group_given = 1;
 			break;
 		case OPT_VERIFY: o->verify = 1; break;
 		case OPT_LR: r = real("--lr", optarg, 0, 10, &o->lr); break;
@@ -418,6 +429,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		return rc_cli_usage_error("--stream goes with --stage 0");
 	if (o->tb_weights[0] >= 0 && o->stage != 1)
 		return rc_cli_usage_error("--tb-weights goes with --stage 1");
+	if (group_given && shuffle_given && o->shuffle != RC_SHUFFLE_PERM)
+		return rc_cli_usage_error("--group goes with --shuffle perm");
+	if (group_given)
+		o->shuffle = RC_SHUFFLE_GROUPS;
 	return -1;
 }
 

@@ -3,17 +3,28 @@
  * captions, reasoning captions and a choice set whose negatives contradict
  * the fact while naming the same objects.
  *
- * Everything comes from (seed, index): scene i is the same whatever the
- * number of scenes asked for, and the same seed gives the same pixels and
- * texts on every run (a private xoshiro256** generator; no libm functions
- * that could round differently between systems). Only the split decides
- * which phrasings the texts use: the test split has sentence forms that
- * the train split never shows.
+ * Scenes come in families: the members of a family show the same objects
+ * (kind, shapes, colours) in different facts (the ball left of the box,
+ * then right of it; the red cup full, then empty), so that a batch holding
+ * a family can only be told apart by its reasoning words. A family's
+ * objects form its combination; the test split's families draw their
+ * combinations from a part of the combination space that the train split
+ * never uses, so test scenes are new pictures of new combinations.
  *
+ * Everything comes from (world, index): scene i is the same whatever the
+ * number of scenes asked for, and the same world gives the same pixels and
+ * texts on every run (a private xoshiro256** generator; no libm functions
+ * that could round differently between systems). The wording decides only
+ * the sentences: training's, the fair test wording (new carrier sentences
+ * made of training's words) or the hard one (sentence forms and words that
+ * training never shows).
+ *
+ *     struct rc_synth_world w = { .seed = 1, .size = 64, .family = 4, .test_frac = 0.2 };
  *     uint8_t rgb[128 * 128 * 3];
  *     struct rc_synth_sample s;
- *     int split = rc_synth_split(i, 0.2);
- *     if ((rc = rc_synth_render(seed, i, 64, split, rgb, &s)) < 0)
+ *     int split = rc_synth_split(&w, i);
+ *     int words = split == RC_SYNTH_TEST ? RC_SYNTH_WORDS_FAIR : RC_SYNTH_WORDS_TRAIN;
+ *     if ((rc = rc_synth_render(&w, i, words, rgb, &s)) < 0)
  *             return rc;
  *     encode(rgb); write(s.desc, s.trl, s.trp, s.gt, s.neg);
  */
@@ -30,9 +41,35 @@
 
 enum { RC_SYNTH_TRAIN = 0, RC_SYNTH_TEST = 1 };
 
+/* The sentences a sample is worded with. */
+enum {
+	RC_SYNTH_WORDS_TRAIN = 0,   /* training's templates and carrier sentences */
+	RC_SYNTH_WORDS_HARD = 1,    /* test-only templates, words training never shows */
+	RC_SYNTH_WORDS_FAIR = 2,    /* training's templates in carrier sentences that
+	                               training never uses, made of its words */
+	RC_SYNTH_NWORDS
+};
+
+#define RC_SYNTH_MAX_FAMILY 16
+
+/* What decides every scene. */
+struct rc_synth_world {
+	uint64_t seed;
+	int size;           /* image side, RC_SYNTH_MIN_SIZE..RC_SYNTH_MAX_SIZE */
+	int key_objects;    /* 2..8: the objects the facts are about are drawn
+	                       from only the first key_objects colours and
+	                       shapes; 0: all (the default world) */
+	int family;         /* scenes a family, 1..RC_SYNTH_MAX_FAMILY; family f
+	                       is scenes f·family .. f·family + family - 1 */
+	double test_frac;   /* the share of each category's families (and of
+	                       the combinations) that is test, 0..1 */
+};
+
 struct rc_synth_sample {
 	int cat;                          /* 0..4: S A H T P */
 	const char *kind;                 /* the scene type, e.g. "left-right" */
+	uint64_t combo;                   /* the family's combination: a hash of
+	                                     its kind and its objects */
 	char desc[3][RC_SYNTH_TEXT];      /* objects and attributes only */
 	char trl[3][RC_SYNTH_TEXT];       /* three reasoning captions */
 	char trp[RC_SYNTH_TEXT];          /* one reasoning caption */
@@ -44,28 +81,25 @@ struct rc_synth_sample {
 /* rc_synth_cat_code - 'S' 'A' 'H' 'T' 'P' for 0..4, '?' otherwise. */
 char rc_synth_cat_code(int cat);
 
-/* rc_synth_category - the category of scene index: index % 5, so that
- * every category has the same number of scenes (±1). */
-int rc_synth_category(uint64_t index);
+/* rc_synth_category - the category of scene index: that of its family,
+ * family % 5, so that every category has the same number of families
+ * (±1). */
+int rc_synth_category(const struct rc_synth_world *w, uint64_t index);
 
-/* rc_synth_split - RC_SYNTH_TEST or RC_SYNTH_TRAIN for scene index when a
- * fraction test_frac (0..1) of each category goes to the test split:
- * scene k of its category (k = index / 5) is a test scene when
- * round((k+1)·f) > round(k·f), so the first m scenes of a category hold
- * round(m·f) test scenes, spread evenly. */
-int rc_synth_split(uint64_t index, double test_frac);
+/* rc_synth_split - RC_SYNTH_TEST or RC_SYNTH_TRAIN for scene index: family
+ * k of its category (k = family / 5) is a test family when
+ * round((k+1)·f) > round(k·f), f = w->test_frac, so the first m families
+ * of a category hold round(m·f) test families, spread evenly. */
+int rc_synth_split(const struct rc_synth_world *w, uint64_t index);
 
-/* rc_synth_render - draw scene index of the world seed into rgb (size ×
- * size × 3 bytes, row-major RGB; size in RC_SYNTH_MIN_SIZE..MAX_SIZE) and
- * write its texts into *out with the phrasings of split. The pixels do not
- * depend on split. key_objects 2..8 draws the key objects of every scene
- * (the ones its facts are about) from only the first key_objects colours
- * and shapes, so that many scenes share their objects and only the fact
- * tells them apart (0: every colour and shape; the default world).
- * Returns 0, or RC_E_ARG (not logged) for a bad size or split. Allocates
- * nothing; thread-safe. */
-int rc_synth_render(uint64_t seed, uint64_t index, int size, int split, int key_objects,
-	uint8_t *rgb, struct rc_synth_sample *out);
+/* rc_synth_render - draw scene index of world w into rgb (w->size ×
+ * w->size × 3 bytes, row-major RGB) and write its texts into *out, worded
+ * with words (RC_SYNTH_WORDS_*). The pixels do not depend on words.
+ * Returns 0, RC_E_ARG (not logged) for a bad world or words, or RC_E_RANGE
+ * when no four distinct false captions could be written (a bug).
+ * Allocates nothing; thread-safe. */
+int rc_synth_render(const struct rc_synth_world *w, uint64_t index, int words, uint8_t *rgb,
+	struct rc_synth_sample *out);
 
 /* rc_synth_kind_name - the name of scene type k (0 <= k < rc_synth_nkinds()),
  * and its category; NULL past the end. */
@@ -77,9 +111,10 @@ const char *rc_synth_kind_name(int k, int *cat);
  * captions and of the descriptive ones, for split. Over all predicates. */
 struct rc_synth_phrasings {
 	int preds;                   /* reasoning predicates */
-	int cores[2], frames[2];     /* [RC_SYNTH_TRAIN], [RC_SYNTH_TEST] */
+	int cores[2], frames[RC_SYNTH_NWORDS];  /* cores: [TRAIN], [HARD] (the
+	                                           fair wording uses training's) */
 	int cores_cat[RC_SYNTH_NCAT][2];
-	int desc[2];                 /* descriptive frames */
+	int desc[RC_SYNTH_NWORDS];   /* descriptive frames */
 };
 void rc_synth_phrasings(struct rc_synth_phrasings *p);
 

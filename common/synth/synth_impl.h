@@ -94,6 +94,7 @@ struct syn_obj {
 	int colour;    /* index into syn_colour_name, -1 = not said */
 	int count;     /* 1, or 2 for "two grey posts" */
 	int size;      /* 0 not said, 1 small, 2 large */
+	int key;       /* 1: an object the facts are about (not a distractor) */
 };
 
 /* States come in pairs s, s^1: full/empty, open/closed, broken/intact,
@@ -123,30 +124,44 @@ struct syn_reading {
 
 struct syn_scene {
 	int cat, kind;
+	int group;                           /* the family's kind: kinds that
+	                                        differ only in their fact (left-
+	                                        right and above-below; reach,
+	                                        look, carry) share one */
 	const char *setting;                 /* desc prefix, e.g. "two panels with" */
 	struct syn_obj obj[SYN_MAXOBJ];
 	int nobj;
 	struct syn_reading truth[SYN_MAXREAD], lie[SYN_MAXREAD];
 	int ntrue, nlie;
-	int main_truth;                      /* the truth the choice set asks */
+	int main_truth;                      /* the truth the choice set asks: one
+	                                        with a minimal lie */
 	char cls_ls[3];
 };
 
 /* syn_scene_draw - pick a kind of category cat, place and draw its objects
- * on c (c->px and c->size set) and fill *sc, all from r. key_objects
- * (2..8; other values: no limit) limits the scene's key objects to the
- * first key_objects colours and the first min(key_objects, 5) shapes;
- * distractors still take any. */
+ * on c (c->px and c->size set) and fill *sc: the kind and the key objects
+ * from the family's stream fr, the fact from the member number m (the
+ * member's index in its family plus a family offset), everything else
+ * from the member's stream r. key_objects (2..8; other values: no limit)
+ * limits the scene's key objects to the first key_objects colours and the
+ * first min(key_objects, 5) shapes; distractors still take any. */
 void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r,
-	int cat, int key_objects);
+	struct syn_rng *fr, int m, int cat, int key_objects);
 
 /* syn_text_desc / syn_text_reading - render into buf (RC_SYNTH_TEXT). */
-void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int split, int frame,
+void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int words, int frame,
 	char *buf);
 void syn_text_reading(const struct syn_scene *sc, const struct syn_reading *rd,
-	struct syn_rng *r, int split, int frame, char *buf);
-/* The number of frames of split (reasoning, descriptive). */
-int syn_text_nframes(int split, int desc);
+	struct syn_rng *r, int words, int frame, char *buf);
+/* The number of frames of a wording (RC_SYNTH_WORDS_*), reasoning or
+ * descriptive. */
+int syn_text_nframes(int words, int desc);
+/* syn_reading_objects - the objects a reading names, as a bit mask (its
+ * a, and its b when the predicate's sentences name it). */
+unsigned syn_reading_objects(const struct syn_reading *rd);
+/* syn_minimal_lies - the number of sc's lies that name the same objects
+ * as truth t: the lies that differ from it in the fact alone. */
+int syn_minimal_lies(const struct syn_scene *sc, int t);
 
 extern const char *const syn_kind_names[];
 extern const int syn_kind_cat[];

@@ -1,7 +1,17 @@
 /* synth_kinds.c - the kinds of scene of the synthetic world, five
  * categories of facts: each kind places its objects (synth_scene.h's
  * helpers) so that its fact is plain in the pixels and lists the readings
- * the picture makes true and false; syn_scene_draw picks one. */
+ * the picture makes true and false; syn_scene_draw picks one.
+ *
+ * What a kind draws comes from two streams: the family's (x->fr: which
+ * shapes and colours its key objects have, through key_shape and
+ * syn_add_coloured) and the member's (x->r: where things are, sizes,
+ * distractors). The fact of a member comes from its number x->m: bit 0
+ * swaps the roles of the two key objects (which one is left, full, on
+ * top), bit 1 and up choose the rest (above-below rather than left-right,
+ * the state, the direction), so that a family's members show its objects
+ * in different facts. Every scene has a distractor or two besides: a
+ * family's descriptions, which name no fact, differ by them. */
 #include <string.h>
 
 #include "synth/synth_scene.h"
@@ -16,8 +26,9 @@ static void kind_lr_ab(struct ctx *x, int vertical)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int a = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
-	int b = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int a = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	int b = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	syn_roles(x, &a, &b);
 	double ra = syn_unif(r, 0.075, 0.115), rb = syn_unif(r, 0.075, 0.115);
 	double ax, ay, bx, by;
 	if (!vertical) {
@@ -53,9 +64,10 @@ static void kind_inside(struct ctx *x)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int b = syn_add_coloured(x, syn_int(r, 2) ? N_FRAME : N_HOOP, 0);
-	int a = syn_add_coloured(x, solid[syn_int(r, x->kshape < 4 ? x->kshape : 4)], 0);
-	int o = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int b = syn_add_coloured(x, syn_int(x->fr, 2) ? N_FRAME : N_HOOP, 0);
+	int a = syn_add_coloured(x, syn_key_shape(x, solid, 4), 0);
+	int o = syn_add_coloured(x, syn_key_shape(x, solid, 4), 0);
+	syn_roles(x, &a, &o);
 	double R = syn_unif(r, 0.2, 0.25), cx = syn_unif(r, 0.32, 0.68), cy = syn_unif(r, 0.32, 0.68);
 	double w = 0.045;
 	struct syn_rgb col = x->rgb[b];
@@ -72,7 +84,7 @@ static void kind_inside(struct ctx *x)
 	syn_shape(x->c, sc->obj[a].noun, cx + syn_unif(r, -0.03, 0.03), cy + syn_unif(r, -0.03, 0.03),
 		ra, x->rgb[a]);
 	syn_place(x, o, syn_unif(r, 0.05, 0.07), 0);
-	syn_distractors(x, syn_int(r, 2), 0);
+	syn_distractors(x, 1 + syn_int(r, 2), 0);
 	syn_truth(sc, P_INSIDE, a, b, 0, 0);
 	syn_truth(sc, P_OUTSIDE, o, b, 0, 0);
 	syn_lie(sc, P_INSIDE, o, b, 0, 0);
@@ -87,8 +99,9 @@ static void kind_occluded(struct ctx *x)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int a = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
-	int b = syn_add_coloured(x, solid[syn_int(r, 3)], 0);
+	int a = syn_add_coloured(x, syn_key_shape(x, solid, 3), 0);
+	int b = syn_add_coloured(x, syn_key_shape(x, solid, 3), 0);
+	syn_roles(x, &a, &b);
 	double ra = syn_unif(r, 0.1, 0.13), rb = syn_unif(r, 0.1, 0.13), y = syn_unif(r, 0.3, 0.7);
 	int side = syn_int(r, 2) ? 1 : -1;
 	double d = syn_unif(r, 0.55, 0.8) * (ra + rb);
@@ -115,9 +128,15 @@ static void kind_near_far(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double h = syn_unif(r, 0.36, 0.44);
 	syn_ground(x, h);
-	int noun = solid[syn_int(r, x->kshape < 4 ? x->kshape : 4)];
+	int noun = syn_key_shape(x, solid, 4);
 	int a = syn_add(x, noun, syn_pick_colour(x, 0), 1, 2);
 	int b = syn_add(x, noun, syn_pick_colour(x, 0), 1, 1);
+	if (syn_role(x, 0)) {   /* the other colour nearer: swap the sizes */
+		struct syn_obj t = sc->obj[a];
+		sc->obj[a].colour = sc->obj[b].colour, sc->obj[b].colour = t.colour;
+		struct syn_rgb c = x->rgb[a];
+		x->rgb[a] = x->rgb[b], x->rgb[b] = c;
+	}
 	double ra = syn_unif(r, 0.13, 0.16), rb = syn_unif(r, 0.05, 0.065);
 	int s = syn_int(r, 2) ? 1 : -1;
 	double ax = 0.5 - s * syn_unif(r, 0.12, 0.25), bx = 0.5 + s * syn_unif(r, 0.12, 0.3);
@@ -126,16 +145,17 @@ static void kind_near_far(struct ctx *x)
 	syn_put(x, b, bx, by, rb);
 	syn_put(x, a, ax, ay, ra);
 	/* a distractor sized for its depth, so that it keeps the cue */
-	if (syn_int(r, 2))
-		for (int tries = 0; tries < 60; tries++) {
-			double cy = syn_unif(r, h + 0.06, 0.88), rd = 0.03 + 0.11 * (cy - h) / (1 - h);
-			double cx = syn_unif(r, rd + 0.02, 1 - rd - 0.02);
-			if (cy + rd > 0.98 || !syn_is_free(x, cx - rd, cy - rd, cx + rd, cy + rd, 0.04))
-				continue;
-			int i = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
-			syn_put(x, i, cx, cy, rd);
-			break;
-		}
+	x->distract = 1;
+	for (int tries = 0; tries < 60; tries++) {
+		double cy = syn_unif(r, h + 0.06, 0.88), rd = 0.03 + 0.11 * (cy - h) / (1 - h);
+		double cx = syn_unif(r, rd + 0.02, 1 - rd - 0.02);
+		if (cy + rd > 0.98 || !syn_is_free(x, cx - rd, cy - rd, cx + rd, cy + rd, 0.04))
+			continue;
+		int i = syn_add_coloured(x, plain[syn_int(r, 5)], 0);
+		syn_put(x, i, cx, cy, rd);
+		break;
+	}
+	x->distract = 0;
 	syn_truth(sc, P_NEARER, a, b, 0, 0);
 	syn_truth(sc, P_FARTHER, b, a, 0, 0);
 	syn_lie(sc, P_NEARER, b, a, 0, 0);
@@ -157,11 +177,12 @@ static void kind_state(struct ctx *x, int dim)
 {
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
-	int noun = state_noun[dim], s = 2 * dim + syn_int(r, 2);
+	int noun = state_noun[dim], s = 2 * dim + syn_role(x, 1);
 	unsigned ex = noun == N_LAMP ? 1u << YELLOW : 0;   /* not the colour of light */
 	double g = syn_unif(r, 0.8, 0.88), rr = syn_unif(r, 0.1, 0.125);
 	syn_ground(x, g);
 	int a = syn_add_coloured(x, noun, ex), b = syn_add_coloured(x, noun, ex);
+	syn_roles(x, &a, &b);
 	double xl = syn_unif(r, 0.2, 0.32), xr = syn_unif(r, 0.64, 0.8);
 	int left = syn_int(r, 2), same = syn_int(r, 4) == 0;
 	double xa = left ? xl : xr, xb = left ? xr : xl, hh = syn_state_height(noun, rr);
@@ -169,7 +190,7 @@ static void kind_state(struct ctx *x, int dim)
 	syn_state_obj(x->c, noun, xb, g, rr, x->rgb[b], same ? s : s ^ 1);
 	syn_occupy(x, xa - 1.6 * rr, g - hh, xa + 1.6 * rr, g);
 	syn_occupy(x, xb - 1.6 * rr, g - hh, xb + 1.6 * rr, g);
-	syn_distractors(x, 1, 0);
+	syn_distractors(x, 1 + syn_int(r, 2), 0);
 	syn_cls(sc, "AAS");
 	if (same) {
 		syn_truth(sc, P_IS, a, 0, s, 0);
@@ -215,8 +236,9 @@ static void kind_human(struct ctx *x, int kind)
 	int f = syn_int(r, 2) ? 1 : -1;
 	double xf = syn_unif(r, 0.44, 0.56);
 	int p = syn_add(x, N_PERSON, -1, 1, 0);
-	int a = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 1u << BLACK);
-	int b = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 1u << BLACK);
+	int a = syn_add_coloured(x, syn_key_shape(x, plain, 5), 1u << BLACK);
+	int b = syn_add_coloured(x, syn_key_shape(x, plain, 5), 1u << BLACK);
+	syn_roles(x, &a, &b);
 	syn_add(x, N_STAND, GREY, kind == K_CARRY ? 1 : 2, 0);
 	double ra = syn_unif(r, 0.055, 0.07), rb = syn_unif(r, 0.055, 0.07);
 	double bx = xf - f * syn_unif(r, 0.25, 0.3), ax = xf + f * syn_unif(r, 0.25, 0.3);
@@ -235,7 +257,7 @@ static void kind_human(struct ctx *x, int kind)
 		else
 			syn_person(x->c, xf, g, f, POSE_LOOK, ax - f * 1.3 * ra, top - ra);
 	}
-	syn_distractors(x, syn_int(r, 2), g);
+	syn_distractors(x, 1 + syn_int(r, 2), g);
 	int act = kind == K_REACH ? P_REACH : kind == K_LOOK ? P_LOOK : P_CARRY;
 	syn_truth(sc, act, p, a, 0, 0);
 	/* reaching for a thing, one looks at it: no lie about that */
@@ -258,10 +280,11 @@ static void kind_heading(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double g = syn_unif(r, 0.8, 0.86);
 	syn_ground(x, g);
-	int d = syn_int(r, 2), dir = d == D_RIGHT ? 1 : -1, still = syn_int(r, 5) == 0;
-	int m = syn_add_coloured(x, syn_int(r, 2) ? N_BALL : N_BOX, 0);
-	int a = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
-	int b = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int d = syn_role(x, 1), dir = d == D_RIGHT ? 1 : -1, still = syn_int(r, 5) == 0;
+	int m = syn_add_coloured(x, syn_int(x->fr, 2) ? N_BALL : N_BOX, 0);
+	int a = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	int b = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	syn_roles(x, &a, &b);
 	double rm = syn_unif(r, 0.07, 0.09), xm = syn_unif(r, 0.44, 0.56), ym = g - rm - 0.012;
 	double ra = syn_unif(r, 0.045, 0.06), rb = syn_unif(r, 0.045, 0.06);
 	syn_put(x, a, xm + dir * syn_unif(r, 0.27, 0.32), g - ra - 0.012, ra);
@@ -273,7 +296,7 @@ static void kind_heading(struct ctx *x)
 	}
 	syn_put(x, m, xm, ym, rm);
 	syn_occupy(x, xm - 0.3, ym - rm, xm + 0.3, g);
-	syn_distractors(x, syn_int(r, 2), 0);
+	syn_distractors(x, 1 + syn_int(r, 2), 0);
 	syn_cls(sc, "TTP");
 	if (still) {
 		syn_truth(sc, P_REST, m, 0, 0, 0);
@@ -302,7 +325,7 @@ static void kind_phase(struct ctx *x)
 	struct syn_scene *sc = x->sc;
 	struct syn_rng *r = x->r;
 	struct syn_rgb ink = { 45, 45, 45 };
-	int dim = syn_int(r, 4), noun = state_noun[dim], s = 2 * dim + syn_int(r, 2);
+	int dim = syn_int(x->fr, 4), noun = state_noun[dim], s = 2 * dim + syn_role(x, 0);
 	int same = syn_int(r, 4) == 0;
 	double g = syn_unif(r, 0.8, 0.86), rr = syn_unif(r, 0.08, 0.095);
 	syn_ground(x, g);
@@ -311,7 +334,7 @@ static void kind_phase(struct ctx *x)
 	syn_tri(x->c, 0.61, 0.1, 0.54, 0.045, 0.54, 0.155, ink);
 	sc->setting = "two panels with";
 	int a = syn_add_coloured(x, noun, noun == N_LAMP ? 1u << YELLOW : 0);
-	int o = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int o = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
 	double ox = syn_unif(r, -0.05, 0.05), ro = syn_unif(r, 0.035, 0.05);
 	double dx = 0.25 + (ox > 0 ? -1 : 1) * syn_unif(r, 0.16, 0.18);
 	double dy = syn_int(r, 2) ? g - ro - 0.012 : syn_unif(r, 0.3, 0.4);
@@ -355,9 +378,10 @@ static void kind_stack(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double g = syn_unif(r, 0.82, 0.88), xc = syn_unif(r, 0.36, 0.64), yb = g;
 	syn_ground(x, g);
-	int base = syn_int(r, 2), unstable = syn_int(r, 2), side = xc > 0.5 ? -1 : 1;
+	int base = syn_int(x->fr, 2), unstable = syn_role(x, 1), side = xc > 0.5 ? -1 : 1;
 	int w = base ? syn_add_coloured(x, N_BLOCK, 0) : -1;
 	int b = syn_add_coloured(x, N_BLOCK, 0), a = syn_add_coloured(x, N_BLOCK, 0);
+	syn_roles(x, &a, &b);
 	double yx = xc;
 	if (base) {
 		double ww = syn_unif(r, 0.34, 0.42), hw = syn_unif(r, 0.09, 0.12);
@@ -374,7 +398,7 @@ static void kind_stack(struct ctx *x)
 	block(x, b, yx - wy / 2, yb - hy, yx + wy / 2, yb);
 	block(x, a, xx - wx / 2, yb - hy - hx, xx + wx / 2, yb - hy);
 	syn_occupy(x, xc - 0.3, yb - hy - hx - 0.05, xc + 0.3, g);
-	syn_distractors(x, syn_int(r, 2) + !base, g);
+	syn_distractors(x, 1 + syn_int(r, 2), g);
 	if (unstable) {
 		syn_truth(sc, P_FALLOFF, a, b, 0, 0);
 		syn_truth(sc, P_TOPPLE, a, b, 0, 0);
@@ -404,15 +428,16 @@ static void kind_slope(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double g = syn_unif(r, 0.84, 0.88);
 	syn_ground(x, g);
-	int h = syn_int(r, 2) ? 1 : -1;   /* the high end: +1 right */
+	int h = syn_role(x, 1) ? 1 : -1;   /* the high end: +1 right */
 	int still = syn_int(r, 4) == 0;
 	double wr = syn_unif(r, 0.36, 0.46), hr = syn_unif(r, 0.24, 0.34);
 	double x0 = 0.5 - wr / 2 + syn_unif(r, -0.04, 0.04);
 	double xl = h > 0 ? x0 : x0 + wr, xh = h > 0 ? x0 + wr : x0;
 	int ramp = syn_add(x, N_RAMP, GREY, 1, 0);
 	int m = syn_add_coloured(x, N_BALL, 0);
-	int a = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
-	int b = syn_add_coloured(x, plain[syn_int(r, x->kshape)], 0);
+	int a = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	int b = syn_add_coloured(x, syn_key_shape(x, plain, 5), 0);
+	syn_roles(x, &a, &b);
 	/* corners in order around the quad: the top ones right to left */
 	double wf = 0.14, t0 = h > 0 ? xh : xh + wf, t1 = h > 0 ? xh - wf : xh;
 	double ramp_xy[8] = { x0, g, x0 + wr, g, t0, g - hr, t1, g - hr };
@@ -429,7 +454,7 @@ static void kind_slope(struct ctx *x)
 		syn_put(x, m, xh - h * wf / 2, g - hr - rm - 0.012, rm);
 	else
 		syn_put(x, m, px + nx * (rm + 0.012), py + ny * (rm + 0.012), rm);
-	syn_distractors(x, syn_int(r, 2), 0);
+	syn_distractors(x, 1 + syn_int(r, 2), 0);
 	int low = h > 0 ? D_LEFT : D_RIGHT;
 	syn_cls(sc, "PPT");
 	if (still) {
@@ -457,12 +482,12 @@ static void kind_support(struct ctx *x)
 	struct syn_rng *r = x->r;
 	double g = syn_unif(r, 0.84, 0.88);
 	syn_ground(x, g);
-	int held = syn_int(r, 2), miss = syn_int(r, 2);
+	int held = syn_role(x, 0), miss = syn_role(x, 1);
 	double wp = syn_unif(r, 0.5, 0.6), th = 0.045, yp = g - syn_unif(r, 0.26, 0.32);
 	double xp = 0.5 - wp / 2 + syn_unif(r, -0.04, 0.04);
 	int p = syn_add_coloured(x, N_PLANK, 0);
 	syn_add(x, N_POST, GREY, held ? 2 : 1, 0);
-	int o = syn_add_coloured(x, syn_int(r, 2) ? N_BOX : N_BALL, 0);
+	int o = syn_add_coloured(x, syn_int(x->fr, 2) ? N_BOX : N_BALL, 0);
 	struct syn_rgb grey = syn_palette[GREY];
 	if (held || miss == D_RIGHT)
 		syn_rect(x->c, xp + 0.03, yp + th, xp + 0.08, g, grey);
@@ -476,7 +501,7 @@ static void kind_support(struct ctx *x)
 		t = miss == D_RIGHT ? t : 1 - t;
 	}
 	syn_put(x, o, xp + t * wp, yp - ro - 0.012, ro);
-	syn_distractors(x, syn_int(r, 2), g);
+	syn_distractors(x, 1 + syn_int(r, 2), g);
 	if (held) {
 		syn_truth(sc, P_HELD, p, 0, 0, 0);
 		syn_truth(sc, P_SAFE, o, p, 0, 0);
@@ -498,16 +523,25 @@ static void kind_support(struct ctx *x)
 }
 
 
-void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r, int cat,
-	int key_objects)
+void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *r,
+	struct syn_rng *fr, int m, int cat, int key_objects)
 {
 	memset(sc, 0, sizeof *sc);
-	struct ctx x = { .sc = sc, .c = c, .r = r, .kcol = key_objects, .kshape = key_objects };
+	struct ctx x = { .sc = sc, .c = c, .r = r, .fr = fr, .m = m, .kcol = key_objects,
+		.kshape = key_objects };
 	if (x.kcol > NCOLOURS || x.kcol < 2)
 		x.kcol = NCOLOURS;
 	if (x.kshape > 5 || x.kshape < 2)
 		x.kshape = 5;
-	int k = kind_first[cat] + syn_int(r, kind_first[cat + 1] - kind_first[cat]);
+	/* the family's kind; left-right and above-below, and the three
+	 * actions, are one family kind whose members differ in the fact */
+	int k = kind_first[cat] + syn_int(fr, kind_first[cat + 1] - kind_first[cat]);
+	if (k == K_LR || k == K_AB)
+		sc->group = K_LR, k = syn_role(&x, 1) ? K_AB : K_LR;
+	else if (k >= K_REACH && k <= K_CARRY)
+		sc->group = K_REACH, k = K_REACH + (m >> 1) % 3;
+	else
+		sc->group = k;
 	sc->cat = cat;
 	sc->kind = k;
 	x.bg = (struct syn_rgb){ (uint8_t)(205 + syn_int(r, 40)), (uint8_t)(205 + syn_int(r, 40)),
@@ -526,5 +560,11 @@ void syn_scene_draw(struct syn_scene *sc, struct syn_canvas *c, struct syn_rng *
 	case K_SLOPE: kind_slope(&x); break;
 	case K_SUPPORT: kind_support(&x); break;
 	}
-	sc->main_truth = syn_int(r, sc->ntrue);
+	/* the choice set asks a truth that some lie contradicts with the
+	 * same objects (every kind has one) */
+	int cand[SYN_MAXREAD], nc = 0;
+	for (int t = 0; t < sc->ntrue; t++)
+		if (syn_minimal_lies(sc, t))
+			cand[nc++] = t;
+	sc->main_truth = nc ? cand[syn_int(r, nc)] : syn_int(r, sc->ntrue);
 }

@@ -57,13 +57,36 @@ int syn_pick_colour(struct ctx *x, unsigned exclude)
 	unsigned key = avail & ((1u << x->kcol) - 1);
 	if (!x->distract && key)
 		avail = key;
-	int n = __builtin_popcount(avail), k = syn_int(x->r, n);
+	/* a key object's colour is the family's, a distractor's the member's */
+	int n = __builtin_popcount(avail), k = syn_int(x->distract ? x->r : x->fr, n);
 	for (int i = 0; i < NCOLOURS; i++)
 		if ((avail >> i & 1) && k-- == 0) {
 			x->used |= 1u << i;
 			return i;
 		}
 	return GREY;   /* unreachable: at most 6 colours a scene */
+}
+
+/* syn_key_shape - one of the first n shapes of list (at most the key
+ * objects' shape limit), the family's choice. */
+int syn_key_shape(struct ctx *x, const int *list, int n)
+{
+	return list[syn_int(x->fr, n < x->kshape ? n : x->kshape)];
+}
+
+/* syn_role - bit of the member number: bit 0 swaps the two key objects'
+ * roles, the next bits choose the rest of the fact. */
+int syn_role(const struct ctx *x, int bit)
+{
+	return x->m >> bit & 1;
+}
+
+void syn_roles(const struct ctx *x, int *a, int *b)
+{
+	if (syn_role(x, 0)) {
+		int t = *a;
+		*a = *b, *b = t;
+	}
 }
 
 static struct syn_rgb jitter(struct ctx *x, struct syn_rgb c)
@@ -81,7 +104,7 @@ int syn_add(struct ctx *x, int noun, int colour, int count, int size)
 {
 	struct syn_scene *sc = x->sc;
 	int i = sc->nobj++;
-	sc->obj[i] = (struct syn_obj){ noun, colour, count, size };
+	sc->obj[i] = (struct syn_obj){ noun, colour, count, size, !x->distract };
 	x->rgb[i] = jitter(x, syn_palette[colour < 0 ? BLACK : colour]);
 	return i;
 }

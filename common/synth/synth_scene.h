@@ -22,7 +22,9 @@ enum {
 struct ctx {
 	struct syn_scene *sc;
 	struct syn_canvas *c;
-	struct syn_rng *r;
+	struct syn_rng *r;       /* the member's stream */
+	struct syn_rng *fr;      /* the family's stream: key shapes and colours */
+	int m;                   /* the member number: its bits choose the fact */
 	struct syn_rgb bg;
 	double occ[16][4];       /* boxes taken: x0 y0 x1 y1 */
 	int nocc;
@@ -37,6 +39,9 @@ static const int solid[] = { N_BALL, N_BOX, N_DIAMOND, N_TRIANGLE };
 
 double syn_sqrt(double v);
 int syn_pick_colour(struct ctx *x, unsigned exclude);
+int syn_key_shape(struct ctx *x, const int *list, int n);
+int syn_role(const struct ctx *x, int bit);
+void syn_roles(const struct ctx *x, int *a, int *b);
 int syn_add(struct ctx *x, int noun, int colour, int count, int size);
 int syn_add_coloured(struct ctx *x, int noun, unsigned exclude);
 void syn_occupy(struct ctx *x, double x0, double y0, double x1, double y1);

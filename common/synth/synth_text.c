@@ -1,9 +1,11 @@
 /* synth_text.c - the words of the synthetic world: descriptive captions
  * (objects, colours, sizes; no relations or states) and reasoning captions
  * rendered from a reading with one of several templates. Each predicate
- * has train templates and test-only templates, and each caption sits in a
- * frame ("in this picture ...") of its split, so the test split's
- * sentences have forms the train split never shows, over the same words.
+ * has train templates and test-only ("hard") templates, and each caption
+ * sits in a frame ("in this picture ...") of its wording: the hard
+ * wording's sentences have forms and words training never shows; the fair
+ * wording puts training's templates in frames training never uses, made
+ * of training's words.
  *
  * Template marks: %a %b the objects ("the red ball"), %s %t state words,
  * %d the direction in s, %v the change from s to t, %c what shows state
@@ -93,7 +95,10 @@ static const struct tmpl tmpl[NPREDS] = {
 		{ "%a is about to roll off to the %d" } },
 	[P_STAYPUT] = { 4, { "%a will stay where it is", "%a will not roll" },
 		{ "%a is going to remain still" } },
-	[P_ROLLUP] = { 4, { "%a will roll up the ramp", "%a will climb the ramp" },
+	/* only ever a lie: its words must occur in other predicates' truths,
+	 * which training's captions are made of */
+	[P_ROLLUP] = { 4, { "%a will roll up the ramp",
+		"%a will roll up to the top of the ramp" },
 		{ "%a is going to go up the ramp" } },
 	[P_TIPS] = { 4, { "%a will tip down on the %d", "%a will fall on its %d side" },
 		{ "%a is going to sag on the %d" } },
@@ -107,13 +112,20 @@ static const struct tmpl tmpl[NPREDS] = {
 		{ "%a is going to drop from %b as it tilts" } },
 };
 
-static const char *const frames[2][4] = {
+/* The carrier sentences, by wording (RC_SYNTH_WORDS_*). The fair ones are
+ * new sentences made only of words training's captions use ("drawing",
+ * "scene", "simple" come from its descriptive frames), so that a model
+ * meets new carriers, not new words; the hard ones bring words of their
+ * own ("notice", "sketch"). */
+static const char *const frames[RC_SYNTH_NWORDS][4] = {
 	{ "@", "in this picture @", "we can see that @", NULL },
 	{ "notice that @", "as the image shows, @", NULL, NULL },
+	{ "in this drawing @", "in this simple scene @", "we can see in this picture that @", NULL },
 };
-static const char *const desc_frames[2][5] = {
+static const char *const desc_frames[RC_SYNTH_NWORDS][5] = {
 	{ "@", "a picture of @", "a drawing of @", "a simple scene with @", NULL },
 	{ "an image showing @", "a sketch with @", NULL, NULL, NULL },
+	{ "a scene with @", "a simple drawing of @", "a picture with @", NULL, NULL },
 };
 
 static const char *const state_word[NSTATES] = {
@@ -153,9 +165,9 @@ static int count(const char *const *list, int max)
 	return n;
 }
 
-int syn_text_nframes(int split, int desc)
+int syn_text_nframes(int words, int desc)
 {
-	return desc ? count(desc_frames[split], 5) : count(frames[split], 4);
+	return desc ? count(desc_frames[words], 5) : count(frames[words], 4);
 }
 
 /* the object: "the red ball", "the person"; with indef, "a red ball",
@@ -199,14 +211,29 @@ static void core(struct out *o, const struct syn_scene *sc, const struct syn_rea
 	}
 }
 
+unsigned syn_reading_objects(const struct syn_reading *rd)
+{
+	return 1u << rd->a | (strstr(tmpl[rd->pred].tr[0], "%b") ? 1u << rd->b : 0);
+}
+
+int syn_minimal_lies(const struct syn_scene *sc, int t)
+{
+	unsigned want = syn_reading_objects(&sc->truth[t]);
+	int n = 0;
+	for (int i = 0; i < sc->nlie; i++)
+		n += syn_reading_objects(&sc->lie[i]) == want;
+	return n;
+}
+
 void syn_text_reading(const struct syn_scene *sc, const struct syn_reading *rd,
-	struct syn_rng *r, int split, int frame, char *buf)
+	struct syn_rng *r, int words, int frame, char *buf)
 {
 	const struct tmpl *tp = &tmpl[rd->pred];
-	const char *const *list = split ? tp->te : tp->tr;
-	int n = split ? count(tp->te, 3) : count(tp->tr, 4);
+	int hard = words == RC_SYNTH_WORDS_HARD;
+	const char *const *list = hard ? tp->te : tp->tr;
+	int n = hard ? count(tp->te, 3) : count(tp->tr, 4);
 	const char *t = list[syn_int(r, n)];
-	const char *f = frames[split][frame % syn_text_nframes(split, 0)];
+	const char *f = frames[words][frame % syn_text_nframes(words, 0)];
 	struct out o = { buf, RC_SYNTH_TEXT, 0 };
 	buf[0] = '\0';
 	for (; *f; f++) {
@@ -219,7 +246,7 @@ void syn_text_reading(const struct syn_scene *sc, const struct syn_reading *rd,
 	}
 }
 
-void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int split, int frame,
+void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int words, int frame,
 	char *buf)
 {
 	int order[SYN_MAXOBJ];
@@ -230,7 +257,7 @@ void syn_text_desc(const struct syn_scene *sc, struct syn_rng *r, int split, int
 		order[i] = order[j];
 		order[j] = t;
 	}
-	const char *f = desc_frames[split][frame % syn_text_nframes(split, 1)];
+	const char *f = desc_frames[words][frame % syn_text_nframes(words, 1)];
 	struct out o = { buf, RC_SYNTH_TEXT, 0 };
 	buf[0] = '\0';
 	for (; *f; f++) {
@@ -262,7 +289,7 @@ void rc_synth_phrasings(struct rc_synth_phrasings *p)
 		p->cores_cat[tmpl[i].cat][0] += a;
 		p->cores_cat[tmpl[i].cat][1] += b;
 	}
-	for (int s = 0; s < 2; s++) {
+	for (int s = 0; s < RC_SYNTH_NWORDS; s++) {
 		p->frames[s] = syn_text_nframes(s, 0);
 		p->desc[s] = syn_text_nframes(s, 1);
 	}

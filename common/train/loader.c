@@ -45,7 +45,8 @@ struct rc_loader {
 	/* the numbering of the current epoch */
 	long epoch;
 	uint64_t emitted;
-	struct rc_perm perm;          /* RC_SHUFFLE_PERM's */
+	struct rc_perm perm;          /* RC_SHUFFLE_PERM's; RC_SHUFFLE_GROUPS's of pass */
+	uint64_t pass;                /* RC_SHUFFLE_GROUPS: the pass perm is for */
 	uint32_t *order;              /* [nshards] shard order (RC_SHUFFLE_BUFFER) */
 	size_t si;                    /* position in order */
 	uint64_t rec;
@@ -165,7 +166,26 @@ static void epoch_reset(struct rc_loader *l, long epoch)
 	}
 	if (l->o.shuffle == RC_SHUFFLE_PERM)
 		rc_perm_init(&l->perm, l->items, mix(l->o.seed, (uint64_t)epoch, 3));
+	l->pass = UINT64_MAX;
 	l->rng = mix(l->o.seed, (uint64_t)epoch, 2);
+}
+
+/* group_item - item p of the epoch in RC_SHUFFLE_GROUPS's order (see
+ * loader.h), as a number of item_at's dataset order. */
+static uint64_t group_item(struct rc_loader *l, uint64_t p)
+{
+	const uint64_t per = (uint64_t)l->per[0], R = l->items / per, G = (uint64_t)l->o.group;
+	const uint64_t pass = p / R, q = p % R, full = R / G;
+	if (pass != l->pass) {
+		rc_perm_init(&l->perm, full ? full : 1,
+			mix(l->o.seed, (uint64_t)l->epoch * per + pass, 5));
+		l->pass = pass;
+	}
+	const uint64_t j = q < full * G ? rc_perm_at(&l->perm, q / G) * G + q % G : q;
+	/* the record's item of this pass: a seeded rotation, so that over
+	 * the epoch's passes it gives each of its items once */
+	const uint64_t sub = (pass + mix(l->o.seed, (uint64_t)l->epoch, 6 + j) % per) % per;
+	return j * per + sub;
 }
 
 /* raw_next - the next item in the epoch's shard order, record after
@@ -196,6 +216,7 @@ static int next_item(struct rc_loader *l, struct item *it)
 		if (l->emitted >= l->items)
 			return 0;
 		item_at(l, l->o.shuffle == RC_SHUFFLE_PERM ? rc_perm_at(&l->perm, l->emitted) :
+			l->o.shuffle == RC_SHUFFLE_GROUPS ? group_item(l, l->emitted) :
 			l->emitted, it);
 	} else {
 		struct item x;
@@ -349,7 +370,8 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 	if (o->stage < 0 || o->stage > 2 || o->batch < 1 || o->nranks < 1 || o->rank < 0 ||
 	    o->rank >= o->nranks || o->batch % o->nranks || o->buffer < 1 ||
 	    o->image_size < 1 || o->ctx < 2 || o->vocab < 1 || o->shuffle < RC_SHUFFLE_NONE ||
-	    o->shuffle > RC_SHUFFLE_PERM || !(o->holdout >= 0 && o->holdout < 1) ||
+	    o->shuffle > RC_SHUFFLE_GROUPS || (o->shuffle == RC_SHUFFLE_GROUPS && o->group < 1) ||
+	    !(o->holdout >= 0 && o->holdout < 1) ||
 	    (o->split && !(o->holdout > 0)) ||
 	    (o->stage == 0 && (o->stream < RC_STREAM_CAPTION || o->stream > RC_STREAM_TRL)))
 		return rc_log_error(RC_E_ARG, "data loader: bad options (batch %d over %d ranks)",
@@ -404,6 +426,12 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 			goto fail;
 		}
 		l->per[i] = stage_per(o, (int)in->schema);
+		if (l->o.shuffle == RC_SHUFFLE_GROUPS && l->per[i] != l->per[0]) {
+			rc = rc_log_error(RC_E_ARG, "%s: %d items a record, %s has %d: groups of "
+				"records need the same number everywhere", e->full, l->per[i],
+				l->list.e[0].full, l->per[0]);
+			goto fail;
+		}
 		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0) {
 			rc = RC_E_ARG; /* a shard that does not fit, as the schema */
 			goto fail;

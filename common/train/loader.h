@@ -82,6 +82,7 @@ enum rc_shuffle {
 	RC_SHUFFLE_NONE = 0,    /* dataset order */
 	RC_SHUFFLE_BUFFER = 1,  /* shard order and a shuffle buffer */
 	RC_SHUFFLE_PERM = 2,    /* a permutation of all the items of the epoch */
+	RC_SHUFFLE_GROUPS = 3,  /* runs of `group` records kept together: see below */
 };
 
 struct rc_loader_opts {
@@ -92,6 +93,15 @@ struct rc_loader_opts {
 	int rank, nranks;       /* this process's slice (nranks divides batch) */
 	int shuffle;            /* enum rc_shuffle (split 1: dataset order always) */
 	int buffer;             /* RC_SHUFFLE_BUFFER's buffer, items (>= 1) */
+	int group;              /* RC_SHUFFLE_GROUPS's run of records (>= 1): the
+	                           epoch is as many passes as a record has items
+	                           (its captions); each pass is a permutation of
+	                           the runs of `group` consecutive records (the
+	                           split's, the tail left in place) and gives
+	                           each record one of its items, each item once an
+	                           epoch. A family of rclip-synth's lands in one
+	                           batch when the batch is a multiple of it. All
+	                           shards must have the same items per record. */
 	uint64_t seed;
 	double holdout;         /* the fraction of records set aside, in [0, 1) */
 	int split;              /* 0: the other records; 1: the held-out ones */

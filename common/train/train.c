@@ -47,6 +47,7 @@ void rc_train_opts_default(struct rc_train_opts *o)
 	o->seed = 0;
 	o->shuffle = RC_SHUFFLE_PERM;
 	o->buffer = 8192;
+	o->group = 1;
 	o->gather = RC_GATHER_OFFICIAL;
 	o->holdout = 0;
 	o->eval_every = 0.25;
@@ -309,6 +310,7 @@ static int setup(struct rc_train_job *j)
 	struct rc_loader_opts lo = {
 		.list = j->data_abs, .stage = o->stage, .stream = o->stream, .batch = o->batch,
 		.rank = j->c->rank, .nranks = nranks, .shuffle = o->shuffle, .buffer = o->buffer,
+		.group = o->group,
 		.seed = o->seed, .holdout = o->holdout, .image_size = cfg->vision.image_size,
 		.ctx = cfg->text.max_position, .eot = cfg->text.vocab_size - 1,
 		.vocab = cfg->text.vocab_size, .verify = o->verify,

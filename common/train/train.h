@@ -35,6 +35,8 @@
 #ifndef RCLIP_TRAIN_H
 #define RCLIP_TRAIN_H
 
+#define RC_TRAIN_MAX_GROUP 4096  /* --group */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +79,7 @@ struct rc_train_opts {
 	double epochs;           /* when steps is 0 */
 	uint64_t seed;
 	int shuffle;             /* enum rc_shuffle (loader.h) */
+	int group;               /* RC_SHUFFLE_GROUPS's run of records */
 	int buffer, verify;
 	int gather;              /* enum rc_train_gather */
 	double holdout;          /* the fraction of records held out (0: none) */

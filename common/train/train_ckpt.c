@@ -160,7 +160,7 @@ static void prune(const char *dir, int keep)
 /* ---------------------------------------------------------------- options and state */
 
 static const char *const stream_names[] = { "", "caption", "tb", "trl" };
-static const char *const shuffle_names[] = { "none", "buffer", "perm" };
+static const char *const shuffle_names[] = { "none", "buffer", "perm", "groups" };
 static const char *const gather_names[] = { "", "official", "exact" };
 
 static json_t *options_json(const struct rc_train_job *j)
@@ -186,7 +186,9 @@ static json_t *options_json(const struct rc_train_job *j)
 	json_object_set_new(v, "accum", json_integer(o->accum));
 	json_object_set_new(v, "steps", json_integer(j->total));
 	json_object_set_new(v, "seed", json_integer((json_int_t)o->seed));
-	json_object_set_new(v, "shuffle", json_string(shuffle_names[o->shuffle % 3]));
+	json_object_set_new(v, "shuffle", json_string(shuffle_names[o->shuffle & 3]));
+	if (o->shuffle == RC_SHUFFLE_GROUPS)
+		json_object_set_new(v, "group", json_integer(o->group));
 	json_object_set_new(v, "gather", json_string(gather_names[o->gather % 3]));
 	json_object_set_new(v, "holdout", json_real(o->holdout));
 	json_object_set_new(v, "eval_every", json_real(o->eval_every));
@@ -320,18 +322,20 @@ int rc_train_read_options(const char *path, struct rc_train_opts *o, char *data,
 	json_t *x_shuffle = json_object_get(v, "shuffle");
 	o->shuffle = json_is_boolean(x_shuffle) ? (json_is_true(x_shuffle) ? RC_SHUFFLE_BUFFER :
 		RC_SHUFFLE_NONE) : RC_SHUFFLE_PERM;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		if (json_is_string(x_shuffle) && !strcmp(json_string_value(x_shuffle),
 		    shuffle_names[k]))
 			o->shuffle = k;
 	const char *gather = json_string_value(json_object_get(v, "gather"));
 	o->gather = gather && !strcmp(gather, "official") ? RC_GATHER_OFFICIAL : RC_GATHER_EXACT;
-	double save_every, keep;
-	if ((rc = opt_num(v, "holdout", 0, 0.5, 0, 0, &o->holdout, path)) < 0 ||
+	double save_every, keep, group;
+	if ((rc = opt_num(v, "group", 1, RC_TRAIN_MAX_GROUP, 1, 1, &group, path)) < 0 ||
+	    (rc = opt_num(v, "holdout", 0, 0.5, 0, 0, &o->holdout, path)) < 0 ||
 	    (rc = opt_num(v, "eval_every", 0, 1e15, 0, 0.25, &o->eval_every, path)) < 0 ||
 	    (rc = opt_num(v, "save_every", 0, 1099511627776.0, 1, 0, &save_every, path)) < 0 ||
 	    (rc = opt_num(v, "keep", 1, 1 << 20, 1, 3, &keep, path)) < 0)
 		goto out;
+	o->group = (int)group;
 	/* the checkpoint cadence of the run, unless this command line set it */
 	if (o->save_every < 0)
 		o->save_every = (long)save_every;

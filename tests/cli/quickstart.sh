@@ -1,9 +1,10 @@
 #!/bin/sh
 # quickstart.sh - the main job in miniature: examples/quickstart.sh --tiny
 # with the programs of this build (no install, no build): a 60-scene
-# world, sharded, a tiny CLIP trained from scratch, stage 1 and 2 and the
-# two stage-0 baselines, all five evaluated, the table printed, the
-# stage-2 model exported and checked. Seconds.
+# world in families, sharded, a tiny CLIP trained from scratch in batches
+# of whole families, stage 1 and 2 and the two stage-0 baselines, all five
+# evaluated on the three wordings of the choice sets and on retrieval, the
+# table printed, the stage-2 model exported and checked. Seconds.
 set -u
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 tmp=$(mktemp -d)
@@ -18,14 +19,15 @@ if ! RCLIP_BIN=$bin bash "$top_srcdir/examples/quickstart.sh" --tiny --out "$tmp
 	fail "examples/quickstart.sh --tiny failed"
 fi
 r="$tmp/q/results.tsv"
-[ "$(wc -l < "$r" 2>/dev/null)" = 6 ] && head -n 1 "$r" | grep -q 'sets.seen'  || fail "results.tsv: $(cat "$r" 2>/dev/null)"
+[ "$(wc -l < "$r" 2>/dev/null)" = 6 ] && head -n 1 "$r" | grep -q 'fair.seen.hard'  || fail "results.tsv: $(cat "$r" 2>/dev/null)"
 for m in base s0-des s0-rea s1 s2; do
 	# a row per model, every field a percentage the evaluation printed
-	awk -F '\t' -v m="$m" '$1 == m { for (i = 2; i <= 10; i++) if ($i !~ /^[0-9]+\.[0-9][0-9]$/) exit 1; f = 1 }
+	awk -F '\t' -v m="$m" '$1 == m { for (i = 2; i <= 11; i++) if ($i !~ /^[0-9]+\.[0-9][0-9]$/) exit 1; f = 1 }
 		END { exit !f }' "$r" || fail "results row $m: $(grep "^$m" "$r")"
 	[ -f "$tmp/q/$m/final.safetensors" ] || fail "no $m/final.safetensors"
 done
-grep -q '^model[[:space:]][[:space:]]*S[[:space:]][[:space:]]*A[[:space:]].*sets' "$tmp/log" || fail "no table in the output"
+grep -q '^model[[:space:]][[:space:]]*S[[:space:]][[:space:]]*A[[:space:]].*fair' "$tmp/log" || fail "no table in the output"
+grep -q -- '--group 4 ' "$tmp/log" || fail "the runs do not keep the families together"
 [ -f "$tmp/q/reasonclip-synth/config.json" ] && [ -f "$tmp/q/reasonclip-synth/model.safetensors" ] ||
 	fail "no exported model"
 grep -q 'check:    ok' "$tmp/log" || fail "export --check"

@@ -157,5 +157,29 @@ expect 1 "$T" --stage 0 --init "$fx/init" --data "$tmp/desc.list" --batch 8 --ho
 has "$tmp/err" 'fewer than one batch' "--holdout leaves less than a batch"
 has "$tmp/err" '6 of the 12 records are held out' "--holdout: the hint says why"
 
+# --group: runs of records shuffled together; a grouped run resumes at its
+# place (12 records: 4 runs of 3, batches of 6)
+expect 2 "$T" --stage 0 --group 0 --init "$fx/init" --data "$tmp/desc.list" --out "$tmp/x"
+expect 2 "$T" --stage 0 --group 3 --shuffle buffer --init "$fx/init" --data "$tmp/desc.list" \
+	--out "$tmp/x"
+has "$tmp/err" "--group goes with --shuffle perm" "--group with --shuffle buffer"
+g="--stage 0 --init $fx/init --data $tmp/desc.list --batch 6 --steps 8 --seed 3 -j 1 -q"
+expect 0 "$T" $g --group 3 --out "$tmp/g1"
+"$T" $g --group 3 --save-every 3 --test-kill-after-checkpoint 3:TERM --out "$tmp/g2" \
+	2>"$tmp/err"
+eq "$?" 143 "--group: stopped after checkpoint 3"
+expect 0 "$T" --resume "$tmp/g2" -q
+sed 's/, "samples_per_s.*//' "$tmp/g1/metrics.jsonl" >"$tmp/g1.m"
+sed 's/, "samples_per_s.*//' "$tmp/g2/metrics.jsonl" >"$tmp/g2.m"
+same "$tmp/g1.m" "$tmp/g2.m" "--group: the resumed run's metrics"
+expect 0 "$top_builddir/tests/cli/train-helper" compare "$tmp/g1/final.safetensors" \
+	"$tmp/g2/final.safetensors" 0
+grep -a -q 'group\\":3,' "$tmp/g1/final.safetensors" &&
+	grep -a -q 'shuffle\\":\\"groups' "$tmp/g1/final.safetensors" && ok ||
+	fail "--group: the checkpoint's options have no groups of 3"
+expect 0 "$T" $g --out "$tmp/g0"
+sed 's/, "samples_per_s.*//' "$tmp/g0/metrics.jsonl" >"$tmp/g0.m"
+cmp -s "$tmp/g0.m" "$tmp/g1.m" && fail "--group changes nothing" || ok
+
 echo "train-cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1004,6 +1004,76 @@ static const char *make_desc(int n)
 	return list;
 }
 
+/* --group: the epoch is a permutation of runs of G consecutive records
+ * (the tail left in place), each run within G aligned positions, so that
+ * it lands in one batch when the batch is a multiple of G; a function of
+ * (seed, epoch); with several items a record, a pass per item, each
+ * record once a pass and each of its items once an epoch. */
+START_TEST(test_loader_groups)
+{
+	const char *list = make_desc(22);
+	struct rc_loader_opts o = { .list = list, .stage = 0, .stream = RC_STREAM_CAPTION,
+		.batch = 4, .rank = 0, .nranks = 1, .shuffle = RC_SHUFFLE_GROUPS, .group = 4,
+		.buffer = 1, .seed = 3, .image_size = 32, .ctx = 77, .eot = 49407,
+		.vocab = 49408 };
+	struct rc_loader *a, *c;
+	ck_assert_int_eq(rc_loader_open(&a, &o), 0);
+	o.seed = 4;
+	ck_assert_int_eq(rc_loader_open(&c, &o), 0);
+	int differs_seed = 0, differs_epoch = 0;
+	uint64_t first[22];
+	for (long e = 0; e < 3; e++) {
+		int seen[22] = { 0 };
+		for (uint64_t k = 0; k < 22; k++) {
+			uint32_t sh, sub;
+			uint64_t rec, rec3;
+			ck_assert_int_eq(rc_loader_item(a, e, k, &sh, &rec, &sub), 0);
+			ck_assert_int_eq(rc_loader_item(c, e, k, &sh, &rec3, &sub), 0);
+			seen[rec]++;
+			if (k < 20)      /* a run: the positions 4g..4g+3 */
+				ck_assert_msg(rec / 4 * 4 + k % 4 == rec, "position %llu: record %llu",
+					(unsigned long long)k, (unsigned long long)rec);
+			else
+				ck_assert_int_eq(rec, k);
+			differs_seed |= rec != rec3;
+			if (e == 0)
+				first[k] = rec;
+			else
+				differs_epoch |= first[k] != rec;
+		}
+		for (int r = 0; r < 22; r++)
+			ck_assert_int_eq(seen[r], 1);
+	}
+	ck_assert(differs_seed && differs_epoch);
+	rc_loader_close(a), rc_loader_close(c);
+	/* stage 1, 9 items a record: 9 passes of the 3 records */
+	const char *lite = make_lite();
+	struct rc_loader_opts ol = { .list = lite, .stage = 1, .batch = 3, .rank = 0,
+		.nranks = 1, .shuffle = RC_SHUFFLE_GROUPS, .group = 1, .buffer = 1, .seed = 5,
+		.image_size = S, .ctx = 77, .eot = 49407, .vocab = 49408 };
+	struct rc_loader *l;
+	ck_assert_int_eq(rc_loader_open(&l, &ol), 0);
+	for (long e = 0; e < 2; e++) {
+		int seen[NREC][9] = { { 0 } };
+		for (uint64_t k = 0; k < 27; k += NREC) {
+			int pass[NREC] = { 0 };
+			for (uint64_t i = 0; i < NREC; i++) {
+				uint32_t sh, sub;
+				uint64_t rec;
+				ck_assert_int_eq(rc_loader_item(l, e, k + i, &sh, &rec, &sub), 0);
+				pass[rec]++, seen[rec][sub]++;
+			}
+			for (int r = 0; r < NREC; r++)
+				ck_assert_int_eq(pass[r], 1);
+		}
+		for (int r = 0; r < NREC; r++)
+			for (int s = 0; s < 9; s++)
+				ck_assert_int_eq(seen[r][s], 1);
+	}
+	rc_loader_close(l);
+}
+END_TEST
+
 /* run - stage 0 on the tiny config from random weights into dir */
 static int run(const char *list, const char *dir, const char *resume, long save_every)
 {
@@ -1077,6 +1147,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_loader_shuffle);
 	tcase_add_test(tc, test_perm);
 	tcase_add_test(tc, test_loader_perm);
+	tcase_add_test(tc, test_loader_groups);
 	tcase_add_test(tc, test_loader_holdout);
 	tcase_add_test(tc, test_loader_ranks_and_seek);
 	tcase_add_test(tc, test_loader_refuses);
