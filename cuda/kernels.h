@@ -223,9 +223,9 @@ enum rc_cuda_ew_variant {
 };
 
 /* rc_cuda_act_forward - out[n] = act(inp) as rc_ops_act: act is an enum
- * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x) or
- * RC_ACT_GELU (1), the exact erf GELU. out may equal inp; n = 0 does
- * nothing. */
+ * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x),
+ * RC_ACT_GELU (1), the exact erf GELU, or RC_ACT_GELU_TANH (2), SigLIP's
+ * gelu_pytorch_tanh. out may equal inp; n = 0 does nothing. */
 int rc_cuda_act_forward(void *out, const void *inp, size_t n, int act, int dtype,
 	struct CUstream_st *stream);
 
@@ -589,6 +589,38 @@ int rc_cuda_attention_forward_v(int variant, int block, void *out, float *lse, c
 int rc_cuda_attention_backward_v(int variant, int block, void *dqkv, float *scratch,
 	const void *dout, const void *qkv, const void *out, const float *lse, int B, int T, int C,
 	int H, int causal, int dtype, struct CUstream_st *stream);
+
+/* ---------------------------------------------------------------- attention pooling */
+/* cuda/attnpool.cu: the attention of SigLIP's pooling head, one query
+ * for the whole batch; CPU twins rc_siglip_attend and
+ * rc_siglip_attend_backward (model/cpu.h). One kernel shape: the _v forms
+ * take the block size (a multiple of 32, at most 1024). */
+
+/* rc_cuda_attnpool_forward - per image b and head h of H: the query q[C]
+ * (the projected probe, unscaled: the kernel scales it by (C/H)^-½ in
+ * fp32) against keys and values kv[B,T,2C] (keys in columns [0,C), values
+ * in [C,2C) of each row): att[B,H,T] = softmax(q·kᵀ) (fp32, kept for the
+ * backward), out[B,C] = Σ_t att·v, heads side by side. q, kv, out of
+ * dtype; C/H <= 128. */
+int rc_cuda_attnpool_forward(void *out, float *att, const void *q, const void *kv, int B, int T,
+	int C, int H, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_attnpool_backward - for it, given dout[B,C] and its att: dkv
+ * [B,T,2C] += the keys' and values' gradients, dq[C] += the unscaled
+ * query's summed over the batch (per image into scratch, then added over
+ * b in order, in double). dkv, dq, dout, q, kv of dtype. scratch: device
+ * memory of rc_cuda_attnpool_backward_scratch(B, C) bytes. No atomics:
+ * the same inputs give the same bits. */
+int rc_cuda_attnpool_backward(void *dkv, void *dq, float *scratch, const void *dout,
+	const void *q, const void *kv, const float *att, int B, int T, int C, int H, int dtype,
+	struct CUstream_st *stream);
+size_t rc_cuda_attnpool_backward_scratch(int B, int C);
+
+int rc_cuda_attnpool_forward_v(int block, void *out, float *att, const void *q, const void *kv,
+	int B, int T, int C, int H, int dtype, struct CUstream_st *stream);
+int rc_cuda_attnpool_backward_v(int block, void *dkv, void *dq, float *scratch, const void *dout,
+	const void *q, const void *kv, const float *att, int B, int T, int C, int H, int dtype,
+	struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }
