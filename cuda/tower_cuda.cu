@@ -237,7 +237,7 @@ int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B)
 	CU(cudaStreamWaitEvent(s, c->uploaded, 0));
 	/* HF's CLIPVisionEmbeddings: the conv as im2col + a GEMM, the class
 	 * token first, the positions added; then pre_layrnorm */
-	RC(rc_cuda_patches(t->patches, t->rgb, B, S, P, dt, s));
+	RC(rc_cuda_patches(t->patches, t->rgb, B, S, P, c->be.m->cfg.family, dt, s));
 	CU(cudaEventRecord(c->rgb_free, s));
 	CU(cudaEventSynchronize(c->uploaded));
 	RC(rc_cuda_matmul_forward(c->blas, t->patch_out, NULL, t->patches, cu_w(c, w->patch_w), NULL,
