@@ -76,6 +76,16 @@ static struct rc_clip *model(int family)
 	}
 	rc_clip_init_random(m, 5);
 	rc_clip_init_extras(m, RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS, 5, -4.0f);
+	/* SigLIP: biases and layer norms off their 0 and 1, so that a bias
+	 * left out (the conv's, the heads') shows */
+	for (size_t i = 0; family == RC_FAMILY_SIGLIP && i < m->ntensors; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		if (p->ndim != 1 || !strncmp(p->name, "logit_", 6))
+			continue;
+		const std::vector<float> r = rc_test_random(p->numel, -0.1f, 0.1f, 30 + i);
+		for (size_t k = 0; k < p->numel; k++)
+			p->data[k] += r[k];
+	}
 	return m;
 }
 
