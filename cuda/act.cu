@@ -1,6 +1,6 @@
 /* act.cu - elementwise kernels for fp32 or bf16 activations with fp32
- * arithmetic: the MLP activations (quick_gelu, exact GELU) forward and
- * backward, and the residual add and its backward. CPU twins: rc_ops_act,
+ * arithmetic: the MLP activations (quick_gelu, exact GELU, SigLIP's
+ * tanh GELU) forward and backward, and the residual add and its backward. CPU twins: rc_ops_act,
  * rc_ops_act_backward, rc_ops_add, rc_ops_add_backward (model/ops_cpu.h);
  * launchers in cuda/kernels.h.
  *
@@ -11,8 +11,9 @@
  * memory, so a 128-bit access per operand is what makes them fast. The
  * grid is capped and strides over the rest, so any n fits in one launch.
  *
- * The formulas are the CPU's, term for term (expf and erff, not the fast
- * intrinsics): x·(1/(1 + e^(-1.702x))) and (x·0.5)·(1 + erf(x·√½)). The
+ * The formulas are the CPU's, term for term (expf, erff and tanhf, not the
+ * fast intrinsics): x·(1/(1 + e^(-1.702x))), (x·0.5)·(1 + erf(x·√½)) and
+ * 0.5·x·(1 + tanh(β·(x + κ·x³))) with PyTorch's β = √(2/π), κ = 0.044715. The
  * exact GELU is the reason this file exists beside cuBLASLt, whose GELU
  * epilogue is the tanh approximation (gemm.cu).
  */
@@ -30,21 +31,35 @@ extern "C" {
 
 static constexpr float act_sqrt1_2 = 0.70710678118654752440f;     /* √½ */
 static constexpr float act_inv_sqrt_2pi = 0.39894228040143267794f; /* 1/√(2π) */
+/* gelu(approximate="tanh"): β = √2·(2/√π)·½ = √(2/π) as the CPU's
+ * (float)(M_SQRT2 · M_2_SQRTPI · 0.5), κ = 0.044715 */
+static constexpr float act_tanh_beta = (float)(1.41421356237309504880 * 1.12837916709551257390 * 0.5);
+static constexpr float act_tanh_kappa = 0.044715f;
 
 __device__ __forceinline__ float act_f(float x, int act)
 {
 	if (act == RC_ACT_QUICK_GELU)
 		return x * (1.0f / (1.0f + expf(-(1.702f * x))));
+	if (act == RC_ACT_GELU_TANH)
+		return 0.5f * x * (1.0f + tanhf(act_tanh_beta * (x + act_tanh_kappa * (x * x * x))));
 	return x * 0.5f * (1.0f + erff(x * act_sqrt1_2));
 }
 
-/* act_df - the derivative: s + 1.702·x·s·(1 - s) with s = σ(1.702x), or
+/* act_df - the derivative: s + 1.702·x·s·(1 - s) with s = σ(1.702x);
+ * ½(1 + th) + ½x·(1 - th²)·β·(1 + 3κx²) with th = tanh(β(x + κx³)); or
  * Φ(x) + x·φ(x) */
 __device__ __forceinline__ float act_df(float x, int act)
 {
 	if (act == RC_ACT_QUICK_GELU) {
 		const float s = 1.0f / (1.0f + expf(-(1.702f * x)));
 		return s + 1.702f * x * s * (1.0f - s);
+	}
+	if (act == RC_ACT_GELU_TANH) {
+		const float x2 = x * x;
+		const float th = tanhf(act_tanh_beta * (x + act_tanh_kappa * x2 * x));
+		const float left = 0.5f * x, dleft = 0.5f * (1.0f + th);
+		return dleft + left * (1.0f - th * th) * act_tanh_beta *
+			(1.0f + 3.0f * act_tanh_kappa * x2);
 	}
 	const float cdf = 0.5f * (1.0f + erff(x * act_sqrt1_2));
 	const float pdf = act_inv_sqrt_2pi * expf(-0.5f * x * x);
@@ -198,8 +213,9 @@ int rc_cuda_act_forward_v(int variant, int block, void *out, const void *inp, si
 	int rc = ew_args(fn, variant, block, dtype, { out, inp });
 	if (rc < 0)
 		return rc;
-	if (act != RC_ACT_QUICK_GELU && act != RC_ACT_GELU)
-		return rc_log_error(RC_E_ARG, "%s: act %d: not quick_gelu (0) or gelu (1)", fn, act);
+	if (act != RC_ACT_QUICK_GELU && act != RC_ACT_GELU && act != RC_ACT_GELU_TANH)
+		return rc_log_error(RC_E_ARG, "%s: act %d: not quick_gelu (0), gelu (1) or "
+			"gelu_pytorch_tanh (2)", fn, act);
 	if (!out || !inp)
 		return rc_log_error(RC_E_ARG, "%s: out and inp may not be NULL", fn);
 	if (n == 0)
@@ -218,8 +234,9 @@ int rc_cuda_act_backward_v(int variant, int block, void *dinp, const void *inp, 
 	int rc = ew_args(fn, variant, block, dtype, { dinp, inp, dout });
 	if (rc < 0)
 		return rc;
-	if (act != RC_ACT_QUICK_GELU && act != RC_ACT_GELU)
-		return rc_log_error(RC_E_ARG, "%s: act %d: not quick_gelu (0) or gelu (1)", fn, act);
+	if (act != RC_ACT_QUICK_GELU && act != RC_ACT_GELU && act != RC_ACT_GELU_TANH)
+		return rc_log_error(RC_E_ARG, "%s: act %d: not quick_gelu (0), gelu (1) or "
+			"gelu_pytorch_tanh (2)", fn, act);
 	if (!dinp || !inp || !dout)
 		return rc_log_error(RC_E_ARG, "%s: dinp, inp and dout may not be NULL", fn);
 	if (n == 0)

@@ -1,7 +1,8 @@
 /* backend_cuda.h - what the CUDA backend's files share (backend_cuda.cu:
  * setup, memory, the training operations, the ops table; tower_cuda.cu:
- * the towers' forward and backward). Not an interface: the backend is
- * reached through model/backend.h.
+ * the towers' forward and backward; siglip_cuda.cu: SigLIP's pooling
+ * head). Not an interface: the backend is reached through
+ * model/backend.h.
  *
  * Precision: fp32 master weights, gradients, AdamW moments, losses and
  * normalisation statistics; activations and the weights the GEMMs read in
@@ -41,6 +42,14 @@ struct cu_tower {
 	float *pool_mean, *pool_rstd;         /* vision [B] */
 	float *proj, *emb, *norm;             /* fp32 [B,D], [B,D], [B] */
 	void *proj_c;                         /* the projection in dtype (bf16 mode) */
+	/* a SigLIP image tower's pooling head (siglip_cuda.cu), on lnf [B·T,C] */
+	int siglip;
+	void *map_kv;                         /* [B·T, 2C] keys and values */
+	void *map_q;                          /* [C] the probe's query, unscaled */
+	float *map_att;                       /* [B,H,T] its probabilities */
+	void *map_o, *map_h, *map_ln;         /* [B,C] attention, out_proj, layernorm */
+	float *map_ln_mean, *map_ln_rstd;     /* [B] */
+	void *map_fc, *map_fc_act;            /* [B,I] fc1 before and after the activation */
 };
 
 /* The scratch of the backward: one layer's activation gradients, sized
@@ -51,6 +60,10 @@ struct cu_grads {
 	void *scratch;                        /* per-op scratch, the largest any op needs */
 	size_t scratch_bytes;
 	void *tok_work;                       /* rc_cuda_embed_tokens_backward's */
+	/* SigLIP's pooling head: [B,C] dh, dln, do; [B,I] dfa, dfc; [C] dq;
+	 * the attention's scratch */
+	void *dmh, *dmln, *dmo, *dmfa, *dmfc, *dmq;
+	float *map_scratch;
 };
 
 struct cuda_be {
@@ -107,6 +120,25 @@ static inline float *cu_g(const struct cuda_be *c, const float *host_view)
 	return c->grads + (host_view - c->be.m->params);
 }
 
+/* Count, then carve, in bytes: each buffer on a 256-byte boundary (the
+ * kernels' 16-byte packs, and cuBLASLt's preferred alignment). */
+struct cu_carve {
+	char *base;   /* NULL while counting */
+	size_t off;
+};
+
+static inline void *cu_take(struct cu_carve *cv, size_t bytes)
+{
+	void *p = cv->base ? cv->base + cv->off : NULL;
+	cv->off += (bytes + 255) & ~(size_t)255;
+	return p;
+}
+
+static inline float *cu_takef(struct cu_carve *cv, size_t n)
+{
+	return (float *)cu_take(cv, n * sizeof(float));
+}
+
 /* tower_cuda.cu */
 size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *base);
 size_t cu_grads_bytes(struct cuda_be *c, char *base);
@@ -114,6 +146,13 @@ int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B);
 int cu_encode_texts(struct cuda_be *c, const int32_t *ids, int B, int T);
 int cu_backward(struct cuda_be *c, const float *dimg, const float *dtxt,
 	const struct rc_grads_sink *sink);
+
+/* siglip_cuda.cu: the pooling head's buffers (counted, or carved when
+ * base is set, from *off bytes on), forward from t->lnf into t->pooled,
+ * and backward from g->dpooled into dlnf (+=, [B·T,C] of dtype) */
+void cu_map_bytes(struct cuda_be *c, struct cu_tower *t, struct cu_carve *cv, int grads);
+int cu_map_forward(struct cuda_be *c, struct cu_tower *t);
+int cu_map_backward(struct cuda_be *c, struct cu_tower *t, void *dlnf);
 
 /* a CUDA call in a function returning an RC_E_* code */
 #define CU(call) RC_CUDA_CHECK(call)

@@ -1,7 +1,7 @@
-/* embed.cu - the inputs of the CLIP towers: uint8 pixels to normalised
- * patch rows (rc_clip_pixels_from_rgb then rc_ops_im2col), the vision
- * embeddings [class; patches] + positions and their backward
- * (rc_ops_embed_patches_backward), and the text embeddings wte[id] + wpe[t]
+/* embed.cu - the inputs of the CLIP and SigLIP towers: uint8 pixels to
+ * normalised patch rows (rc_clip_pixels_for then rc_ops_im2col), the
+ * vision embeddings [class; patches] + positions (SigLIP: patches +
+ * positions) and their backward (rc_ops_embed_patches_backward), and the text embeddings wte[id] + wpe[t]
  * and their backward (rc_ops_embed_tokens, rc_ops_embed_tokens_backward).
  * Launchers are declared in cuda/kernels.h.
  *
@@ -33,9 +33,10 @@ extern "C" {
 /* rows of one id that one warp adds up in order (the token backward) */
 #define EMB_RUN 32
 
-/* CLIPImageProcessor's normalisation of each byte value, per channel R, G,
- * B, computed on the host (emb_pixel_table_get): a kernel argument (3 KiB of
- * constant bank), copied to shared memory by each block. */
+/* The image processor's normalisation of each byte value (CLIP's or
+ * SigLIP's), per channel R, G, B, computed on the host
+ * (emb_pixel_table_get): a kernel argument (3 KiB of constant bank),
+ * copied to shared memory by each block. */
 struct emb_pixel_table {
 	float v[3 * 256];
 };
@@ -66,7 +67,8 @@ __global__ void emb_patches(A *patches, const uint8_t *__restrict__ rgb,
 	}
 }
 
-/* emb_vision - embed[b,t] = (t ? patch_out[b,t-1] : cls) + pos[t], one
+/* emb_vision - embed[b,t] = (t ? patch_out[b,t-1] : cls) + pos[t], or
+ * without a class token (cls NULL, SigLIP) patch_out[b,t] + pos[t]; one
  * thread per value. */
 template <class A>
 __global__ void emb_vision(A *embed, const A *patch_out, const A *__restrict__ cls,
@@ -75,8 +77,9 @@ __global__ void emb_vision(A *embed, const A *patch_out, const A *__restrict__ c
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n)
 		return;
-	const int bt = i / C, b = bt / T, t = bt % T, c = i % C;
-	const A *src = t ? patch_out + ((size_t)b * (T - 1) + t - 1) * C + c : cls + c;
+	const int bt = i / C, b = bt / T, t = bt % T, c = i % C, ncls = cls != NULL;
+	const A *src = t >= ncls ? patch_out + ((size_t)b * (T - ncls) + t - ncls) * C + c
+				 : cls + c;
 	rc_store(embed + i, rc_load(src) + rc_load(pos + (size_t)t * C + c));
 }
 
@@ -214,13 +217,14 @@ static int emb_check(const char *fn, int block, int dtype, int B, int T, int C, 
 	return 0;
 }
 
-/* emb_pixel_table_get - the table of emb_pixel_table, made once: each
- * entry is computed as rc_clip_pixels_from_rgb computes it (x·(1/255) in
- * double rounded to float, then (x - mean) / std in float), so the kernel
- * gives its bits whatever nvcc's flags do to device arithmetic. */
-static const emb_pixel_table &emb_pixel_table_get(void)
+/* emb_pixel_table_get - the table of emb_pixel_table for a family, made
+ * once: each entry is computed as rc_clip_pixels_for computes it (CLIP:
+ * x·(1/255) in double rounded to float, then (x - mean) / std in float;
+ * SigLIP: (x - 255·mean) / (255·std) in float), so the kernel gives its
+ * bits whatever nvcc's flags do to device arithmetic. */
+static const emb_pixel_table &emb_pixel_table_get(int family)
 {
-	static const emb_pixel_table tab = [] {
+	static const emb_pixel_table clip = [] {
 		emb_pixel_table t;
 		for (int c = 0; c < 3; c++) {
 			const float mean = (float)rc_clip_image_mean[c];
@@ -230,19 +234,35 @@ static const emb_pixel_table &emb_pixel_table_get(void)
 		}
 		return t;
 	}();
-	return tab;
+	static const emb_pixel_table siglip = [] {
+		emb_pixel_table t;
+		struct rc_clip_config cfg = {};
+		const double *mean, *std;
+		cfg.family = RC_FAMILY_SIGLIP;
+		rc_clip_config_image_norm(&cfg, &mean, &std);
+		for (int c = 0; c < 3; c++) {
+			const float m255 = (float)(mean[c] * 255.0), s255 = (float)(std[c] * 255.0);
+			for (int v = 0; v < 256; v++)
+				t.v[c * 256 + v] = ((float)v - m255) / s255;
+		}
+		return t;
+	}();
+	return family == RC_FAMILY_SIGLIP ? siglip : clip;
 }
 
 int rc_cuda_patches_v(int block, void *patches, const uint8_t *rgb, int B, int S, int P,
-	int dtype, struct CUstream_st *stream)
+	int family, int dtype, struct CUstream_st *stream)
 {
 	const char *fn = "rc_cuda_patches";
 	int rc = emb_check_common(fn, block, dtype);
 	if (rc < 0)
 		return rc;
-	if (B <= 0 || P <= 0 || S < P || S % P)
+	if (family != RC_FAMILY_CLIP && family != RC_FAMILY_SIGLIP)
+		return rc_log_error(RC_E_ARG, "%s: family %d: not CLIP (0) or SigLIP (1)", fn, family);
+	if (B <= 0 || P <= 0 || S < P || (S % P && family == RC_FAMILY_CLIP))
 		return rc_log_error(RC_E_ARG, "%s: B = %d, S = %d, P = %d: not B images of a side "
-			"that is a positive multiple of the patch", fn, B, S, P);
+			"that is a positive multiple of the patch (at least the patch: SigLIP)", fn, B,
+			S, P);
 	if (3.0 * B * S * S > EMB_MAX)
 		return rc_log_error(RC_E_ARG, "%s: %d images of side %d: over %d values", fn, B, S,
 			EMB_MAX);
@@ -251,10 +271,10 @@ int rc_cuda_patches_v(int block, void *patches, const uint8_t *rgb, int B, int S
 	const int rows = B * (S / P) * (S / P), grid = rows < 4096 ? rows : 4096;
 	if (dtype == RC_CUDA_F32)
 		RC_LAUNCH(emb_patches<float>, grid, block, 0, stream, (float *)patches, rgb,
-			emb_pixel_table_get(), rows, S, P);
+			emb_pixel_table_get(family), rows, S, P);
 	else
 		RC_LAUNCH(emb_patches<rc_bf16>, grid, block, 0, stream, (rc_bf16 *)patches, rgb,
-			emb_pixel_table_get(), rows, S, P);
+			emb_pixel_table_get(family), rows, S, P);
 	RC_CUDA_CHECK(cudaGetLastError());
 	return 0;
 }
@@ -274,12 +294,11 @@ int rc_cuda_embed_patches_v(int block, void *embed, const void *patch_out, const
 	const void *pos, int B, int T, int C, int dtype, struct CUstream_st *stream)
 {
 	const char *fn = "rc_cuda_embed_patches";
-	int rc = emb_check(fn, block, dtype, B, T, C, 2);
+	int rc = emb_check(fn, block, dtype, B, T, C, cls ? 2 : 1);
 	if (rc < 0)
 		return rc;
-	if (!embed || !patch_out || !cls || !pos)
-		return rc_log_error(RC_E_ARG, "%s: embed, patch_out, cls and pos may not be NULL",
-			fn);
+	if (!embed || !patch_out || !pos)
+		return rc_log_error(RC_E_ARG, "%s: embed, patch_out and pos may not be NULL", fn);
 	if (dtype == RC_CUDA_F32)
 		return emb_vision_launch(block, (float *)embed, (const float *)patch_out,
 			(const float *)cls, (const float *)pos, B, T, C, stream);
@@ -291,7 +310,7 @@ int rc_cuda_embed_patches_backward_v(int block, void *dpatch, float *dcls, float
 	const void *dembed, int B, int T, int C, int dtype, struct CUstream_st *stream)
 {
 	const char *fn = "rc_cuda_embed_patches_backward";
-	int rc = emb_check(fn, block, dtype, B, T, C, 2);
+	int rc = emb_check(fn, block, dtype, B, T, C, dpatch || dcls ? 2 : 1);
 	if (rc < 0)
 		return rc;
 	if (!dembed)
@@ -497,10 +516,10 @@ int rc_cuda_embed_tokens_backward_v(int block, float *dwte, float *dwpe, void *w
  * without a GPU at hand: tune on one. */
 #define EMB_BLOCK 256
 
-int rc_cuda_patches(void *patches, const uint8_t *rgb, int B, int S, int P, int dtype,
-	struct CUstream_st *stream)
+int rc_cuda_patches(void *patches, const uint8_t *rgb, int B, int S, int P, int family,
+	int dtype, struct CUstream_st *stream)
 {
-	return rc_cuda_patches_v(EMB_BLOCK, patches, rgb, B, S, P, dtype, stream);
+	return rc_cuda_patches_v(EMB_BLOCK, patches, rgb, B, S, P, family, dtype, stream);
 }
 
 int rc_cuda_embed_patches(void *embed, const void *patch_out, const void *cls, const void *pos,

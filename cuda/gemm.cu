@@ -351,9 +351,9 @@ int rc_cuda_matmul_forward(struct rc_cuda_blas *h, void *out, void *pre, const v
 	const char *fn = "rc_cuda_matmul_forward";
 	if (!h || !out)
 		return rc_log_error(RC_E_ARG, "%s: no handle or no out", fn);
-	if (act != RC_CUDA_ACT_NONE && act != 0 && act != 1)
-		return rc_log_error(RC_E_ARG, "%s: act %d: not none (-1), quick_gelu (0) or "
-			"gelu (1)", fn, act);
+	if (act != RC_CUDA_ACT_NONE && act != 0 && act != 1 && act != 2)
+		return rc_log_error(RC_E_ARG, "%s: act %d: not none (-1), quick_gelu (0), gelu (1) "
+			"or gelu_pytorch_tanh (2)", fn, act);
 	if (act == RC_CUDA_ACT_NONE && pre)
 		return rc_log_error(RC_E_ARG, "%s: pre without an activation", fn);
 	/* out[N,OC] = inp[N,C]·w[OC,C]ᵀ: w stored OC×C, used transposed */

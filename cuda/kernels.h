@@ -105,17 +105,20 @@ int rc_cuda_layernorm_backward_v(int variant, int block, void *dinp, float *dw, 
 /* rc_cuda_patches - B uint8 RGB images rgb[B,S,S,3] (HWC, as shards store
  * them) as normalised patch rows patches[B, (S/P)², 3·P·P] of dtype: patch
  * (gy, gx) at row gy·(S/P) + gx, each row ordered channel, row, column (a
- * Conv2d weight's order), each value ((float)(v·(1/255)) - mean[c]) /
- * std[c] with CLIP's mean and std (model/clip_config.h): what
- * rc_clip_pixels_from_rgb then rc_ops_im2col give, bit for bit in fp32,
- * rounded in bf16. S a positive multiple of P. */
-int rc_cuda_patches(void *patches, const uint8_t *rgb, int B, int S, int P, int dtype,
-	struct CUstream_st *stream);
+ * Conv2d weight's order), each value normalised as the family's image
+ * processor (family an enum rc_family, model/clip_config.h): CLIP's
+ * ((float)(v·(1/255)) - mean[c]) / std[c], SigLIP's (v - 127.5) / 127.5:
+ * what rc_clip_pixels_for then rc_ops_im2col give, bit for bit in fp32,
+ * rounded in bf16. CLIP: S a positive multiple of P; SigLIP: S >= P, the
+ * remainder left out as its Conv2d does. */
+int rc_cuda_patches(void *patches, const uint8_t *rgb, int B, int S, int P, int family,
+	int dtype, struct CUstream_st *stream);
 
 /* rc_cuda_embed_patches - HF's vision embeddings: embed[B,T,C] = [cls;
  * patch_out[b]] + pos, the class token cls[C] at position 0 and the patch
  * rows patch_out[B,T-1,C] at 1..T-1, pos[T,C] added (T >= 2); the fp32
- * sum of the two, as rc_clip_encode_image's loop. */
+ * sum of the two, as rc_clip_encode_image's loop. With cls NULL (SigLIP:
+ * no class token) the T rows of patch_out[B,T,C] + pos (T >= 1). */
 int rc_cuda_embed_patches(void *embed, const void *patch_out, const void *cls, const void *pos,
 	int B, int T, int C, int dtype, struct CUstream_st *stream);
 
@@ -123,7 +126,8 @@ int rc_cuda_embed_patches(void *embed, const void *patch_out, const void *cls, c
  * dpatch[B,T-1,C] (dtype) += the patch rows of dembed[B,T,C], dcls[C] +=
  * Σ_b dembed[b,0], dpos[T,C] += Σ_b dembed[b]: batch sums in double, b in
  * order (the CPU's bits), deterministic. Any of dpatch, dcls, dpos may be
- * NULL. */
+ * NULL. Without a class token (SigLIP) dembed is the patch rows'
+ * gradient itself: dpos alone (dpatch and dcls NULL) is the backward. */
 int rc_cuda_embed_patches_backward(void *dpatch, float *dcls, float *dpos, const void *dembed,
 	int B, int T, int C, int dtype, struct CUstream_st *stream);
 
@@ -182,7 +186,7 @@ int rc_cuda_l2norm_backward(void *dinp, const void *dout, const void *out, const
 	int N, int D, int dtype, struct CUstream_st *stream);
 
 int rc_cuda_patches_v(int block, void *patches, const uint8_t *rgb, int B, int S, int P,
-	int dtype, struct CUstream_st *stream);
+	int family, int dtype, struct CUstream_st *stream);
 int rc_cuda_embed_patches_v(int block, void *embed, const void *patch_out, const void *cls,
 	const void *pos, int B, int T, int C, int dtype, struct CUstream_st *stream);
 int rc_cuda_embed_patches_backward_v(int block, void *dpatch, float *dcls, float *dpos,
@@ -223,9 +227,9 @@ enum rc_cuda_ew_variant {
 };
 
 /* rc_cuda_act_forward - out[n] = act(inp) as rc_ops_act: act is an enum
- * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x) or
- * RC_ACT_GELU (1), the exact erf GELU. out may equal inp; n = 0 does
- * nothing. */
+ * rc_act (model/clip_config.h): RC_ACT_QUICK_GELU (0) x·σ(1.702x),
+ * RC_ACT_GELU (1), the exact erf GELU, or RC_ACT_GELU_TANH (2), SigLIP's
+ * gelu_pytorch_tanh. out may equal inp; n = 0 does nothing. */
 int rc_cuda_act_forward(void *out, const void *inp, size_t n, int act, int dtype,
 	struct CUstream_st *stream);
 
@@ -589,6 +593,38 @@ int rc_cuda_attention_forward_v(int variant, int block, void *out, float *lse, c
 int rc_cuda_attention_backward_v(int variant, int block, void *dqkv, float *scratch,
 	const void *dout, const void *qkv, const void *out, const float *lse, int B, int T, int C,
 	int H, int causal, int dtype, struct CUstream_st *stream);
+
+/* ---------------------------------------------------------------- attention pooling */
+/* cuda/attnpool.cu: the attention of SigLIP's pooling head, one query
+ * for the whole batch; CPU twins rc_siglip_attend and
+ * rc_siglip_attend_backward (model/cpu.h). One kernel shape: the _v forms
+ * take the block size (a multiple of 32, at most 1024). */
+
+/* rc_cuda_attnpool_forward - per image b and head h of H: the query q[C]
+ * (the projected probe, unscaled: the kernel scales it by (C/H)^-½ in
+ * fp32) against keys and values kv[B,T,2C] (keys in columns [0,C), values
+ * in [C,2C) of each row): att[B,H,T] = softmax(q·kᵀ) (fp32, kept for the
+ * backward), out[B,C] = Σ_t att·v, heads side by side. q, kv, out of
+ * dtype; C/H <= 128. */
+int rc_cuda_attnpool_forward(void *out, float *att, const void *q, const void *kv, int B, int T,
+	int C, int H, int dtype, struct CUstream_st *stream);
+
+/* rc_cuda_attnpool_backward - for it, given dout[B,C] and its att: dkv
+ * [B,T,2C] += the keys' and values' gradients, dq[C] += the unscaled
+ * query's summed over the batch (per image into scratch, then added over
+ * b in order, in double). dkv, dq, dout, q, kv of dtype. scratch: device
+ * memory of rc_cuda_attnpool_backward_scratch(B, C) bytes. No atomics:
+ * the same inputs give the same bits. */
+int rc_cuda_attnpool_backward(void *dkv, void *dq, float *scratch, const void *dout,
+	const void *q, const void *kv, const float *att, int B, int T, int C, int H, int dtype,
+	struct CUstream_st *stream);
+size_t rc_cuda_attnpool_backward_scratch(int B, int C);
+
+int rc_cuda_attnpool_forward_v(int block, void *out, float *att, const void *q, const void *kv,
+	int B, int T, int C, int H, int dtype, struct CUstream_st *stream);
+int rc_cuda_attnpool_backward_v(int block, void *dkv, void *dq, float *scratch, const void *dout,
+	const void *q, const void *kv, const float *att, int B, int T, int C, int H, int dtype,
+	struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

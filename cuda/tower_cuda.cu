@@ -1,7 +1,9 @@
 /* tower_cuda.cu - the CUDA backend's towers: the device workspace of
  * activations and gradients, and the forward and backward passes of both
- * CLIP towers, composed of the kernel families' launchers in the order
- * of the CPU's forward.c and backward.c, so that the two read alike. */
+ * towers of a CLIP or SigLIP model (SigLIP's pooling head in
+ * siglip_cuda.cu), composed of the kernel families' launchers in the
+ * order of the CPU's forward.c and backward.c, so that the two read
+ * alike. */
 #include "cuda/backend_cuda.h"
 
 #include <string.h>
@@ -13,42 +15,23 @@ extern "C" {
 
 /* ---------------------------------------------------------------- workspace */
 
-/* Count, then carve, in bytes: each buffer on a 256-byte boundary (the
- * kernels' 16-byte packs, and cuBLASLt's preferred alignment). */
-struct cu_carve {
-	char *base;   /* NULL while counting */
-	size_t off;
-};
-
-static void *take(struct cu_carve *cv, size_t bytes)
-{
-	void *p = cv->base ? cv->base + cv->off : NULL;
-	cv->off += (bytes + 255) & ~(size_t)255;
-	return p;
-}
-
-static float *takef(struct cu_carve *cv, size_t n)
-{
-	return (float *)take(cv, n * sizeof(float));
-}
-
 static void layer_bytes(struct cu_carve *cv, struct cu_layer *la, const struct cu_tower *t,
 	size_t e, int train)
 {
 	const size_t BT = (size_t)t->max_b * t->max_t, C = t->C, I = t->I;
-	la->ln1 = take(cv, BT * C * e);
-	la->ln1_mean = takef(cv, BT);
-	la->ln1_rstd = takef(cv, BT);
-	la->qkv = take(cv, BT * 3 * C * e);
-	la->atty = take(cv, BT * C * e);
-	la->lse = takef(cv, (size_t)t->max_b * t->H * t->max_t);
-	la->res2 = take(cv, BT * C * e);
-	la->ln2 = take(cv, BT * C * e);
-	la->ln2_mean = takef(cv, BT);
-	la->ln2_rstd = takef(cv, BT);
-	la->fch = take(cv, BT * I * e);
-	la->fch_act = train ? take(cv, BT * I * e) : la->fch;
-	la->res3 = take(cv, BT * C * e);
+	la->ln1 = cu_take(cv, BT * C * e);
+	la->ln1_mean = cu_takef(cv, BT);
+	la->ln1_rstd = cu_takef(cv, BT);
+	la->qkv = cu_take(cv, BT * 3 * C * e);
+	la->atty = cu_take(cv, BT * C * e);
+	la->lse = cu_takef(cv, (size_t)t->max_b * t->H * t->max_t);
+	la->res2 = cu_take(cv, BT * C * e);
+	la->ln2 = cu_take(cv, BT * C * e);
+	la->ln2_mean = cu_takef(cv, BT);
+	la->ln2_rstd = cu_takef(cv, BT);
+	la->fch = cu_take(cv, BT * I * e);
+	la->fch_act = train ? cu_take(cv, BT * I * e) : la->fch;
+	la->res3 = cu_take(cv, BT * C * e);
 }
 
 /* The layers' buffers. Inference: one set for all (forward() order allows
@@ -65,8 +48,10 @@ size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *b
 	struct cu_layer *layers = c->layers + (text ? cfg->vision.layers : 0);
 	int32_t *host_ids = t->host_ids;
 	struct cu_carve cv = { base, 0 };
+	const int siglip = cfg->family == RC_FAMILY_SIGLIP;
 	memset(t, 0, sizeof *t);
 	t->layer = layers, t->host_ids = host_ids, t->text = text;
+	t->siglip = siglip;
 	if (max_b == 0)
 		return 0;
 	t->max_b = max_b;
@@ -76,24 +61,34 @@ size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *b
 	const size_t e = c->esize, B = (size_t)max_b, T = (size_t)t->max_t, C = (size_t)t->C;
 	const size_t D = (size_t)t->D;
 	if (text) {
-		t->ids = (int32_t *)take(&cv, B * T * sizeof(int32_t));
-		t->pool_idx = (int32_t *)take(&cv, B * sizeof(int32_t));
-		t->embed = take(&cv, B * T * C * e);
-		t->lnf = take(&cv, B * T * C * e);
-		t->lnf_mean = takef(&cv, B * T);
-		t->lnf_rstd = takef(&cv, B * T);
+		t->ids = (int32_t *)cu_take(&cv, B * T * sizeof(int32_t));
+		t->pool_idx = (int32_t *)cu_take(&cv, B * sizeof(int32_t));
+		t->embed = cu_take(&cv, B * T * C * e);
+		t->lnf = cu_take(&cv, B * T * C * e);
+		t->lnf_mean = cu_takef(&cv, B * T);
+		t->lnf_rstd = cu_takef(&cv, B * T);
 	} else {
-		const size_t S = (size_t)tc->image_size, P = (size_t)tc->patch_size, N = T - 1;
-		t->rgb = (uint8_t *)take(&cv, B * S * S * 3);
-		t->patches = take(&cv, B * N * 3 * P * P * e);
-		t->patch_out = take(&cv, B * N * C * e);
-		t->embed = take(&cv, B * T * C * e);
-		t->pre = take(&cv, B * T * C * e);
-		t->pre_mean = takef(&cv, B * T);
-		t->pre_rstd = takef(&cv, B * T);
-		t->pool_in = take(&cv, B * C * e);
-		t->pool_mean = takef(&cv, B);
-		t->pool_rstd = takef(&cv, B);
+		/* SigLIP: no class token, no pre_layrnorm; post_layernorm on
+		 * every token, then the pooling head */
+		const size_t S = (size_t)tc->image_size, P = (size_t)tc->patch_size;
+		const size_t N = siglip ? T : T - 1;
+		t->rgb = (uint8_t *)cu_take(&cv, B * S * S * 3);
+		t->patches = cu_take(&cv, B * N * 3 * P * P * e);
+		t->patch_out = cu_take(&cv, B * N * C * e);
+		t->embed = cu_take(&cv, B * T * C * e);
+		if (siglip) {
+			t->lnf = cu_take(&cv, B * T * C * e);
+			t->lnf_mean = cu_takef(&cv, B * T);
+			t->lnf_rstd = cu_takef(&cv, B * T);
+			cu_map_bytes(c, t, &cv, 0);
+		} else {
+			t->pre = cu_take(&cv, B * T * C * e);
+			t->pre_mean = cu_takef(&cv, B * T);
+			t->pre_rstd = cu_takef(&cv, B * T);
+			t->pool_in = cu_take(&cv, B * C * e);
+			t->pool_mean = cu_takef(&cv, B);
+			t->pool_rstd = cu_takef(&cv, B);
+		}
 	}
 	for (int l = 0; l < t->L; l++) {
 		if ((train && !recompute) || l == 0)
@@ -101,12 +96,12 @@ size_t cu_tower_bytes(struct cuda_be *c, int text, int max_b, int train, char *b
 		else
 			layers[l] = layers[0];
 		if (recompute && l > 0)
-			layers[l].res3 = take(&cv, (size_t)max_b * t->max_t * C * e);
+			layers[l].res3 = cu_take(&cv, (size_t)max_b * t->max_t * C * e);
 	}
-	t->pooled = take(&cv, B * C * e);
-	t->proj = takef(&cv, B * D);
-	t->emb = takef(&cv, B * D);
-	t->norm = takef(&cv, B);
+	t->pooled = cu_take(&cv, B * C * e);
+	t->proj = cu_takef(&cv, B * D);
+	t->emb = cu_takef(&cv, B * D);
+	t->norm = cu_takef(&cv, B);
 	return cv.off;
 }
 
@@ -137,18 +132,20 @@ size_t cu_grads_bytes(struct cuda_be *c, char *base)
 	const size_t e = c->esize;
 	struct cu_grads *g = &c->g;
 	struct cu_carve cv = { base, 0 };
-	g->dx = take(&cv, btc * e);
-	g->dc = take(&cv, btc * e);
-	g->dqkv = take(&cv, 3 * btc * e);
-	g->dh = take(&cv, bti * e);
-	g->dha = take(&cv, bti * e);
-	g->dpooled = take(&cv, bc * e);
-	g->dpool_in = take(&cv, bc * e);
-	g->dproj = takef(&cv, bd);
-	g->dproj_c = c->dtype == RC_CUDA_F32 ? (void *)g->dproj : take(&cv, bd * e);
-	g->scratch = take(&cv, scratch);
+	g->dx = cu_take(&cv, btc * e);
+	g->dc = cu_take(&cv, btc * e);
+	g->dqkv = cu_take(&cv, 3 * btc * e);
+	g->dh = cu_take(&cv, bti * e);
+	g->dha = cu_take(&cv, bti * e);
+	g->dpooled = cu_take(&cv, bc * e);
+	g->dpool_in = cu_take(&cv, bc * e);
+	g->dproj = cu_takef(&cv, bd);
+	g->dproj_c = c->dtype == RC_CUDA_F32 ? (void *)g->dproj : cu_take(&cv, bd * e);
+	g->scratch = cu_take(&cv, scratch);
 	g->scratch_bytes = scratch;
-	g->tok_work = work ? take(&cv, work) : NULL;
+	g->tok_work = work ? cu_take(&cv, work) : NULL;
+	if (c->vision.max_b && c->vision.siglip)
+		cu_map_bytes(c, &c->vision, &cv, 1);
 	return cv.off;
 }
 
@@ -203,17 +200,26 @@ static int encoder(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_t
 }
 
 /* head - the projection of the pooled rows, in fp32 out of the compute
- * dtype (a GEMM with fp32 output), and the L2 normalisation in fp32. */
+ * dtype (a GEMM with fp32 output; SigLIP's text head with its bias, the
+ * fp32 master as the output's type), and the L2 normalisation in fp32.
+ * SigLIP's image tower has no projection: its pooled rows, in fp32, are
+ * the embedding before the normalisation. */
 static int head(struct cuda_be *c, struct cu_tower *t, const struct rc_clip_tower_weights *w)
 {
-	struct rc_cuda_gemm_args g;
-	memset(&g, 0, sizeof g);
-	/* proj[B,D] = pooled[B,C] · proj_w[D,C]ᵀ */
-	g.M = t->B, g.N = t->D, g.K = t->C, g.batch = 1, g.transb = 1;
-	g.A = t->pooled, g.lda = t->C, g.B = cu_w(c, w->proj), g.ldb = t->C;
-	g.C = t->proj, g.ldc = t->D, g.alpha = 1.0f, g.beta = 0.0f;
-	g.ab_dtype = c->dtype, g.c_dtype = RC_CUDA_F32;
-	RC(rc_cuda_gemm(c->blas, &g));
+	if (w->proj) {
+		struct rc_cuda_gemm_args g;
+		memset(&g, 0, sizeof g);
+		/* proj[B,D] = pooled[B,C] · proj_w[D,C]ᵀ (+ proj_b) */
+		g.M = t->B, g.N = t->D, g.K = t->C, g.batch = 1, g.transb = 1;
+		g.A = t->pooled, g.lda = t->C, g.B = cu_w(c, w->proj), g.ldb = t->C;
+		g.C = t->proj, g.ldc = t->D, g.alpha = 1.0f, g.beta = 0.0f;
+		g.bias = w->proj_b ? cu_p(c, w->proj_b) : NULL;
+		g.ab_dtype = c->dtype, g.c_dtype = RC_CUDA_F32;
+		RC(rc_cuda_gemm(c->blas, &g));
+	} else {
+		RC(rc_cuda_cast(t->proj, RC_CUDA_F32, t->pooled, c->dtype, (size_t)t->B * t->D,
+			c->stream));
+	}
 	return rc_cuda_l2norm(t->emb, t->norm, t->proj, t->B, t->D, RC_CUDA_F32, c->stream);
 }
 
@@ -223,7 +229,7 @@ int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B)
 	const struct rc_clip_tower_weights *w = &c->be.m->w.vision;
 	struct cu_tower *t = &c->vision;
 	const int S = tc->image_size, P = tc->patch_size, C = tc->hidden;
-	const int T = t->max_t, N = T - 1, dt = c->dtype;
+	const int T = t->max_t, N = T - !t->siglip, dt = c->dtype;
 	const float eps = (float)tc->layer_norm_eps;
 	cudaStream_t s = c->stream;
 	t->B = B, t->T = T;
@@ -236,17 +242,26 @@ int cu_encode_images(struct cuda_be *c, const uint8_t *rgb, int B)
 	CU(cudaEventRecord(c->uploaded, c->copy));
 	CU(cudaStreamWaitEvent(s, c->uploaded, 0));
 	/* HF's CLIPVisionEmbeddings: the conv as im2col + a GEMM, the class
-	 * token first, the positions added; then pre_layrnorm */
-	RC(rc_cuda_patches(t->patches, t->rgb, B, S, P, dt, s));
+	 * token first, the positions added; then pre_layrnorm.
+	 * SiglipVisionEmbeddings: the conv with its bias, the positions, no
+	 * class token, no pre_layrnorm */
+	RC(rc_cuda_patches(t->patches, t->rgb, B, S, P, c->be.m->cfg.family, dt, s));
 	CU(cudaEventRecord(c->rgb_free, s));
 	CU(cudaEventSynchronize(c->uploaded));
-	RC(rc_cuda_matmul_forward(c->blas, t->patch_out, NULL, t->patches, cu_w(c, w->patch_w), NULL,
-		B * N, 3 * P * P, C, RC_CUDA_ACT_NONE, dt));
-	RC(rc_cuda_embed_patches(t->embed, t->patch_out, cu_w(c, w->cls), cu_w(c, w->pos), B, T, C,
-		dt, s));
+	RC(rc_cuda_matmul_forward(c->blas, t->patch_out, NULL, t->patches, cu_w(c, w->patch_w),
+		w->patch_b ? cu_w(c, w->patch_b) : NULL, B * N, 3 * P * P, C, RC_CUDA_ACT_NONE, dt));
+	RC(rc_cuda_embed_patches(t->embed, t->patch_out, w->cls ? cu_w(c, w->cls) : NULL,
+		cu_w(c, w->pos), B, T, C, dt, s));
+	const void *x;
+	if (t->siglip) {
+		RC(encoder(c, t, tc, w, t->embed, 0, &x));
+		RC(rc_cuda_layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, x, cu_w(c, w->lnf_w),
+			cu_w(c, w->lnf_b), B * T, C, eps, dt, s));
+		RC(cu_map_forward(c, t));
+		return head(c, t, w);
+	}
 	RC(rc_cuda_layernorm_forward(t->pre, t->pre_mean, t->pre_rstd, t->embed, cu_w(c, w->pre_w),
 		cu_w(c, w->pre_b), B * T, C, eps, dt, s));
-	const void *x;
 	RC(encoder(c, t, tc, w, t->pre, 0, &x));
 	/* pooler_output = post_layernorm(last_hidden_state[:, 0, :]) */
 	RC(rc_cuda_pool(t->pool_in, x, NULL, B, T, C, dt, s));
@@ -263,18 +278,21 @@ int cu_encode_texts(struct cuda_be *c, const int32_t *ids, int B, int T)
 	const int C = tc->hidden, dt = c->dtype;
 	cudaStream_t s = c->stream;
 	t->B = B, t->T = T;
-	/* the pooled positions on the host, as rc_clip_encode_text takes them */
+	/* the pooled positions on the host, as rc_clip_encode_text takes them
+	 * (SigLIP: the last; its text attends both ways) */
+	const int siglip = c->be.m->cfg.family == RC_FAMILY_SIGLIP;
 	int32_t *pool = t->host_ids + (size_t)t->max_b * t->max_t;
 	memcpy(t->host_ids, ids, (size_t)B * T * sizeof *ids);
 	for (int b = 0; b < B; b++)
-		pool[b] = rc_clip_pool_position(ids + (size_t)b * T, T, tc->eos_token_id);
+		pool[b] = siglip ? T - 1 : rc_clip_pool_position(ids + (size_t)b * T, T,
+			tc->eos_token_id);
 	CU(cudaMemcpyAsync(t->ids, t->host_ids, (size_t)B * T * sizeof *ids,
 		cudaMemcpyHostToDevice, s));
 	CU(cudaMemcpyAsync(t->pool_idx, pool, (size_t)B * sizeof *pool, cudaMemcpyHostToDevice, s));
 	RC(rc_cuda_embed_tokens(t->embed, t->ids, cu_w(c, w->tok), cu_w(c, w->pos), B, T, C,
 		tc->vocab_size, dt, s));
 	const void *x;
-	RC(encoder(c, t, tc, w, t->embed, 1, &x));
+	RC(encoder(c, t, tc, w, t->embed, !siglip, &x));
 	RC(rc_cuda_layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, x, cu_w(c, w->lnf_w),
 		cu_w(c, w->lnf_b), B * T, C, (float)tc->layer_norm_eps, dt, s));
 	RC(rc_cuda_pool(t->pooled, t->lnf, t->pool_idx, B, T, C, dt, s));
@@ -357,9 +375,38 @@ static int head_backward(struct cuda_be *c, const struct cu_tower *t,
 	RC(rc_cuda_l2norm_backward(g->dproj, demb, t->emb, t->norm, B, D, RC_CUDA_F32, c->stream));
 	if (dt != RC_CUDA_F32)
 		RC(rc_cuda_cast(g->dproj_c, dt, g->dproj, RC_CUDA_F32, (size_t)B * D, c->stream));
+	if (!w->proj)        /* SigLIP's image embedding is the pooled row (D = C) */
+		return rc_cuda_cast(g->dpooled, dt, g->dproj, RC_CUDA_F32, (size_t)B * C, c->stream);
 	RC(zero(c, g->dpooled, (size_t)B * C * c->esize));
-	return rc_cuda_matmul_backward(c->blas, g->dpooled, cu_g(c, w->proj), NULL,
-		(float *)g->scratch, g->dproj_c, t->pooled, cu_w(c, w->proj), B, C, D, dt);
+	return rc_cuda_matmul_backward(c->blas, g->dpooled, cu_g(c, w->proj),
+		w->proj_b ? cu_g(c, w->proj_b) : NULL, (float *)g->scratch, g->dproj_c, t->pooled,
+		cu_w(c, w->proj), B, C, D, dt);
+}
+
+/* siglip_vision_backward - a SigLIP image tower's forward in reverse: the
+ * pooling head, post_layernorm on every token, the encoder, positions and
+ * the conv with its bias (embed is the patch rows: their gradient is
+ * dx itself). */
+static int siglip_vision_backward(struct cuda_be *c)
+{
+	const struct rc_clip_tower_config *tc = &c->be.m->cfg.vision;
+	const struct rc_clip_tower_weights *w = &c->be.m->w.vision;
+	struct cu_tower *t = &c->vision;
+	struct cu_grads *g = &c->g;
+	const int B = t->B, T = t->T, C = tc->hidden, P = tc->patch_size, dt = c->dtype;
+	const size_t btc = (size_t)B * T * C * c->esize;
+	float *sc = (float *)g->scratch;
+	cudaStream_t s = c->stream;
+	RC(zero(c, g->dc, btc));
+	RC(cu_map_backward(c, t, g->dc));
+	RC(zero(c, g->dx, btc));
+	RC(rc_cuda_layernorm_backward(g->dx, cu_g(c, w->lnf_w), cu_g(c, w->lnf_b), sc, g->dc,
+		t->layer[tc->layers - 1].res3, cu_w(c, w->lnf_w), t->lnf_mean, t->lnf_rstd, B * T, C,
+		dt, s));
+	RC(encoder_backward(c, t, tc, w, t->embed, 0));
+	RC(rc_cuda_embed_patches_backward(NULL, NULL, cu_g(c, w->pos), g->dx, B, T, C, dt, s));
+	return rc_cuda_matmul_backward(c->blas, NULL, cu_g(c, w->patch_w), cu_g(c, w->patch_b), sc,
+		g->dx, t->patches, cu_w(c, w->patch_w), B * T, 3 * P * P, C, dt);
 }
 
 static int vision_backward(struct cuda_be *c, const float *demb)
@@ -373,6 +420,8 @@ static int vision_backward(struct cuda_be *c, const float *demb)
 	float *sc = (float *)g->scratch;
 	cudaStream_t s = c->stream;
 	RC(head_backward(c, t, w, demb));
+	if (t->siglip)
+		return siglip_vision_backward(c);
 	/* pooled = post_layernorm(pool_in), pool_in the class token rows */
 	RC(zero(c, g->dpool_in, (size_t)B * C * e));
 	RC(rc_cuda_layernorm_backward(g->dpool_in, cu_g(c, w->lnf_w), cu_g(c, w->lnf_b), sc,
@@ -409,7 +458,7 @@ static int text_backward(struct cuda_be *c, const float *demb)
 	RC(rc_cuda_layernorm_backward(g->dx, cu_g(c, w->lnf_w), cu_g(c, w->lnf_b),
 		(float *)g->scratch, g->dc, t->layer[tc->layers - 1].res3, cu_w(c, w->lnf_w),
 		t->lnf_mean, t->lnf_rstd, B * T, C, dt, s));
-	RC(encoder_backward(c, t, tc, w, t->embed, 1));
+	RC(encoder_backward(c, t, tc, w, t->embed, c->be.m->cfg.family != RC_FAMILY_SIGLIP));
 	return rc_cuda_embed_tokens_backward(cu_g(c, w->tok), cu_g(c, w->pos), g->tok_work, g->dx,
 		t->host_ids, B, T, C, tc->vocab_size, dt, s);
 }

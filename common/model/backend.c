@@ -124,24 +124,19 @@ int rc_device_check(const struct rc_device *d)
 
 /* ---------------------------------------------------------------- backends */
 
-/* siglip_check - what runs a SigLIP model: the CPU backend in fp32. The
- * CUDA backend has no kernels for its pooling head and unmasked text
- * attention, and the CPU's bf16 / int8 path no gelu_pytorch_tanh; refused
- * here, before a backend is made. */
+/* siglip_check - what runs a SigLIP model: the CPU backend in fp32, the
+ * CUDA backend in fp32 or bf16 (int8 is refused for CUDA before this).
+ * The CPU's bf16 / int8 path has no gelu_pytorch_tanh; refused here,
+ * before a backend is made. */
 static int siglip_check(const struct rc_backend_opts *bo)
 {
-	char name[32];
-	if (bo->device.kind == RC_BACKEND_CUDA) {
-		rc_log_error(RC_E_UNSUPPORTED, "%s: SigLIP models run on the CPU backend only (the "
-			"CUDA backend has no SigLIP kernels yet)", rc_device_name(&bo->device, name,
-			sizeof name));
-		rc_log_hint("run with --device cpu");
-		return RC_E_UNSUPPORTED;
-	}
+	if (bo->device.kind == RC_BACKEND_CUDA)
+		return 0;
 	if (bo->device.precision == RC_PRECISION_BF16 || bo->device.precision == RC_PRECISION_INT8) {
 		rc_log_error(RC_E_UNSUPPORTED, "cpu: SigLIP models run in fp32 (%s is CLIP's only)",
 			rc_precision_name(bo->device.precision));
-		rc_log_hint("leave out --precision, or use --precision fp32");
+		rc_log_hint("leave out --precision, use --precision fp32, or run on a GPU "
+			"(--device cuda)");
 		return RC_E_UNSUPPORTED;
 	}
 	return 0;

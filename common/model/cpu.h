@@ -70,7 +70,7 @@ struct rc_clip_acts {
 	                                      post_layernorm [B,T,C], [B,T] */
 	/* SigLIP vision: the attention-pooling head (siglip_cpu.c) */
 	float *map_kv;           /* [B,T,2C] keys and values of lnf */
-	float *map_q;            /* [C] the probe's query */
+	float *map_q;            /* [C] the probe's query (unscaled) */
 	float *map_att;          /* [B,H,T] its attention probabilities */
 	float *map_o;            /* [B,C] attention before out_proj */
 	float *map_h;            /* [B,C] out_proj: the head's residual */
@@ -159,6 +159,22 @@ void rc_clip_pixels_for(const struct rc_clip_config *cfg, const uint8_t *rgb, in
  * (C/H)^-½ before the product), out_proj, then pooled = h + MLP(LN(h)). */
 void rc_siglip_map_forward(const struct rc_clip_tower_config *t,
 	const struct rc_clip_tower_weights *w, struct rc_clip_acts *a);
+
+/* rc_siglip_attend - the head's attention, its own op (the CUDA twin is
+ * rc_cuda_attnpool_forward): per row b and head h of H, the query q[C]
+ * (the projected probe, unscaled: scaled here by (C/H)^-½ in float, as
+ * nn.MultiheadAttention) against the keys and values kv[B,T,2C] (keys in
+ * columns [0,C), values in [C,2C)): p[B,H,T] = softmax(q·kᵀ) (scores and
+ * products in double), o[B,C] = Σ_t p·v, heads side by side. */
+void rc_siglip_attend(float *o, float *p, const float *q, const float *kv, int B, int T, int C,
+	int H);
+
+/* rc_siglip_attend_backward - for rc_siglip_attend with its p: dkv
+ * [B,T,2C] += the keys' and values' gradients given dout[B,C], and dq[C]
+ * += the unscaled query's, summed over the batch (in double, b in
+ * order). scratch holds B·H·T floats. */
+void rc_siglip_attend_backward(float *dkv, float *dq, const float *dout, const float *q,
+	const float *kv, const float *p, int B, int T, int C, int H, float *scratch);
 
 /* rc_siglip_map_backward - its gradient: given dpooled[B,C], adds the
  * head's parameter gradients into g and the gradient of a->lnf into

@@ -14,14 +14,15 @@
 /* attend - for row b, head h: the probe's scores over the T keys, their
  * softmax into p[T], and o[hd] = Σ p·v. nn.MultiheadAttention scales the
  * query (q · (hd)^-½ in float) before the product. */
-static void attend(const float *q, const float *kv, int T, int C, int hd, float *p, float *o)
+static void attend(const float *q, float scale, const float *kv, int T, int C, int hd, float *p,
+	float *o)
 {
 	float mx = -INFINITY;
 	for (int t = 0; t < T; t++) {
 		const float *k = kv + (size_t)t * 2 * C;
 		double s = 0;
 		for (int d = 0; d < hd; d++)
-			s += (double)q[d] * k[d];
+			s += (double)(q[d] * scale) * k[d];
 		p[t] = (float)s;
 		mx = p[t] > mx ? p[t] : mx;
 	}
@@ -41,25 +42,80 @@ static void attend(const float *q, const float *kv, int T, int C, int hd, float 
 	}
 }
 
+void rc_siglip_attend(float *o, float *p, const float *q, const float *kv, int B, int T, int C,
+	int H)
+{
+	const int hd = C / H;
+	const float scale = (float)sqrt(1.0 / hd);
+	#pragma omp parallel for schedule(static)
+	for (int bh = 0; bh < B * H; bh++) {
+		int b = bh / H, h = bh % H;
+		attend(q + (size_t)h * hd, scale, kv + (size_t)b * T * 2 * C + (size_t)h * hd, T, C,
+			hd, p + (size_t)bh * T, o + (size_t)b * C + (size_t)h * hd);
+	}
+}
+
+/* o = softmax(q·kᵀ)·v per (b, h), q scaled: dk = ds·q, dv = p·do, and
+ * the query's gradient summed over the batch. Each (b, h) writes its own
+ * columns of dkv; dq's sums are per h. */
+void rc_siglip_attend_backward(float *dkv, float *dq, const float *dout, const float *q,
+	const float *kv, const float *att, int B, int T, int C, int H, float *scratch)
+{
+	const int hd = C / H;
+	const float scale = (float)sqrt(1.0 / hd);
+	float *dsc = scratch;
+	#pragma omp parallel for schedule(static)
+	for (int bh = 0; bh < B * H; bh++) {
+		int b = bh / H, h = bh % H;
+		const float *p = att + (size_t)bh * T, *qh = q + (size_t)h * hd;
+		const float *kvh = kv + (size_t)b * T * 2 * C + (size_t)h * hd;
+		const float *go = dout + (size_t)b * C + (size_t)h * hd;
+		float *gkv = dkv + (size_t)b * T * 2 * C + (size_t)h * hd;
+		double pdp = 0;
+		for (int s = 0; s < T; s++) {
+			double dp = 0;
+			for (int d = 0; d < hd; d++)
+				dp += (double)go[d] * kvh[(size_t)s * 2 * C + C + d];
+			pdp += p[s] * dp;
+		}
+		for (int s = 0; s < T; s++) {
+			const float *vs = kvh + (size_t)s * 2 * C + C;
+			double dp = 0;
+			for (int d = 0; d < hd; d++)
+				dp += (double)go[d] * vs[d];
+			float ds = (float)(p[s] * (dp - pdp));
+			dsc[(size_t)bh * T + s] = ds;
+			for (int d = 0; d < hd; d++) {
+				gkv[(size_t)s * 2 * C + d] += ds * (qh[d] * scale);
+				gkv[(size_t)s * 2 * C + C + d] += p[s] * go[d];
+			}
+		}
+	}
+	/* the unscaled query's gradient: scale · Σ_b Σ_s ds·k, per column */
+	#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++) {
+		const int h = c / hd;
+		double s = 0;
+		for (int b = 0; b < B; b++) {
+			const float *ds = dsc + ((size_t)b * H + h) * T;
+			const float *k = kv + (size_t)b * T * 2 * C + c;
+			for (int u = 0; u < T; u++)
+				s += (double)ds[u] * k[(size_t)u * 2 * C];
+		}
+		dq[c] += (float)(s * scale);
+	}
+}
+
 void rc_siglip_map_forward(const struct rc_clip_tower_config *t,
 	const struct rc_clip_tower_weights *w, struct rc_clip_acts *a)
 {
 	const int B = a->B, T = a->T, C = t->hidden, H = t->heads, I = t->intermediate;
-	const int hd = C / H;
-	const float scale = (float)sqrt(1.0 / hd);
 
 	/* in_proj: rows [0,C) of the weight make the query, [C,3C) keys and values */
 	rc_ops_matmul(a->map_kv, a->lnf, w->map_qkv_w + (size_t)C * C, w->map_qkv_b + C, B * T, C,
 		2 * C);
 	rc_ops_matmul(a->map_q, w->probe, w->map_qkv_w, w->map_qkv_b, 1, C, C);
-	for (int c = 0; c < C; c++)
-		a->map_q[c] *= scale;
-	#pragma omp parallel for schedule(static)
-	for (int bh = 0; bh < B * H; bh++) {
-		int b = bh / H, h = bh % H;
-		attend(a->map_q + (size_t)h * hd, a->map_kv + (size_t)b * T * 2 * C + (size_t)h * hd,
-			T, C, hd, a->map_att + (size_t)bh * T, a->map_o + (size_t)b * C + (size_t)h * hd);
-	}
+	rc_siglip_attend(a->map_o, a->map_att, a->map_q, a->map_kv, B, T, C, H);
 	rc_ops_matmul(a->map_h, a->map_o, w->map_out_w, w->map_out_b, B, C, C);
 	rc_ops_layernorm(a->map_ln, a->map_ln_mean, a->map_ln_rstd, a->map_h, w->map_ln_w,
 		w->map_ln_b, B, C, (float)t->layer_norm_eps);
@@ -82,9 +138,7 @@ void rc_siglip_map_backward(const struct rc_clip_tower_config *t,
 	const struct rc_clip_acts *a, const float *dpooled, float *dlnf, float *scratch)
 {
 	const int B = a->B, T = a->T, C = t->hidden, H = t->heads, I = t->intermediate;
-	const int hd = C / H;
 	const size_t bc = (size_t)B * C, bi = (size_t)B * I;
-	const float scale = (float)sqrt(1.0 / hd);
 	struct rc_carve cv = { scratch, 0, 16 };
 	float *dh = rc_carve(&cv, bc), *dln = rc_carve(&cv, bc), *dout = rc_carve(&cv, bc);
 	float *dfa = rc_carve(&cv, bi), *dfc = rc_carve(&cv, bi);
@@ -109,50 +163,9 @@ void rc_siglip_map_backward(const struct rc_clip_tower_config *t,
 	rc_ops_matmul_backward(dout, g->map_out_w, g->map_out_b, dh, a->map_o, w->map_out_w, B, C,
 		C);
 
-	/* o = softmax(q·kᵀ)·v per (b, h), q already scaled: dk = ds·q,
-	 * dv = p·do, and the query's gradient summed over the batch. Each
-	 * (b, h) writes its own columns of dkv; dq's sums are per h. */
 	memset(dkv, 0, (size_t)B * T * 2 * C * sizeof *dkv);
-	#pragma omp parallel for schedule(static)
-	for (int bh = 0; bh < B * H; bh++) {
-		int b = bh / H, h = bh % H;
-		const float *p = a->map_att + (size_t)bh * T, *q = a->map_q + (size_t)h * hd;
-		const float *kv = a->map_kv + (size_t)b * T * 2 * C + (size_t)h * hd;
-		const float *go = dout + (size_t)b * C + (size_t)h * hd;
-		float *gkv = dkv + (size_t)b * T * 2 * C + (size_t)h * hd;
-		double pdp = 0;
-		for (int s = 0; s < T; s++) {
-			double dp = 0;
-			for (int d = 0; d < hd; d++)
-				dp += (double)go[d] * kv[(size_t)s * 2 * C + C + d];
-			pdp += p[s] * dp;
-		}
-		for (int s = 0; s < T; s++) {
-			const float *vs = kv + (size_t)s * 2 * C + C;
-			double dp = 0;
-			for (int d = 0; d < hd; d++)
-				dp += (double)go[d] * vs[d];
-			float ds = (float)(p[s] * (dp - pdp));
-			dsc[(size_t)bh * T + s] = ds;
-			for (int d = 0; d < hd; d++) {
-				gkv[(size_t)s * 2 * C + d] = ds * q[d];
-				gkv[(size_t)s * 2 * C + C + d] = p[s] * go[d];
-			}
-		}
-	}
-	/* the unscaled query's gradient: scale · Σ_b Σ_s ds·k, per column */
-	#pragma omp parallel for schedule(static)
-	for (int c = 0; c < C; c++) {
-		const int h = c / hd;
-		double s = 0;
-		for (int b = 0; b < B; b++) {
-			const float *ds = dsc + ((size_t)b * H + h) * T;
-			const float *k = a->map_kv + (size_t)b * T * 2 * C + c;
-			for (int u = 0; u < T; u++)
-				s += (double)ds[u] * k[(size_t)u * 2 * C];
-		}
-		dq[c] = (float)(s * scale);
-	}
+	memset(dq, 0, (size_t)C * sizeof *dq);
+	rc_siglip_attend_backward(dkv, dq, dout, a->map_q, a->map_kv, a->map_att, B, T, C, H, dsc);
 
 	/* keys and values from lnf, the query from the probe */
 	rc_ops_matmul_backward(dlnf, g->map_qkv_w + (size_t)C * C, g->map_qkv_b + C, dkv, a->lnf,

@@ -1,14 +1,14 @@
 /* test_act.cc - cuda/act.cu against its CPU twins (rc_ops_act,
  * rc_ops_act_backward, rc_ops_add, rc_ops_add_backward): both variants
- * (scalar, 16-byte packs) at every block size, fp32 and bf16, both
- * activations, in place too, at sizes that are not multiples of a pack
+ * (scalar, 16-byte packs) at every block size, fp32 and bf16, the three
+ * activations (quick_gelu, erf GELU, SigLIP's tanh GELU), in place too, at sizes that are not multiples of a pack
  * (4 floats, 8 bf16) so that the tail runs, from aligned buffers and
  * (scalar) buffers one element off, with the grid capped at 3 blocks once
  * so that the grid-stride loop runs; in the three thread orders of the
  * emulation, or once on the GPU.
  *
  * Tolerances. fp32: |d| <= 1e-6 + 1e-5·|ref|. The kernels compute the
- * CPU's expression term for term; on a GPU expf and erff differ from
+ * CPU's expression term for term; on a GPU expf, erff and tanhf differ from
  * glibc's by an ulp or two (and nvcc contracts to FMA), a relative 1e-7
  * or so, except where 1 + erf(x) cancels (x < -3): there the difference
  * is absolute, at most 0.5·|x|·2 ulp(1) ≈ 6e-7 for |x| <= 5, hence the
@@ -27,7 +27,7 @@ static const rc_tol tol_bf16 = { 1e-6, 1.0 / 128 };
 static const int blocks[] = { 32, 64, 96, 128, 256, 512, 1024 };
 static const char *const variant_name[] = { "scalar", "vec" };
 static const char *const dtype_name[] = { "f32", "bf16" };
-static const char *const act_name[] = { "quick_gelu", "gelu" };
+static const char *const act_name[] = { "quick_gelu", "gelu", "gelu_tanh" };
 
 struct where {
 	int dtype, variant, block, off;
@@ -122,7 +122,7 @@ static void check_arguments(void)
 		{ RC_CUDA_EW_SCALAR, 48, RC_ACT_GELU, RC_CUDA_F32, true },
 		{ RC_CUDA_EW_SCALAR, 2048, RC_ACT_GELU, RC_CUDA_F32, true },
 		{ RC_CUDA_EW_VARIANTS, 64, RC_ACT_GELU, RC_CUDA_F32, true },
-		{ RC_CUDA_EW_SCALAR, 64, 2, RC_CUDA_F32, true },         /* no such act */
+		{ RC_CUDA_EW_SCALAR, 64, 3, RC_CUDA_F32, true },         /* no such act */
 		{ RC_CUDA_EW_SCALAR, 64, RC_ACT_GELU, 7, true },
 	};
 	const size_t nbad = sizeof bad / sizeof bad[0];
@@ -174,7 +174,8 @@ int main(void)
 				for (int block : blocks)
 					for (size_t n : sizes) {
 						const where c = { dtype, v, block, 0, n, &o };
-						for (int act : { RC_ACT_QUICK_GELU, RC_ACT_GELU })
+						for (int act : { RC_ACT_QUICK_GELU, RC_ACT_GELU,
+							     RC_ACT_GELU_TANH })
 							check_act(c, act);
 						check_add(c);
 					}
@@ -183,6 +184,7 @@ int main(void)
 			for (size_t n : { (size_t)9, (size_t)300 }) {
 				const where c = { dtype, RC_CUDA_EW_SCALAR, 64, 1, n, &o };
 				check_act(c, RC_ACT_GELU);
+				check_act(c, RC_ACT_GELU_TANH);
 				check_add(c);
 			}
 		/* a grid of 3 blocks striding over 1027 values */

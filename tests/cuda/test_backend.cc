@@ -1,9 +1,12 @@
-/* test_backend.cc - the CUDA backend (cuda/backend_cuda.cu, tower_cuda.cu)
- * against the CPU backend, whole, on the tiny CLIP config with the stage-2
- * heads and SigLIP's bias: in fp32 (the parity mode) the embeddings of
- * both towers, the CLIP and SigLIP losses and their backward, the heads,
- * every parameter's gradient, the gradient norm and clipping, an AdamW
- * step and the L2 pull; in bf16 the embeddings within bf16's reach. Built
+/* test_backend.cc - the CUDA backend (cuda/backend_cuda.cu, tower_cuda.cu,
+ * siglip_cuda.cu) against the CPU backend, whole, on the tiny CLIP config
+ * with the stage-2 heads and SigLIP's bias, and on a tiny SigLIP model
+ * (3 heads in both towers, images of 64 in patches of 16, a context of
+ * 12, the pooling head, gelu_pytorch_tanh) with the heads: in fp32 (the
+ * parity mode) the embeddings of both towers, the CLIP and SigLIP losses
+ * and their backward, the heads, every parameter's gradient, the
+ * gradient norm and clipping, an AdamW step and the L2 pull; in bf16 the
+ * embeddings within bf16's reach. Built
  * by the host compiler, every kernel runs in the emulation (in the three
  * thread orders); on a GPU build it runs on the device.
  *
@@ -44,18 +47,45 @@ static int group_of(const char *name)
 	return 2;
 }
 
-/* a model: the tiny config from seed 5, with the heads and the bias */
-static struct rc_clip *model(void)
+/* the tiny SigLIP config: odd head counts, a text width other than the
+ * embedding's (the text head is [48, 36]), a short context */
+static int siglip_tiny(struct rc_clip_config *cfg)
+{
+	if (rc_clip_config_builtin(cfg, "SigLIP-B-16-224") < 0)
+		return -1;
+	struct rc_clip_tower_config *v = &cfg->vision, *t = &cfg->text;
+	v->image_size = 64, v->patch_size = 16, v->hidden = 48, v->heads = 3;
+	v->intermediate = 96, v->layers = 2;
+	t->hidden = 36, t->heads = 3, t->intermediate = 72, t->layers = 2;
+	t->vocab_size = 1000, t->max_position = 12;
+	cfg->projection_dim = 48;
+	return 0;
+}
+
+/* a model: the tiny config (CLIP or SigLIP) from seed 5, with the heads
+ * and the bias */
+static struct rc_clip *model(int family)
 {
 	struct rc_clip_config cfg;
 	struct rc_clip *m;
-	if (rc_clip_config_builtin(&cfg, "tiny") < 0 || rc_clip_new(&m, &cfg) < 0 ||
+	if ((family == RC_FAMILY_SIGLIP ? siglip_tiny(&cfg) : rc_clip_config_builtin(&cfg,
+	    "tiny")) < 0 || rc_clip_new(&m, &cfg) < 0 ||
 	    rc_clip_set_extras(m, RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS, NULL) < 0) {
 		fprintf(stderr, "test_backend: no model\n");
 		exit(99);
 	}
 	rc_clip_init_random(m, 5);
 	rc_clip_init_extras(m, RC_CLIP_HEADS | RC_CLIP_LOGIT_BIAS, 5, -4.0f);
+	/* SigLIP: biases and layer norms off their 0 and 1, so that a bias
+	 * left out (the conv's, the heads') shows */
+	for (size_t i = 0; family == RC_FAMILY_SIGLIP && i < m->ntensors; i++) {
+		const struct rc_clip_param *p = &m->tensors[i];
+		if (p->ndim != 1 || !strncmp(p->name, "logit_", 6))
+			continue;
+		const std::vector<float> r = rc_test_random(p->numel, -0.1f, 0.1f, 30 + i);
+		for (size_t k = 0; k < p->numel; k++)
+			p->data[k] += r[k];
+	}
 	return m;
 }
 
@@ -66,9 +96,10 @@ struct side {
 	float *dimg, *dtxt;
 };
 
-static void make(struct side *s, int cuda, int precision, int siglip, int recompute = 0)
+static void make(struct side *s, int cuda, int precision, int siglip, int recompute = 0,
+	int family = RC_FAMILY_CLIP)
 {
-	s->m = model();
+	s->m = model(family);
 	s->group.resize(s->m->ntensors);
 	for (size_t i = 0; i < s->m->ntensors; i++)
 		s->group[i] = group_of(s->m->tensors[i].name);
@@ -109,7 +140,7 @@ static inputs make_inputs(const struct rc_clip *m)
 {
 	inputs in;
 	const int S = m->cfg.vision.image_size, V = m->cfg.text.vocab_size;
-	in.T = 9;
+	in.T = m->cfg.family == RC_FAMILY_SIGLIP ? m->cfg.text.max_position : 9;
 	std::vector<float> r = rc_test_random((size_t)B * S * S * 3, 0, 256, 21);
 	for (float x : r)
 		in.rgb.push_back((uint8_t)x);
@@ -165,12 +196,19 @@ static void close_table(const char *what, struct side *g, struct side *c, int bu
 	}
 }
 
-/* one step of the recipe's operations on both sides, compared */
-static void step_fp32(const char *order, int siglip)
+/* one step of the recipe's operations on both sides, compared: the CLIP
+ * or SigLIP loss (siglip) on a model of family */
+static void step_fp32(const char *order, int siglip, int family = RC_FAMILY_CLIP)
 {
 	struct side c, g;
-	make(&c, 0, RC_PRECISION_FP32, siglip);
-	make(&g, 1, RC_PRECISION_FP32, siglip);
+	make(&c, 0, RC_PRECISION_FP32, siglip, 0, family);
+	make(&g, 1, RC_PRECISION_FP32, siglip, 0, family);
+	const char *fam = family == RC_FAMILY_SIGLIP ? "siglip model: " : "";
+	char key[8][96];
+	const char *names[8] = { "image embeddings", "text embeddings", "siglip losses",
+		"clip losses, heads", "embedding gradients", "grad", "params after AdamW", "" };
+	for (int k = 0; k < 8; k++)
+		snprintf(key[k], sizeof key[k], "%s%s", fam, names[k]);
 	const inputs in = make_inputs(c.m);
 	const int D = c.m->cfg.projection_dim;
 	const float *ic, *tc, *ig, *tg;
@@ -182,9 +220,8 @@ static void step_fp32(const char *order, int siglip)
 		rc_test_fail("%s: an encode failed", order);
 		goto out;
 	}
-	close("image embeddings", download(&g, ig, (size_t)B * D), download(&c, ic, (size_t)B * D),
-		tol, order);
-	close("text embeddings", download(&g, tg, (size_t)2 * B * D),
+	close(key[0], download(&g, ig, (size_t)B * D), download(&c, ic, (size_t)B * D), tol, order);
+	close(key[1], download(&g, tg, (size_t)2 * B * D),
 		download(&c, tc, (size_t)2 * B * D), tol, order);
 	{
 		/* the stage-1 weighting of two streams, then the heads */
@@ -215,10 +252,10 @@ static void step_fp32(const char *order, int siglip)
 			if (rc_backend_backward(s->be, s->dimg, s->dtxt) < 0)
 				rc_test_fail("%s: backward failed", order);
 		}
-		close(siglip ? "siglip losses" : "clip losses, heads", lg, lc, tol, order);
-		close("embedding gradients", download(&g, g.dtxt, 2 * bd), download(&c, c.dtxt, 2 * bd),
+		close(siglip ? key[2] : key[3], lg, lc, tol, order);
+		close(key[4], download(&g, g.dtxt, 2 * bd), download(&c, c.dtxt, 2 * bd),
 			{ 1e-6, 1e-4 }, order);
-		close_table("grad", &g, &c, RC_BUF_GRADS, 1e-5, 1e-7, 1e-4, order);
+		close_table(key[5], &g, &c, RC_BUF_GRADS, 1e-5, 1e-7, 1e-4, order);
 		double nc = rc_backend_grad_norm(c.be), ng = rc_backend_grad_norm(g.be);
 		if (!(fabs(nc - ng) <= 1e-5 * nc))
 			rc_test_fail("%s: gradient norm %.9g, expected %.9g", order, ng, nc);
@@ -241,7 +278,7 @@ static void step_fp32(const char *order, int siglip)
 			rc_backend_adamw(s->be, lr, wd);
 			rc_backend_clamp(s->be, "logit_scale", 2.0f);
 		}
-		close_table("params after AdamW", &g, &c, RC_BUF_PARAMS, 0, 0, 0, order);
+		close_table(key[6], &g, &c, RC_BUF_PARAMS, 0, 0, 0, order);
 		const double l2c = rc_backend_l2(c.be, 1e-2f, 3), l2g = rc_backend_l2(g.be, 1e-2f, 3);
 		if (!(fabs(l2c - l2g) <= 1e-6 + 1e-5 * l2c) || !(l2c > 0))
 			rc_test_fail("%s: L2 pull %.9g, expected %.9g", order, l2g, l2c);
@@ -251,29 +288,45 @@ out:
 	drop(&g);
 }
 
-/* bf16: the embeddings near fp32's (cosine) */
-static void embed_bf16(const char *order)
+/* cosines - each of n rows of a and b (normalised, [n,D]) at cosine >
+ * 0.99, the smallest kept in *worst */
+static void cosines(const char *what, const char *order, const std::vector<float> &a,
+	const std::vector<float> &b, int n, int D, double *worst)
+{
+	for (int r = 0; r < n; r++) {
+		double dot = 0;
+		for (int k = 0; k < D; k++)
+			dot += (double)a[(size_t)r * D + k] * b[(size_t)r * D + k];
+		*worst = dot < *worst ? dot : *worst;
+		if (!(dot > 0.99))
+			rc_test_fail("%s: bf16 %s embedding %d at cosine %.4f to fp32", order, what, r,
+				dot);
+	}
+}
+
+/* bf16: the embeddings of both towers near fp32's (cosine) */
+static void embed_bf16(const char *order, int family)
 {
 	struct side c, g;
-	make(&c, 1, RC_PRECISION_FP32, 0);
-	make(&g, 1, RC_PRECISION_BF16, 0);
+	make(&c, 1, RC_PRECISION_FP32, 0, 0, family);
+	make(&g, 1, RC_PRECISION_BF16, 0, 0, family);
 	const inputs in = make_inputs(c.m);
 	const int D = c.m->cfg.projection_dim;
-	const float *ic, *ig;
+	const float *ic, *ig, *tc, *tg;
+	double worst = 1;
 	if (rc_backend_encode_images(c.be, in.rgb.data(), B, &ic) < 0 ||
-	    rc_backend_encode_images(g.be, in.rgb.data(), B, &ig) < 0) {
+	    rc_backend_encode_images(g.be, in.rgb.data(), B, &ig) < 0 ||
+	    rc_backend_encode_texts(c.be, in.ids.data(), 2 * B, in.T, &tc) < 0 ||
+	    rc_backend_encode_texts(g.be, in.ids.data(), 2 * B, in.T, &tg) < 0) {
 		rc_test_fail("%s: a bf16 encode failed", order);
 	} else {
-		std::vector<float> a = download(&c, ic, (size_t)B * D), b = download(&g, ig, (size_t)B * D);
-		for (int r = 0; r < B; r++) {
-			double dot = 0;
-			for (int k = 0; k < D; k++)
-				dot += (double)a[r * D + k] * b[r * D + k];
-			if (!(dot > 0.99))
-				rc_test_fail("%s: bf16 image embedding %d at cosine %.4f to fp32", order, r,
-					dot);
-		}
+		cosines("image", order, download(&c, ic, (size_t)B * D), download(&g, ig,
+			(size_t)B * D), B, D, &worst);
+		cosines("text", order, download(&c, tc, (size_t)2 * B * D), download(&g, tg,
+			(size_t)2 * B * D), 2 * B, D, &worst);
 	}
+	printf("test_backend: %s bf16 embeddings, %s order: smallest cosine to fp32 %.6f\n",
+		family == RC_FAMILY_SIGLIP ? "siglip" : "clip", order, worst);
 	drop(&c);
 	drop(&g);
 }
@@ -334,11 +387,11 @@ static void pass(struct side *s, const inputs &in, const char *order, pieces *pc
 }
 
 /* recomputation: the same gradients bit for bit, in less memory */
-static void recompute(const char *order)
+static void recompute(const char *order, int family)
 {
 	struct side a, r;
-	make(&a, 1, RC_PRECISION_FP32, 0, 0);
-	make(&r, 1, RC_PRECISION_FP32, 0, 1);
+	make(&a, 1, RC_PRECISION_FP32, 0, 0, family);
+	make(&r, 1, RC_PRECISION_FP32, 0, 1, family);
 	const inputs in = make_inputs(a.m);
 	for (struct side *s : { &a, &r })
 		pass(s, in, order, NULL);
@@ -355,11 +408,11 @@ static void recompute(const char *order)
  * end once after them, and what the sink did to them kept (nothing later
  * in the pass writes a handed piece). On the CUDA backend the towers
  * come first, one piece each; the CPU backend hands everything at once. */
-static void reduce(const char *order, int cuda)
+static void reduce(const char *order, int cuda, int family = RC_FAMILY_CLIP)
 {
 	struct side a, r;
-	make(&a, cuda, RC_PRECISION_FP32, 0);
-	make(&r, cuda, RC_PRECISION_FP32, 0);
+	make(&a, cuda, RC_PRECISION_FP32, 0, 0, family);
+	make(&r, cuda, RC_PRECISION_FP32, 0, 0, family);
 	const inputs in = make_inputs(a.m);
 	pieces pc = { rc_backend_buffer(r.be, RC_BUF_GRADS), {}, 0, 0 };
 	pass(&a, in, order, NULL);
@@ -411,10 +464,14 @@ int main(void)
 		rc_test_set_order(o);
 		step_fp32(o.name, 0);
 		step_fp32(o.name, 1);
-		embed_bf16(o.name);
-		recompute(o.name);
+		step_fp32(o.name, 1, RC_FAMILY_SIGLIP);
+		embed_bf16(o.name, RC_FAMILY_CLIP);
+		embed_bf16(o.name, RC_FAMILY_SIGLIP);
+		recompute(o.name, RC_FAMILY_CLIP);
+		recompute(o.name, RC_FAMILY_SIGLIP);
 		reduce(o.name, 1);
 		reduce(o.name, 0);
+		reduce(o.name, 1, RC_FAMILY_SIGLIP);
 	}
 	return rc_test_end();
 }

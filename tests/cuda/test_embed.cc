@@ -1,6 +1,7 @@
 /* test_embed.cc - cuda/embed.cu against its CPU twins: pixels to patches
- * (rc_clip_pixels_from_rgb then rc_ops_im2col), the vision embeddings
- * (rc_clip_encode_image's loop, rc_ops_embed_patches_backward) and the
+ * (rc_clip_pixels_for, CLIP's and SigLIP's, then rc_ops_im2col), the
+ * vision embeddings with a class token and without (rc_clip_encode_image's
+ * loop, rc_ops_embed_patches_backward) and the
  * text embeddings (rc_ops_embed_tokens, rc_ops_embed_tokens_backward),
  * fp32 and bf16, at every block size, in the three thread orders of the
  * emulation, or once on the GPU. Backward launchers add to buffers that
@@ -33,11 +34,13 @@ static const int V = 1000; /* vocabulary of most text tests */
 /* ---------------------------------------------------------------- patches */
 
 struct image_shape {
-	int B, S, P;
+	int B, S, P, family;
 };
 
 static void check_patches(image_shape s, int dtype, int block, const rc_test_order &o)
 {
+	struct rc_clip_config cfg = {};
+	cfg.family = s.family;
 	const int g = s.S / s.P, K = 3 * s.P * s.P;
 	const size_t npix = (size_t)s.S * s.S * 3, n = (size_t)s.B * g * g * K;
 	std::vector<uint8_t> rgb(s.B * npix);
@@ -47,22 +50,22 @@ static void check_patches(image_shape s, int dtype, int block, const rc_test_ord
 	rgb[0] = 0, rgb[1] = 255; /* both ends of the table */
 	std::vector<float> pixels(rgb.size()), ref(n);
 	for (int b = 0; b < s.B; b++)
-		rc_clip_pixels_from_rgb(rgb.data() + b * npix, s.S, pixels.data() + b * npix);
+		rc_clip_pixels_for(&cfg, rgb.data() + b * npix, s.S, pixels.data() + b * npix);
 	rc_ops_im2col(ref.data(), pixels.data(), s.B, s.S, s.P);
 
 	rc_dev<uint8_t> drgb(rgb.size());
 	rc_dev<char> dp(n * rc_test_esize(dtype));
 	cudaMemcpy(drgb.p, rgb.data(), rgb.size(), cudaMemcpyHostToDevice);
 	char what[160];
-	snprintf(what, sizeof what, "B=%d S=%d P=%d %d threads, %s order", s.B, s.S, s.P, block,
-		o.name);
-	int rc = rc_cuda_patches_v(block, dp.p, drgb.p, s.B, s.S, s.P, dtype, NULL);
+	snprintf(what, sizeof what, "B=%d S=%d P=%d%s %d threads, %s order", s.B, s.S, s.P,
+		s.family ? " siglip" : "", block, o.name);
+	int rc = rc_cuda_patches_v(block, dp.p, drgb.p, s.B, s.S, s.P, s.family, dtype, NULL);
 	if (rc < 0) {
 		rc_test_fail("patches %s: %s", what, rc_strerror(rc));
 		return;
 	}
-	rc_test_close_dev(rc_test_key("patches", dtype, "out"), what, dp.p, dtype, ref,
-		rc_test_exact);
+	rc_test_close_dev(rc_test_key(s.family ? "patches siglip" : "patches", dtype, "out"), what,
+		dp.p, dtype, ref, rc_test_exact);
 }
 
 /* ---------------------------------------------------------------- vision */
@@ -71,10 +74,12 @@ struct seq_shape {
 	int B, T, C;
 };
 
-static void check_vision(seq_shape s, int dtype, int block, const rc_test_order &o)
+/* the vision embeddings with a class token (ncls 1, CLIP) or without
+ * (SigLIP: the patches' gradient is dembed itself, only dpos is wanted) */
+static void check_vision(seq_shape s, int ncls, int dtype, int block, const rc_test_order &o)
 {
 	const int B = s.B, T = s.T, C = s.C;
-	const size_t n = (size_t)B * T * C, np = (size_t)B * (T - 1) * C;
+	const size_t n = (size_t)B * T * C, np = (size_t)B * (T - ncls) * C;
 	const std::vector<float> pout = rc_test_as_dtype(rc_test_random(np, -2, 2, 21), dtype);
 	const std::vector<float> cls = rc_test_as_dtype(rc_test_random(C, -1, 1, 22), dtype);
 	const std::vector<float> pos =
@@ -89,12 +94,12 @@ static void check_vision(seq_shape s, int dtype, int block, const rc_test_order 
 	for (int bt = 0; bt < B * T; bt++) {
 		const int b = bt / T, t = bt % T;
 		for (int c = 0; c < C; c++)
-			embed[(size_t)bt * C + c] = (t ? pout[((size_t)b * (T - 1) + t - 1) * C + c]
-						       : cls[c]) + pos[(size_t)t * C + c];
+			embed[(size_t)bt * C + c] = (t >= ncls ? pout[((size_t)b * (T - ncls) + t -
+				ncls) * C + c] : cls[c]) + pos[(size_t)t * C + c];
 	}
 	std::vector<float> dpatch = dpatch0, dcls = dcls0, dpos = dpos0;
-	rc_ops_embed_patches_backward(dpatch.data(), dcls.data(), dpos.data(), dembed.data(), B,
-		T, C);
+	rc_ops_embed_patches_backward(ncls ? dpatch.data() : NULL, ncls ? dcls.data() : NULL,
+		dpos.data(), dembed.data(), B, T, C);
 
 	const size_t es = rc_test_esize(dtype);
 	rc_dev<char> dout(n * es), dpo(np * es), dcl(C * es), dps((size_t)T * C * es);
@@ -108,23 +113,24 @@ static void check_vision(seq_shape s, int dtype, int block, const rc_test_order 
 	rc_test_upload(ddcls.p, dcls0, RC_CUDA_F32);
 	rc_test_upload(ddpos.p, dpos0, RC_CUDA_F32);
 	char what[160];
-	snprintf(what, sizeof what, "B=%d T=%d C=%d %d threads, %s order", B, T, C, block, o.name);
-	int rc = rc_cuda_embed_patches_v(block, dout.p, dpo.p, dcl.p, dps.p, B, T, C, dtype, NULL);
+	snprintf(what, sizeof what, "B=%d T=%d C=%d%s %d threads, %s order", B, T, C,
+		ncls ? "" : " no class", block, o.name);
+	int rc = rc_cuda_embed_patches_v(block, dout.p, dpo.p, ncls ? dcl.p : NULL, dps.p, B, T, C,
+		dtype, NULL);
 	if (rc >= 0)
-		rc = rc_cuda_embed_patches_backward_v(block, ddpatch.p, ddcls.p, ddpos.p, ddemb.p,
-			B, T, C, dtype, NULL);
+		rc = rc_cuda_embed_patches_backward_v(block, ncls ? ddpatch.p : NULL,
+			ncls ? ddcls.p : NULL, ddpos.p, ddemb.p, B, T, C, dtype, NULL);
 	if (rc < 0) {
 		rc_test_fail("vision embeddings %s: %s", what, rc_strerror(rc));
 		return;
 	}
 	const rc_tol t = rc_test_exact;
-	rc_test_close_dev(rc_test_key("vision", dtype, "embed"), what, dout.p, dtype, embed, t);
-	rc_test_close_dev(rc_test_key("vision backward", dtype, "dpatch"), what, ddpatch.p, dtype,
-		dpatch, t);
-	rc_test_close_dev(rc_test_key("vision backward", dtype, "dcls"), what, ddcls.p,
-		RC_CUDA_F32, dcls, t);
-	rc_test_close_dev(rc_test_key("vision backward", dtype, "dpos"), what, ddpos.p,
-		RC_CUDA_F32, dpos, t);
+	const char *fw = ncls ? "vision" : "vision no class";
+	const char *bw = ncls ? "vision backward" : "vision no class backward";
+	rc_test_close_dev(rc_test_key(fw, dtype, "embed"), what, dout.p, dtype, embed, t);
+	rc_test_close_dev(rc_test_key(bw, dtype, "dpatch"), what, ddpatch.p, dtype, dpatch, t);
+	rc_test_close_dev(rc_test_key(bw, dtype, "dcls"), what, ddcls.p, RC_CUDA_F32, dcls, t);
+	rc_test_close_dev(rc_test_key(bw, dtype, "dpos"), what, ddpos.p, RC_CUDA_F32, dpos, t);
 }
 
 /* ---------------------------------------------------------------- text */
@@ -222,11 +228,14 @@ static void check_arguments(void)
 	rc_dev<uint8_t> px(3 * 32 * 32);
 	rc_dev<int32_t> ids(8);
 	rc_dev<char> work(rc_cuda_embed_tokens_backward_work(1, 8, 64) + 16);
-	fprintf(stderr, "test_embed: 11 refusals expected:\n");
+	fprintf(stderr, "test_embed: 15 refusals expected:\n");
 	const int refusals[] = {
-		rc_cuda_patches_v(48, a.p, px.p, 1, 32, 8, RC_CUDA_F32, NULL),
-		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 7, RC_CUDA_F32, NULL),
-		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 8, 7, NULL),
+		rc_cuda_patches_v(48, a.p, px.p, 1, 32, 8, RC_FAMILY_CLIP, RC_CUDA_F32, NULL),
+		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 7, RC_FAMILY_CLIP, RC_CUDA_F32, NULL),
+		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 8, RC_FAMILY_CLIP, 7, NULL),
+		rc_cuda_patches_v(64, a.p, px.p, 1, 32, 8, 2, RC_CUDA_F32, NULL),
+		rc_cuda_patches_v(64, a.p, px.p, 1, 8, 9, RC_FAMILY_SIGLIP, RC_CUDA_F32, NULL),
+		rc_cuda_embed_patches_v(64, a.p, a.p, NULL, a.p, 2, 0, 64, RC_CUDA_F32, NULL),
 		rc_cuda_embed_patches_v(2048, a.p, a.p, a.p, a.p, 2, 5, 64, RC_CUDA_F32, NULL),
 		rc_cuda_embed_patches_v(64, a.p, a.p, a.p, a.p, 2, 1, 64, RC_CUDA_F32, NULL),
 		rc_cuda_embed_patches_backward_v(64, a.p, w.p, w.p, a.p, 0, 5, 64, RC_CUDA_F32,
@@ -305,7 +314,8 @@ int main(void)
 	rc_ops_set_threads(1);
 	/* ViT-B/32-like and ViT-L/14-like patches scaled down; S = 40 and 28
 	 * are no multiple of a warp, a patch row of 588 values is none either */
-	const image_shape images[] = { { 2, 32, 8 }, { 1, 32, 16 }, { 3, 40, 8 }, { 1, 28, 14 } };
+	const image_shape images[] = { { 2, 32, 8, 0 }, { 1, 32, 16, 0 }, { 3, 40, 8, 0 },
+		{ 1, 28, 14, 0 }, { 2, 32, 8, 1 }, { 1, 30, 7, 1 } };
 	/* T = (S/P)² + 1 of those images; C a multiple of 32 or not */
 	const seq_shape vision[] = { { 2, 17, 64 }, { 3, 5, 100 }, { 1, 26, 128 } };
 	/* T from 1 to the context of 77; B·T = 308 holds ids of > 32 rows */
@@ -317,7 +327,8 @@ int main(void)
 				for (image_shape s : images)
 					check_patches(s, dtype, block, o);
 				for (seq_shape s : vision)
-					check_vision(s, dtype, block, o);
+					for (int ncls : { 1, 0 })
+						check_vision(s, ncls, dtype, block, o);
 				for (seq_shape s : text)
 					check_tokens(s, V, false, dtype, block, o);
 				/* one run of 32; runs of 32, 32, 2 */

@@ -41,7 +41,7 @@ static const rc_tol tol_bf16 = { 1e-4, 1.0 / 128 };
 static const rc_tol tol_same = { 0, 0 };
 static const int blocks[] = { 32, 64, 96, 128, 256, 512, 1024 };
 static const char *const dtype_name[] = { "f32", "bf16" };
-static const char *const act_label[] = { "none", "quick_gelu", "gelu" }; /* act + 1 */
+static const char *const act_label[] = { "none", "quick_gelu", "gelu", "gelu_tanh" }; /* act + 1 */
 
 static rc_tol tol(int dtype)
 {
@@ -408,7 +408,8 @@ int main(void)
 		rc_test_set_order(o);
 		for (int dtype : { RC_CUDA_F32, RC_CUDA_BF16 })
 			for (shape s : shapes) {
-				for (int act : { RC_CUDA_ACT_NONE, (int)RC_ACT_QUICK_GELU, (int)RC_ACT_GELU })
+				for (int act : { RC_CUDA_ACT_NONE, (int)RC_ACT_QUICK_GELU, (int)RC_ACT_GELU,
+					     (int)RC_ACT_GELU_TANH })
 					for (bool bias : { false, true })
 						check_forward(h, s, dtype, bias, act, o);
 				for (int want : { 7, 6, 1 }) /* all; no dinp (patches); dinp only */

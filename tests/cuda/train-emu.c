@@ -56,6 +56,10 @@ int main(int argc, char **argv)
 		o.stage = atoi(argv[3]), o.init = argv[4], o.data = argv[5], o.out = argv[6];
 		o.steps = atol(argv[7]);
 		o.batch = 8, o.shuffle = 0, o.lr = 1e-3, o.wd = 0.05, o.warmup = 0.4;
+		/* LOSS=siglip: SigLIP's loss (a SigLIP model's run) */
+		const char *loss = getenv("LOSS");
+		if (loss && !strcmp(loss, "siglip"))
+			o.loss = RC_TRAIN_LOSS_SIGLIP;
 		if (o.stage == 2)
 			o.gamma = 0.5;
 		if (argc > 8) {

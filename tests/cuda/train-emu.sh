@@ -9,7 +9,8 @@
 # rounding noise into steps, as train-reference.sh explains), within 2e-5.
 # A checkpoint moves between the devices: a run stopped at step 2 on the
 # GPU goes on on the CPU, and the other way round, and ends where the
-# uninterrupted run ends (the same tolerances). bf16 trains too: over 10
+# uninterrupted run ends (the same tolerances). A tiny SigLIP model's
+# stage 1 (--loss siglip) ends where the CPU's ends too. bf16 trains too: over 10
 # steps its loss stays within 2 % of fp32's at each step. (Over the 5
 # steps above, warmup 2, the fp32 run itself is unstable at step 4 - its
 # loss jumps from 2.19 to 2.82 and its gradient norm doubles - and bf16
@@ -60,6 +61,21 @@ for stage in 1 2; do
 	run "$help" compare "$tmp/gpu$stage/final.safetensors" "$tmp/cpu$stage/final.safetensors" \
 		2e-5 -k_proj.bias
 done
+
+# a SigLIP model (tests/fixtures/siglip-train: the pooling head, the
+# unmasked text, gelu_pytorch_tanh) on SigLIP's preprocessing and loss:
+# stage 1 ends where the CPU ends, as above
+sfx="$top_srcdir/tests/fixtures/siglip-train"
+run "$bin/rclip-shard" -q -s 32 --preprocess siglip --store raw -o "$tmp/slite" "$fx/lite.jsonl"
+for dev in cpu cuda; do
+	run env LOSS=siglip "$emu" $dev fp32 1 "$sfx/init" "$tmp/slite.list" "$tmp/s$dev" 4
+done
+losses "$tmp/scpu" > "$tmp/a"
+losses "$tmp/scuda" > "$tmp/b"
+close "$tmp/b" "$tmp/a" 1e-4 || fail "siglip: the GPU's losses differ from the CPU's"
+run "$help" compare "$tmp/scuda/final.safetensors" "$tmp/scpu/final.safetensors" 1e-4
+run "$help" compare "$tmp/scuda/final.safetensors" "$tmp/scpu/final.safetensors" 2e-5 \
+	-k_proj.bias
 
 # a checkpoint from the GPU goes on on the CPU, and the other way round
 for way in "cuda cpu" "cpu cuda"; do

@@ -34,7 +34,7 @@ grep -q '^#define HAVE_CUDA 1' "$build/config.h" ||
 	{ say "$build has no CUDA backend (configure found no nvcc?)"; exit 1; }
 
 gpu_tests=(test_layernorm test_embed test_pool test_cast test_act test_gemm test_loss
-	test_adamw test_attention test_backend)
+	test_adamw test_attention test_attnpool test_backend)
 progs=(tools/rclip-train tools/rclip-eval tools/rclip-retrieve tools/rclip-shard
 	tools/rclip-synth tools/rclip-tokenize tools/rclip-export tests/cli/train-helper
 	tests/cuda/train-gpu)
