@@ -521,11 +521,12 @@ static int put_tokens(struct rc_loader *l, int r, const struct rc_text *t, const
 	int n = t->ntokens < l->o.ctx ? t->ntokens : l->o.ctx;
 	int32_t *row = l->rowtok + (size_t)r * l->o.ctx;
 	for (int i = 0; i < n; i++) {
-		if (t->tokens[i] >= l->o.vocab)
+		uint32_t id = rc_text_token(t, (size_t)i);
+		if (id >= (uint32_t)l->o.vocab)
 			return rc_log_error(RC_E_RANGE, "%s: record %llu: token id %u is outside the "
-				"model's vocabulary (%d)", shard, (unsigned long long)rec,
-				t->tokens[i], l->o.vocab);
-		row[i] = t->tokens[i];
+				"model's vocabulary (%d)", shard, (unsigned long long)rec, id,
+				l->o.vocab);
+		row[i] = (int32_t)id;
 	}
 	if (t->ntokens > l->o.ctx)
 		row[n - 1] = l->o.eot;
