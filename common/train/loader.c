@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "data/image.h"
 #include "data/preprocess.h"
+#include "data/tokenizer_id.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
@@ -37,6 +38,7 @@ struct rc_loader {
 	uint64_t *ifirst;             /* [nshards + 1] each shard's first item of the split */
 	uint64_t *hfirst;             /* [nshards + 1] held-out records before each shard */
 	int schema;                   /* the records' schema (S0-Rea: ReasonPro's too) */
+	const char *tokenizer;        /* the data's (the first shard's, owned by it) */
 	int batch;                    /* items per batch */
 	uint64_t items;               /* per epoch */
 	long spe;                     /* steps per epoch */
@@ -343,6 +345,30 @@ static int hold_out(struct rc_loader *l)
 	return 0;
 }
 
+/* Shard i's ids against the model's tokenizer, and one tokenizer a
+ * list: the first shard's names the data's (what a model that names none
+ * is trained on). */
+static int check_tokenizer(struct rc_loader *l, size_t i)
+{
+	const char *have = rc_shard_tokenizer(l->shard[i]);
+	if (l->o.tokenizer &&
+	    rc_tokenizer_check(l->list.e[i].full, have, l->o.tokenizer, l->o.vocab) < 0)
+		return RC_E_FORMAT;
+	if (i == 0) {
+		l->tokenizer = have;
+		return 0;
+	}
+	if (rc_tokenizer_agree(have, l->tokenizer))
+		return 0;
+	return rc_log_error(RC_E_FORMAT, "%s: token ids of %s, and %s holds ids of %s: one "
+		"list, one tokenizer", l->list.e[i].full, have, l->list.e[0].full, l->tokenizer);
+}
+
+const char *rc_loader_tokenizer(const struct rc_loader *l)
+{
+	return l->tokenizer;
+}
+
 int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 {
 	*out = NULL;
@@ -404,7 +430,8 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 			goto fail;
 		}
 		l->per[i] = stage_per(o, (int)in->schema);
-		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0) {
+		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0 ||
+		    check_tokenizer(l, i) < 0) {
 			rc = RC_E_ARG; /* a shard that does not fit, as the schema */
 			goto fail;
 		}
