@@ -11,7 +11,8 @@
 # CLIP shards stay v1 and the golden v1 shard reads as it always did; a
 # tiny SigLIP model (siglip-train/init with the fixture's tokenizer) trains
 # 2 steps on each tokenizer's shards and its checkpoint names the
-# tokenizer; rclip-train refuses, in one line naming the shard and both
+# tokenizer (rclip-retrieve embeds its texts only beside that tokenizer);
+# rclip-train refuses, in one line naming the shard and both
 # sides and with an empty run directory, CLIP shards for the SigLIP model,
 # Gemma shards for it, SentencePiece shards for a CLIP model, a list of
 # two tokenizers, and CLIP shards for a checkpoint trained on SigLIP's.
@@ -175,6 +176,20 @@ for m in siglip gemma siglip2; do
 	has "$tmp/meta" "\"tokenizer\":\"$(sed 's/:lower$//' "$tmp/$m.id")\"" \
 		"$m: the checkpoint names its tokenizer"
 done
+
+# a checkpoint's texts are embedded with the tokenizer it was trained on:
+# the one beside it must be that one
+printf 'a photo of a cat\n' >"$tmp/t.txt"
+cp "$fx/spm/siglip/"* "$tmp/run-siglip/"
+expect 0 "$bin/rclip-retrieve" embed -q --model "$tmp/run-siglip/final.safetensors" \
+	--text "$tmp/t.txt" -o "$tmp/t.npy"
+rm "$tmp/run-siglip/spiece.model"
+cp "$fx/spm/gemma/"* "$tmp/run-siglip/"
+expect 1 "$bin/rclip-retrieve" embed -q --model "$tmp/run-siglip/final.safetensors" \
+	--text "$tmp/t.txt" -o "$tmp/t2.npy"
+has "$tmp/err" "final.safetensors: trained on the ids of $(cat "$tmp/siglip.id"), and the tokenizer beside it is $(cat "$tmp/gemma.id")\$" \
+	"embed: a checkpoint beside another tokenizer"
+absent "$tmp/t2.npy" "embed: nothing written"
 
 # ---- refusals: one line naming the shard and both sides, nothing written
 refused() {  # WHAT INIT LIST PATTERN
