@@ -923,6 +923,15 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 		rc_log_info("tokenizer: %s, context %ld, %u-byte ids", so.tokenizer, o->text_ctx,
 			so.info.token_bytes);
 	}
+	/* Without SA_RESTART, a read from a stalled pipe returns at once. Set
+	 * before the lock is taken: a signal once the lock names this process
+	 * (while the tokenizer loads) stops it with its message, not silently. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (check_out_dir(o->out) < 0 || take_lock(o, &lock) < 0 ||
 	    !(options = options_string(o, r.spm ? so.tokenizer : NULL)))
 		goto out;
@@ -946,13 +955,6 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
 			goto out;
-	/* Without SA_RESTART, a read from a stalled pipe returns at once. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	rc_progress_begin(&r.prog, "records", 0);
 	for (int i = 0; i < o->ninputs && rc == 0 && !interrupted; i++)
 		rc = read_input(&r, o->inputs[i]);
