@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "text/bpe.h"
+#include "text/spm.h"
 #include "base/cli.h"
 #include "config.h"
 #include "base/error.h"
@@ -58,6 +59,10 @@ struct opts {
 	long threads;
 	int inspect, records;
 	int tokenizer;            /* enum rc_bpe_semantics of the stored token ids */
+	int tokenizer_set;        /* --tokenizer given */
+	int lower;                /* --lowercase */
+	char tok_dir[4096];       /* --model's SentencePiece-family tokenizer, or "" */
+	long text_ctx;            /* token ids kept per text */
 	const char *pixels_dir;
 	const char *captions;     /* --captions FILE */
 	const char *captions_key; /* --captions-key FIELD */
@@ -114,9 +119,15 @@ static const char usage_text[] =
 "      --force             replace a symlink found at an output name (the link\n"
 "                          itself, never its target; refused without it)\n"
 "      --max-pixels=N      refuse larger images (default 100000000)\n"
-"      --tokenizer=T       the token ids stored: open_clip (default, as\n"
+"      --tokenizer=T       the CLIP BPE ids stored: open_clip (default, as\n"
 "                          open_clip.tokenize) or hf (as transformers'\n"
 "                          CLIPTokenizerFast, for a Hugging Face checkpoint)\n"
+"                          With --model, a model directory holding SigLIP's\n"
+"                          spiece.model or a Gemma tokenizer.json gives its\n"
+"                          own ids instead, as transformers does, cut to the\n"
+"                          model's context (64 at most); recorded in the shard\n"
+"      --lowercase         lowercase each text first (str.lower()), as the\n"
+"                          official SigLIP2 recipe does (with such a --model)\n"
 "  -j, --threads=N         decoding threads (default: all cores)\n"
 "      --json              the final report as JSON on standard output\n"
 "      --inspect           print the header and metadata of each SHARD, check\n"
@@ -144,7 +155,7 @@ enum {
 	OPT_SCHEMA = 256, OPT_FORMAT, OPT_ROOT, OPT_STORE, OPT_QUALITY, OPT_PER_SHARD, OPT_PART,
 	OPT_DEDUP, OPT_STRICT, OPT_MAXPIX, OPT_JSON, OPT_INSPECT, OPT_RECORDS, OPT_PIXELS,
 	OPT_VERSION, OPT_PATH_MAP, OPT_TOKENIZER, OPT_CAPTIONS, OPT_CAPTIONS_KEY, OPT_PREPROCESS,
-	OPT_FORCE,
+	OPT_FORCE, OPT_LOWER,
 };
 
 static const struct option longopts[] = {
@@ -176,6 +187,7 @@ static const struct option longopts[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+	{"lowercase", no_argument, NULL, OPT_LOWER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -225,13 +237,27 @@ static int from_model(struct opts *o)
 			o->model, rc_preprocess_name(kind));
 	o->image_size = cfg.vision.image_size;
 	o->preprocess = kind;
+	/* the model's own tokenizer, when its directory holds one (CLIP's
+	 * merges.txt is the BPE rclip ships) */
+	if (rc_clip_model_dir(o->model, o->tok_dir, sizeof o->tok_dir) && rc_spm_dir_kind(o->tok_dir)) {
+		if (o->tokenizer_set)
+			return rc_cli_usage_error("--tokenizer chooses CLIP BPE's ids, and %s has its "
+				"own tokenizer", o->model);
+		o->text_ctx = cfg.text.max_position < RC_SPM_CONTEXT ? cfg.text.max_position :
+			RC_SPM_CONTEXT;
+		return -1;
+	}
+	o->tok_dir[0] = '\0';
+	if (o->lower)
+		return rc_cli_usage_error("--lowercase: %s has no SentencePiece-family tokenizer "
+			"(CLIP BPE always lowercases)", o->model);
 	return -1;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.image_size = 224, .quality = 95, .store = RC_STORE_JPEG, .part_n = 1,
-		.max_pixels = RC_IMAGE_MAX_PIXELS, .preprocess = -1};
+		.max_pixels = RC_IMAGE_MAX_PIXELS, .preprocess = -1, .text_ctx = RC_BPE_CONTEXT};
 	long v;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:s:m:j:qvh", longopts, NULL)) != -1) {
@@ -329,7 +355,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if ((o->tokenizer = rc_bpe_semantics_parse(optarg)) < 0)
 				return rc_cli_usage_error("--tokenizer: '%s' (expected open_clip or hf)",
 					optarg);
+			o->tokenizer_set = 1;
 			break;
+		case OPT_LOWER: o->lower = 1; break;
 		default: return rc_cli_usage_error(NULL);
 		}
 	}
@@ -352,6 +380,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return rc_cli_usage_error("the tar and the --captions file cannot both be "
 				"standard input");
 	}
+	if (o->lower && !o->model)
+		return rc_cli_usage_error("--lowercase goes with --model (CLIP BPE always lowercases)");
 	if (o->model && !o->inspect && (c = from_model(o)) >= 0)
 		return c;
 	if (o->preprocess < 0)
@@ -394,6 +424,7 @@ struct dedup {
 struct run {
 	const struct opts *o;
 	struct rc_bpe *bpe;
+	struct rc_spm *spm;        /* --model's own tokenizer, or NULL: CLIP BPE */
 	struct rc_ingest_opts io;
 	struct rc_ingest_worker **workers;
 	int nthreads;
@@ -810,23 +841,29 @@ static int check_out_dir(const char *prefix)
 }
 
 /* Everything besides the inputs that a record's bytes depend on: a shard
- * is kept on a rerun only when this is the same. */
-static char *options_string(const struct opts *o)
+ * is kept on a rerun only when this is the same. tok is a model
+ * tokenizer's rc_spm_id, or NULL (CLIP BPE). */
+static char *options_string(const struct opts *o, const char *tok)
 {
 	char *map = rc_path_map_string(&o->path_map);
 	if (!map)
 		return NULL;
-	size_t n = 256 + (o->image_root ? strlen(o->image_root) : 0) + strlen(map) +
+	char ctx[24];
+	snprintf(ctx, sizeof ctx, "%ld", o->text_ctx);
+	size_t n = 384 + (o->image_root ? strlen(o->image_root) : 0) + strlen(map) +
 		(o->captions ? strlen(o->captions) : 0) + (o->captions_key ? strlen(o->captions_key) : 0);
 	char *s = rc_malloc(n);
 	/* an empty map adds nothing: shards written before --path-map are kept */
 	if (s)
 		snprintf(s, n, "image_size=%ld store=%s quality=%ld max_pixels=%llu dedup=%d "
-			"schema=%s format=%d root=%s tokenizer=%s%s%s%s%s%s%s%s", o->image_size,
+			"schema=%s format=%d root=%s tokenizer=%s%s%s%s%s%s%s%s%s%s", o->image_size,
 			rc_shard_store_name((int)o->store),
 			o->store == RC_STORE_JPEG ? o->quality : 0, o->max_pixels, o->dedup,
 			rc_manifest_schema_name(o->schema), o->format,
-			o->image_root ? o->image_root : "", rc_bpe_semantics_name(o->tokenizer),
+			o->image_root ? o->image_root : "",
+			tok ? tok : rc_bpe_semantics_name(o->tokenizer),
+			/* only with a model's tokenizer: CLIP's options stay as they were */
+			tok ? " text_ctx=" : "", tok ? ctx : "",
 			*map ? " path_map=" : "", map,
 			o->captions ? " captions=" : "", o->captions ? o->captions : "",
 			o->captions ? " captions_key=" : "",
@@ -860,7 +897,7 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 	struct rc_lock lock = {.fd = -1, .path = NULL};
 	int status = RC_EXIT_FAILURE, rc = 0;
 	r.io = (struct rc_ingest_opts){.image_size = (int)o->image_size, .store = (int)o->store,
-		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = RC_BPE_CONTEXT,
+		.quality = (int)o->quality, .max_pixels = o->max_pixels, .text_ctx = (int)o->text_ctx,
 		.preprocess = o->preprocess};
 	rc_arena_init(&r.arena, 0);
 	r.nthreads = rc_thread_set((int)o->threads);
@@ -868,15 +905,35 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 		.part_i = o->part_i, .part_n = o->part_n, .tool = "rclip-shard " PACKAGE_VERSION,
 		.tokenizer = o->tokenizer == RC_BPE_HF ? "clip-bpe-hf" : "clip-bpe",
 		.info = {.store = (uint32_t)o->store, .image_size = (uint32_t)o->image_size,
-			.text_ctx = RC_BPE_CONTEXT, .preprocess = (uint32_t)o->preprocess}};
+			.text_ctx = (uint32_t)o->text_ctx, .preprocess = (uint32_t)o->preprocess}};
 	char *cmdline = rc_cli_join(argc, argv, " ");
 	char *sources = rc_cli_join(o->ninputs, o->inputs, ", ");
 	char *options = NULL;
 	r.workers = rc_calloc((size_t)r.nthreads, sizeof *r.workers);
 	if (!cmdline || !sources || !r.workers)
 		goto out;
+	if (o->tok_dir[0]) {
+		if (rc_spm_load_dir(&r.spm, o->tok_dir) < 0)
+			goto out;
+		rc_spm_set_lower(r.spm, o->lower);
+		r.io.spm = r.spm;
+		so.tokenizer = rc_spm_id(r.spm);
+		/* ids over 16 bits: format v2; else v1, as CLIP's */
+		so.info.token_bytes = rc_spm_vocab_size(r.spm) > 65536 ? 4 : 2;
+		rc_log_info("tokenizer: %s, context %ld, %u-byte ids", so.tokenizer, o->text_ctx,
+			so.info.token_bytes);
+	}
+	/* Without SA_RESTART, a read from a stalled pipe returns at once. Set
+	 * before the lock is taken: a signal once the lock names this process
+	 * (while the tokenizer loads) stops it with its message, not silently. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (check_out_dir(o->out) < 0 || take_lock(o, &lock) < 0 ||
-	    !(options = options_string(o)))
+	    !(options = options_string(o, r.spm ? so.tokenizer : NULL)))
 		goto out;
 	so.command = cmdline;
 	so.sources = sources;
@@ -891,19 +948,13 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 			rc_manifest_schema_name(rc_captions_schema(r.cap)),
 			rc_captions_key_field(r.cap), rc_captions_bytes(r.cap));
 	}
-	if (rc_shard_set_init(&r.set, &so) < 0 || rc_bpe_load(&r.bpe, NULL, NULL) < 0)
+	if (rc_shard_set_init(&r.set, &so) < 0 || (!r.spm && rc_bpe_load(&r.bpe, NULL, NULL) < 0))
 		goto out;
-	rc_bpe_set_semantics(r.bpe, o->tokenizer);
+	if (r.bpe)
+		rc_bpe_set_semantics(r.bpe, o->tokenizer);
 	for (int t = 0; t < r.nthreads; t++)
 		if (!(r.workers[t] = rc_ingest_worker_new(r.bpe, &r.io)))
 			goto out;
-	/* Without SA_RESTART, a read from a stalled pipe returns at once. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	rc_progress_begin(&r.prog, "records", 0);
 	for (int i = 0; i < o->ninputs && rc == 0 && !interrupted; i++)
 		rc = read_input(&r, o->inputs[i]);
@@ -940,6 +991,7 @@ out:
 			rc_ingest_worker_free(r.workers[t]);
 	free(r.workers);
 	rc_bpe_free(r.bpe);
+	rc_spm_free(r.spm);
 	rc_arena_free(&r.arena);
 	free(r.seen.slot);
 	free(options);

@@ -192,6 +192,22 @@ int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_cli
 int rc_clip_check_finite(const struct rc_clip *m, const char *path);
 void rc_clip_set_finite_check(int on);
 
+/* rc_clip_model_dir - the directory of a model path into dir (n bytes):
+ * path itself when it is a directory, else the directory of the file.
+ * Returns 1, or 0 when nothing is at path (a built-in config's name). */
+int rc_clip_model_dir(const char *path, char *dir, size_t n);
+
+/* rc_clip_tokenizer - which tokenizer's ids the model at path (of family,
+ * its config's RC_FAMILY_*) takes, as data/tokenizer_id.h names them,
+ * into buf (n bytes): an rclip checkpoint's "tokenizer" metadata (written
+ * by rclip-train for a model not trained on CLIP BPE), else the
+ * SentencePiece-family tokenizer in the model's directory (rc_spm_id, not
+ * lowercased), else CLIP BPE for a CLIP model or a directory with CLIP's
+ * merges.txt. Returns 1 with buf set, 0 when the model names none (a
+ * SigLIP model without tokenizer files, a built-in config), or the
+ * errors of reading the tokenizer or the checkpoint, logged. */
+int rc_clip_tokenizer(const char *path, int family, char *buf, size_t n);
+
 /* rc_clip_load_checkpoint - the model of an rclip-train checkpoint: the
  * config from its "config" metadata, every CLIPModel tensor under its
  * Hugging Face name (the optimizer's tensors and the heads are left

@@ -24,6 +24,7 @@ struct rc_ingest_worker {
 	const struct rc_bpe *bpe;
 	const struct rc_ingest_opts *o;
 	struct rc_bpe_state *st;
+	struct rc_spm_state *spm; /* with o->spm */
 	uint8_t *pixels; /* S×S×3 */
 	int32_t *row;    /* text_ctx */
 	uint8_t *file;   /* the image file's bytes */
@@ -46,10 +47,14 @@ struct rc_ingest_worker *rc_ingest_worker_new(const struct rc_bpe *bpe,
 		return NULL;
 	w->bpe = bpe;
 	w->o = o;
-	w->st = rc_bpe_state_new(bpe);
+	if (o->spm)
+		w->spm = rc_spm_state_new(o->spm);
+	else
+		w->st = rc_bpe_state_new(bpe);
 	w->pixels = rc_malloc((size_t)o->image_size * (size_t)o->image_size * 3);
-	w->row = rc_malloc((size_t)(o->text_ctx > 2 ? o->text_ctx : 2) * sizeof *w->row);
-	if (!w->st || !w->pixels || !w->row) {
+	/* rc_spm_frame writes up to two special tokens beyond the context */
+	w->row = rc_malloc((size_t)(o->text_ctx > 2 ? o->text_ctx + 2 : 4) * sizeof *w->row);
+	if ((!w->st && !w->spm) || !w->pixels || !w->row) {
 		rc_ingest_worker_free(w);
 		return NULL;
 	}
@@ -61,6 +66,7 @@ void rc_ingest_worker_free(struct rc_ingest_worker *w)
 	if (!w)
 		return;
 	rc_bpe_state_free(w->st);
+	rc_spm_state_free(w->spm);
 	free(w->pixels);
 	free(w->row);
 	free(w->file);
@@ -83,6 +89,22 @@ static int fail(struct rc_ingest_item *it, int status, int code, const char *fmt
 	return code;
 }
 
+/* Text t's row, cut to ctx, into w->row: its length, or RC_E_NOMEM. */
+static long encode_row(struct rc_ingest_worker *w, const struct rc_text *t, size_t ctx,
+	int *trunc)
+{
+	const int32_t *ids;
+	size_t n;
+	if (w->spm) {
+		if (rc_spm_encode(w->spm, t->s, t->len, &ids, &n) < 0)
+			return RC_E_NOMEM;
+		return (long)rc_spm_frame(w->o->spm, ids, n, w->row, ctx, trunc);
+	}
+	if (rc_bpe_encode(w->st, t->s, t->len, &ids, &n) < 0)
+		return RC_E_NOMEM;
+	return (long)rc_bpe_pack(w->bpe, ids, n, w->row, ctx, 0, trunc);
+}
+
 int rc_ingest_tokenize(struct rc_ingest_worker *w, const struct rc_record *rec,
 	struct rc_ingest_item *it)
 {
@@ -91,18 +113,17 @@ int rc_ingest_tokenize(struct rc_ingest_worker *w, const struct rc_record *rec,
 	it->tokens = rc_malloc((rec->ntexts ? rec->ntexts : 1) * ctx * sizeof *it->tokens);
 	if (!it->texts || !it->tokens)
 		return fail(it, RC_INGEST_ERROR, RC_E_NOMEM, "out of memory%s%s", "", "");
-	uint16_t *tok = it->tokens;
+	uint32_t *tok = it->tokens;
 	for (uint32_t i = 0; i < rec->ntexts; i++) {
-		const int32_t *ids;
-		size_t n;
-		int trunc;
-		if (rc_bpe_encode(w->st, rec->texts[i].s, rec->texts[i].len, &ids, &n) < 0)
+		int trunc = 0;
+		long k = encode_row(w, &rec->texts[i], ctx, &trunc);
+		if (k < 0)
 			return fail(it, RC_INGEST_ERROR, RC_E_NOMEM, "out of memory%s%s", "", "");
-		size_t k = rc_bpe_pack(w->bpe, ids, n, w->row, ctx, 0, &trunc);
-		for (size_t j = 0; j < k; j++)
-			tok[j] = (uint16_t)w->row[j]; /* CLIP ids are < 49408 */
+		for (long j = 0; j < k; j++)
+			tok[j] = (uint32_t)w->row[j];
 		it->texts[i] = rec->texts[i];
 		it->texts[i].tokens = tok;
+		it->texts[i].token_bytes = 4;
 		it->texts[i].ntokens = (uint16_t)k;
 		it->truncated += (uint32_t)trunc;
 		tok += k;

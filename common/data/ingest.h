@@ -1,7 +1,9 @@
 /* ingest.h - one input record made ready for a shard: its image read,
  * decoded, preprocessed to S×S (CLIP's crop or SigLIP's resize) and stored (raw or JPEG), its texts
- * tokenized as open_clip.tokenize does. The work of rclip-shard's threads,
- * and of every program that reads manifests directly.
+ * tokenized as open_clip.tokenize does, or with a model's SentencePiece-family
+ * tokenizer (o.spm) as transformers does with truncation to the context.
+ * The work of rclip-shard's threads, and of every program that reads
+ * manifests directly.
  *
  *     struct rc_ingest_opts o = { .image_size = 224, .store = RC_STORE_JPEG,
  *                                 .quality = 95, .text_ctx = 77 };
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "text/bpe.h"
+#include "text/spm.h"
 #include "base/hash.h"
 #include "data/record.h"
 
@@ -33,8 +36,11 @@ struct rc_ingest_opts {
 	int store;           /* enum rc_image_store */
 	int quality;         /* JPEG quality for RC_STORE_JPEG */
 	uint64_t max_pixels; /* decoding limit; 0 = the default (image.h) */
-	int text_ctx;        /* token row length: 77 */
+	int text_ctx;        /* token row length: 77 (CLIP), 64 (SigLIP) */
 	int preprocess;      /* enum rc_preprocess (data/preprocess.h); 0: CLIP */
+	const struct rc_spm *spm; /* a model's tokenizer (rc_spm_frame: its
+	                        special tokens, cut to text_ctx), or NULL: CLIP
+	                        BPE (the bpe of rc_ingest_worker_new) */
 };
 
 /* Why a record was not ingested: the reasons the report counts. */
@@ -62,14 +68,15 @@ struct rc_ingest_item {
 	/* owned */
 	uint8_t *payload;
 	struct rc_text *texts;
-	uint16_t *tokens;
+	uint32_t *tokens;         /* the texts' ids, 4 bytes each (the shard
+	                           * writer narrows them for a v1 shard) */
 };
 
 struct rc_ingest_worker;
 
 /* rc_ingest_worker_new - per-thread state (a tokenizer state, scratch for
- * pixels). Returns NULL when out of memory (logged). bpe and o must
- * outlive it. */
+ * pixels). Returns NULL when out of memory (logged). bpe (NULL with
+ * o->spm) and o must outlive it. */
 struct rc_ingest_worker *rc_ingest_worker_new(const struct rc_bpe *bpe,
 	const struct rc_ingest_opts *o);
 void rc_ingest_worker_free(struct rc_ingest_worker *w);

@@ -51,15 +51,28 @@ enum rc_image_store {
 	RC_STORE_JPEG = 2, /* JPEG bytes of the S×S image */
 };
 
-/* One text of a record. tokens may be NULL (not tokenized yet). */
+/* One text of a record. tokens may be NULL (not tokenized yet). Its ids
+ * are those of the tokenizer the shard names (rclip-shard(5), key
+ * "tokenizer"), start..end, unpadded, each token_bytes wide: 2 (uint16_t,
+ * every shard of format v1, CLIP BPE and SigLIP's 32000) or 4 (uint32_t,
+ * a vocabulary over 65536 such as Gemma's); 0 means 2, so that a record
+ * built with uint16_t ids needs no more. Read them with rc_text_token. */
 struct rc_text {
 	uint8_t role;          /* enum rc_role */
 	uint8_t group;         /* the choice set it belongs to (SETS), else 0 */
+	uint8_t token_bytes;   /* 2 (or 0) or 4: the width of each id */
 	const char *s;         /* UTF-8, not NUL-terminated */
 	uint32_t len;          /* bytes */
-	const uint16_t *tokens; /* CLIP ids, start..end, unpadded */
+	const void *tokens;    /* ntokens ids of token_bytes each, host order */
 	uint16_t ntokens;
 };
+
+/* rc_text_token - id i (< ntokens) of t, whatever its width. */
+static inline uint32_t rc_text_token(const struct rc_text *t, size_t i)
+{
+	return t->token_bytes == 4 ? ((const uint32_t *)t->tokens)[i]
+				   : ((const uint16_t *)t->tokens)[i];
+}
 
 #define RC_RECORD_MAX_TEXTS 255
 #define RC_RECORD_MAX_LABELS 255

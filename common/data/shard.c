@@ -1,4 +1,4 @@
-/* shard.c - the reader of shard format v1 (rclip-shard(5)): a mapped file,
+/* shard.c - the reader of shard formats v1 and v2 (rclip-shard(5)): a mapped file,
  * a buffer or a stream, opened after its header, metadata and index pass
  * the checks of shard_check.c; records are checked as they are read, by
  * index or in order. The writer is in shard_write.c, the list in

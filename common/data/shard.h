@@ -1,5 +1,6 @@
-/* shard.h - the .rcs shard file (format v1, rclip-shard(5)): records of
- * record.h packed with their image payloads, texts, token ids and labels,
+/* shard.h - the .rcs shard file (formats v1 and v2, rclip-shard(5)):
+ * records of record.h packed with their image payloads, texts, token ids
+ * (16 bits wide in v1, 16 or 32 in v2) and labels,
  * each with an xxh3-64; an index of record offsets; a key-value metadata
  * block; a checksummed header. Written atomically, read with random access
  * (mmap) or as a stream (a pipe). Also the shard list, the text file that
@@ -47,8 +48,9 @@
  * RC_E_CHECKSUM (a stored xxh3 differs from the data), RC_E_TRUNCATED (the
  * file is shorter than its header says), RC_E_IO, RC_E_NOMEM.
  *
- * Token ids are read in place as uint16_t: this module needs a
- * little-endian host (checked when it is compiled).
+ * Token ids are read in place (uint16_t, or uint32_t in a v2 shard of
+ * 4-byte ids): this module needs a little-endian host (checked when it is
+ * compiled).
  */
 #ifndef RCLIP_SHARD_H
 #define RCLIP_SHARD_H
@@ -62,7 +64,9 @@
 struct rc_arena;
 
 #define RC_SHARD_MAGIC "\x89RCS\r\n\x1a\n" /* 8 bytes */
-#define RC_SHARD_VERSION 1
+#define RC_SHARD_VERSION 2      /* the newest format this build reads */
+#define RC_SHARD_VERSION_MIN 1  /* the oldest; a shard of 16-bit ids is
+                                   still written as v1 (the same bytes) */
 #define RC_SHARD_HEADER_SIZE 128
 #define RC_SHARD_META_MAX (1u << 20)  /* metadata block, bytes */
 #define RC_SHARD_IMAGE_SIZE_MAX 16384 /* S */
@@ -70,7 +74,7 @@ struct rc_arena;
 /* Metadata keys the writer fills in from struct rc_shard_info; a caller
  * may not pass them. */
 #define RC_SHARD_META_FORMAT "format"         /* "rclip-shard" */
-#define RC_SHARD_META_VERSION "format_version" /* "1" */
+#define RC_SHARD_META_VERSION "format_version" /* "1" or "2", the header's */
 #define RC_SHARD_META_SCHEMA "schema"         /* rc_shard_schema_name() */
 #define RC_SHARD_META_IMAGE_SIZE "image_size" /* S in decimal */
 #define RC_SHARD_META_STORAGE "storage"       /* "raw" or "jpeg" */
@@ -92,6 +96,9 @@ struct rc_shard_info {
 	uint32_t preprocess; /* enum rc_preprocess (data/preprocess.h) of the
 	                        images; 0, CLIP's crop, for shards without the
 	                        "preprocess" key */
+	uint32_t token_bytes; /* bytes per token id: 2 (format v1; 0 is read
+	                        as 2 by the writer) or 4 (format v2, a
+	                        vocabulary over 65536); the reader sets it */
 	uint64_t records;    /* record count (set by the reader) */
 	uint64_t file_size;  /* bytes (set by the reader) */
 };
@@ -112,7 +119,8 @@ struct rc_shard_writer;
  * "-" or a FIFO: the header is written last. info gives schema, store,
  * image_size, text_ctx and preprocess (version, records and file_size
  * are ignored; "preprocess" is written only when it is not CLIP's, so a
- * CLIP shard is byte for byte what writers before it wrote).
+ * CLIP shard is byte for byte what writers before it wrote) and
+ * token_bytes: 2 (or 0) writes format v1, 4 format v2.
  * meta_kv holds nmeta key/value pairs of UTF-8 strings (key0, value0,
  * key1, ...), stored in that order after the writer's own keys
  * (RC_SHARD_META_FORMAT ... RC_SHARD_META_TEXT_CTX); the strings are
@@ -126,8 +134,9 @@ int rc_shard_writer_open(struct rc_shard_writer **out, const char *path,
  * record must fit the shard: its schema is the shard's (unless the shard
  * is mixed) and in 1..4; every role is an enum rc_role; with raw storage
  * image_len is S*S*3; each text has at most text_ctx tokens (tokens may be
- * NULL only with ntokens 0: not tokenized); at most 255 texts and 255
- * labels. Texts are stored as given (the writer does not validate UTF-8).
+ * NULL only with ntokens 0: not tokenized), of either width (record.h),
+ * and in a shard of 2-byte ids every id is below 65536; at most 255 texts
+ * and 255 labels. Texts are stored as given (the writer does not validate UTF-8).
  * Returns 0, or RC_E_ARG / RC_E_RANGE (the encoded record is over 4 GiB),
  * logged as "path: record N: reason", after which the writer stays
  * usable; or RC_E_IO or

@@ -1,4 +1,4 @@
-/* shard_check.c - what makes shard format v1 bytes valid (rclip-shard(5),
+/* shard_check.c - what makes shard format v1 and v2 bytes valid (rclip-shard(5),
  * CHECKS): the header, the metadata block (and the lookups in it), the
  * index and each record, for the readers of shard.c. Nothing read from the
  * file is trusted before it is checked; each failure is logged once,
@@ -44,6 +44,8 @@ const char *shard_info_bad(const struct rc_shard_info *in)
 		return "text context length";
 	if (!rc_preprocess_name((int)in->preprocess))
 		return "preprocessing";
+	if (in->token_bytes && in->token_bytes != 2 && in->token_bytes != 4)
+		return "token width";
 	return NULL;
 }
 
@@ -71,10 +73,10 @@ int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
 		return rc_log_error(RC_E_TRUNCATED, "%s: file ends inside the "
 				    "header (%zu bytes)", n, have);
 	uint32_t version = shard_get32(h + H_VERSION);
-	if (version != RC_SHARD_VERSION)
+	if (version < RC_SHARD_VERSION_MIN || version > RC_SHARD_VERSION)
 		return rc_log_error(RC_E_VERSION, "%s: shard format version %" PRIu32
-				    ", this build reads version %d", n, version,
-				    RC_SHARD_VERSION);
+				    ", this build reads versions %d to %d", n, version,
+				    RC_SHARD_VERSION_MIN, RC_SHARD_VERSION);
 	uint64_t want = shard_get64(h + H_CHECKSUM), got = rc_hash64(h, H_CHECKSUM);
 	if (want != got)
 		return rc_log_error(RC_E_CHECKSUM, "%s: header checksum mismatch "
@@ -100,6 +102,9 @@ int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
 	in->store = shard_get32(h + H_STORE);
 	in->image_size = shard_get32(h + H_IMAGE_SIZE);
 	in->text_ctx = shard_get32(h + H_TEXT_CTX);
+	/* v1 has no such field (its bytes are reserved, zero): 2-byte ids */
+	uint32_t tb = shard_get32(h + H_TOKEN_BYTES);
+	in->token_bytes = version == 1 ? 2 : tb;
 	r->meta_off = shard_get64(h + H_META_OFF);
 	r->meta_size = shard_get64(h + H_META_SIZE);
 	r->rec_off = shard_get64(h + H_REC_OFF);
@@ -110,6 +115,8 @@ int shard_check_header(struct rc_shard *r, const uint8_t *h, size_t have,
 	const char *bad = NULL;
 	if (shard_get32(h + H_HEADER_SIZE) != RC_SHARD_HEADER_SIZE)
 		bad = "header size";
+	else if (version == 1 ? tb != 0 : tb != 2 && tb != 4)
+		bad = "token width";
 	else if ((bad = shard_info_bad(in)) != NULL)
 		;
 	else if (r->meta_off != RC_SHARD_HEADER_SIZE || r->meta_size < M_JSON + 8 ||
@@ -213,13 +220,14 @@ int shard_check_meta(struct rc_shard *r, const uint8_t *p, uint64_t size)
 		s += vl;
 	}
 	/* The header's own fields, repeated for people, must agree. */
-	char num[2][24];
+	char num[3][24];
 	snprintf(num[0], sizeof num[0], "%" PRIu32, r->info.image_size);
 	snprintf(num[1], sizeof num[1], "%" PRIu32, r->info.text_ctx);
+	snprintf(num[2], sizeof num[2], "%" PRIu32, r->info.version);
 	const char *disagree = NULL;
 	if (!meta_is(r, RC_SHARD_META_FORMAT, "rclip-shard"))
 		disagree = RC_SHARD_META_FORMAT;
-	else if (!meta_is(r, RC_SHARD_META_VERSION, "1"))
+	else if (!meta_is(r, RC_SHARD_META_VERSION, num[2]))
 		disagree = RC_SHARD_META_VERSION;
 	else if (!meta_is(r, RC_SHARD_META_SCHEMA, rc_shard_schema_name((int)r->info.schema)))
 		disagree = RC_SHARD_META_SCHEMA;
@@ -361,9 +369,11 @@ int shard_parse_record(struct rc_shard *r, uint64_t index, const uint8_t *p,
 		}
 		q += T_HEAD;
 		/* Aligned: the mapping, q and T_HEAD are multiples of 8. */
-		t[i].tokens = t[i].ntokens ? (const uint16_t *)(const void *)(p + q) : NULL;
-		uint64_t need = 2 * (uint64_t)t[i].ntokens + t[i].len;
-		t[i].s = (const char *)p + q + 2 * (uint64_t)t[i].ntokens;
+		uint64_t idb = (uint64_t)in->token_bytes * t[i].ntokens;
+		t[i].token_bytes = (uint8_t)in->token_bytes;
+		t[i].tokens = t[i].ntokens ? (const void *)(p + q) : NULL;
+		uint64_t need = idb + t[i].len;
+		t[i].s = (const char *)p + q + idb;
 		if (end - q < need || (q += need, skip_pad(p, &q, end) < 0)) {
 			bad = "a text runs past the record";
 			goto fail;

@@ -1,5 +1,5 @@
 /* shard_impl.h - private to the shard modules (shard.c, shard_check.c,
- * shard_write.c): the byte layout of shard format v1 (the tables of
+ * shard_write.c): the byte layout of shard formats v1 and v2 (the tables of
  * rclip-shard(5), which this file must match), little-endian load/store
  * helpers, the reader's state and the checks shard_check.c does for it.
  */
@@ -13,17 +13,17 @@
 #include "base/hash.h"
 #include "data/shard.h"
 
-/* Token ids are read in place as uint16_t (record.h's rc_text.tokens
- * points into the file), so the host must store integers as the file
- * does. Every other field goes through the helpers below. */
+/* Token ids are read in place as uint16_t or uint32_t (record.h's
+ * rc_text.tokens points into the file), so the host must store integers
+ * as the file does. Every other field goes through the helpers below. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "shard format v1 is read in place: rclip needs a little-endian host"
+#error "shard token ids are read in place: rclip needs a little-endian host"
 #endif
 
 /* File header: RC_SHARD_HEADER_SIZE bytes at offset 0. */
 enum {
 	H_MAGIC = 0,        /* u8[8]  RC_SHARD_MAGIC */
-	H_VERSION = 8,      /* u32    1 */
+	H_VERSION = 8,      /* u32    1 or 2 */
 	H_HEADER_SIZE = 12, /* u32    128 */
 	H_FILE_SIZE = 16,   /* u64 */
 	H_RECORDS = 24,     /* u64    record count */
@@ -37,7 +37,8 @@ enum {
 	H_REC_SIZE = 72,    /* u64 */
 	H_INDEX_OFF = 80,   /* u64    = rec_off + rec_size */
 	H_INDEX_SIZE = 88,  /* u64    = 8 * records + 8 */
-	H_RESERVED = 96,    /* u8[24] zero */
+	H_TOKEN_BYTES = 96, /* u32    v2: 2 or 4; v1: zero (ids of 2 bytes) */
+	H_RESERVED = 100,   /* u8[20] zero */
 	H_CHECKSUM = 120,   /* u64    xxh3-64 of bytes 0..119 */
 };
 
@@ -67,7 +68,8 @@ enum {
 	T_GROUP = 1,    /* u8 */
 	T_NTOKENS = 2,  /* u16 */
 	T_LEN = 4,      /* u32    UTF-8 bytes */
-	T_HEAD = 8,     /* then u16[ntokens], then the bytes, padded to 8 */
+	T_HEAD = 8,     /* then the ids (u16 or u32 [ntokens]), then the
+	                   bytes, padded to 8 */
 };
 
 static inline uint64_t shard_pad8(uint64_t n)
@@ -156,9 +158,10 @@ int shard_check_index(struct rc_shard *r);
 /* shard_record_end - where record i ends in r->data (a checked index). */
 uint64_t shard_record_end(const struct rc_shard *r, uint64_t i);
 
-/* shard_info_bad - the first field of in that a v1 shard cannot have
- * ("schema", "image storage", "image size", "text context length"), or
- * NULL; the writer and the reader check the same rules. */
+/* shard_info_bad - the first field of in that a shard cannot have
+ * ("schema", "image storage", "image size", "text context length",
+ * "preprocessing", "token width"), or NULL; the writer and the reader
+ * check the same rules. */
 const char *shard_info_bad(const struct rc_shard_info *in);
 
 /* shard_parse_record - record index from the len bytes at p (8-aligned;

@@ -28,7 +28,7 @@ static json_t *record_json(const char *shard, uint64_t i, const struct rc_record
 		const struct rc_text *x = &rec->texts[t];
 		json_t *tok = json_array();
 		for (uint16_t k = 0; k < x->ntokens; k++)
-			json_array_append_new(tok, json_integer(x->tokens[k]));
+			json_array_append_new(tok, json_integer(rc_text_token(x, k)));
 		json_array_append_new(texts, json_pack("{s:s, s:i, s:s%, s:o}", "role",
 			role_name(x->role), "group", x->group, "text", x->s, (size_t)x->len,
 			"tokens", tok));
@@ -97,18 +97,20 @@ static void print_header(FILE *out, const struct rc_shard_inspect_opts *o, struc
 			rc_shard_meta_at(s, i, &k, &v);
 			json_object_set_new(meta, k, json_string(v));
 		}
-		print_json(out, json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:I, s:s, s:o}",
+		print_json(out, json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:i, s:I, s:s, s:o}",
 			"shard", name, "version", in->version, "records", (json_int_t)in->records,
 			"schema", rc_shard_schema_name((int)in->schema), "storage",
 			rc_shard_store_name((int)in->store), "image_size", in->image_size,
-			"text_ctx", in->text_ctx, "bytes", (json_int_t)in->file_size, "xxh3", hex,
-			"metadata", meta));
+			"text_ctx", in->text_ctx, "token_bytes", in->token_bytes,
+			"bytes", (json_int_t)in->file_size, "xxh3", hex, "metadata", meta));
 		return;
 	}
-	fprintf(out, "%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u, "
+	/* the width only where it is not v1's, whose line stays as it was */
+	fprintf(out, "%s: rclip shard v%u, %llu records, %s, %s %ux%u, text context %u%s, "
 		"%llu bytes, xxh3 %s\n", name, in->version, (unsigned long long)in->records,
 		rc_shard_schema_name((int)in->schema), rc_shard_store_name((int)in->store),
-		in->image_size, in->image_size, in->text_ctx, (unsigned long long)in->file_size, hex);
+		in->image_size, in->image_size, in->text_ctx,
+		in->token_bytes == 4 ? " (32-bit ids)" : "", (unsigned long long)in->file_size, hex);
 	for (size_t i = 0; i < rc_shard_meta_count(s); i++) {
 		const char *k, *v;
 		rc_shard_meta_at(s, i, &k, &v);

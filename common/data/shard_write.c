@@ -1,4 +1,6 @@
-/* shard_write.c - the writer of shard format v1 (rclip-shard(5)): a zeroed
+/* shard_write.c - the writer of shard formats v1 and v2 (rclip-shard(5):
+ * v1 for 2-byte token ids, so that such a shard is the bytes it always
+ * was; v2 for 4-byte ones): a zeroed
  * header and the metadata block first, then each record encoded in one
  * buffer and appended; close appends the index, writes the final header
  * over the zeros and renames the temporary into place (io.h's atomic
@@ -45,7 +47,8 @@ static int build_meta(const char *path, const struct rc_shard_info *in,
 	char num[2][24];
 	snprintf(num[0], sizeof num[0], "%" PRIu32, in->image_size);
 	snprintf(num[1], sizeof num[1], "%" PRIu32, in->text_ctx);
-	const char *vals[] = { "rclip-shard", "1", rc_shard_schema_name((int)in->schema),
+	const char *vals[] = { "rclip-shard", in->version == 1 ? "1" : "2",
+			       rc_shard_schema_name((int)in->schema),
 			       num[0], rc_shard_store_name((int)in->store), num[1] };
 	json_t *o = json_object();
 	if (!o)
@@ -107,8 +110,12 @@ int rc_shard_writer_open(struct rc_shard_writer **out, const char *path,
 	if (strcmp(path, "-") == 0)
 		return rc_log_error(RC_E_ARG, "%s: a shard cannot be written to a "
 				    "stream (its header comes last)", path);
-	if ((rc = check_info(path, info)) < 0 ||
-	    (rc = build_meta(path, info, meta_kv, nmeta, &meta)) < 0)
+	struct rc_shard_info in = *info;
+	/* 2-byte ids: format v1, as every writer before v2 wrote it */
+	in.token_bytes = in.token_bytes ? in.token_bytes : 2;
+	in.version = in.token_bytes == 2 ? 1 : 2;
+	if ((rc = check_info(path, &in)) < 0 ||
+	    (rc = build_meta(path, &in, meta_kv, nmeta, &meta)) < 0)
 		return rc;
 	if (!(js = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
 		rc = rc_log_error(RC_E_NOMEM, "out of memory (metadata)");
@@ -127,8 +134,7 @@ int rc_shard_writer_open(struct rc_shard_writer **out, const char *path,
 		goto fail;
 	}
 	w->bufcap = RC_SHARD_HEADER_SIZE + msize;
-	w->info = *info;
-	w->info.version = RC_SHARD_VERSION;
+	w->info = in;
 	w->meta_size = msize;
 	if ((rc = rc_atomic_open(&w->af, path)) < 0)
 		goto fail;
@@ -183,13 +189,35 @@ static const char *check_record(const struct rc_shard_writer *w,
 			return "a text has a NULL pointer with a non-zero length";
 		if (in->text_ctx && t->ntokens > in->text_ctx)
 			return "a text has more token ids than the context length";
-		n += shard_pad8(T_HEAD + 2 * (uint64_t)t->ntokens + t->len);
+		if (t->token_bytes && t->token_bytes != 2 && t->token_bytes != 4)
+			return "a text has ids of a bad width";
+		if (in->token_bytes == 2 && t->token_bytes == 4)
+			for (uint16_t k = 0; k < t->ntokens; k++)
+				if (rc_text_token(t, k) > UINT16_MAX)
+					return "a token id is over 65535 in a shard of 16-bit ids";
+		n += shard_pad8(T_HEAD + (uint64_t)in->token_bytes * t->ntokens + t->len);
 	}
 	n += shard_pad8(rec->nlabels) + 8;
 	*size = n;
 	if (n > UINT32_MAX)
 		return "record is larger than 4 GiB";
 	return NULL;
+}
+
+/* The ids of t at dst, each width bytes (2 or 4; checked to fit by
+ * check_record), little-endian; returns the bytes written. */
+static uint64_t put_ids(uint8_t *dst, const struct rc_text *t, uint32_t width)
+{
+	int same = (t->token_bytes ? t->token_bytes : 2) == width;
+	if (same && t->ntokens) /* little-endian host (shard_impl.h): as they are */
+		memcpy(dst, t->tokens, (size_t)width * t->ntokens);
+	for (uint16_t k = 0; !same && k < t->ntokens; k++) {
+		if (width == 2)
+			shard_put16(dst + 2 * (size_t)k, (uint16_t)rc_text_token(t, k));
+		else
+			shard_put32(dst + 4 * (size_t)k, rc_text_token(t, k));
+	}
+	return (uint64_t)width * t->ntokens;
 }
 
 /* Copy n bytes to w->buf at *q and pad with zeros to a multiple of 8. */
@@ -234,10 +262,7 @@ int rc_shard_writer_add(struct rc_shard_writer *w, const struct rc_record *rec)
 		shard_put16(e + T_NTOKENS, t->ntokens);
 		shard_put32(e + T_LEN, t->len);
 		q += T_HEAD;
-		/* Little-endian host (shard_impl.h): the ids as they are. */
-		if (t->ntokens)
-			memcpy(b + q, t->tokens, 2 * (size_t)t->ntokens);
-		q += 2 * (uint64_t)t->ntokens;
+		q += put_ids(b + q, t, w->info.token_bytes);
 		put_padded(b, &q, t->s, t->len);
 	}
 	put_padded(b, &q, rec->labels, rec->nlabels);
@@ -309,7 +334,9 @@ int rc_shard_writer_close(struct rc_shard_writer *w, uint64_t *xxh3)
 	uint64_t rec_off = RC_SHARD_HEADER_SIZE + w->meta_size;
 	uint64_t index_off = w->pos, fs = w->pos + 8 * n + 8;
 	memcpy(h + H_MAGIC, RC_SHARD_MAGIC, 8);
-	shard_put32(h + H_VERSION, RC_SHARD_VERSION);
+	shard_put32(h + H_VERSION, w->info.version);
+	if (w->info.version > 1)
+		shard_put32(h + H_TOKEN_BYTES, w->info.token_bytes);
 	shard_put32(h + H_HEADER_SIZE, RC_SHARD_HEADER_SIZE);
 	shard_put64(h + H_FILE_SIZE, fs);
 	shard_put64(h + H_RECORDS, n);

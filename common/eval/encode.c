@@ -19,6 +19,8 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
+#include "data/safetensors.h"
+#include "data/tokenizer_id.h"
 #include "base/thread.h"
 
 struct rc_encoder {
@@ -103,6 +105,27 @@ int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
 	return encoder_new(out, dev, m, bpe, batch, nthreads, 0);
 }
 
+/* An rclip checkpoint names the tokenizer it was trained on (its
+ * "tokenizer" metadata): the files found beside it must be that one, or
+ * its texts would be ids of another vocabulary. */
+static int check_trained_on(const char *model, const struct rc_spm *spm)
+{
+	struct stat st;
+	struct rc_st *s;
+	if (stat(model, &st) < 0 || !S_ISREG(st.st_mode) || !rc_ends_with(model, ".safetensors") ||
+	    rc_st_open(&s, model) < 0)
+		return 0; /* not a checkpoint: its loader says what is wrong */
+	const char *want = rc_st_meta(s, "tokenizer");
+	int rc = 0;
+	if (want && !rc_tokenizer_agree(rc_spm_id(spm), want)) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: trained on the ids of %s, and the tokenizer "
+			"beside it is %s", model, want, rc_spm_id(spm));
+		rc_log_hint("copy the tokenizer files of the model it was trained from beside it");
+	}
+	rc_st_close(s);
+	return rc;
+}
+
 int rc_encoder_load_spm(struct rc_spm **out, const char *model)
 {
 	*out = NULL;
@@ -124,7 +147,12 @@ int rc_encoder_load_spm(struct rc_spm **out, const char *model)
 			"files into %s", dir);
 		return RC_E_NOTFOUND;
 	}
-	return rc_spm_load_dir(out, dir);
+	int rc = rc_spm_load_dir(out, dir);
+	if (rc == 0 && (rc = check_trained_on(model, *out)) < 0) {
+		rc_spm_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int rc_encoder_use_spm(struct rc_encoder *e, const struct rc_spm *spm)

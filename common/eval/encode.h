@@ -95,9 +95,12 @@ void rc_encoder_free(struct rc_encoder *e);
 int rc_encoder_use_spm(struct rc_encoder *e, const struct rc_spm *spm);
 
 /* rc_encoder_load_spm - the SentencePiece-family tokenizer of a model:
- * model's directory (model itself when it is one). Returns 0 and *out
- * (free with rc_spm_free), or RC_E_NOTFOUND (none there: said, with a
- * hint) or rc_spm_load_dir's errors, logged. */
+ * model's directory (model itself when it is one). An rclip checkpoint
+ * that names the tokenizer it was trained on (its "tokenizer" metadata)
+ * must find that one (data/tokenizer_id.h). Returns 0 and *out (free with
+ * rc_spm_free), or RC_E_NOTFOUND (none there: said, with a hint),
+ * RC_E_FORMAT (another tokenizer than the checkpoint's, said in one line
+ * with a hint) or rc_spm_load_dir's errors, logged. */
 int rc_encoder_load_spm(struct rc_spm **out, const char *model);
 
 /* rc_encoder_images - emb[n,D] for the n images, ok[n] 1 for a good one

@@ -66,9 +66,17 @@ void rc_spm_free(struct rc_spm *s);
  * as the official SigLIP2 recipe does before its tokenizer. */
 void rc_spm_set_lower(struct rc_spm *s, int on);
 
-/* rc_spm_name - "siglip-unigram", "gemma-bpe", ...: the pipeline, for
- * shard metadata and messages. Static within s. */
+/* rc_spm_name - "siglip-unigram", "gemma-bpe", "siglip2-bpe", "hf-bpe":
+ * the pipeline, for messages. Static within s. */
 const char *rc_spm_name(const struct rc_spm *s);
+
+/* rc_spm_id - the tokenizer's identity, for shard metadata and
+ * checkpoints: "NAME:HASH", HASH 16 hex digits of the xxh3 of the
+ * tokenizer file and the tokenizer_config.json beside it (so that two
+ * different tokenizers never give the same string), then ":lower" while
+ * rc_spm_set_lower is on ("gemma-bpe:5d1c0e4b9a3f2871:lower"). Owned by
+ * s, valid until rc_spm_set_lower or rc_spm_free. */
+const char *rc_spm_id(const struct rc_spm *s);
 size_t rc_spm_vocab_size(const struct rc_spm *s);
 int32_t rc_spm_pad(const struct rc_spm *s);
 int rc_spm_pad_left(const struct rc_spm *s);  /* 1: rows are padded on the left */

@@ -45,6 +45,8 @@ struct rc_spm {
 	int norm;               /* SPM_NORM_* */
 	int flavor;             /* RC_SPM_FLAVOR_* */
 	char name[64];          /* for shard metadata and messages */
+	uint64_t files_hash;    /* xxh3 of the tokenizer file and its config */
+	char id[96];            /* rc_spm_id: "NAME:HASH[:lower]" */
 	/* pieces */
 	size_t n;
 	uint32_t *off, *len;    /* each piece in blob */
@@ -110,6 +112,9 @@ static inline uint64_t spm_hash_step(uint64_t h, unsigned char c)
 int spm_add_merge(struct rc_spm *s, int32_t a, int32_t b, uint32_t rank, int32_t result);
 const struct spm_pair *spm_merge(const struct rc_spm *s, int32_t a, int32_t b);
 int spm_add_special(struct rc_spm *s, const char *tok, size_t len, int32_t id, int lstrip, int rstrip);
+
+/* spm_set_id - s->id from the name, files_hash and lower (spm_vocab.c). */
+void spm_set_id(struct rc_spm *s);
 
 /* The loaders (spm_model.c, spm_json.c). Return 0 or a logged RC_E_*. */
 int spm_read_model(struct rc_spm *s, const char *path);

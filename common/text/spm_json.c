@@ -11,6 +11,7 @@
 
 #include "text/spm_impl.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/io.h"
 #include "base/log.h"
 
@@ -356,6 +357,23 @@ out:
 
 /* ---------------------------------------------------------------- directory */
 
+/* The xxh3 of the tokenizer file, then of tokenizer_config.json (cfg, or
+ * NULL) seeded with it: what the ids depend on, as rc_spm_id names it. */
+static int hash_files(const char *file, const char *cfg, uint64_t *h)
+{
+	const char *paths[2] = { file, cfg };
+	*h = 0;
+	for (int i = 0; i < 2 && paths[i]; i++) {
+		char *data;
+		size_t len;
+		if (rc_io_read_file(paths[i], &data, &len) < 0)
+			return RC_E_IO;
+		*h = rc_hash64_seed(data, len, *h);
+		free(data);
+	}
+	return 0;
+}
+
 int rc_spm_dir_kind(const char *dir)
 {
 	char p[4352];
@@ -384,11 +402,13 @@ int rc_spm_load_dir(struct rc_spm **out, const char *dir)
 					"SentencePiece model: rclip knows SiglipTokenizer's pipeline", cfgp, cls);
 			else {
 				rc_log_info("tokenizer: %s (SiglipTokenizer)", mp);
-				rc = load_siglip(s, mp, cfg);
+				if ((rc = load_siglip(s, mp, cfg)) == 0)
+					rc = hash_files(mp, cfg ? cfgp : NULL, &s->files_hash);
 			}
 		} else if (has_json) {
 			rc_log_info("tokenizer: %s", jp);
-			rc = load_json(s, jp, cfg);
+			if ((rc = load_json(s, jp, cfg)) == 0)
+				rc = hash_files(jp, cfg ? cfgp : NULL, &s->files_hash);
 		} else
 			rc = rc_log_error(RC_E_NOTFOUND, "%s: no tokenizer.json, spiece.model or "
 				"tokenizer.model", dir);
@@ -398,6 +418,7 @@ int rc_spm_load_dir(struct rc_spm **out, const char *dir)
 		rc_spm_free(s);
 		return rc;
 	}
+	spm_set_id(s);
 	*out = s;
 	return 0;
 }

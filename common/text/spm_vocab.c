@@ -255,8 +255,22 @@ void rc_spm_free(struct rc_spm *s)
 	free(s);
 }
 
-void rc_spm_set_lower(struct rc_spm *s, int on) { s->lower = on; }
+/* The identity changes with the lowercasing: lowercased texts give other
+ * ids, and shards of the two must not pass for each other. */
+void spm_set_id(struct rc_spm *s)
+{
+	snprintf(s->id, sizeof s->id, "%s:%016llx%s", s->name,
+		(unsigned long long)s->files_hash, s->lower ? ":lower" : "");
+}
+
+void rc_spm_set_lower(struct rc_spm *s, int on)
+{
+	s->lower = on;
+	spm_set_id(s);
+}
+
 const char *rc_spm_name(const struct rc_spm *s) { return s->name; }
+const char *rc_spm_id(const struct rc_spm *s) { return s->id; }
 size_t rc_spm_vocab_size(const struct rc_spm *s) { return s->n; }
 int32_t rc_spm_pad(const struct rc_spm *s) { return s->pad; }
 int rc_spm_pad_left(const struct rc_spm *s) { return s->pad_left; }

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "data/image.h"
 #include "data/preprocess.h"
+#include "data/tokenizer_id.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
@@ -37,6 +38,7 @@ struct rc_loader {
 	uint64_t *ifirst;             /* [nshards + 1] each shard's first item of the split */
 	uint64_t *hfirst;             /* [nshards + 1] held-out records before each shard */
 	int schema;                   /* the records' schema (S0-Rea: ReasonPro's too) */
+	const char *tokenizer;        /* the data's (the first shard's, owned by it) */
 	int batch;                    /* items per batch */
 	uint64_t items;               /* per epoch */
 	long spe;                     /* steps per epoch */
@@ -364,6 +366,30 @@ static int hold_out(struct rc_loader *l)
 	return 0;
 }
 
+/* Shard i's ids against the model's tokenizer, and one tokenizer a
+ * list: the first shard's names the data's (what a model that names none
+ * is trained on). */
+static int check_tokenizer(struct rc_loader *l, size_t i)
+{
+	const char *have = rc_shard_tokenizer(l->shard[i]);
+	if (l->o.tokenizer &&
+	    rc_tokenizer_check(l->list.e[i].full, have, l->o.tokenizer, l->o.vocab) < 0)
+		return RC_E_FORMAT;
+	if (i == 0) {
+		l->tokenizer = have;
+		return 0;
+	}
+	if (rc_tokenizer_agree(have, l->tokenizer))
+		return 0;
+	return rc_log_error(RC_E_FORMAT, "%s: token ids of %s, and %s holds ids of %s: one "
+		"list, one tokenizer", l->list.e[i].full, have, l->list.e[0].full, l->tokenizer);
+}
+
+const char *rc_loader_tokenizer(const struct rc_loader *l)
+{
+	return l->tokenizer;
+}
+
 int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 {
 	*out = NULL;
@@ -432,7 +458,8 @@ int rc_loader_open(struct rc_loader **out, const struct rc_loader_opts *o)
 				l->list.e[0].full, l->per[0]);
 			goto fail;
 		}
-		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0) {
+		if (rc_preprocess_check(e->full, in, o->preprocess, o->image_size) < 0 ||
+		    check_tokenizer(l, i) < 0) {
 			rc = RC_E_ARG; /* a shard that does not fit, as the schema */
 			goto fail;
 		}
@@ -549,11 +576,12 @@ static int put_tokens(struct rc_loader *l, int r, const struct rc_text *t, const
 	int n = t->ntokens < l->o.ctx ? t->ntokens : l->o.ctx;
 	int32_t *row = l->rowtok + (size_t)r * l->o.ctx;
 	for (int i = 0; i < n; i++) {
-		if (t->tokens[i] >= l->o.vocab)
+		uint32_t id = rc_text_token(t, (size_t)i);
+		if (id >= (uint32_t)l->o.vocab)
 			return rc_log_error(RC_E_RANGE, "%s: record %llu: token id %u is outside the "
-				"model's vocabulary (%d)", shard, (unsigned long long)rec,
-				t->tokens[i], l->o.vocab);
-		row[i] = t->tokens[i];
+				"model's vocabulary (%d)", shard, (unsigned long long)rec, id,
+				l->o.vocab);
+		row[i] = (int32_t)id;
 	}
 	if (t->ntokens > l->o.ctx)
 		row[n - 1] = l->o.eot;

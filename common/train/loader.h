@@ -116,6 +116,11 @@ struct rc_loader_opts {
 	                           whose text attends both ways and pools at the
 	                           last position); 0: packed to the longest row */
 	int pad_id;
+	const char *tokenizer;  /* the model's (data/tokenizer_id.h), "" when
+	                           it names none (then CLIP BPE ids need its
+	                           vocabulary), each shard's ids checked against
+	                           it (rc_tokenizer_check); NULL: not checked.
+	                           The shards of a list have one tokenizer */
 };
 
 /* One rank's part of a batch. The memory belongs to the loader and is
@@ -141,8 +146,9 @@ struct rc_loader;
 
 /* rc_loader_open - read the shard list, open every shard and check that
  * its schema fits the stage (stage 0 --stream trl: reasonlite or
- * reasonpro), its images are S×S, and (verify) its file
- * hash. Returns 0 and *out, or RC_E_ARG (options; a shard that does not
+ * reasonpro), its images are S×S, its token ids are the model's
+ * tokenizer's (rc_tokenizer_check; one tokenizer in the list), and
+ * (verify) its file hash. Returns 0 and *out, or RC_E_ARG (options; a shard that does not
  * fit: "SHARD: schema descriptive; stage 1 needs reasonlite"), RC_E_RANGE
  * (fewer items than one batch; split 1: fewer held-out items than ranks),
  * RC_E_NOMEM, the shard and list errors, logged. */
@@ -157,6 +163,10 @@ uint64_t rc_loader_items(const struct rc_loader *l);
 long rc_loader_steps_per_epoch(const struct rc_loader *l);
 int rc_loader_batch(const struct rc_loader *l);
 uint64_t rc_loader_held(const struct rc_loader *l);
+
+/* rc_loader_tokenizer - the tokenizer of the data's ids (its first
+ * shard's "tokenizer", data/tokenizer_id.h; owned by l). */
+const char *rc_loader_tokenizer(const struct rc_loader *l);
 
 /* rc_loader_seek - the stream at (epoch, cursor): cursor items of that
  * epoch already consumed (a multiple of the batch). Returns 0 or RC_E_RANGE

@@ -21,6 +21,7 @@
 #include "base/progress.h"
 #include "convert/model_io.h"
 #include "data/preprocess.h"
+#include "data/tokenizer_id.h"
 #include "train/sched.h"
 #include "train/train_impl.h"
 
@@ -300,6 +301,12 @@ static int setup(struct rc_train_job *j)
 				"whole CLIP model", o->init);
 	}
 	const struct rc_clip_config *cfg = &j->m->cfg;
+	const char *from = o->resume ? ckpt : o->init;
+	if (from ? (rc = rc_clip_tokenizer(from, cfg->family, j->tokenizer,
+		sizeof j->tokenizer)) < 0 : 0)
+		return rc;
+	if (!from && cfg->family == RC_FAMILY_CLIP) /* random weights of a CLIP config */
+		snprintf(j->tokenizer, sizeof j->tokenizer, "%s", RC_TOKENIZER_CLIP);
 	j->D = cfg->projection_dim;
 	j->ntext = o->stage == 1 ? 2 : 1;
 	const int nranks = j->c->size;
@@ -318,11 +325,18 @@ static int setup(struct rc_train_job *j)
 		.pad_full = cfg->family == RC_FAMILY_SIGLIP, .pad_id = cfg->text.pad_token_id,
 		.preprocess = cfg->family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP :
 			RC_PREPROCESS_CLIP,
+		.tokenizer = j->tokenizer,
 	};
 	if (cfg->text.eos_token_id != 2 && cfg->text.eos_token_id < cfg->text.vocab_size)
 		lo.eot = cfg->text.eos_token_id;
 	if ((rc = rc_loader_open(&j->ld, &lo)) < 0)
 		return rc;
+	/* a model that names no tokenizer learns the data's: its checkpoints say so */
+	if (!j->tokenizer[0]) {
+		snprintf(j->tokenizer, sizeof j->tokenizer, "%s", rc_loader_tokenizer(j->ld));
+		rc_log_info("%s names no tokenizer: trained on the ids of %s", from ? from :
+			o->init_config, j->tokenizer);
+	}
 	if (o->holdout > 0) {
 		lo.split = 1;
 		if ((rc = rc_loader_open(&j->ev, &lo)) < 0)

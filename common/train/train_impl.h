@@ -36,6 +36,8 @@ struct rc_train_job {
 	long best_step;                  /* and its step (-1: none) */
 	double lr_base[RC_NGROUPS], wd[RC_NGROUPS];
 	long resumed_from;               /* the checkpoint's step, or -1 */
+	char tokenizer[128];             /* the model's (data/tokenizer_id.h), or ""
+	                                    when it names none: then the data's */
 	FILE *metrics;
 };
 

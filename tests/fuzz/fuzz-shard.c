@@ -62,16 +62,17 @@ static void check_record(const struct rc_record *rec, const struct rc_shard_info
 		if (t->role < RC_ROLE_CAPTION || t->role > RC_ROLE_NEG ||
 		    (in->text_ctx && t->ntokens > in->text_ctx) ||
 		    (t->ntokens == 0) != (t->tokens == NULL) ||
-		    ((uintptr_t)t->tokens & 1))
+		    t->token_bytes != in->token_bytes ||
+		    ((uintptr_t)t->tokens & (t->token_bytes - 1u)))
 			abort();
 		if (!stream && (!inside(t->s, t->len, buf, size) ||
-				!inside(t->tokens, 2 * (uint64_t)t->ntokens, buf, size)))
+				!inside(t->tokens, (uint64_t)t->token_bytes * t->ntokens, buf, size)))
 			abort();
 		/* Touch every byte: ASan checks the stream's buffer. */
 		for (uint32_t k = 0; k < t->len; k++)
 			sink ^= (uint8_t)t->s[k];
 		for (uint32_t k = 0; k < t->ntokens; k++)
-			sink ^= (uint8_t)t->tokens[k];
+			sink ^= (uint8_t)rc_text_token(t, k);
 	}
 	for (uint32_t k = 0; k < rec->key_len; k++)
 		sink ^= (uint8_t)rec->key[k];
@@ -90,7 +91,8 @@ static void exercise(const uint8_t *buf, size_t size)
 	int mem_ok = 0, stream_ok = 0;
 	if (rc_shard_open_mem(&r, buf, size, "fuzz.rcs") == 0) {
 		const struct rc_shard_info *in = rc_shard_info(r);
-		if (in->version != RC_SHARD_VERSION || in->file_size != size)
+		if (in->version < RC_SHARD_VERSION_MIN || in->version > RC_SHARD_VERSION ||
+		    in->file_size != size || in->token_bytes != (in->version == 1 ? 2u : in->token_bytes))
 			abort();
 		for (size_t i = 0; i < rc_shard_meta_count(r); i++) {
 			const char *k, *v;

@@ -727,8 +727,8 @@ START_TEST(test_header_errors)
 	ck_assert_int_eq(open_copy(d, n, &r, &c), 0);
 	rc_shard_close(r);
 	free(c);
-	/* Version 2 and 0, sealed: a version error, not a checksum one. */
-	for (uint32_t v = 0; v <= 2; v += 2) {
+	/* Version 3 and 0, sealed: a version error, not a checksum one. */
+	for (uint32_t v = 0; v <= 3; v += 3) {
 		ck_assert_int_eq(open_copy(d, n, &r, &c), 0);
 		rc_shard_close(r);
 		c[8] = (uint8_t)v;
@@ -769,7 +769,7 @@ START_TEST(test_header_errors)
 	ck_assert_int_eq(rc_shard_open_mem(&r, c, n + 1, "long.rcs"), RC_E_FORMAT);
 	free(c);
 	const char *err = capture_end();
-	ck_assert_ptr_nonnull(strstr(err, "v.rcs: shard format version 2, this build reads version 1"));
+	ck_assert_ptr_nonnull(strstr(err, "v.rcs: shard format version 3, this build reads versions 1 to 2"));
 	ck_assert_ptr_nonnull(strstr(err, "sum.rcs: header checksum mismatch"));
 	ck_assert_ptr_nonnull(strstr(err, "long.rcs: 1 bytes after the end of the shard"));
 	/* A directory, a missing file, standard input. */
@@ -1071,12 +1071,93 @@ START_TEST(test_golden_v1)
 	ck_assert_int_eq(rec.key_len, 18);
 	ck_assert_mem_eq(rec.key, "img/20260605-4.jpg", 18);
 	rc_shard_close(r);
-#if RC_SHARD_VERSION == 1
-	/* While the writer writes v1, it writes these very bytes. */
+	/* A shard of 16-bit ids is still v1: the writer writes these very bytes. */
 	uint64_t h2 = 0;
 	ck_assert_int_eq(write_golden(tpath("golden.rcs"), &h2), 0);
 	ck_assert_uint_eq(h2, GOLDEN_XXH3);
-#endif
+}
+END_TEST
+
+/* ---------------------------------------------------------------- 32-bit ids */
+
+/* Format v2: a shard of 4-byte ids holds ids over 65535 (Gemma's 256k
+ * vocabulary), read back in place, through the stream reader too; a
+ * uint16_t record is widened; a v1 shard (2-byte ids) refuses an id that
+ * does not fit and takes a uint32_t record whose ids do, as v1 bytes. */
+START_TEST(test_wide_ids)
+{
+	static const uint32_t wide[5] = { 2, 70000, 65535, 65536, 262143 };
+	static const uint32_t fits[3] = { 2, 300, 65535 };
+	static const uint16_t narrow[3] = { 2, 300, 65535 };
+	struct rc_text tx[2] = {
+		{ .role = RC_ROLE_CAPTION, .s = "a cat", .len = 5, .tokens = wide, .ntokens = 5,
+		  .token_bytes = 4 },
+		{ .role = RC_ROLE_CAPTION, .s = "a dog", .len = 5, .tokens = narrow, .ntokens = 3 },
+	};
+	uint8_t px[4 * 4 * 3] = { 0 };
+	struct rc_record rec = { .schema = RC_SCHEMA_DESC, .key = "k", .key_len = 1, .image = px,
+				 .image_len = sizeof px, .texts = tx, .ntexts = 2 };
+	struct rc_shard_info info = { .schema = RC_SCHEMA_DESC, .store = RC_STORE_RAW,
+				      .image_size = 4, .text_ctx = 64, .token_bytes = 4 };
+	const char *p = tpath("wide.rcs");
+	struct rc_shard_writer *w;
+	ck_assert_int_eq(rc_shard_writer_open(&w, p, &info, test_meta, 1), 0);
+	ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	ck_assert_int_eq(rc_shard_writer_close(w, NULL), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		struct rc_shard *r;
+		FILE *f = NULL;
+		if (mode == 0)
+			ck_assert_int_eq(rc_shard_open(&r, p), 0);
+		else {
+			ck_assert_ptr_nonnull(f = fopen(p, "rb"));
+			ck_assert_int_eq(rc_shard_open_stream(&r, f, "wide.rcs"), 0);
+		}
+		ck_assert_uint_eq(rc_shard_info(r)->version, 2);
+		ck_assert_uint_eq(rc_shard_info(r)->token_bytes, 4);
+		ck_assert_str_eq(rc_shard_meta(r, "format_version"), "2");
+		struct rc_record got;
+		ck_assert_int_eq(rc_shard_next(r, &got, NULL), 1);
+		ck_assert_uint_eq(got.ntexts, 2);
+		ck_assert_uint_eq(got.texts[0].ntokens, 5);
+		ck_assert_uint_eq(got.texts[0].token_bytes, 4);
+		for (int k = 0; k < 5; k++)
+			ck_assert_uint_eq(rc_text_token(&got.texts[0], (size_t)k), wide[k]);
+		ck_assert_uint_eq(got.texts[1].ntokens, 3);
+		for (int k = 0; k < 3; k++)
+			ck_assert_uint_eq(rc_text_token(&got.texts[1], (size_t)k), narrow[k]);
+		ck_assert_mem_eq(got.texts[1].s, "a dog", 5);
+		ck_assert_int_eq(rc_shard_next(r, &got, NULL), 0);
+		rc_shard_close(r);
+		if (f)
+			fclose(f);
+	}
+	/* v1: an id over 65535 refused (the writer stays usable), ids that fit
+	 * written as 16 bits, the same bytes as a uint16_t record's */
+	info.token_bytes = 2;
+	const char *p1 = tpath("narrow.rcs"), *p2 = tpath("narrow2.rcs");
+	ck_assert_int_eq(rc_shard_writer_open(&w, p1, &info, test_meta, 1), 0);
+	rec.ntexts = 1;
+	capture_begin();
+	ck_assert_int_eq(rc_shard_writer_add(w, &rec), RC_E_ARG);
+	const char *err = capture_end();
+	ck_assert_ptr_nonnull(strstr(err, "narrow.rcs: record 0: a token id is over 65535"));
+	tx[0].tokens = fits;
+	tx[0].ntokens = 3;
+	ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	ck_assert_int_eq(rc_shard_writer_close(w, NULL), 0);
+	tx[0].tokens = narrow;
+	tx[0].token_bytes = 0;
+	ck_assert_int_eq(rc_shard_writer_open(&w, p2, &info, test_meta, 1), 0);
+	ck_assert_int_eq(rc_shard_writer_add(w, &rec), 0);
+	ck_assert_int_eq(rc_shard_writer_close(w, NULL), 0);
+	size_t n1, n2;
+	uint8_t *d1 = slurp(p1, &n1), *d2 = slurp(p2, &n2);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert_mem_eq(d1, d2, n1);
+	ck_assert_uint_eq(d1[8], 1); /* version 1 */
+	free(d1);
+	free(d2);
 }
 END_TEST
 
@@ -1146,6 +1227,7 @@ static Suite *shard_suite(void)
 	tcase_add_test(tc, test_verify_reports_each);
 	tcase_add_test(tc, test_shard_list);
 	tcase_add_test(tc, test_golden_v1);
+	tcase_add_test(tc, test_wide_ids);
 	suite_add_tcase(s, tc);
 	return s;
 }
