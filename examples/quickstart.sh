@@ -130,6 +130,8 @@ else
 	stage_steps=600 base_lr=1e-3 lr=3e-3 family=4
 fi
 both=$((2 * stage_steps))
+# the arms' rate, one for every tower (see above)
+arm_lr=(--lr "$lr" --lr-vision "$lr" --lr-text "$lr")
 train() { # train NAME OPTION...: a run into $out/NAME
 	local name=$1; shift
 	rm -rf "${out:?}/$name"
@@ -163,19 +165,19 @@ train base --stage 0 --stream caption --init-config "$model" --data "$out/desc-t
 
 step "ReasonCLIP stage 1 from the base: tb + trl with w(p), L2 to the base, $stage_steps steps"
 train s1 --stage 1 --init "$out/base/final.safetensors" --data "$out/lite-train.list" \
-	--steps "$stage_steps" --lr "$lr" --lr-vision "$lr" --lr-text "$lr"
+	--steps "$stage_steps" "${arm_lr[@]}"
 
 step "ReasonCLIP stage 2 from stage 1: trp + category heads, $stage_steps steps"
 train s2 --stage 2 --init "$out/s1/final.safetensors" --data "$out/pro-train.list" \
-	--steps "$stage_steps" --lr "$lr" --lr-vision "$lr" --lr-text "$lr" --gamma 0.05
+	--steps "$stage_steps" "${arm_lr[@]}" --gamma 0.05
 
 step "baseline S0-Des: descriptive captions only, $both steps from the base"
 train s0-des --stage 0 --stream caption --init "$out/base/final.safetensors" \
-	--data "$out/desc-train.list" --steps "$both" --lr "$lr" --lr-vision "$lr" --lr-text "$lr"
+	--data "$out/desc-train.list" --steps "$both" "${arm_lr[@]}"
 
 step "baseline S0-Rea: reasoning captions only, $both steps from the base"
 train s0-rea --stage 0 --stream trl --init "$out/base/final.safetensors" \
-	--data "$out/lite-train.list" --steps "$both" --lr "$lr" --lr-vision "$lr" --lr-text "$lr"
+	--data "$out/lite-train.list" --steps "$both" "${arm_lr[@]}"
 
 # ---------------------------------------------------------------- evaluation
 step "evaluate: the test choice sets in three wordings, descriptive retrieval of the test images"

@@ -160,7 +160,7 @@ static uint64_t combination(uint64_t seed, const struct syn_scene *sc)
  * fraction, test below test_frac. */
 static int combination_split(uint64_t combo, double test_frac)
 {
-	double u = (double)(combo >> 11) * (1.0 / 9007199254740992.0);
+	double u = (double)(combo >> 11) * 0x1.0p-53;
 	return u < test_frac ? RC_SYNTH_TEST : RC_SYNTH_TRAIN;
 }
 

@@ -5,29 +5,22 @@
  * same wherever IEEE doubles are. */
 #include <string.h>
 
+#include "base/rng.h"
 #include "synth/synth_impl.h"
 
 /* ---------------------------------------------------------------- random */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 void syn_rng_seed(struct syn_rng *r, uint64_t seed, uint64_t index, uint64_t stream)
 {
 	/* one independent stream per (seed, index, stream): mix the three
 	 * through splitmix64 rather than adding them */
 	uint64_t x = seed;
-	uint64_t k = splitmix64(&x) ^ index;
+	uint64_t k = rc_rng_next(&x) ^ index;
 	x = k;
-	k = splitmix64(&x) ^ stream;
+	k = rc_rng_next(&x) ^ stream;
 	x = k;
 	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
+		r->s[i] = rc_rng_next(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)
