@@ -172,6 +172,21 @@ static const char *const split_name[2] = { "train", "test" };
 /* the test choice sets in every wording, by RC_SYNTH_WORDS_* */
 static const char *const words_name[RC_SYNTH_NWORDS] = { "seen", "hard", "fair" };
 
+/* The files rclip-synth writes in DIR beside images/, numbered: the
+ * manifests NAME-SPLIT.jsonl (split-major, so a split's are NMAN in a
+ * row), the test choice sets in each wording, scenes.tsv and synth.json. */
+enum { F_SETS = 2 * NMAN, F_TSV = F_SETS + RC_SYNTH_NWORDS, F_INFO, NFILES };
+
+static void file_name(int k, char *buf, size_t n)
+{
+	if (k < F_SETS)
+		snprintf(buf, n, "%s-%s.jsonl", man_name[k % NMAN], split_name[k / NMAN]);
+	else if (k < F_TSV)
+		snprintf(buf, n, "sets-test-%s.jsonl", words_name[k - F_SETS]);
+	else
+		snprintf(buf, n, "%s", k == F_TSV ? "scenes.tsv" : "synth.json");
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -194,19 +209,11 @@ static int remove_output(const char *dir, long n)
 		snprintf(p, len, "%s/images/%06ld.jpg", dir, i);
 		unlink(p);
 	}
-	for (int m = 0; m < NMAN; m++)
-		for (int s = 0; s < 2; s++) {
-			snprintf(p, len, "%s/%s-%s.jsonl", dir, man_name[m], split_name[s]);
-			unlink(p);
-		}
-	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
-		snprintf(p, len, "%s/sets-test-%s.jsonl", dir, words_name[k]);
+	for (int k = 0; k < NFILES; k++) {
+		size_t d = (size_t)snprintf(p, len, "%s/", dir);
+		file_name(k, p + d, len - d);
 		unlink(p);
 	}
-	snprintf(p, len, "%s/scenes.tsv", dir);
-	unlink(p);
-	snprintf(p, len, "%s/synth.json", dir);
-	unlink(p);
 	snprintf(p, len, "%s/images", dir);
 	rmdir(p);
 	int rc = rmdir(dir);
@@ -309,8 +316,8 @@ static void write_records(FILE **man, FILE *tsv, int split, const char *id, long
 struct run {
 	const struct opts *o;
 	char *tmp;                   /* the directory being written */
-	FILE *man[2][NMAN], *tsv;
-	FILE *sets[RC_SYNTH_NWORDS];   /* sets-test-WORDS.jsonl */
+	FILE *f[F_INFO];             /* the files but synth.json, by file_name's
+	                                numbers: split s's manifests f + s·NMAN */
 	long count[2][RC_SYNTH_NCAT];
 	struct rc_synth_check *ck;
 	struct rc_synth_check_result res;
@@ -322,21 +329,13 @@ static int open_outputs(struct run *w)
 	snprintf(p, sizeof p, "%s/images", w->tmp);
 	if (mkdir(p, 0777) < 0)
 		return rc_log_error(RC_E_IO, "%s: %s", p, strerror(errno));
-	for (int s = 0; s < 2; s++)
-		for (int m = 0; m < NMAN; m++) {
-			snprintf(p, sizeof p, "%s/%s-%s.jsonl", w->tmp, man_name[m], split_name[s]);
-			if (rc_io_open_write(p, &w->man[s][m]) < 0)
-				return RC_E_IO;
-		}
-	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
-		snprintf(p, sizeof p, "%s/sets-test-%s.jsonl", w->tmp, words_name[k]);
-		if (rc_io_open_write(p, &w->sets[k]) < 0)
+	for (int k = 0; k < F_INFO; k++) {
+		size_t d = (size_t)snprintf(p, sizeof p, "%s/", w->tmp);
+		file_name(k, p + d, sizeof p - d);
+		if (rc_io_open_write(p, &w->f[k]) < 0)
 			return RC_E_IO;
 	}
-	snprintf(p, sizeof p, "%s/scenes.tsv", w->tmp);
-	if (rc_io_open_write(p, &w->tsv) < 0)
-		return RC_E_IO;
-	fputs("id\tsplit\tfamily\tcategory\tkind\n", w->tsv);
+	fputs("id\tsplit\tfamily\tcategory\tkind\n", w->f[F_TSV]);
 	return 0;
 }
 
@@ -344,20 +343,12 @@ static int close_outputs(struct run *w)
 {
 	char p[4200];
 	int rc = 0;
-	for (int s = 0; s < 2; s++)
-		for (int m = 0; m < NMAN; m++) {
-			snprintf(p, sizeof p, "%s/%s-%s.jsonl", w->tmp, man_name[m], split_name[s]);
-			rc |= rc_io_close(w->man[s][m], p);
-			w->man[s][m] = NULL;
-		}
-	for (int k = 0; k < RC_SYNTH_NWORDS; k++) {
-		snprintf(p, sizeof p, "%s/sets-test-%s.jsonl", w->tmp, words_name[k]);
-		rc |= rc_io_close(w->sets[k], p);
-		w->sets[k] = NULL;
+	for (int k = 0; k < F_INFO; k++) {
+		size_t d = (size_t)snprintf(p, sizeof p, "%s/", w->tmp);
+		file_name(k, p + d, sizeof p - d);
+		rc |= rc_io_close(w->f[k], p);
+		w->f[k] = NULL;
 	}
-	snprintf(p, sizeof p, "%s/scenes.tsv", w->tmp);
-	rc |= rc_io_close(w->tsv, p);
-	w->tsv = NULL;
 	return rc ? RC_E_IO : 0;
 }
 
@@ -440,14 +431,14 @@ static int generate(struct run *w)
 				rc = rc_log_error(rc, "scene %ld: no four distinct false captions (a bug)",
 					i);
 			else if ((rc = rc_synth_check_add(w->ck, split, words, &s)) == 0 && split)
-				write_set(w->sets[words], id, &s);
+				write_set(w->f[F_SETS + words], id, &s);
 		}
 		if (rc < 0)
 			break;
 		snprintf(path, plen, "%s/images/%s.jpg", w->tmp, id);
 		if ((rc = write_image(path, rgb, (int)o->size, (int)o->quality)) < 0)
 			break;
-		write_records(w->man[split], w->tsv, split, id, i / o->family, &s);
+		write_records(w->f + split * NMAN, w->f[F_TSV], split, id, i / o->family, &s);
 		w->count[split][s.cat]++;
 		rc_progress_update(&prog, 1);
 	}
@@ -458,7 +449,7 @@ static int generate(struct run *w)
 		rc_synth_check_result(w->ck, &w->res);
 	rc_synth_check_free(w->ck);
 	w->ck = NULL;
-	if (w->tsv && close_outputs(w) < 0 && rc == 0)
+	if (w->f[F_TSV] && close_outputs(w) < 0 && rc == 0)
 		rc = RC_E_IO;
 	return rc == 0 ? write_info(w) : rc;
 }
@@ -507,19 +498,12 @@ static int ours(const char *dir)
 					!strcmp(n + len - 4, ".jpg");
 				continue;
 			}
-			int known = !strcmp(n, "images") || !strcmp(n, "scenes.tsv") ||
-				!strcmp(n, "synth.json");
-			for (int k = 0; k < RC_SYNTH_NWORDS && !known; k++) {
+			int known = !strcmp(n, "images");
+			for (int k = 0; k < NFILES && !known; k++) {
 				char want[64];
-				snprintf(want, sizeof want, "sets-test-%s.jsonl", words_name[k]);
+				file_name(k, want, sizeof want);
 				known = !strcmp(n, want);
 			}
-			for (int m = 0; m < NMAN && !known; m++)
-				for (int sp = 0; sp < 2 && !known; sp++) {
-					char want[64];
-					snprintf(want, sizeof want, "%s-%s.jsonl", man_name[m], split_name[sp]);
-					known = !strcmp(n, want);
-				}
 			ok = known;
 		}
 		closedir(d);
@@ -640,15 +624,9 @@ int main(int argc, char **argv)
 		report(&w, rc_seconds() - t0);
 		status = RC_EXIT_OK;
 	} else {
-		for (int s = 0; s < 2; s++)
-			for (int m = 0; m < NMAN; m++)
-				if (w.man[s][m])
-					fclose(w.man[s][m]);
-		for (int k = 0; k < RC_SYNTH_NWORDS; k++)
-			if (w.sets[k])
-				fclose(w.sets[k]);
-		if (w.tsv)
-			fclose(w.tsv);
+		for (int k = 0; k < F_INFO; k++)
+			if (w.f[k])
+				fclose(w.f[k]);
 		if (remove_output(w.tmp, o.n) < 0)
 			rc_log_warn("%s: could not remove the partial output", w.tmp);
 	}
