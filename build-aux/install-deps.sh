@@ -22,6 +22,7 @@ PACKAGES=(
 	libturbojpeg0-dev "libjpeg62-turbo-dev|libjpeg-turbo8-dev|libjpeg-dev"
 	libarchive-dev libxxhash-dev xxhash check libjansson-dev
 	libutf8proc-dev libspng-dev libwebp-dev libopenblas-dev
+	libsleef-dev      # SLEEF: vector exp and tanh for softmax and activations
 	libgif-dev libtiff-dev  # GIF and TIFF images (BMP is read by rclip)
 	libdnnl-dev       # oneDNN: the CPU backend's bf16 and int8 GEMMs
 	libopenmpi-dev openmpi-bin zlib1g-dev

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model/clip_config.h"
+#include "model/vmath.h"
 #include "base/log.h"
 #include "base/thread.h"
 
@@ -109,12 +110,34 @@ void rc_ops_layernorm(float *out, float *mean, float *rstd, const float *inp,
 
 /* ---------------------------------------------------------------- activations */
 
+/* The activations run in blocks of VBLOCK values: the exp or tanh of a
+ * block on vectors (vmath.h), the arithmetic around it in loops. */
+#define VBLOCK 512
+
+static size_t block_len(size_t b, size_t n)
+{
+	return n - b < VBLOCK ? n - b : VBLOCK;
+}
+
+/* exp_neg1702 - e[i] = exp(-(1.702·x[i])) for i < m: quick_gelu's
+ * sigmoid is 1/(1 + e). */
+static void exp_neg1702(float *e, const float *x, size_t m)
+{
+	for (size_t i = 0; i < m; i++)
+		e[i] = -(1.702f * x[i]);
+	rc_vexp(e, e, m);
+}
+
 void rc_ops_quick_gelu(float *out, const float *inp, size_t n)
 {
 	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		float x = inp[i];
-		out[i] = x * (1.0f / (1.0f + expf(-(1.702f * x))));
+	for (size_t b = 0; b < n; b += VBLOCK) {
+		const size_t m = block_len(b, n);
+		const float *x = inp + b;
+		float e[VBLOCK];
+		exp_neg1702(e, x, m);
+		for (size_t i = 0; i < m; i++)
+			out[b + i] = x[i] * (1.0f / (1.0f + e[i]));
 	}
 }
 
@@ -135,9 +158,15 @@ void rc_ops_gelu(float *out, const float *inp, size_t n)
 void rc_ops_gelu_tanh(float *out, const float *inp, size_t n)
 {
 	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		float x = inp[i], inner = GELU_TANH_BETA * (x + GELU_TANH_KAPPA * (x * x * x));
-		out[i] = 0.5f * x * (1.0f + tanhf(inner));
+	for (size_t b = 0; b < n; b += VBLOCK) {
+		const size_t m = block_len(b, n);
+		const float *x = inp + b;
+		float th[VBLOCK];
+		for (size_t i = 0; i < m; i++)
+			th[i] = GELU_TANH_BETA * (x[i] + GELU_TANH_KAPPA * (x[i] * x[i] * x[i]));
+		rc_vtanh(th, th, m);
+		for (size_t i = 0; i < m; i++)
+			out[b + i] = 0.5f * x[i] * (1.0f + th[i]);
 	}
 }
 
@@ -153,18 +182,11 @@ void rc_ops_act(float *out, const float *inp, size_t n, int act)
 
 /* ---------------------------------------------------------------- softmax */
 
-/* softmax_row - y[0..n) = softmax(x[0..n)), y[n..C) = 0. */
+/* softmax_row - y[0..n) = softmax(x[0..n)), y[n..C) = 0; y may be x. */
 static void softmax_row(float *y, const float *x, int n, int C)
 {
-	float mx = -INFINITY;
-	for (int j = 0; j < n; j++)
-		mx = x[j] > mx ? x[j] : mx;
-	double s = 0;
-	for (int j = 0; j < n; j++) {
-		y[j] = expf(x[j] - mx);
-		s += y[j];
-	}
-	float inv = (float)(1.0 / s);
+	const float mx = rc_vmax(x, (size_t)n);
+	const float inv = (float)(1.0 / rc_vexp_sum(y, x, mx, (size_t)n));
 	for (int j = 0; j < n; j++)
 		y[j] *= inv;
 	for (int j = n; j < C; j++)
@@ -396,9 +418,15 @@ void rc_ops_layernorm_backward(float *dinp, float *dw, float *db, const float *d
 void rc_ops_quick_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
 	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		float x = inp[i], s = 1.0f / (1.0f + expf(-(1.702f * x)));
-		dinp[i] += dout[i] * (s + 1.702f * x * s * (1.0f - s));
+	for (size_t b = 0; b < n; b += VBLOCK) {
+		const size_t m = block_len(b, n);
+		const float *x = inp + b;
+		float e[VBLOCK];
+		exp_neg1702(e, x, m);
+		for (size_t i = 0; i < m; i++) {
+			float sg = 1.0f / (1.0f + e[i]);
+			dinp[b + i] += dout[b + i] * (sg + 1.702f * x[i] * sg * (1.0f - sg));
+		}
 	}
 }
 
@@ -417,13 +445,19 @@ void rc_ops_gelu_backward(float *dinp, const float *inp, const float *dout, size
 void rc_ops_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
 	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		float x = inp[i], x2 = x * x;
-		float th = tanhf(GELU_TANH_BETA * (x + GELU_TANH_KAPPA * x2 * x));
-		float left = 0.5f * x, dleft = 0.5f * (1.0f + th);
-		float dright = left * (1.0f - th * th) * GELU_TANH_BETA *
-			(1.0f + 3.0f * GELU_TANH_KAPPA * x2);
-		dinp[i] += dout[i] * (dleft + dright);
+	for (size_t b = 0; b < n; b += VBLOCK) {
+		const size_t m = block_len(b, n);
+		const float *x = inp + b;
+		float th[VBLOCK];
+		for (size_t i = 0; i < m; i++)
+			th[i] = GELU_TANH_BETA * (x[i] + GELU_TANH_KAPPA * (x[i] * x[i]) * x[i]);
+		rc_vtanh(th, th, m);
+		for (size_t i = 0; i < m; i++) {
+			float x2 = x[i] * x[i], left = 0.5f * x[i], dleft = 0.5f * (1.0f + th[i]);
+			float dright = left * (1.0f - th[i] * th[i]) * GELU_TANH_BETA *
+				(1.0f + 3.0f * GELU_TANH_KAPPA * x2);
+			dinp[b + i] += dout[b + i] * (dleft + dright);
+		}
 	}
 }
 

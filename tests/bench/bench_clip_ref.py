@@ -2,19 +2,22 @@
 """The PyTorch side of tests/bench/bench-clip.sh, and its table.
 
     bench_clip_ref.py bench [-j N] [-k K] [-b B] [--attn eager|sdpa] [--no-train]
-                            [-m ViT-B-32|ViT-L-14] [--precision fp32|bf16]
+                            [-m MODEL] [--precision fp32|bf16]
         one JSON line: images/s, texts/s, training steps/s, peak RSS
     bench_clip_ref.py table RCLIP.json TORCH.json...
         the comparison table from bench-clip's line and these lines
 
-transformers.CLIPModel with ViT-B/32 sizes (openai/clip-vit-base-patch32's
-config) or ViT-L/14's (openai/clip-vit-large-patch14), random init, no
-download; fp32, or with --precision bf16 the fp32 model under
-torch.autocast("cpu", dtype=torch.bfloat16) (what a PyTorch user turns on
+MODEL: ViT-B-32 (default) or ViT-L-14, transformers.CLIPModel with the
+sizes of openai/clip-vit-base-patch32 or -large-patch14; SigLIP-B-16-224,
+SigLIP-So400M-14-384 or SigLIP2-So400M-14-384, SiglipModel with the sizes
+of rclip's built-ins of those names (the same parameter count as
+bench-clip's). Random init, no download; fp32, or with --precision bf16
+the fp32 model under torch.autocast("cpu", dtype=torch.bfloat16) (what a PyTorch user turns on
 for speed on a CPU with AVX512-BF16 or AMX; encoding only). Encoding is what rclip's
 rc_clip_encode_image / _text do: get_*_features, then L2 normalisation,
 under torch.inference_mode(). A training step is forward of both towers
-with return_loss=True (the CLIP loss), backward, gradients set to None
+with return_loss=True (the model's loss: CLIP's, or SigLIP's sigmoid
+loss; bench-clip.sh times SigLIP's encoding only), backward, gradients set to None
 between steps (optimizer.zero_grad()'s default); no optimizer update.
 Each figure is the median of K runs after one warm-up run.
 """
@@ -80,16 +83,33 @@ def timed(fn, k, threads):
     return statistics.median(ts), round(util, 2)
 
 
-def bench(a):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    import transformers
-    from transformers import CLIPConfig, CLIPModel
+# The SigLIP built-ins of common/model/clip_config.c (siglip_builtins):
+# image, patch, vision width / MLP / layers / heads, text width / MLP /
+# layers / heads, vocabulary; text context 64, gelu_pytorch_tanh, eps 1e-6.
+SIGLIP = {
+    "SigLIP-B-16-224": (224, 16, 768, 3072, 12, 12, 768, 3072, 12, 12, 32000),
+    "SigLIP-So400M-14-384": (384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 32000),
+    "SigLIP2-So400M-14-384": (384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 256000),
+}
+MODELS = ["ViT-B-32", "ViT-L-14"] + list(SIGLIP)
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    base_rss = peak_rss_kib()
-    large = a.model == "ViT-L-14"
+
+def make_model(name):
+    """transformers.CLIPModel or SiglipModel with the sizes of rclip's
+    built-in config NAME, random init, fp32, eval mode."""
+    from transformers import CLIPConfig, CLIPModel, SiglipConfig, SiglipModel
+    if name in SIGLIP:
+        S, P, vw, vm, vl, vh, tw, tm, tl, th, V = SIGLIP[name]
+        tower = lambda w, m, l, h: dict(hidden_size=w, intermediate_size=m,
+                                        num_hidden_layers=l, num_attention_heads=h,
+                                        hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
+        cfg = SiglipConfig(
+            text_config=dict(tower(tw, tm, tl, th), vocab_size=V, max_position_embeddings=64,
+                             projection_size=vw, pad_token_id=1 if V == 32000 else 0,
+                             eos_token_id=1, bos_token_id=0 if V == 32000 else 2),
+            vision_config=dict(tower(vw, vm, vl, vh), image_size=S, patch_size=P))
+        return SiglipModel(cfg).float().eval()
+    large = name == "ViT-L-14"
     cfg = CLIPConfig(
         text_config=dict(hidden_size=768 if large else 512,
                          intermediate_size=3072 if large else 2048, num_hidden_layers=12,
@@ -102,12 +122,23 @@ def bench(a):
                            num_attention_heads=16 if large else 12, image_size=224,
                            patch_size=14 if large else 32, hidden_act="quick_gelu"),
         projection_dim=768 if large else 512)
-    model = CLIPModel(cfg).float().eval()
+    return CLIPModel(cfg).float().eval()
+
+
+def bench(a):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    import transformers
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    base_rss = peak_rss_kib()
+    model = make_model(a.model)
     model.set_attn_implementation(a.attn)
     nparams = sum(p.numel() for p in model.parameters())
-    B, T, S = a.batch, 77, 224
+    tc, vc = model.config.text_config, model.config.vision_config
+    B, T, S = a.batch, tc.max_position_embeddings, vc.image_size
     px = torch.randn(B, 3, S, S, dtype=torch.float32)
-    ids = torch.tensor(random_ids(B, T, 49408, a.seed), dtype=torch.long)
+    ids = torch.tensor(random_ids(B, T, tc.vocab_size, a.seed), dtype=torch.long)
 
     def enc_img():
         e = model.get_image_features(pixel_values=px).pooler_output
@@ -238,7 +269,7 @@ def main():
     b.add_argument("-s", "--seed", type=int, default=1)
     b.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
     b.add_argument("--no-train", action="store_true")
-    b.add_argument("-m", "--model", choices=["ViT-B-32", "ViT-L-14"], default="ViT-B-32")
+    b.add_argument("-m", "--model", choices=MODELS, default="ViT-B-32")
     b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     t = sub.add_parser("table")
     t.add_argument("rclip")

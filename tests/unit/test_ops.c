@@ -148,6 +148,12 @@ END_TEST
 
 /* ---------------------------------------------------------------- activations */
 
+/* gelu_tanh_ref - PyTorch's gelu(approximate="tanh") in double. */
+static double gelu_tanh_ref(double x)
+{
+	return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
 START_TEST(test_activations)
 {
 	const size_t n = 2001;
@@ -169,9 +175,28 @@ START_TEST(test_activations)
 	rc_ops_gelu(y, x, n);
 	expect_close("gelu", y, ref, n, 1e-7, 1e-6);
 	ck_assert(y[0] == 0.0f && y[n - 1] == 30.0f);
-	/* in place */
-	rc_ops_act(x, x, n, RC_ACT_GELU);
-	ck_assert_int_eq(memcmp(x, y, n * sizeof *x), 0);
+
+	for (size_t i = 0; i < n; i++)
+		ref[i] = gelu_tanh_ref(x[i]);
+	/* 1 + tanh(u) cancels where tanh is near -1: a tanh within 1 ulp
+	 * (SLEEF's, as PyTorch's) leaves up to ½|x|·2⁻²⁴ there, 3e-7 at
+	 * |x| = 10 */
+	rc_ops_gelu_tanh(y, x, n);
+	expect_close("gelu_tanh", y, ref, n, 3e-7, 1e-6);
+	ck_assert(y[0] == 0.0f && y[n - 1] == 30.0f);
+	rc_ops_act(y, x, n, RC_ACT_GELU_TANH);
+	expect_close("act(gelu_tanh)", y, ref, n, 3e-7, 1e-6);
+
+	/* in place, for each: the same bits as out of place */
+	for (int act = 0; act < 3; act++) {
+		float *z = malloc(n * sizeof *z);
+		ck_assert_ptr_nonnull(z);
+		memcpy(z, x, n * sizeof *x);
+		rc_ops_act(y, x, n, act);
+		rc_ops_act(z, z, n, act);
+		ck_assert_int_eq(memcmp(z, y, n * sizeof *z), 0);
+		free(z);
+	}
 	free(x), free(y), free(ref);
 }
 END_TEST
@@ -533,6 +558,7 @@ static double f_act(double *const *in, const struct fd_ctx *c)
 	for (int i = 0; i < c->N; i++) {
 		double x = in[0][i];
 		double y = c->act == RC_ACT_QUICK_GELU ? x / (1 + exp(-1.702 * x)) :
+			c->act == RC_ACT_GELU_TANH ? gelu_tanh_ref(x) :
 			0.5 * x * (1 + erf(x / sqrt(2.0)));
 		f += c->r[i] * y;
 	}
@@ -546,17 +572,20 @@ START_TEST(test_fd_activations)
 	for (int i = 0; i < n; i++)
 		x[i] = -8.0f + 16.0f * i / (n - 1) + 0.01f * normal();
 	x[0] = -40, x[1] = 40;   /* saturated: σ(1.702x) under- and overflows */
-	for (int act = 0; act < 2; act++) {
+	static const char *const name[] = { "quick_gelu", "gelu", "gelu_tanh" };
+	for (int act = 0; act < 3; act++) {
 		struct fd_ctx c = { .N = n, .act = act, .r = r };
 		float *dx = prefilled(n), *dx2 = prefilled(n);
 		if (act == RC_ACT_QUICK_GELU)
 			rc_ops_quick_gelu_backward(dx, x, r, n);
+		else if (act == RC_ACT_GELU_TANH)
+			rc_ops_gelu_tanh_backward(dx, x, r, n);
 		else
 			rc_ops_gelu_backward(dx, x, r, n);
 		rc_ops_act_backward(dx2, x, r, n, act);
 		ck_assert_int_eq(memcmp(dx, dx2, n * sizeof *dx), 0);
 		struct fd_input in[1] = { { "inp", x, n, dx } };
-		fd_check(act == RC_ACT_QUICK_GELU ? "quick_gelu" : "gelu", in, 1, f_act, &c, 1e-5);
+		fd_check(name[act], in, 1, f_act, &c, 1e-5);
 		free(dx), free(dx2);
 	}
 	free(x), free(r);
