@@ -122,7 +122,9 @@ static const struct builtin builtins[] = {
 /* The SigLIP bases: their published configs (google/siglip-*,
  * google/siglip2-* and open_clip's ViT-*-SigLIP*.json): text width 1152
  * (768 for B) with an MLP of 4304, 27 layers, 16 heads; Gemma's 256000
- * ids for SigLIP2; the vision MLP 4304 (So400M) or 4 × width. */
+ * ids for SigLIP2; the vision MLP 4304 (So400M) or 4 × width. Then
+ * "tiny-siglip", "tiny"'s towers as a SiglipModel (SigLIP's vocabulary
+ * and context), for tests and smoke runs. */
 struct siglip_builtin {
 	const char *name;
 	int image, patch, vwidth, vinter, vlayers, vheads;
@@ -134,6 +136,7 @@ static const struct siglip_builtin siglip_builtins[] = {
 	{ "SigLIP-So400M-14-384", 384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 32000 },
 	{ "SigLIP2-So400M-14-384", 384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 256000 },
 	{ "SigLIP2-Giant-Opt-16-384", 384, 16, 1536, 6144, 40, 16, 1152, 4304, 27, 16, 256000 },
+	{ "tiny-siglip", 32, 8, 64, 256, 2, 4, 32, 128, 2, 2, 32000 },
 };
 #define NSIGLIP (sizeof siglip_builtins / sizeof siglip_builtins[0])
 
@@ -212,7 +215,7 @@ int rc_clip_config_builtin(struct rc_clip_config *cfg, const char *name)
 	rc_log_error(RC_E_NOTFOUND, "%s: no such model config", name ? name : "(null)");
 	rc_log_hint("built-in configs: ViT-B-32, ViT-B-16, ViT-L-14, ViT-L-14-336, "
 		"SigLIP-B-16-224, SigLIP-So400M-14-384, SigLIP2-So400M-14-384, "
-		"SigLIP2-Giant-Opt-16-384, tiny");
+		"SigLIP2-Giant-Opt-16-384, tiny, tiny-siglip");
 	return RC_E_NOTFOUND;
 }
 

@@ -86,8 +86,10 @@ void rc_clip_config_default(struct rc_clip_config *cfg);
  * "SigLIP-B-16-224", "SigLIP-So400M-14-384" (google/siglip-*: vocabulary
  * 32000), "SigLIP2-So400M-14-384" and "SigLIP2-Giant-Opt-16-384"
  * (google/siglip2-*: Gemma's vocabulary of 256000), all with context 64,
- * or "tiny" (image 32, patch 8, hidden 64, 2 layers, 4 heads, text vocab
- * 49408 of width 32: for tests and demos). "/" is accepted for "-"
+ * "tiny" (image 32, patch 8, hidden 64, 2 layers, 4 heads, text vocab
+ * 49408 of width 32: for tests and demos), or "tiny-siglip" (its towers
+ * as a SiglipModel: gelu_pytorch_tanh, SigLIP's vocabulary of 32000 and
+ * context 64, the text head 32 -> 64). "/" is accepted for "-"
  * (ViT-B/32) and case is ignored. Returns 0, or RC_E_NOTFOUND (logged
  * with the list of names). */
 int rc_clip_config_builtin(struct rc_clip_config *cfg, const char *name);

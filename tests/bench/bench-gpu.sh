@@ -16,6 +16,15 @@
 # (default $OUT/bench-gpu.json when $OUT is set, else the last line of
 # stdout). When rclip cannot run on the device (no CUDA backend, no build)
 # its figures are null and the output says why; the reference still runs.
+# A SigLIP model (issue 15: the SigLIP built-ins, tiny-siglip) trains with
+# --loss siglip (the SigLIP stage-1 weights 0.6/0.3/0.5) on shards of
+# SigLIP's preprocessing and context 64 (rclip-shard --model: a config.json
+# of the model, from bench_gpu_ref.py, beside a tokenizer fixture of
+# tests/fixtures/spm/: SigLIP's SentencePiece for a vocabulary of 32000,
+# the Gemma BPE of SigLIP2, lowercased, for 256000; the fixtures are small,
+# their ids within the model's vocabulary, and the texts are padded to 64
+# whatever their ids); the reference is transformers.SiglipModel on the
+# same recipe (bench_gpu_ref.py's docstring).
 # On SIGTERM or SIGINT (a caller's time limit) it stops the program running
 # and writes what it has, that side marked interrupted (exit 143).
 # Informative: exits 0 unless its own setup fails.
@@ -25,7 +34,9 @@
 #          [-t SECONDS] [--compile] [--peak-tflops X] [--store raw|jpeg]
 #          [--logs DIR] [-o FILE]
 #   -d DEV     cuda (default), cuda:N, cpu or auto, for both sides
-#   -c M:B     a model (ViT-B-32, ViT-L-14, tiny) and its batch; repeatable
+#   -c M:B     a model (ViT-B-32, ViT-L-14, tiny, SigLIP-B-16-224,
+#              SigLIP-So400M-14-384, SigLIP2-So400M-14-384,
+#              SigLIP2-Giant-Opt-16-384, tiny-siglip) and its batch; repeatable
 #   -s, -w     timed and warm-up training steps (default 20 and 3)
 #   -e, -k     embedding batch (default 256) and batches (default 16)
 #   -r RUNS    rclip embedding runs (pairs; default 3)
@@ -35,8 +46,8 @@
 #   --store    shard pixels raw (default: no JPEG decoding, like the
 #              reference's uint8 tensors) or as JPEG (rclip decodes)
 #   --logs DIR keep each model's programs' logs and outputs under DIR
-#   --smoke    the tiny model on the CPU, 1 thread, a few steps: the
-#              plumbing, here, without a GPU
+#   --smoke    the tiny models (tiny, tiny-siglip) on the CPU, 1 thread, a
+#              few steps: the plumbing, here, without a GPU
 # environment: BUILD (default build/), PYTHON (default: the fixtures venv,
 #   else python3; the reference needs torch and transformers), TMPDIR.
 set -eu
@@ -50,7 +61,7 @@ usage() {
 smoke=0
 for a in "$@"; do [ "$a" = --smoke ] && smoke=1; done
 if [ $smoke = 1 ]; then
-	dev=cpu configs="tiny:8 tiny:4" steps=3 warm=1 ebatch=8 ebatches=4 runs=2 threads=1
+	dev=cpu configs="tiny:8 tiny:4 tiny-siglip:4" steps=3 warm=1 ebatch=8 ebatches=4 runs=2 threads=1
 else
 	dev=cuda configs='' steps=20 warm=3 ebatch=256 ebatches=16 runs=3
 	threads=$(nproc 2>/dev/null || echo 1)
@@ -202,25 +213,40 @@ for c in $configs; do
 	w="$tmp/$tag"
 	mkdir -p "$w"
 	size=$("$PYTHON" "$py" size "$model") || exit 1
+	spm=$("$PYTHON" "$py" siglip-tokenizer "$model") || exit 1 # empty: CLIP
 	rstatus=ok rnote='' estatus=ok pstatus="not run" pnote=''
 	: >"$w/embed.pairs"
 	if [ $have_rclip = 0 ]; then
 		rstatus=unavailable rnote="no rclip build at $build"
 	else
 		d="$tmp/data-$size-$store"
+		shard_model='' loss=''
+		if [ -n "$spm" ]; then
+			# SigLIP: the model's preprocessing and context, the fixture's ids
+			d="$tmp/data-$spm-$size-$store" shard_model="$d/model" loss="--loss siglip"
+			mkdir -p "$shard_model"
+			{ "$PYTHON" "$py" hf-config "$model" >"$shard_model/config.json" &&
+				cp "$root/tests/fixtures/spm/$spm/"* "$shard_model/"; } ||
+				{ say "no SigLIP model directory for rclip-shard"; exit 1; }
+		fi
 		if [ ! -f "$d/lite.list" ]; then
-			say "rclip-shard: $need images at ${size}px, $store"
+			say "rclip-shard: $need images at ${size}px, $store${spm:+, $spm tokenizer}"
 			mkdir -p "$d"
-			"$tools/rclip-shard" -q -s "$size" --store "$store" --records-per-shard "$ebatch" \
+			# the size (CLIP), or the model directory (SigLIP2's lowercased)
+			if [ -z "$spm" ]; then set -- -s "$size"
+			elif [ "$spm" = siglip2 ]; then set -- --model "$shard_model" --lowercase
+			else set -- --model "$shard_model"; fi
+			"$tools/rclip-shard" -q "$@" --store "$store" --records-per-shard "$ebatch" \
 				-j "$threads" -o "$d/lite" "$man" || { say "rclip-shard failed"; exit 1; }
 			# the first shard alone: the short embedding run
 			{ grep '^#' "$d/lite.list"; grep -v '^#' "$d/lite.list" | head -n 1; } > "$d/first.list"
 		fi
 		say "$model batch $batch: rclip-train --device $dev, $warm + $steps steps"
 		rc=0 phase=train
+		# shellcheck disable=SC2086 # $loss is empty or two words
 		lim /dev/null "$w/train.err" "$tools/rclip-train" --stage 1 --init-config "$model" \
 			--data "$d/lite.list" --batch "$batch" --steps $((warm + steps)) --shuffle none \
-			--device "$dev" -j "$threads" -q --out "$w/run" || rc=$?
+			--device "$dev" -j "$threads" -q --out "$w/run" $loss || rc=$?
 		if [ $rc = 0 ]; then :
 		elif grep -q 'built without the CUDA backend' "$w/train.err"; then
 			rstatus=unavailable rnote="rclip cannot run on $dev: $(grep -m1 'built without' "$w/train.err")"

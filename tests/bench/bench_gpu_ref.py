@@ -12,12 +12,24 @@
         the captions of one stream of a ReasonLite manifest, one a line
     bench_gpu_ref.py size MODEL
         the model's image size
+    bench_gpu_ref.py siglip-tokenizer MODEL
+        for a SigLIP model, the tokenizer fixture of tests/fixtures/spm/ its
+        shards are made with (siglip, or siglip2 for SigLIP2); else nothing
+    bench_gpu_ref.py hf-config MODEL
+        a SigLIP model's config.json (the SiglipConfig below)
     bench_gpu_ref.py report ... / combine ...   (bench-gpu.sh's table and JSON)
 
 MODEL: transformers.CLIPModel built from a CLIPConfig with rclip's built-in
 sizes (common/model/clip_config.c: ViT-B-32 as openai/clip-vit-base-patch32,
 ViT-L-14 as openai/clip-vit-large-patch14, and rclip's "tiny"), quick_gelu,
-random init on the device (nothing is downloaded), SDPA attention.
+random init on the device (nothing is downloaded), SDPA attention. The
+SigLIP built-ins (SigLIP-B-16-224, SigLIP-So400M-14-384,
+SigLIP2-So400M-14-384, SigLIP2-Giant-Opt-16-384 and rclip's "tiny-siglip"):
+transformers.SiglipModel from a SiglipConfig with rclip's sizes
+(siglip_builtins: vocabulary 32000, or Gemma's 256000 for SigLIP2, text
+context 64, gelu_pytorch_tanh, eps 1e-6, the text head Dt -> E with E the
+vision width, the attention-pooling head), logit_scale ln 10 and logit_bias
+-10 as rclip-train's random init starts them.
 
 STEP (DESIGN.md section 5, stage 1, one process, so the global batch is the
 batch): logit_scale clamped to <= ln 50 before the forward pass; uint8 NHWC
@@ -33,6 +45,16 @@ logit_scale lr (no decay); warmup + cosine as rclip-train's. On CUDA the
 forward runs under torch.autocast(bfloat16) (master weights, gradients and
 moments fp32); on the CPU in fp32. --compile wraps the forward and loss in
 torch.compile; if that fails the run goes on eager and says so.
+A SigLIP model takes the recipe as rclip-train runs it with --loss siglip
+(bench-gpu.sh gives it that): SigLIP's sigmoid loss in place of CLIP's,
+-(1/B)*sum log sigmoid(y*z) over all B x B pairs, z = exp(logit_scale)*t.v +
+logit_bias on the normalised embeddings, y = +1 on the diagonal and -1 off
+it; w(p) with rclip-train's SigLIP default --tb-weights (0.6 up to p = 0.2,
+linear to 0.3 at 0.8, then 0.5); the same clamp at ln 50; logit_bias in the
+projections' group (lr, decay 0.05) and out of the L2 pull; the pooling
+heads (vision_model.head.*, text_model.head.*) are tower tensors, in the
+towers' groups and under the L2 pull, as rclip-train (and the official
+substring rules) put them.
 
 TEXT: random token ids, 49406 first and 49407 at the row's end, lengths
 uniform in LO..HI with one row of each batch at HI, padded with 0 to HI:
@@ -40,7 +62,12 @@ every batch is HI long. rclip cuts each batch after its longest caption,
 which on bench-gpu.sh's data (HI = the longest caption of the stream) is
 now and then a token or two shorter: its text passes are at most that much
 shorter than the reference's, a percent or so of a step's FLOPs, which
-both MFUs count at HI.
+both MFUs count at HI. SigLIP: no BOS; ids of the vocabulary past its
+special ids, eos (1) at the row's end, then the pad id (1, or 0 for
+Gemma's) up to the context: every row is 64 long, as rclip's loader pads
+SigLIP texts to the maximum, so LO..HI change no FLOP count. (rclip's
+shards hold the ids of a small SentencePiece or Gemma tokenizer fixture,
+its captions' own lengths; the reference's lengths are CLIP BPE's.)
 
 TIMING: W warm-up steps, then N timed steps; each step from its input copy
 to the clamp, with CUDA events (perf_counter on the CPU); samples_per_s =
@@ -59,11 +86,21 @@ not counted). Per sample, forward:
   logits  2 * 2*B*E                          two B x B x E products over B samples
   block(n, d, m) = 8nd^2 (q, k, v, out) + 4ndm (MLP) + 4n^2d (QK^T and PV;
                    the causal text attention counted whole)
+SigLIP (g = floor(S/P): the convolution drops what is past the last patch):
+  vision  2*g^2*3P^2*Dv + Lv*block(g^2, Dv, Mv)   no class token
+          + head(g^2, Dv, Mv)                the attention-pooling head
+  text    Lt*block(64, Dt, Mt) + 2*Dt*E      full attention over the context;
+                                             the text head Dt -> E
+  logits  2 * 2*B*E                          as CLIP's
+  head(n, d, m) = 2d^2 (q of the probe) + 4nd^2 (k, v of the n tokens)
+                  + 4nd (QK^T and PV of one query) + 2d^2 (out) + 4dm (MLP
+                  on one token)
 Training FLOPs per sample = 3 x forward (backward = 2 x forward).
 MFU = samples_per_s x training FLOPs per sample / peak, with the peak the
 GPU's dense bf16 rate (PEAK_TFLOPS by device name, or --peak-tflops).
 `bench` also counts one forward with torch.utils.flop_counter and reports
-the ratio to the formula (flops_check), so a wrong formula shows.
+the ratio to the formula (flops_check), so a wrong formula shows. TARGET_MFU has none for
+SigLIP (issue 15 sets none): its MFU target reads n/a.
 """
 import argparse
 import json
@@ -83,7 +120,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 # rclip's built-in configs (common/model/clip_config.c): image size, patch,
 # vision width / layers / heads / MLP, text width / layers / heads / MLP,
-# projection dim.
+# projection dim; the SigLIP ones (siglip_builtins) also their vocabulary
+# (32000, or Gemma's 256000 for SigLIP2), with context 64, gelu_pytorch_tanh
+# and eps 1e-6 (siglip_default).
 CONFIGS = {
     "ViT-B-32": dict(image=224, patch=32, vw=768, vl=12, vh=12, vm=3072,
                      tw=512, tl=12, th=8, tm=2048, dim=512),
@@ -91,7 +130,18 @@ CONFIGS = {
                      tw=768, tl=12, th=12, tm=3072, dim=768),
     "tiny": dict(image=32, patch=8, vw=64, vl=2, vh=4, vm=256,
                  tw=32, tl=2, th=2, tm=128, dim=32),
+    "SigLIP-B-16-224": dict(image=224, patch=16, vw=768, vl=12, vh=12, vm=3072,
+                            tw=768, tl=12, th=12, tm=3072, dim=768, vocab=32000),
+    "SigLIP-So400M-14-384": dict(image=384, patch=14, vw=1152, vl=27, vh=16, vm=4304,
+                                 tw=1152, tl=27, th=16, tm=4304, dim=1152, vocab=32000),
+    "SigLIP2-So400M-14-384": dict(image=384, patch=14, vw=1152, vl=27, vh=16, vm=4304,
+                                  tw=1152, tl=27, th=16, tm=4304, dim=1152, vocab=256000),
+    "SigLIP2-Giant-Opt-16-384": dict(image=384, patch=16, vw=1536, vl=40, vh=16, vm=6144,
+                                     tw=1152, tl=27, th=16, tm=4304, dim=1536, vocab=256000),
+    "tiny-siglip": dict(image=32, patch=8, vw=64, vl=2, vh=4, vm=256,
+                        tw=32, tl=2, th=2, tm=128, dim=64, vocab=32000),
 }
+SIGLIP_CTX = 64
 # Dense bf16 peak, TFLOP/s (no sparsity), by words in the device name:
 # the first entry whose words all occur wins.
 PEAK_TFLOPS = [(("H200",), 989.0), (("H100", "PCIe"), 756.0), (("H100", "SXM"), 989.0),
@@ -102,6 +152,8 @@ LR, WD, WARMUP = 1e-4, 0.05, 0.1     # rclip-train's defaults
 BETA, CLIP_NORM, SCALE_MAX = 1e-5, 1.0, math.log(50)
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
+SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
+SIGLIP_SCALE0, SIGLIP_BIAS0 = math.log(10), -10.0   # rc_clip_init_random's start
 
 
 def config_name(name):
@@ -127,12 +179,28 @@ def block_flops(n, d, m):
     return 8 * n * d * d + 4 * n * d * m + 4 * n * n * d
 
 
+def map_head_flops(n, d, m):
+    """SigLIP's attention-pooling head over n tokens: q of the probe, k and
+    v of the n tokens, QK^T and PV for one query, out proj, MLP on one token."""
+    return 2 * d * d + 4 * n * d * d + 4 * n * d + 2 * d * d + 4 * d * m
+
+
+def siglip(name):
+    return "vocab" in CONFIGS[name]
+
+
 def flops(model, batch, t_tb, t_trl):
-    """Forward FLOPs per sample of the stage-1 step (the docstring's formula)."""
+    """Forward FLOPs per sample of the stage-1 step (the docstring's formula);
+    a SigLIP model's texts are its context long whatever t_tb and t_trl."""
     c = CONFIGS[model]
     g = c["image"] // c["patch"]
-    vision = (2 * g * g * 3 * c["patch"] ** 2 * c["vw"] + c["vl"] * block_flops(g * g + 1, c["vw"], c["vm"])
-              + 2 * c["vw"] * c["dim"])
+    if siglip(model):
+        t_tb = t_trl = SIGLIP_CTX
+        vision = (2 * g * g * 3 * c["patch"] ** 2 * c["vw"] + c["vl"] * block_flops(g * g, c["vw"], c["vm"])
+                  + map_head_flops(g * g, c["vw"], c["vm"]))
+    else:
+        vision = (2 * g * g * 3 * c["patch"] ** 2 * c["vw"] + c["vl"] * block_flops(g * g + 1, c["vw"], c["vm"])
+                  + 2 * c["vw"] * c["dim"])
     text = lambda t: c["tl"] * block_flops(t, c["tw"], c["tm"]) + 2 * c["tw"] * c["dim"]
     f = dict(vision=vision, text_tb=text(t_tb), text_trl=text(t_trl), logits=4 * batch * c["dim"])
     f["forward"] = sum(f.values())
@@ -152,7 +220,43 @@ def peak_tflops(name):
 
 # ---------------------------------------------------------------- the model
 
+def siglip_ids(c):
+    """(pad, eos, bos) as clip_config.c's siglip_builtin sets them."""
+    return (0, 1, 2) if c["vocab"] == 256000 else (1, 1, 0)
+
+
+def siglip_config(name):
+    """The SiglipConfig of a SigLIP built-in, as config.json's dict (what
+    make_model builds, and bench-gpu.sh's config.json for rclip-shard)."""
+    c = CONFIGS[name]
+    pad, eos, bos = siglip_ids(c)
+    common = dict(hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, attention_dropout=0.0)
+    return dict(
+        architectures=["SiglipModel"], model_type="siglip",
+        text_config=dict(vocab_size=c["vocab"], hidden_size=c["tw"], intermediate_size=c["tm"],
+                         num_hidden_layers=c["tl"], num_attention_heads=c["th"],
+                         max_position_embeddings=SIGLIP_CTX, projection_size=c["dim"],
+                         pad_token_id=pad, eos_token_id=eos, bos_token_id=bos,
+                         model_type="siglip_text_model", **common),
+        vision_config=dict(image_size=c["image"], patch_size=c["patch"], hidden_size=c["vw"],
+                           intermediate_size=c["vm"], num_hidden_layers=c["vl"],
+                           num_attention_heads=c["vh"], num_channels=3, vision_use_head=True,
+                           model_type="siglip_vision_model", **common))
+
+
 def make_model(name, dev, torch):
+    if siglip(name):
+        from transformers import SiglipConfig, SiglipModel
+        d = siglip_config(name)
+        torch.manual_seed(0)
+        with torch.device(dev):
+            model = SiglipModel(SiglipConfig(text_config=d["text_config"],
+                                             vision_config=d["vision_config"])).float()
+            with torch.no_grad():
+                model.logit_scale.fill_(SIGLIP_SCALE0)
+                model.logit_bias.fill_(SIGLIP_BIAS0)
+        model.set_attn_implementation("sdpa")
+        return model
     from transformers import CLIPConfig, CLIPModel
     c = CONFIGS[name]
     cfg = CLIPConfig(
@@ -194,8 +298,11 @@ def lr_mult(s, total, w):
     return 1.0 if total <= w else 0.5 * (1 + math.cos(math.pi * (s - w) / (total - w)))
 
 
-def w_of(p):
-    """rc_sched_stage1_w: the tb weight at progress p."""
+def w_of(p, sig=False):
+    """rc_sched_stage1_w: the tb weight at progress p, with rclip-train's
+    default --tb-weights: 0.7, 0.5, 0.6, or 0.6, 0.3, 0.5 with --loss siglip."""
+    if sig:
+        return 0.6 if p <= 0.2 else 0.6 + (0.3 - 0.6) * ((p - 0.2) / (0.8 - 0.2)) if p <= 0.8 else 0.5
     return 0.7 if p <= 0.2 else 0.7 - 0.2 * (p - 0.2) / 0.6 if p <= 0.8 else 0.6
 
 
@@ -209,6 +316,24 @@ def token_batches(torch, n, batch, lo, hi, gen):
             ids[r, 0] = BOS
             ids[r, 1:L - 1] = torch.randint(1, BOS, (L - 2,), generator=gen)
             ids[r, L - 1] = EOS
+        out.append(ids)
+    return out
+
+
+def siglip_token_batches(torch, n, batch, lo, hi, gen, c):
+    """SigLIP's rows: lengths uniform in LO..HI (at most the context) with
+    one row at HI, ids of the vocabulary past its specials, eos last, then
+    the pad id up to the context (rclip's loader pads SigLIP to the maximum)."""
+    pad, eos, _ = siglip_ids(c)
+    lo, hi = min(lo, SIGLIP_CTX), min(hi, SIGLIP_CTX)
+    out = []
+    for _ in range(n):
+        ids = torch.full((batch, SIGLIP_CTX), pad, dtype=torch.long)
+        lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
+        lens[0] = hi
+        for r, L in enumerate(lens.tolist()):
+            ids[r, :L - 1] = torch.randint(3, c["vocab"], (L - 1,), generator=gen)
+            ids[r, L - 1] = eos
         out.append(ids)
     return out
 
@@ -241,6 +366,7 @@ def bench(a):
     name = config_name(a.model)
     B, S = a.batch, CONFIGS[name]["image"]
     (tb_lo, tb_hi), (trl_lo, trl_hi) = a.tb_len, a.trl_len
+    sig = siglip(name)
 
     t0 = time.perf_counter()
     model = make_model(name, dev, torch)
@@ -256,6 +382,7 @@ def bench(a):
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999), eps=1e-8,
                             **({"fused": True} if cuda else {}))
     scale = model.logit_scale
+    bias = model.logit_bias if sig else None
 
     # inputs: a few distinct batches, images on the host (pinned for CUDA)
     gen = torch.Generator().manual_seed(1)
@@ -263,10 +390,14 @@ def bench(a):
     imgs = [torch.randint(0, 256, (B, S, S, 3), dtype=torch.uint8, generator=gen) for _ in range(pool)]
     if cuda:
         imgs = [x.pin_memory() for x in imgs]
-    tbs = [x.to(dev) for x in token_batches(torch, pool, B, tb_lo, tb_hi, gen)]
-    trls = [x.to(dev) for x in token_batches(torch, pool, B, trl_lo, trl_hi, gen)]
-    mean = torch.tensor(MEAN, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=dev).view(1, 3, 1, 1)
+    if sig:
+        tok = lambda lo, hi: siglip_token_batches(torch, pool, B, lo, hi, gen, CONFIGS[name])
+    else:
+        tok = lambda lo, hi: token_batches(torch, pool, B, lo, hi, gen)
+    tbs = [x.to(dev) for x in tok(tb_lo, tb_hi)]
+    trls = [x.to(dev) for x in tok(trl_lo, trl_hi)]
+    mean = torch.tensor(SIGLIP_MEAN if sig else MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(SIGLIP_STD if sig else STD, device=dev).view(1, 3, 1, 1)
 
     def pixels(u8):
         x = u8.to(dev, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
@@ -278,11 +409,19 @@ def bench(a):
         ce = torch.nn.functional.cross_entropy
         return (ce(logits.float(), labels) + ce(logits.t().float(), labels)) / 2
 
+    def sigmoid_loss(v, t):
+        """rc_loss_siglip: -(1/B) sum log sigmoid(y z), z = exp(s) t.v + b, y = +-1."""
+        z = ((t @ v.t()) * scale.exp() + bias).float()
+        y = 2 * torch.eye(t.shape[0], device=dev) - 1
+        return -torch.nn.functional.logsigmoid(y * z).sum() / t.shape[0]
+
+    pair_loss = sigmoid_loss if sig else clip_loss
+
     def forward(px, tb, trl, w):
         with torch.autocast(**amp):
             v = normed(pooled(model.get_image_features(pixel_values=px)))
-            l_tb = clip_loss(v, normed(pooled(model.get_text_features(input_ids=tb))))
-            l_trl = clip_loss(v, normed(pooled(model.get_text_features(input_ids=trl))))
+            l_tb = pair_loss(v, normed(pooled(model.get_text_features(input_ids=tb))))
+            l_trl = pair_loss(v, normed(pooled(model.get_text_features(input_ids=trl))))
         return w * l_tb + (1 - w) * l_trl, l_tb, l_trl
 
     def l2_value():
@@ -306,7 +445,7 @@ def bench(a):
     warm_w = max(1, math.ceil(WARMUP * total))
     # w(p) of every step on the device up front: a scalar copied from the
     # host in the step would wait for the GPU
-    ws = torch.tensor([w_of(s / total) for s in range(total)], device=dev)
+    ws = torch.tensor([w_of(s / total, sig) for s in range(total)], device=dev)
 
     def step(s):
         m = lr_mult(s, total, warm_w)
@@ -418,7 +557,8 @@ def bench(a):
         impl="pytorch", model=name, device=str(dev), device_name=dev_name, precision=prec,
         attn="sdpa", autocast=prec == "bf16", fused_adamw=cuda, compile=comp,
         threads=torch.get_num_threads(), batch=B, steps=a.steps, warmup_steps=a.warmup_steps,
-        text_len=dict(tb=[tb_lo, tb_hi], trl=[trl_lo, trl_hi]),
+        text_len=dict(tb=[tb_lo, tb_hi], trl=[trl_lo, trl_hi], **({"padded": SIGLIP_CTX} if sig else {})),
+        **({"loss": "siglip"} if sig else {}),
         step_s=dict(median=rnd(step_s, 6), mean=rnd(statistics.mean(ts), 6), min=rnd(min(ts), 6),
                     max=rnd(max(ts), 6)),
         samples_per_s=rnd(sps, 2), samples_per_s_mean=rnd(B * len(ts) / sum(ts), 2),
@@ -544,7 +684,8 @@ def report(a):
     gpu = a.gpu_name or (pt.get("device_name") if cuda else None)
     out = dict(model=name, batch=a.batch, device=a.device, gpu_name=gpu or None,
                smoke=a.smoke, steps=a.steps, warmup_steps=a.warmup_steps, embed_batch=a.embed_batch,
-               text_len=dict(tb=list(tb), trl=list(trl)), flops=f, peak_tflops=peak,
+               text_len=dict(tb=list(tb), trl=list(trl), **({"padded": SIGLIP_CTX} if siglip(name) else {})),
+               **({"loss": "siglip"} if siglip(name) else {}), flops=f, peak_tflops=peak,
                mfu_definition="samples_per_s x flops.train / (peak_tflops x 1e12)",
                rclip=rc, pytorch=ref, pytorch_status=a.ref_status, pytorch_note=a.ref_note or None,
                ratio=dict(train=ratio(rc["samples_per_s"], pt.get("samples_per_s")),
@@ -560,9 +701,13 @@ def table(o):
     rc, pt = o["rclip"], o["pytorch"] or {}
     fmt = lambda x, p="%.1f": "n/a" if x is None else p % x
     pct = lambda x: "n/a" if x is None else "%.1f%%" % (100 * x)
-    print("%s, batch %d, device %s%s, %d timed steps after %d warm-up; text %s/%s tokens (tb/trl)"
+    if "padded" in o["text_len"]:
+        text = "%d tokens (tb and trl padded to the context), SigLIP loss" % o["text_len"]["padded"]
+    else:
+        text = "%s/%s tokens (tb/trl)" % (o["text_len"]["tb"][1], o["text_len"]["trl"][1])
+    print("%s, batch %d, device %s%s, %d timed steps after %d warm-up; text %s"
           % (o["model"], o["batch"], o["device"], " (%s)" % o["gpu_name"] if o["gpu_name"] else "",
-             o["steps"], o["warmup_steps"], o["text_len"]["tb"][1], o["text_len"]["trl"][1]))
+             o["steps"], o["warmup_steps"], text))
     print("FLOPs per sample: forward %.3g, training %.3g (3 x forward); peak %s TFLOP/s"
           % (o["flops"]["forward"], o["flops"]["train"], fmt(o["peak_tflops"], "%g")))
     if rc["status"] != "ok":
@@ -638,6 +783,8 @@ def main():
     shape(f)
     z = sub.add_parser("size")
     z.add_argument("model")
+    for k in ("siglip-tokenizer", "hf-config"):
+        sub.add_parser(k).add_argument("model")
     c = sub.add_parser("captions")
     c.add_argument("manifest")
     c.add_argument("stream", choices=["tb", "trl"])
@@ -673,6 +820,15 @@ def main():
         print(json.dumps(flops(config_name(a.model), a.batch, a.tb_len[1], a.trl_len[1])))
     elif a.cmd == "size":
         print(CONFIGS[config_name(a.model)]["image"])
+    elif a.cmd == "siglip-tokenizer":
+        name = config_name(a.model)
+        if siglip(name):   # tests/fixtures/spm/: SentencePiece for SigLIP, Gemma's BPE for SigLIP2
+            print("siglip2" if CONFIGS[name]["vocab"] == 256000 else "siglip")
+    elif a.cmd == "hf-config":
+        name = config_name(a.model)
+        if not siglip(name):
+            raise SystemExit("bench_gpu_ref.py: hf-config: %s is no SigLIP model" % name)
+        print(json.dumps(siglip_config(name), indent=2))
     elif a.cmd == "captions":
         captions(a)
     elif a.cmd == "report":

@@ -15,7 +15,7 @@
 #              only the five files below are written there
 #   --smoke    the same stages on the CPU, here: the build directory's own
 #              configure again (config.status --recheck, no --enable-cuda),
-#              a few tests, bench-gpu.sh --smoke (a tiny model, 1 thread)
+#              a few tests, bench-gpu.sh --smoke (the tiny models, 1 thread)
 #   --compile  also torch.compile the PyTorch reference (give the bench
 #              stages more time: DC_TIME_BENCH)
 #   --deps DIR unpack DIR/*.deb (the build's -dev packages and their
@@ -38,7 +38,7 @@
 #                   for the two bench runs; DC_TIME_BENCH sets both)
 #   DC_CHECK_TESTS  run only these tests in make check (TESTS=...)
 #   DC_BENCH        the bench runs, MODEL:BATCH ... (default "ViT-B-32:256
-#                   ViT-L-14:64"; --smoke: "tiny:8 tiny:4")
+#                   ViT-L-14:64"; --smoke: "tiny:8 tiny:4 tiny-siglip:4")
 #   DC_JOBS         make -j (default nproc)
 #
 # Files in OUT: device-check.json (the summary: stages, test counts and
@@ -73,7 +73,7 @@ deadline=$((start + budget))
 jobs=${DC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 if [ $smoke = 1 ]; then
 	build=${BUILD:-$root/build}
-	benches=${DC_BENCH:-tiny:8 tiny:4}
+	benches=${DC_BENCH:-tiny:8 tiny:4 tiny-siglip:4}
 	check_tests=${DC_CHECK_TESTS-tests/layers.sh tests/cli/synth-cli.sh tests/cli/train-resume.sh}
 elif [ -n "$prebuilt" ]; then
 	build=${BUILD:-$root/build-prebuilt}

@@ -122,9 +122,9 @@ START_TEST(test_builtin_counts)
 		ck_assert_uint_eq(rc_clip_param_count_config(&cfg), want[i].count);
 		ck_assert_str_eq(rc_clip_config_builtin_name((int)i), want[i].name);
 	}
-	/* the SigLIP bases follow (test_siglip.c counts them) */
-	ck_assert_ptr_nonnull(rc_clip_config_builtin_name(8));
-	ck_assert_ptr_null(rc_clip_config_builtin_name(9));
+	/* the SigLIP bases and tiny-siglip follow (test_siglip.c counts them) */
+	ck_assert_ptr_nonnull(rc_clip_config_builtin_name(9));
+	ck_assert_ptr_null(rc_clip_config_builtin_name(10));
 	ck_assert_ptr_null(rc_clip_config_builtin_name(-1));
 
 	/* CLIPConfig() is ViT-B/32; "/" spells the same name. */

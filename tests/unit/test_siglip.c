@@ -182,11 +182,22 @@ START_TEST(test_builtins)
 		ck_assert_uint_eq(got, (size_t)json_integer_value(v));
 		n++;
 	}
-	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(n, 5);
 	json_decref(root);
 	struct rc_clip_config c;
 	ck_assert_int_eq(rc_clip_config_builtin(&c, "siglip-so400m/14-384"), 0);
 	ck_assert_int_eq(c.vision.image_size, 384);
+	/* tiny-siglip: tiny's towers as a SiglipModel */
+	ck_assert_int_eq(rc_clip_config_builtin(&c, "tiny-siglip"), 0);
+	ck_assert_int_eq(rc_clip_config_validate(&c, "tiny-siglip"), 0);
+	ck_assert_int_eq(c.vision.image_size, 32);
+	ck_assert_int_eq(c.vision.hidden, 64);
+	ck_assert_int_eq(c.text.hidden, 32);
+	ck_assert_int_eq(c.projection_dim, 64);
+	ck_assert_int_eq(c.text.act, RC_ACT_GELU_TANH);
+	ck_assert_int_eq(c.text.max_position, 64);
+	ck_assert_int_eq(c.text.pad_token_id, 1);
+	ck_assert_int_eq(rc_clip_config_image_tokens(&c), 16);
 }
 END_TEST
 
