@@ -292,10 +292,11 @@ def group_of(name):
 
 
 def lr_mult(s, total, w):
-    """rc_sched_lr_mult: linear warmup over w steps, then cosine."""
+    """rc_sched_lr_mult (common/train/sched.c, Hugging Face's): s/w during
+    the w warmup steps (the first step at 0), then cosine."""
     if s < w:
-        return (s + 1) / w
-    return 1.0 if total <= w else 0.5 * (1 + math.cos(math.pi * (s - w) / (total - w)))
+        return s / max(w, 1)
+    return max(0.0, 0.5 * (1 + math.cos(math.pi * (s - w) / max(total - w, 1))))
 
 
 def w_of(p, sig=False):
