@@ -208,6 +208,25 @@ int rc_clip_model_dir(const char *path, char *dir, size_t n);
  * errors of reading the tokenizer or the checkpoint, logged. */
 int rc_clip_tokenizer(const char *path, int family, char *buf, size_t n);
 
+/* rc_clip_tokenizer_file - the names of a SentencePiece-family tokenizer's
+ * files, as a model directory holds them (tokenizer.json,
+ * tokenizer_config.json, spiece.model, ...): the i-th, NULL past the last. */
+const char *rc_clip_tokenizer_file(int i);
+
+/* rc_clip_tokenizer_beside - the SentencePiece-family tokenizer in the
+ * directory of the model at path, when it is the one named want
+ * (rc_tokenizer_agree): 1 with dir (n bytes) its directory and *pad_left
+ * its padding side (rc_spm_pad_left); 0 when there is none or another
+ * one; or the errors of reading it, logged. */
+int rc_clip_tokenizer_beside(const char *path, const char *want, char *dir, size_t n,
+	int *pad_left);
+
+/* rc_clip_copy_tokenizer - the tokenizer files of directory src (those of
+ * rc_clip_tokenizer_file it has) into directory dst, each replaced
+ * atomically. Returns how many, or the errors of reading and writing,
+ * logged. */
+int rc_clip_copy_tokenizer(const char *src, const char *dst);
+
 /* rc_clip_load_checkpoint - the model of an rclip-train checkpoint: the
  * config from its "config" metadata, every CLIPModel tensor under its
  * Hugging Face name (the optimizer's tensors and the heads are left

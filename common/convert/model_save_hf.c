@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "text/bpe.h"
@@ -294,24 +295,33 @@ out:
 
 /* ---------------------------------------------------------------- directories */
 
-/* copy_tokenizer - the tokenizer files of the directory src into d, as
- * they are: a SigLIP model's (SentencePiece or Gemma) tokenizer is not
- * rclip's to write. */
-static int copy_tokenizer(const struct rc_outdir *d, const char *src)
+/* copy_tokenizer - the tokenizer files of the source src into d, as they
+ * are (a SigLIP model's SentencePiece or Gemma tokenizer is not rclip's
+ * to write): those of src when it is a directory, those beside it when
+ * it is a checkpoint and they are the tokenizer it was trained on. */
+static int copy_tokenizer(const struct rc_outdir *d, const struct rc_clip *m, const char *src)
 {
-	static const char *const names[] = { "tokenizer.json", "tokenizer_config.json",
-		"special_tokens_map.json", "spiece.model", "tokenizer.model",
-		"added_tokens.json" };
-	char path[4200];
-	int n = 0, rc = 0;
-	for (size_t i = 0; src && !rc && i < sizeof names / sizeof names[0]; i++) {
+	char want[128], dir[4096], path[4200];
+	struct stat sb;
+	int n = 0, rc = 0, pad_left;
+	if (src && stat(src, &sb) == 0 && S_ISDIR(sb.st_mode))
+		snprintf(dir, sizeof dir, "%s", src);
+	else if (src && (rc = rc_clip_tokenizer(src, m->cfg.family, want, sizeof want)) >= 0 &&
+		 (rc = rc_clip_tokenizer_beside(src, rc ? want : NULL, dir, sizeof dir,
+			&pad_left)) <= 0)
+		dir[0] = '\0';
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	for (int i = 0; src && dir[0] && !rc && rc_clip_tokenizer_file(i); i++) {
+		const char *name = rc_clip_tokenizer_file(i);
 		char *data;
 		size_t len;
-		snprintf(path, sizeof path, "%s/%s", src, names[i]);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
 		if (access(path, R_OK) != 0)
 			continue;
 		if ((rc = rc_io_read_file(path, &data, &len)) == 0) {
-			rc = rc_outdir_write(d, names[i], data, len);
+			rc = rc_outdir_write(d, name, data, len);
 			free(data);
 			n++;
 		}
@@ -332,7 +342,7 @@ int rc_clip_save_hf_from(const struct rc_clip *m, const char *dir, int flags, co
 	if ((rc = rc_clip_config_to_json(&m->cfg, &cfg)) < 0 ||
 	    (rc = rc_outdir_write(&d, "config.json", cfg, strlen(cfg))) < 0 ||
 	    (rc = write_weights(&d, m, RC_CLIP_ALL)) < 0 ||
-	    (rc = m->cfg.family == RC_FAMILY_SIGLIP ? copy_tokenizer(&d, src) :
+	    (rc = m->cfg.family == RC_FAMILY_SIGLIP ? copy_tokenizer(&d, m, src) :
 		write_tokenizer(&d, &m->cfg)) < 0 ||
 	    (rc = write_preprocessor(&d, &m->cfg, 1)) < 0)
 		goto fail;

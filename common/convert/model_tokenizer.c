@@ -2,8 +2,10 @@
  * rc_clip_tokenizer): what rclip-train holds a shard's "tokenizer" to
  * (data/tokenizer_id.h) and writes into its checkpoints. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/io.h"
@@ -72,4 +74,56 @@ int rc_clip_tokenizer(const char *path, int family, char *buf, size_t n)
 		return 1;
 	}
 	return 0;
+}
+
+static const char *const tokenizer_files[] = { "tokenizer.json", "tokenizer_config.json",
+	"special_tokens_map.json", "spiece.model", "tokenizer.model", "added_tokens.json" };
+
+const char *rc_clip_tokenizer_file(int i)
+{
+	return i >= 0 && (size_t)i < sizeof tokenizer_files / sizeof *tokenizer_files ?
+		tokenizer_files[i] : NULL;
+}
+
+int rc_clip_tokenizer_beside(const char *path, const char *want, char *dir, size_t n,
+	int *pad_left)
+{
+	if (!rc_clip_model_dir(path, dir, n) || !rc_spm_dir_kind(dir))
+		return 0;
+	struct rc_spm *spm;
+	int rc = rc_spm_load_dir(&spm, dir);
+	if (rc < 0)
+		return rc;
+	int same = want && rc_tokenizer_agree(rc_spm_id(spm), want);
+	*pad_left = rc_spm_pad_left(spm);
+	rc_spm_free(spm);
+	return same;
+}
+
+int rc_clip_copy_tokenizer(const char *src, const char *dst)
+{
+	char from[4200], to[4200];
+	int n = 0;
+	for (int i = 0; rc_clip_tokenizer_file(i); i++) {
+		snprintf(from, sizeof from, "%s/%s", src, rc_clip_tokenizer_file(i));
+		if (access(from, R_OK) != 0)
+			continue;
+		snprintf(to, sizeof to, "%s/%s", dst, rc_clip_tokenizer_file(i));
+		char *data;
+		size_t len;
+		struct rc_atomic_file af;
+		int rc = rc_io_read_file(from, &data, &len);
+		if (rc < 0)
+			return rc;
+		if ((rc = rc_atomic_open(&af, to)) == 0 &&
+		    (rc = rc_io_write_all(af.f, data, len, to)) < 0)
+			rc_atomic_abort(&af);
+		else if (rc == 0)
+			rc = rc_atomic_commit(&af);
+		free(data);
+		if (rc < 0)
+			return rc;
+		n++;
+	}
+	return n;
 }

@@ -755,8 +755,11 @@ int rc_loader_next(struct rc_loader *l, struct rc_batch *b)
 		T = l->rowlen[r] > T ? l->rowlen[r] : T;
 	for (int r = 0; r < rows; r++) {
 		int32_t *dst = l->b.ids + (size_t)r * T;
-		memcpy(dst, l->rowtok + (size_t)r * l->o.ctx, (size_t)l->rowlen[r] * sizeof *dst);
-		for (int i = l->rowlen[r]; i < T; i++)
+		const int len = l->rowlen[r], lead = l->o.pad_full && l->o.pad_left ? T - len : 0;
+		memcpy(dst + lead, l->rowtok + (size_t)r * l->o.ctx, (size_t)len * sizeof *dst);
+		for (int i = 0; i < lead; i++)
+			dst[i] = pad;
+		for (int i = lead + len; i < T; i++)
 			dst[i] = pad;
 	}
 	l->b.n = n, l->b.T = T, l->b.image_size = l->o.image_size, l->b.end = l->emitted;

@@ -116,6 +116,9 @@ struct rc_loader_opts {
 	                           whose text attends both ways and pools at the
 	                           last position); 0: packed to the longest row */
 	int pad_id;
+	int pad_left;           /* with pad_full: the pad ids before the text
+	                           (a tokenizer whose padding_side is left),
+	                           as rc_spm_pack puts them */
 	const char *tokenizer;  /* the model's (data/tokenizer_id.h), "" when
 	                           it names none (then CLIP BPE ids need its
 	                           vocabulary), each shard's ids checked against

@@ -307,6 +307,18 @@ static int setup(struct rc_train_job *j)
 		return rc;
 	if (!from && cfg->family == RC_FAMILY_CLIP) /* random weights of a CLIP config */
 		snprintf(j->tokenizer, sizeof j->tokenizer, "%s", RC_TOKENIZER_CLIP);
+	/* a SigLIP model's tokenizer files beside it: their padding side is
+	 * the training's, and the run keeps a copy */
+	int pad_left = 0;
+	if (from && cfg->family == RC_FAMILY_SIGLIP && (rc = rc_clip_tokenizer_beside(from,
+		j->tokenizer, j->tokdir, sizeof j->tokdir, &pad_left)) <= 0) {
+		if (rc < 0)
+			return rc;
+		j->tokdir[0] = '\0', pad_left = 0;
+	}
+	if (pad_left)
+		rc_log_info("%s: its tokenizer pads on the left (padding_side): so do the "
+			"training's texts", j->tokdir);
 	j->D = cfg->projection_dim;
 	j->ntext = o->stage == 1 ? 2 : 1;
 	const int nranks = j->c->size;
@@ -323,6 +335,7 @@ static int setup(struct rc_train_job *j)
 		.vocab = cfg->text.vocab_size, .verify = o->verify,
 		/* SigLIP: padded to the maximum, as its official training */
 		.pad_full = cfg->family == RC_FAMILY_SIGLIP, .pad_id = cfg->text.pad_token_id,
+		.pad_left = pad_left,
 		.preprocess = cfg->family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP :
 			RC_PREPROCESS_CLIP,
 		.tokenizer = j->tokenizer,
@@ -655,6 +668,21 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 	snprintf(buf + k, n - k, "}\n");
 }
 
+/* keep_tokenizer - a copy of the model's tokenizer files in a new run's
+ * directory (rank 0), so that its checkpoints embed texts, export and
+ * train on with the tokenizer they learnt. */
+static int keep_tokenizer(const struct rc_train_job *j)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	if (j->c->rank != 0 || j->resumed_from >= 0 || !j->tokdir[0] ||
+	    (realpath(j->tokdir, a) && realpath(j->o.out, b) && !strcmp(a, b)))
+		return 0;
+	int n = rc_clip_copy_tokenizer(j->tokdir, j->o.out);
+	if (n > 0)
+		rc_log_info("%s: its %d tokenizer files copied into %s", j->tokdir, n, j->o.out);
+	return n < 0 ? n : 0;
+}
+
 int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c,
 	struct rc_train_result *res)
 {
@@ -690,7 +718,7 @@ int rc_train_run(const struct rc_train_opts *opts, const struct rc_train_comm *c
 		if (j.c->rank == 0 && (rc = rc_train_run_dir(j.o.out, 0, &lock)) < 0)
 			goto out;
 	}
-	if ((rc = setup(&j)) < 0)
+	if ((rc = setup(&j)) < 0 || (rc = keep_tokenizer(&j)) < 0)
 		goto out;
 	if (j.c->rank == 0 && (rc = rc_train_metrics_open(&j)) < 0)
 		goto out;

@@ -38,6 +38,8 @@ struct rc_train_job {
 	long resumed_from;               /* the checkpoint's step, or -1 */
 	char tokenizer[128];             /* the model's (data/tokenizer_id.h), or ""
 	                                    when it names none: then the data's */
+	char tokdir[4096];               /* the directory of the model's tokenizer
+	                                    files, copied into the run's; "" */
 	FILE *metrics;
 };
 

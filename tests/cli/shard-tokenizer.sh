@@ -175,12 +175,29 @@ for m in siglip gemma siglip2; do
 	head -c 65536 "$tmp/run-$m/final.safetensors" | tr -c '[:print:]' '\n' >"$tmp/meta"
 	has "$tmp/meta" "\"tokenizer\":\"$(sed 's/:lower$//' "$tmp/$m.id")\"" \
 		"$m: the checkpoint names its tokenizer"
+	# the model's tokenizer files kept beside the run's checkpoints
+	for f in "$tmp/$m"/*; do
+		case ${f##*/} in config.json | *.safetensors) continue ;; esac
+		if cmp -s "$f" "$tmp/run-$m/${f##*/}"; then ok
+		else fail "$m: ${f##*/} copied into the run"; fi
+	done
 done
+# texts padded on the tokenizer's side: Gemma's config pads on the left
+rm -rf "$tmp/run-left"
+expect 0 "$T" --stage 0 --loss siglip --init "$tmp/gemma" --data "$tmp/gemma-d.list" --batch 4 \
+	--steps 1 -j 1 -v --out "$tmp/run-left"
+has "$tmp/err" "its tokenizer pads on the left" "gemma: the training pads on the left"
+expect 0 "$T" --stage 0 --loss siglip --init "$tmp/siglip2" --data "$tmp/siglip2-d.list" \
+	--batch 4 --steps 1 -j 1 -v --out "$tmp/run-right"
+if grep -q "pads on the left" "$tmp/err"; then fail "siglip2: padded on the right"; else ok; fi
+# an export of the run's checkpoint carries the tokenizer
+expect 0 "$bin/rclip-export" -q --from "$tmp/run-siglip2/final.safetensors" --to hf -o "$tmp/exp"
+if cmp -s "$tmp/siglip2/tokenizer.json" "$tmp/exp/tokenizer.json"; then ok
+else fail "export of a run: its tokenizer.json"; fi
 
 # a checkpoint's texts are embedded with the tokenizer it was trained on:
 # the one beside it must be that one
 printf 'a photo of a cat\n' >"$tmp/t.txt"
-cp "$fx/spm/siglip/"* "$tmp/run-siglip/"
 expect 0 "$bin/rclip-retrieve" embed -q --model "$tmp/run-siglip/final.safetensors" \
 	--text "$tmp/t.txt" -o "$tmp/t.npy"
 rm "$tmp/run-siglip/spiece.model"
@@ -190,6 +207,10 @@ expect 1 "$bin/rclip-retrieve" embed -q --model "$tmp/run-siglip/final.safetenso
 has "$tmp/err" "final.safetensors: trained on the ids of $(cat "$tmp/siglip.id"), and the tokenizer beside it is $(cat "$tmp/gemma.id")\$" \
 	"embed: a checkpoint beside another tokenizer"
 absent "$tmp/t2.npy" "embed: nothing written"
+# nor does an export of it carry that other tokenizer
+expect 0 "$bin/rclip-export" --from "$tmp/run-siglip/final.safetensors" --to hf -o "$tmp/exp2"
+absent "$tmp/exp2/tokenizer.json" "export: not the other tokenizer beside the checkpoint"
+has "$tmp/err" "no tokenizer files to copy" "export: says it wrote no tokenizer"
 
 # ---- refusals: one line naming the shard and both sides, nothing written
 refused() {  # WHAT INIT LIST PATTERN

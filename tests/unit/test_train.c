@@ -508,6 +508,39 @@ START_TEST(test_loader_dataset_order)
 }
 END_TEST
 
+/* SigLIP's rows (pad_full): every text the whole context long, the pad id
+ * after the ids, or before them for a tokenizer that pads on the left
+ * (pad_left), as rc_spm_pack places it. */
+START_TEST(test_loader_pad_full)
+{
+	const char *list = make_lite();
+	for (int left = 0; left < 2; left++) {
+		struct rc_loader_opts o = { .list = list, .stage = 1, .batch = 9, .nranks = 1,
+			.buffer = 5, .image_size = S, .ctx = 8, .eot = 49407, .vocab = 49408,
+			.pad_full = 1, .pad_id = 7, .pad_left = left };
+		struct rc_loader *l;
+		struct rc_batch b;
+		ck_assert_int_eq(rc_loader_open(&l, &o), 0);
+		ck_assert_int_eq(rc_loader_next(l, &b), 0);
+		ck_assert_int_eq(b.T, 8);
+		for (int row = 0; row < 2 * 9; row++) {
+			const int32_t *ids = b.ids + (size_t)row * b.T;
+			const int trl = row >= 9, len = trl ? 4 : 3, lead = left ? 8 - len : 0;
+			for (int q = 0; q < 8; q++) {
+				const int in_text = q >= lead && q < lead + len;
+				if (!in_text)
+					ck_assert_msg(ids[q] == 7, "left %d row %d: [%d] = %d, want the pad",
+						left, row, q, ids[q]);
+			}
+			ck_assert_int_eq(ids[lead], 49406);
+			ck_assert_int_eq(ids[lead + 1], (trl ? 200 + (row - 9) % 3 : 100 + row / 3));
+			ck_assert_int_eq(ids[lead + len - 1], 49407);
+		}
+		rc_loader_close(l);
+	}
+}
+END_TEST
+
 /* A prefetcher hands out the loader's batches, bit for bit, in order,
  * with the positions rc_loader_tell gives, from a seek and across
  * epochs; a reader that stops and starts again goes on where it was (the
@@ -1144,6 +1177,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, test_norm_and_clip);
 	tcase_add_test(tc, test_init_random);
 	tcase_add_test(tc, test_loader_dataset_order);
+	tcase_add_test(tc, test_loader_pad_full);
 	tcase_add_test(tc, test_loader_shuffle);
 	tcase_add_test(tc, test_perm);
 	tcase_add_test(tc, test_loader_perm);
