@@ -809,12 +809,8 @@ static int cmd_embed(int argc, char **argv)
 			goto out;
 		e.ids_name = display(o.ids, "(stdout)");
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rc_cli_catch(SIGINT, on_signal);
+	rc_cli_catch(SIGTERM, on_signal);
 
 	rc_progress_begin(&e.prog, "embed", total);
 	rc = o.text ? read_text(&e, o.text) : read_images(&e, &list);

@@ -614,12 +614,8 @@ int main(int argc, char **argv)
 		rc_lock_drop(&lock);
 		return RC_EXIT_FAILURE;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rc_cli_catch(SIGINT, on_signal);
+	rc_cli_catch(SIGTERM, on_signal);
 	if (generate(&w) == 0 && install(&o, w.tmp, prev) == 0) {
 		report(&w, rc_seconds() - t0);
 		status = RC_EXIT_OK;

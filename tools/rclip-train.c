@@ -453,13 +453,9 @@ static void on_signal(int sig)
 
 static void signals(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
+	rc_cli_catch(SIGTERM, on_signal);
+	rc_cli_catch(SIGINT, on_signal);
+	rc_cli_catch(SIGUSR1, on_signal);
 }
 
 /* ---------------------------------------------------------------- testing */

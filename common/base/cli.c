@@ -2,6 +2,7 @@
 #include "base/cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,13 @@ char *rc_cli_join(int argc, char **argv, const char *sep)
 	}
 	*p = 0;
 	return s;
+}
+
+void rc_cli_catch(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
 }

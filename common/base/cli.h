@@ -44,4 +44,9 @@ void rc_cli_verbose(void);
  * out of memory. */
 char *rc_cli_join(int argc, char **argv, const char *sep);
 
+/* rc_cli_catch - handle signal sig with handler, without SA_RESTART: a
+ * read blocked on a stalled pipe returns at once (EINTR), so the program
+ * sees the signal and stops with its own message. */
+void rc_cli_catch(int sig, void (*handler)(int));
+
 #endif

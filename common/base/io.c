@@ -643,6 +643,19 @@ void rc_atomic_abort(struct rc_atomic_file *af)
 	af_release(af);
 }
 
+int rc_atomic_write_file(const char *path, const void *data, size_t len)
+{
+	struct rc_atomic_file af;
+	int rc = rc_atomic_open(&af, path);
+	if (rc < 0)
+		return rc;
+	if ((rc = rc_io_write_all(af.f, data, len, path)) < 0) {
+		rc_atomic_abort(&af);
+		return rc;
+	}
+	return rc_atomic_commit(&af);
+}
+
 /* ---------------------------------------------------------------- terminals */
 
 int rc_io_is_tty(FILE *f)

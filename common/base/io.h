@@ -165,6 +165,11 @@ int rc_atomic_commit(struct rc_atomic_file *af);
  * twice, after a failed open and after commit. */
 void rc_atomic_abort(struct rc_atomic_file *af);
 
+/* rc_atomic_write_file - len bytes of data as the file path, atomically
+ * (rc_atomic_open, write, rc_atomic_commit; aborted on a failed write).
+ * Returns 0 or the errors of those, logged. */
+int rc_atomic_write_file(const char *path, const void *data, size_t len);
+
 /* ---------------------------------------------------------------- terminals */
 
 /* rc_io_is_tty - 1 if f is a terminal, else 0. */

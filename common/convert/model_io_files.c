@@ -302,17 +302,9 @@ char *rc_outdir_file(const struct rc_outdir *d, const char *name, char *buf, siz
 int rc_outdir_write(const struct rc_outdir *d, const char *name, const char *data, size_t len)
 {
 	char path[4200];
-	struct rc_atomic_file af;
 	if (!rc_outdir_file(d, name, path, sizeof path))
 		return rc_log_error(RC_E_ARG, "%s/%s: path too long", d->tmp, name);
-	int rc = rc_atomic_open(&af, path);
-	if (rc < 0)
-		return rc;
-	if ((rc = rc_io_write_all(af.f, data, len, path)) < 0) {
-		rc_atomic_abort(&af);
-		return rc;
-	}
-	return rc_atomic_commit(&af);
+	return rc_atomic_write_file(path, data, len);
 }
 
 static void sync_parent(const char *path)

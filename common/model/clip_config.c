@@ -641,18 +641,10 @@ int rc_clip_config_to_json(const struct rc_clip_config *cfg, char **out)
 int rc_clip_config_save(const struct rc_clip_config *cfg, const char *path)
 {
 	char *s;
-	struct rc_atomic_file af;
 	int rc = rc_clip_config_to_json(cfg, &s);
 	if (rc < 0)
 		return rc;
-	if ((rc = rc_atomic_open(&af, path)) < 0)
-		goto out;
-	if ((rc = rc_io_write_all(af.f, s, strlen(s), path)) < 0) {
-		rc_atomic_abort(&af);
-		goto out;
-	}
-	rc = rc_atomic_commit(&af);
-out:
+	rc = rc_atomic_write_file(path, s, strlen(s));
 	free(s);
 	return rc;
 }
