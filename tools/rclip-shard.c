@@ -36,6 +36,7 @@
 #include "base/progress.h"
 #include "data/shard.h"
 #include "data/shard_set.h"
+#include "data/tokenizer_id.h"
 #include "base/thread.h"
 #include "convert/model_io.h"
 #include "model/model.h"
@@ -239,7 +240,7 @@ static int from_model(struct opts *o)
 	o->preprocess = kind;
 	/* the model's own tokenizer, when its directory holds one (CLIP's
 	 * merges.txt is the BPE rclip ships) */
-	if (rc_clip_model_dir(o->model, o->tok_dir, sizeof o->tok_dir) && rc_spm_dir_kind(o->tok_dir)) {
+	if (rc_tokenizer_model_dir(o->model, o->tok_dir, sizeof o->tok_dir) && rc_spm_dir_kind(o->tok_dir)) {
 		if (o->tokenizer_set)
 			return rc_cli_usage_error("--tokenizer chooses CLIP BPE's ids, and %s has its "
 				"own tokenizer", o->model);
@@ -923,15 +924,11 @@ static int shard_main(const struct opts *o, int argc, char **argv)
 		rc_log_info("tokenizer: %s, context %ld, %u-byte ids", so.tokenizer, o->text_ctx,
 			so.info.token_bytes);
 	}
-	/* Without SA_RESTART, a read from a stalled pipe returns at once. Set
-	 * before the lock is taken: a signal once the lock names this process
-	 * (while the tokenizer loads) stops it with its message, not silently. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* Set before the lock is taken: a signal once the lock names this
+	 * process (while the tokenizer loads) stops it with its message, not
+	 * silently. */
+	rc_cli_catch(SIGINT, on_signal);
+	rc_cli_catch(SIGTERM, on_signal);
 	if (check_out_dir(o->out) < 0 || take_lock(o, &lock) < 0 ||
 	    !(options = options_string(o, r.spm ? so.tokenizer : NULL)))
 		goto out;

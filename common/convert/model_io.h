@@ -192,39 +192,39 @@ int rc_clip_load_any(struct rc_clip **out, const char *path, const struct rc_cli
 int rc_clip_check_finite(const struct rc_clip *m, const char *path);
 void rc_clip_set_finite_check(int on);
 
-/* rc_clip_model_dir - the directory of a model path into dir (n bytes):
- * path itself when it is a directory, else the directory of the file.
- * Returns 1, or 0 when nothing is at path (a built-in config's name). */
-int rc_clip_model_dir(const char *path, char *dir, size_t n);
+/* The tokenizer a model takes (rc_clip_tokenizer). */
+struct rc_clip_tok {
+	char id[128];       /* its ids, as data/tokenizer_id.h names them, or "" */
+	char dir[4096];     /* the directory of a SentencePiece-family tokenizer
+	                       beside the model that is this one, or "" */
+	int pad_left;       /* with dir: it pads on the left (rc_spm_pad_left) */
+};
 
 /* rc_clip_tokenizer - which tokenizer's ids the model at path (of family,
- * its config's RC_FAMILY_*) takes, as data/tokenizer_id.h names them,
- * into buf (n bytes): an rclip checkpoint's "tokenizer" metadata (written
- * by rclip-train for a model not trained on CLIP BPE), else the
- * SentencePiece-family tokenizer in the model's directory (rc_spm_id, not
- * lowercased), else CLIP BPE for a CLIP model or a directory with CLIP's
- * merges.txt. Returns 1 with buf set, 0 when the model names none (a
- * SigLIP model without tokenizer files, a built-in config), or the
- * errors of reading the tokenizer or the checkpoint, logged. */
-int rc_clip_tokenizer(const char *path, int family, char *buf, size_t n);
+ * its config's RC_FAMILY_*) takes, into t->id: an rclip checkpoint's
+ * "tokenizer" metadata (written by rclip-train for a model not trained on
+ * CLIP BPE), else the SentencePiece-family tokenizer in the model's
+ * directory (rc_spm_id, not lowercased), else CLIP BPE for a CLIP model
+ * or a directory with CLIP's merges.txt. When such a tokenizer sits in
+ * the model's directory and is that one (rc_tokenizer_agree), t->dir and
+ * t->pad_left say where and how it pads; it is read once. Returns 1 with
+ * t->id set, 0 when the model names none (a SigLIP model without
+ * tokenizer files, a built-in config), or the errors of reading the
+ * tokenizer or the checkpoint, logged. */
+int rc_clip_tokenizer(const char *path, int family, struct rc_clip_tok *t);
 
-/* rc_clip_tokenizer_file - the names of a SentencePiece-family tokenizer's
- * files, as a model directory holds them (tokenizer.json,
- * tokenizer_config.json, spiece.model, ...): the i-th, NULL past the last. */
-const char *rc_clip_tokenizer_file(int i);
+/* rc_clip_tokenizer_files - each file of a SentencePiece-family
+ * tokenizer in directory dir (tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, spiece.model, tokenizer.model,
+ * added_tokens.json) that is there, read and handed to put(ctx, name,
+ * data, len), which returns 0 or an RC_E_* code. Returns how many, or
+ * the errors of reading them (logged) or of put. */
+int rc_clip_tokenizer_files(const char *dir, int (*put)(void *ctx, const char *name,
+	const char *data, size_t len), void *ctx);
 
-/* rc_clip_tokenizer_beside - the SentencePiece-family tokenizer in the
- * directory of the model at path, when it is the one named want
- * (rc_tokenizer_agree): 1 with dir (n bytes) its directory and *pad_left
- * its padding side (rc_spm_pad_left); 0 when there is none or another
- * one; or the errors of reading it, logged. */
-int rc_clip_tokenizer_beside(const char *path, const char *want, char *dir, size_t n,
-	int *pad_left);
-
-/* rc_clip_copy_tokenizer - the tokenizer files of directory src (those of
- * rc_clip_tokenizer_file it has) into directory dst, each replaced
- * atomically. Returns how many, or the errors of reading and writing,
- * logged. */
+/* rc_clip_copy_tokenizer - those files of directory src into directory
+ * dst, each replaced atomically. Returns how many, or the errors of
+ * reading and writing, logged. */
 int rc_clip_copy_tokenizer(const char *src, const char *dst);
 
 /* rc_clip_load_checkpoint - the model of an rclip-train checkpoint: the

@@ -295,41 +295,32 @@ out:
 
 /* ---------------------------------------------------------------- directories */
 
+static int put_outdir(void *ctx, const char *name, const char *data, size_t len)
+{
+	return rc_outdir_write(ctx, name, data, len);
+}
+
 /* copy_tokenizer - the tokenizer files of the source src into d, as they
  * are (a SigLIP model's SentencePiece or Gemma tokenizer is not rclip's
  * to write): those of src when it is a directory, those beside it when
  * it is a checkpoint and they are the tokenizer it was trained on. */
 static int copy_tokenizer(const struct rc_outdir *d, const struct rc_clip *m, const char *src)
 {
-	char want[128], dir[4096], path[4200];
+	struct rc_clip_tok t;
 	struct stat sb;
-	int n = 0, rc = 0, pad_left;
+	int n = 0;
 	if (src && stat(src, &sb) == 0 && S_ISDIR(sb.st_mode))
-		snprintf(dir, sizeof dir, "%s", src);
-	else if (src && (rc = rc_clip_tokenizer(src, m->cfg.family, want, sizeof want)) >= 0 &&
-		 (rc = rc_clip_tokenizer_beside(src, rc ? want : NULL, dir, sizeof dir,
-			&pad_left)) <= 0)
-		dir[0] = '\0';
-	if (rc < 0)
-		return rc;
-	rc = 0;
-	for (int i = 0; src && dir[0] && !rc && rc_clip_tokenizer_file(i); i++) {
-		const char *name = rc_clip_tokenizer_file(i);
-		char *data;
-		size_t len;
-		snprintf(path, sizeof path, "%s/%s", dir, name);
-		if (access(path, R_OK) != 0)
-			continue;
-		if ((rc = rc_io_read_file(path, &data, &len)) == 0) {
-			rc = rc_outdir_write(d, name, data, len);
-			free(data);
-			n++;
-		}
-	}
-	if (!rc && !n)
+		snprintf(t.dir, sizeof t.dir, "%s", src);
+	else if (!src)
+		t.dir[0] = '\0';
+	else if ((n = rc_clip_tokenizer(src, m->cfg.family, &t)) < 0)
+		return n;
+	if (t.dir[0] && (n = rc_clip_tokenizer_files(t.dir, put_outdir, (void *)d)) < 0)
+		return n;
+	if (!t.dir[0] || !n)
 		rc_log_warn("%s: no tokenizer files to copy (tokenizer.json, spiece.model, ...): "
 			"the SigLIP directory written has none", src ? src : "the source");
-	return rc;
+	return 0;
 }
 
 int rc_clip_save_hf_from(const struct rc_clip *m, const char *dir, int flags, const char *src)

@@ -1,10 +1,14 @@
 /* tokenizer_id.c - a shard's tokenizer against a model's (tokenizer_id.h). */
 #include "data/tokenizer_id.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/log.h"
+#include "data/safetensors.h"
 #include "data/shard_set.h"
 
 const char *rc_shard_tokenizer(const struct rc_shard *r)
@@ -53,4 +57,37 @@ int rc_tokenizer_check(const char *name, const char *have, const char *want, int
 		rc_log_hint("shard the data again with rclip-shard --model MODEL (the model's "
 			"directory with its tokenizer files)");
 	return RC_E_FORMAT;
+}
+
+int rc_tokenizer_model_dir(const char *path, char *dir, size_t n)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0; /* a built-in name */
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(dir, n, "%s", path);
+		return 1;
+	}
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, n, ".");
+	else
+		snprintf(dir, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return 1;
+}
+
+int rc_tokenizer_checkpoint(const char *path, char *buf, size_t n)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !rc_ends_with(path, ".safetensors"))
+		return 0;
+	struct rc_st *s;
+	if (rc_st_open(&s, path) < 0)
+		return RC_E_FORMAT; /* logged; the model's own load says the same */
+	const char *format = rc_st_meta(s, "format"), *tok = rc_st_meta(s, "tokenizer");
+	int known = format && !strcmp(format, "rclip-checkpoint") && tok && *tok;
+	if (known)
+		snprintf(buf, n, "%s", tok);
+	rc_st_close(s);
+	return known;
 }

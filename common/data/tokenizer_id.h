@@ -52,4 +52,17 @@ int rc_tokenizer_agree(const char *a, const char *b);
  * hint of the rclip-shard options that make the right shards. */
 int rc_tokenizer_check(const char *name, const char *have, const char *want, int vocab);
 
+/* rc_tokenizer_model_dir - the directory of a model path into dir (n
+ * bytes), where its tokenizer files are: path itself when it is a
+ * directory, else the directory of the file. Returns 1, or 0 when nothing
+ * is at path (a built-in config's name; dir untouched). */
+int rc_tokenizer_model_dir(const char *path, char *dir, size_t n);
+
+/* rc_tokenizer_checkpoint - the "tokenizer" metadata of the rclip
+ * checkpoint at path (what rclip-train writes for a model not trained on
+ * CLIP BPE) into buf (n bytes): 1, or 0 when path is no checkpoint or
+ * names none (CLIP's BPE, or an rclip before the key), or RC_E_FORMAT (an
+ * unreadable checkpoint, logged). */
+int rc_tokenizer_checkpoint(const char *path, char *buf, size_t n);
+
 #endif

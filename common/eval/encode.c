@@ -19,7 +19,6 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "data/record.h"
-#include "data/safetensors.h"
 #include "data/tokenizer_id.h"
 #include "base/thread.h"
 
@@ -105,41 +104,11 @@ int rc_encoder_new_texts(struct rc_encoder **out, const struct rc_device *dev,
 	return encoder_new(out, dev, m, bpe, batch, nthreads, 0);
 }
 
-/* An rclip checkpoint names the tokenizer it was trained on (its
- * "tokenizer" metadata): the files found beside it must be that one, or
- * its texts would be ids of another vocabulary. */
-static int check_trained_on(const char *model, const struct rc_spm *spm)
-{
-	struct stat st;
-	struct rc_st *s;
-	if (stat(model, &st) < 0 || !S_ISREG(st.st_mode) || !rc_ends_with(model, ".safetensors") ||
-	    rc_st_open(&s, model) < 0)
-		return 0; /* not a checkpoint: its loader says what is wrong */
-	const char *want = rc_st_meta(s, "tokenizer");
-	int rc = 0;
-	if (want && !rc_tokenizer_agree(rc_spm_id(spm), want)) {
-		rc = rc_log_error(RC_E_FORMAT, "%s: trained on the ids of %s, and the tokenizer "
-			"beside it is %s", model, want, rc_spm_id(spm));
-		rc_log_hint("copy the tokenizer files of the model it was trained from beside it");
-	}
-	rc_st_close(s);
-	return rc;
-}
-
 int rc_encoder_load_spm(struct rc_spm **out, const char *model)
 {
 	*out = NULL;
-	struct stat st;
-	char dir[4096];
-	if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(dir, sizeof dir, "%s", model);
-	} else {
-		const char *slash = strrchr(model, '/');
-		if (!slash)
-			snprintf(dir, sizeof dir, ".");
-		else
-			snprintf(dir, sizeof dir, "%.*s", slash == model ? 1 : (int)(slash - model), model);
-	}
+	char dir[4096] = ".", want[128];   /* "." for a name that is no path */
+	rc_tokenizer_model_dir(model, dir, sizeof dir);
 	if (!rc_spm_dir_kind(dir)) {
 		rc_log_error(RC_E_NOTFOUND, "%s: a SigLIP model, and no SigLIP tokenizer beside it "
 			"(spiece.model, tokenizer.model or tokenizer.json)", model);
@@ -147,8 +116,15 @@ int rc_encoder_load_spm(struct rc_spm **out, const char *model)
 			"files into %s", dir);
 		return RC_E_NOTFOUND;
 	}
-	int rc = rc_spm_load_dir(out, dir);
-	if (rc == 0 && (rc = check_trained_on(model, *out)) < 0) {
+	/* an rclip checkpoint names the tokenizer it was trained on: the
+	 * files beside it must be that one, or its texts would be ids of
+	 * another vocabulary */
+	int named = rc_tokenizer_checkpoint(model, want, sizeof want);
+	int rc = named < 0 ? named : rc_spm_load_dir(out, dir);
+	if (rc == 0 && named && !rc_tokenizer_agree(rc_spm_id(*out), want)) {
+		rc = rc_log_error(RC_E_FORMAT, "%s: trained on the ids of %s, and the tokenizer "
+			"beside it is %s", model, want, rc_spm_id(*out));
+		rc_log_hint("copy the tokenizer files of the model it was trained from beside it");
 		rc_spm_free(*out);
 		*out = NULL;
 	}

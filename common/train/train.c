@@ -302,23 +302,17 @@ static int setup(struct rc_train_job *j)
 	}
 	const struct rc_clip_config *cfg = &j->m->cfg;
 	const char *from = o->resume ? ckpt : o->init;
-	if (from ? (rc = rc_clip_tokenizer(from, cfg->family, j->tokenizer,
-		sizeof j->tokenizer)) < 0 : 0)
+	if (from && (rc = rc_clip_tokenizer(from, cfg->family, &j->tok)) < 0)
 		return rc;
 	if (!from && cfg->family == RC_FAMILY_CLIP) /* random weights of a CLIP config */
-		snprintf(j->tokenizer, sizeof j->tokenizer, "%s", RC_TOKENIZER_CLIP);
+		snprintf(j->tok.id, sizeof j->tok.id, "%s", RC_TOKENIZER_CLIP);
 	/* a SigLIP model's tokenizer files beside it: their padding side is
 	 * the training's, and the run keeps a copy */
-	int pad_left = 0;
-	if (from && cfg->family == RC_FAMILY_SIGLIP && (rc = rc_clip_tokenizer_beside(from,
-		j->tokenizer, j->tokdir, sizeof j->tokdir, &pad_left)) <= 0) {
-		if (rc < 0)
-			return rc;
-		j->tokdir[0] = '\0', pad_left = 0;
-	}
-	if (pad_left)
+	if (cfg->family != RC_FAMILY_SIGLIP)
+		j->tok.dir[0] = '\0', j->tok.pad_left = 0;
+	if (j->tok.pad_left)
 		rc_log_info("%s: its tokenizer pads on the left (padding_side): so do the "
-			"training's texts", j->tokdir);
+			"training's texts", j->tok.dir);
 	j->D = cfg->projection_dim;
 	j->ntext = o->stage == 1 ? 2 : 1;
 	const int nranks = j->c->size;
@@ -335,20 +329,20 @@ static int setup(struct rc_train_job *j)
 		.vocab = cfg->text.vocab_size, .verify = o->verify,
 		/* SigLIP: padded to the maximum, as its official training */
 		.pad_full = cfg->family == RC_FAMILY_SIGLIP, .pad_id = cfg->text.pad_token_id,
-		.pad_left = pad_left,
+		.pad_left = j->tok.pad_left,
 		.preprocess = cfg->family == RC_FAMILY_SIGLIP ? RC_PREPROCESS_SIGLIP :
 			RC_PREPROCESS_CLIP,
-		.tokenizer = j->tokenizer,
+		.tokenizer = j->tok.id,
 	};
 	if (cfg->text.eos_token_id != 2 && cfg->text.eos_token_id < cfg->text.vocab_size)
 		lo.eot = cfg->text.eos_token_id;
 	if ((rc = rc_loader_open(&j->ld, &lo)) < 0)
 		return rc;
 	/* a model that names no tokenizer learns the data's: its checkpoints say so */
-	if (!j->tokenizer[0]) {
-		snprintf(j->tokenizer, sizeof j->tokenizer, "%s", rc_loader_tokenizer(j->ld));
+	if (!j->tok.id[0]) {
+		snprintf(j->tok.id, sizeof j->tok.id, "%s", rc_loader_tokenizer(j->ld));
 		rc_log_info("%s names no tokenizer: trained on the ids of %s", from ? from :
-			o->init_config, j->tokenizer);
+			o->init_config, j->tok.id);
 	}
 	if (o->holdout > 0) {
 		lo.split = 1;
@@ -674,12 +668,12 @@ static void metrics_line(struct rc_train_job *j, const struct step_stats *st, do
 static int keep_tokenizer(const struct rc_train_job *j)
 {
 	char a[PATH_MAX], b[PATH_MAX];
-	if (j->c->rank != 0 || j->resumed_from >= 0 || !j->tokdir[0] ||
-	    (realpath(j->tokdir, a) && realpath(j->o.out, b) && !strcmp(a, b)))
+	if (j->c->rank != 0 || j->resumed_from >= 0 || !j->tok.dir[0] ||
+	    (realpath(j->tok.dir, a) && realpath(j->o.out, b) && !strcmp(a, b)))
 		return 0;
-	int n = rc_clip_copy_tokenizer(j->tokdir, j->o.out);
+	int n = rc_clip_copy_tokenizer(j->tok.dir, j->o.out);
 	if (n > 0)
-		rc_log_info("%s: its %d tokenizer files copied into %s", j->tokdir, n, j->o.out);
+		rc_log_info("%s: its %d tokenizer files copied into %s", j->tok.dir, n, j->o.out);
 	return n < 0 ? n : 0;
 }
 

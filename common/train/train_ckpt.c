@@ -469,8 +469,8 @@ int rc_train_save(struct rc_train_job *j, const char *path, int with_optimizer)
 	    (rc = rc_st_writer_meta(w, "options", opts)) < 0 ||
 	    (rc = rc_st_writer_meta(w, "state", state)) < 0 ||
 	    /* only when not CLIP's: a CLIP checkpoint keeps the metadata it had */
-	    (!rc_tokenizer_is_clip(j->tokenizer) &&
-	     (rc = rc_st_writer_meta(w, "tokenizer", j->tokenizer)) < 0))
+	    (!rc_tokenizer_is_clip(j->tok.id) &&
+	     (rc = rc_st_writer_meta(w, "tokenizer", j->tok.id)) < 0))
 		goto out;
 	char sum[RC_HASH64_HEX_SIZE];
 	meta_sum(cfg, opts, state, sum);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "base/lock.h"
+#include "convert/model_io.h"
 #include "model/backend.h"
 #include "train/loader.h"
 #include "train/prefetch.h"
@@ -36,10 +37,9 @@ struct rc_train_job {
 	long best_step;                  /* and its step (-1: none) */
 	double lr_base[RC_NGROUPS], wd[RC_NGROUPS];
 	long resumed_from;               /* the checkpoint's step, or -1 */
-	char tokenizer[128];             /* the model's (data/tokenizer_id.h), or ""
-	                                    when it names none: then the data's */
-	char tokdir[4096];               /* the directory of the model's tokenizer
-	                                    files, copied into the run's; "" */
+	struct rc_clip_tok tok;          /* the model's tokenizer: its id "" when it
+	                                    names none (then the data's); its files
+	                                    (dir) are copied into the run's */
 	FILE *metrics;
 };
 

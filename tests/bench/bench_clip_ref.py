@@ -7,11 +7,10 @@
     bench_clip_ref.py table RCLIP.json TORCH.json...
         the comparison table from bench-clip's line and these lines
 
-MODEL: ViT-B-32 (default) or ViT-L-14, transformers.CLIPModel with the
-sizes of openai/clip-vit-base-patch32 or -large-patch14; SigLIP-B-16-224,
-SigLIP-So400M-14-384 or SigLIP2-So400M-14-384, SiglipModel with the sizes
-of rclip's built-ins of those names (the same parameter count as
-bench-clip's). Random init, no download; fp32, or with --precision bf16
+MODEL: one of rclip's built-in configs (ViT-B-32, the default; ViT-L-14,
+the SigLIP ones, tiny), as transformers.CLIPModel or SiglipModel with
+its sizes (bench_gpu_ref.py's CONFIGS and make_model; the same parameter
+count as bench-clip's). Random init, no download; fp32, or with --precision bf16
 the fp32 model under torch.autocast("cpu", dtype=torch.bfloat16) (what a PyTorch user turns on
 for speed on a CPU with AVX512-BF16 or AMX; encoding only). Encoding is what rclip's
 rc_clip_encode_image / _text do: get_*_features, then L2 normalisation,
@@ -83,46 +82,16 @@ def timed(fn, k, threads):
     return statistics.median(ts), round(util, 2)
 
 
-# The SigLIP built-ins of common/model/clip_config.c (siglip_builtins):
-# image, patch, vision width / MLP / layers / heads, text width / MLP /
-# layers / heads, vocabulary; text context 64, gelu_pytorch_tanh, eps 1e-6.
-SIGLIP = {
-    "SigLIP-B-16-224": (224, 16, 768, 3072, 12, 12, 768, 3072, 12, 12, 32000),
-    "SigLIP-So400M-14-384": (384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 32000),
-    "SigLIP2-So400M-14-384": (384, 14, 1152, 4304, 27, 16, 1152, 4304, 27, 16, 256000),
-}
-MODELS = ["ViT-B-32", "ViT-L-14"] + list(SIGLIP)
+# The models, as rclip's built-in configs make them: bench_gpu_ref.py's
+# table and constructors (CLIPModel or SiglipModel, random init).
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_gpu_ref import CONFIGS, make_model as make_ref_model  # noqa: E402
 
 
 def make_model(name):
-    """transformers.CLIPModel or SiglipModel with the sizes of rclip's
-    built-in config NAME, random init, fp32, eval mode."""
-    from transformers import CLIPConfig, CLIPModel, SiglipConfig, SiglipModel
-    if name in SIGLIP:
-        S, P, vw, vm, vl, vh, tw, tm, tl, th, V = SIGLIP[name]
-        tower = lambda w, m, l, h: dict(hidden_size=w, intermediate_size=m,
-                                        num_hidden_layers=l, num_attention_heads=h,
-                                        hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
-        cfg = SiglipConfig(
-            text_config=dict(tower(tw, tm, tl, th), vocab_size=V, max_position_embeddings=64,
-                             projection_size=vw, pad_token_id=1 if V == 32000 else 0,
-                             eos_token_id=1, bos_token_id=0 if V == 32000 else 2),
-            vision_config=dict(tower(vw, vm, vl, vh), image_size=S, patch_size=P))
-        return SiglipModel(cfg).float().eval()
-    large = name == "ViT-L-14"
-    cfg = CLIPConfig(
-        text_config=dict(hidden_size=768 if large else 512,
-                         intermediate_size=3072 if large else 2048, num_hidden_layers=12,
-                         num_attention_heads=12 if large else 8, max_position_embeddings=77,
-                         vocab_size=49408, hidden_act="quick_gelu", bos_token_id=49406,
-                         eos_token_id=49407),
-        vision_config=dict(hidden_size=1024 if large else 768,
-                           intermediate_size=4096 if large else 3072,
-                           num_hidden_layers=24 if large else 12,
-                           num_attention_heads=16 if large else 12, image_size=224,
-                           patch_size=14 if large else 32, hidden_act="quick_gelu"),
-        projection_dim=768 if large else 512)
-    return CLIPModel(cfg).float().eval()
+    import torch
+    return make_ref_model(name, "cpu", torch).eval()
 
 
 def bench(a):
@@ -269,7 +238,7 @@ def main():
     b.add_argument("-s", "--seed", type=int, default=1)
     b.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
     b.add_argument("--no-train", action="store_true")
-    b.add_argument("-m", "--model", choices=MODELS, default="ViT-B-32")
+    b.add_argument("-m", "--model", choices=list(CONFIGS), default="ViT-B-32")
     b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     t = sub.add_parser("table")
     t.add_argument("rclip")
